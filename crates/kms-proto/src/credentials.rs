@@ -1,0 +1,278 @@
+//! Credentials: an IAM token, or an AK/SK pair with an optional security token.
+//!
+//! Secret values live in [`Secret`], whose `Debug` prints `[redacted]` and which has no
+//! `Display`. Every value is validated when the credential is made, so a value that could
+//! not travel in an HTTP header (CR, LF, other control bytes) never reaches the builder.
+
+use std::fmt;
+
+use crate::input_error::{Input, InvalidInput, Problem, check_chars, check_len};
+
+/// A secret string. `Debug` prints `[redacted]`; there is no `Display` and no accessor
+/// outside this crate, so a secret cannot end up in a log line by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Box<str>);
+
+impl Secret {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The largest token (IAM or security token) accepted, in bytes. PKI tokens run to a few
+/// kilobytes; this leaves room without letting a wrong file become a megabyte header.
+pub const MAX_TOKEN_LEN: usize = 32 * 1024;
+
+/// An IAM user token, sent as `X-Auth-Token` (the value of `X-Subject-Token` that IAM
+/// returns). The API document names this header; the official SDKs do not support it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthToken(Secret);
+
+impl AuthToken {
+    /// Validates a token: 1 to [`MAX_TOKEN_LEN`] bytes of printable ASCII with no spaces.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] with [`Input::AuthToken`]; the message never echoes the token.
+    pub fn new(token: &str) -> Result<Self, InvalidInput> {
+        check_token(Input::AuthToken, token)?;
+        Ok(AuthToken(Secret(token.into())))
+    }
+
+    pub(crate) fn secret(&self) -> &Secret {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AuthToken").field(&self.0).finish()
+    }
+}
+
+/// An access key id and secret access key, with the security token of temporary
+/// credentials when there is one. Requests are signed with SDK-HMAC-SHA256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AkSk {
+    ak: Box<str>,
+    sk: Secret,
+    security_token: Option<Secret>,
+}
+
+impl AkSk {
+    /// The longest access key id accepted, in bytes.
+    pub const MAX_AK_LEN: usize = 128;
+    /// The longest secret key accepted, in bytes.
+    pub const MAX_SK_LEN: usize = 1024;
+
+    /// Validates a permanent AK/SK pair.
+    ///
+    /// The AK is 1 to [`MAX_AK_LEN`](Self::MAX_AK_LEN) printable ASCII characters other
+    /// than `,`, `;` and `=` (which would break the `Authorization` header). The SK is 1 to
+    /// [`MAX_SK_LEN`](Self::MAX_SK_LEN) bytes of any text without control characters or
+    /// surrounding whitespace; it is only ever used as the HMAC key.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] naming the AK or SK; the message never echoes the SK.
+    pub fn new(ak: &str, sk: &str) -> Result<Self, InvalidInput> {
+        check_len(Input::AccessKey, ak, Self::MAX_AK_LEN)?;
+        check_chars(
+            Input::AccessKey,
+            ak,
+            "printable ASCII other than ',', ';' and '='",
+            |c| c.is_ascii_graphic() && !matches!(c, ',' | ';' | '='),
+        )?;
+        check_len(Input::SecretKey, sk, Self::MAX_SK_LEN)?;
+        check_trimmed(Input::SecretKey, sk)?;
+        check_chars(
+            Input::SecretKey,
+            sk,
+            "text without control characters",
+            |c| !c.is_control(),
+        )?;
+        Ok(AkSk {
+            ak: ak.into(),
+            sk: Secret(sk.into()),
+            security_token: None,
+        })
+    }
+
+    /// Adds the security token of temporary credentials, sent (and signed) as
+    /// `X-Security-Token`.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] with [`Input::SecurityToken`], as for [`AuthToken::new`].
+    pub fn with_security_token(mut self, token: &str) -> Result<Self, InvalidInput> {
+        check_token(Input::SecurityToken, token)?;
+        self.security_token = Some(Secret(token.into()));
+        Ok(self)
+    }
+
+    /// The access key id. It is not a secret: it travels in clear in `Authorization`.
+    pub fn access_key(&self) -> &str {
+        &self.ak
+    }
+
+    /// Whether a security token is attached.
+    pub fn has_security_token(&self) -> bool {
+        self.security_token.is_some()
+    }
+
+    pub(crate) fn secret_key(&self) -> &Secret {
+        &self.sk
+    }
+
+    pub(crate) fn security_token(&self) -> Option<&Secret> {
+        self.security_token.as_ref()
+    }
+}
+
+impl fmt::Debug for AkSk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AkSk")
+            .field("ak", &&*self.ak)
+            .field("sk", &self.sk)
+            .field("security_token", &self.security_token)
+            .finish()
+    }
+}
+
+/// How requests are authenticated.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// An IAM token in `X-Auth-Token`.
+    Token(AuthToken),
+    /// SDK-HMAC-SHA256 signing with an AK/SK pair.
+    AkSk(AkSk),
+}
+
+impl From<AuthToken> for Credentials {
+    fn from(token: AuthToken) -> Self {
+        Credentials::Token(token)
+    }
+}
+
+impl From<AkSk> for Credentials {
+    fn from(aksk: AkSk) -> Self {
+        Credentials::AkSk(aksk)
+    }
+}
+
+fn check_token(input: Input, token: &str) -> Result<(), InvalidInput> {
+    check_len(input, token, MAX_TOKEN_LEN)?;
+    check_trimmed(input, token)?;
+    check_chars(input, token, "printable ASCII without spaces", |c| {
+        c.is_ascii_graphic()
+    })
+}
+
+fn check_trimmed(input: Input, value: &str) -> Result<(), InvalidInput> {
+    if value.trim() != value {
+        return Err(InvalidInput::new(input, Problem::SurroundingWhitespace));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SK: &str = "SKEXAMPLEsecretkey000000000000000000000";
+    const TOKEN: &str = "MIIEhQYJKoZIhvcNAQcCoIIEdjCCBHICAQExDTALBglghkgBZQMEAgEwggKXBgkqhkiG";
+
+    #[test]
+    fn debug_never_prints_a_secret() {
+        let creds: Vec<Credentials> = vec![
+            AuthToken::new(TOKEN).unwrap().into(),
+            AkSk::new("AKEXAMPLE", SK)
+                .unwrap()
+                .with_security_token("SECTOKEN123")
+                .unwrap()
+                .into(),
+        ];
+        for c in &creds {
+            let shown = format!("{c:?} {c:#?}");
+            for secret in [SK, TOKEN, "SECTOKEN123"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+            assert!(shown.contains("[redacted]"));
+        }
+        assert!(
+            format!("{:?}", creds[1]).contains("AKEXAMPLE"),
+            "the AK is not secret"
+        );
+    }
+
+    #[test]
+    fn refuses_values_that_cannot_be_headers_without_echoing_secrets() {
+        let secret = "abc\r\nX-Injected: yes";
+        for err in [
+            AuthToken::new(secret).unwrap_err(),
+            AkSk::new("AK", "sk")
+                .unwrap()
+                .with_security_token(secret)
+                .unwrap_err(),
+            AkSk::new("AK", secret).unwrap_err(),
+        ] {
+            assert_eq!(
+                err.problem(),
+                &Problem::InvalidChar {
+                    ch: Some('\r'),
+                    index: 3,
+                    allowed: match err.input() {
+                        Input::SecretKey => "text without control characters",
+                        _ => "printable ASCII without spaces",
+                    }
+                }
+            );
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("Injected"), "{shown}");
+        }
+        let err = AuthToken::new("tøken").unwrap_err();
+        assert!(matches!(
+            err.problem(),
+            Problem::InvalidChar {
+                ch: None,
+                index: 1,
+                ..
+            }
+        ));
+        assert!(!err.to_string().contains('ø'));
+    }
+
+    #[test]
+    fn refuses_empty_padded_and_oversized_values() {
+        assert_eq!(AuthToken::new("").unwrap_err().problem(), &Problem::Empty);
+        assert_eq!(
+            AuthToken::new("tok\n").unwrap_err().problem(),
+            &Problem::SurroundingWhitespace
+        );
+        assert_eq!(
+            AkSk::new("AK", " sk").unwrap_err().problem(),
+            &Problem::SurroundingWhitespace
+        );
+        assert_eq!(AkSk::new("", "sk").unwrap_err().input(), Input::AccessKey);
+        assert_eq!(
+            AkSk::new("A,K", "sk").unwrap_err().input(),
+            Input::AccessKey
+        );
+        assert!(matches!(
+            AuthToken::new(&"t".repeat(MAX_TOKEN_LEN + 1))
+                .unwrap_err()
+                .problem(),
+            Problem::TooLong { .. }
+        ));
+    }
+
+    #[test]
+    fn a_non_ascii_sk_is_fine() {
+        // The official signer keys HMAC with the SK's UTF-8 bytes; see the `unicode-sk` vector.
+        assert!(AkSk::new("AK1", "密钥sk").is_ok());
+    }
+}

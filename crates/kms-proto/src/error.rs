@@ -1,0 +1,242 @@
+//! The error of a response that carried no count.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use http::StatusCode;
+
+use crate::retry::RetryAfter;
+
+/// What kind of answer a [`ResponseError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResponseErrorKind {
+    /// The service (or its gateway) answered with a recognised error document; `code` and
+    /// `message` say what it objected to.
+    Service,
+    /// An error status without a recognisable error document (HTML from a proxy, an empty
+    /// body, garbage); only the status is known.
+    Status,
+    /// A success status with a body that is not a usable count.
+    Malformed,
+    /// A body larger than [`MAX_RESPONSE_BODY`](crate::MAX_RESPONSE_BODY).
+    TooLarge,
+}
+
+impl ResponseErrorKind {
+    /// A stable lower-case name: `service`, `status`, `malformed` or `too_large`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseErrorKind::Service => "service",
+            ResponseErrorKind::Status => "status",
+            ResponseErrorKind::Malformed => "malformed",
+            ResponseErrorKind::TooLarge => "too_large",
+        }
+    }
+}
+
+/// A response that carried no count, with everything the answer said about why.
+///
+/// `Display` is one sentence naming the status, code, message and request id, and what to
+/// do. Text that came from the network is shown with control characters escaped and
+/// shortened to 300 characters; the accessors give it whole.
+#[derive(Debug)]
+pub struct ResponseError(pub(crate) Box<Fields>);
+
+/// The fields of a [`ResponseError`], boxed so that `Result<InstanceCount, ResponseError>`
+/// stays small on the success path.
+#[derive(Debug)]
+pub(crate) struct Fields {
+    pub(crate) kind: ResponseErrorKind,
+    pub(crate) status: StatusCode,
+    pub(crate) code: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) retry_after: Option<RetryAfter>,
+    pub(crate) detail: Option<Box<str>>,
+    pub(crate) source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+/// Error codes that mean "throttled" whatever the status.
+const THROTTLING_CODES: [&str; 2] = ["APIG.0308", "APIGW.0308"];
+
+impl ResponseError {
+    pub(crate) fn new(kind: ResponseErrorKind, status: StatusCode) -> Self {
+        ResponseError(Box::new(Fields {
+            kind,
+            status,
+            code: None,
+            message: None,
+            request_id: None,
+            retry_after: None,
+            detail: None,
+            source: None,
+        }))
+    }
+
+    /// What kind of answer this was.
+    pub fn kind(&self) -> ResponseErrorKind {
+        self.0.kind
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    /// The error code of the document (`KMS.0303`, `APIGW.0301`, `401`...), if any.
+    pub fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+
+    /// The error message of the document, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+
+    /// The request id: `X-Request-Id`, else the body's `request_id`.
+    pub fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+
+    /// The `Retry-After` the answer carried, if it was valid.
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        self.0.retry_after
+    }
+
+    /// For [`Malformed`](ResponseErrorKind::Malformed) and
+    /// [`TooLarge`](ResponseErrorKind::TooLarge): what exactly was wrong with the body.
+    pub fn detail(&self) -> Option<&str> {
+        self.0.detail.as_deref()
+    }
+
+    /// Whether the same request may succeed if sent again: statuses 429, 500, 502, 503 and
+    /// 504, and the throttling codes `APIG.0308`/`APIGW.0308`. Never 401 or 403 (the gateway
+    /// locks an AK after 5 failed signatures), never another 4xx, never a malformed body.
+    pub fn is_retryable(&self) -> bool {
+        if self.0.kind == ResponseErrorKind::Malformed {
+            return false;
+        }
+        matches!(self.0.status.as_u16(), 429 | 500 | 502 | 503 | 504) || self.is_throttled()
+    }
+
+    /// Whether the answer says the caller is throttled (429 or a throttling code).
+    pub fn is_throttled(&self) -> bool {
+        self.0.status == StatusCode::TOO_MANY_REQUESTS
+            || self
+                .0
+                .code
+                .as_deref()
+                .is_some_and(|c| THROTTLING_CODES.contains(&c))
+    }
+
+    fn hint(&self) -> Option<&'static str> {
+        if self.is_throttled() {
+            return Some("requests are being throttled; retry after a few seconds");
+        }
+        Some(match self.0.status.as_u16() {
+            300..=399 => "redirects are never followed; check the endpoint",
+            400 => "the service refused the request as invalid; check the project id",
+            401 => {
+                "check the credentials (and, for AK/SK, the system clock); retrying will not help"
+            }
+            403 => {
+                "the credentials are not allowed to call this API (permission kms::getInstance) in this project"
+            }
+            404 => "check the endpoint, region and project id",
+            500..=599 => "the service or a proxy in front of it failed; retry later",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = Status(self.0.status);
+        match self.0.kind {
+            ResponseErrorKind::Service => {
+                write!(f, "KMS answered {status}")?;
+                match (&self.0.code, &self.0.message) {
+                    (Some(code), Some(msg)) => {
+                        write!(f, " with {}: {}", Untrusted(code), Untrusted(msg))?
+                    }
+                    (Some(code), None) => write!(f, " with {}", Untrusted(code))?,
+                    (None, Some(msg)) => write!(f, ": {}", Untrusted(msg))?,
+                    (None, None) => {}
+                }
+            }
+            ResponseErrorKind::Status => {
+                write!(f, "KMS answered {status} without an error document")?
+            }
+            ResponseErrorKind::Malformed => {
+                write!(
+                    f,
+                    "KMS answered {status} but the body is not a usable instance count"
+                )?;
+                if let Some(detail) = &self.0.detail {
+                    write!(f, " ({})", Untrusted(detail))?;
+                }
+            }
+            ResponseErrorKind::TooLarge => write!(
+                f,
+                "KMS answered {status} with a body larger than the {}-byte limit",
+                crate::MAX_RESPONSE_BODY
+            )?,
+        }
+        if let Some(id) = &self.0.request_id {
+            write!(f, " (request id {})", Untrusted(id))?;
+        }
+        let hint = match self.0.kind {
+            ResponseErrorKind::Malformed | ResponseErrorKind::TooLarge => {
+                Some("check that the endpoint is a Huawei Cloud KMS endpoint")
+            }
+            _ => self.hint(),
+        };
+        if let Some(hint) = hint {
+            write!(f, "; {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ResponseError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// `401 Unauthorized`, or just `599` when the status has no reason phrase.
+struct Status(StatusCode);
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.canonical_reason() {
+            Some(reason) => write!(f, "{} {reason}", self.0.as_u16()),
+            None => write!(f, "{}", self.0.as_u16()),
+        }
+    }
+}
+
+/// Text from the network, made safe for one log line: control characters escaped, cut to
+/// 300 characters.
+pub(crate) struct Untrusted<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX_CHARS: usize = 300;
+        for (i, c) in self.0.chars().enumerate() {
+            if i == MAX_CHARS {
+                return f.write_str("…");
+            }
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
+    }
+}

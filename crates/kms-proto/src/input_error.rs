@@ -1,0 +1,251 @@
+//! The error every validating constructor returns: which input was refused and why.
+
+use std::fmt;
+
+/// Which input a validating constructor refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Input {
+    /// A [`ProjectId`](crate::ProjectId).
+    ProjectId,
+    /// A [`Region`](crate::Region).
+    Region,
+    /// An [`Endpoint`](crate::Endpoint) URL.
+    Endpoint,
+    /// The access key id of [`AkSk`](crate::AkSk) credentials.
+    AccessKey,
+    /// The secret access key of [`AkSk`](crate::AkSk) credentials.
+    SecretKey,
+    /// The security token of temporary [`AkSk`](crate::AkSk) credentials.
+    SecurityToken,
+    /// An IAM [`AuthToken`](crate::AuthToken).
+    AuthToken,
+    /// Text appended to the `User-Agent` header.
+    UserAgent,
+    /// The signing time passed to the request builder.
+    SigningTime,
+}
+
+impl Input {
+    /// A short human name, as used in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Input::ProjectId => "project id",
+            Input::Region => "region",
+            Input::Endpoint => "endpoint",
+            Input::AccessKey => "access key id (AK)",
+            Input::SecretKey => "secret access key (SK)",
+            Input::SecurityToken => "security token",
+            Input::AuthToken => "IAM auth token",
+            Input::UserAgent => "user agent text",
+            Input::SigningTime => "signing time",
+        }
+    }
+
+    /// Whether the input is a secret whose characters must never be echoed.
+    pub fn is_secret(self) -> bool {
+        matches!(
+            self,
+            Input::SecretKey | Input::SecurityToken | Input::AuthToken
+        )
+    }
+}
+
+/// What was wrong with a refused input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// The value is empty.
+    Empty,
+    /// The value is longer than allowed.
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The largest length allowed, in bytes.
+        max: usize,
+    },
+    /// The value contains a character that is not allowed where it is.
+    ///
+    /// For secrets, `ch` is only reported when it is a control character; any other
+    /// character of a secret is reported as `None` so that no part of it is echoed.
+    InvalidChar {
+        /// The character, unless echoing it would reveal part of a secret.
+        ch: Option<char>,
+        /// Its byte offset in the value.
+        index: usize,
+        /// What the value may contain instead.
+        allowed: &'static str,
+    },
+    /// The value starts or ends with whitespace, which HTTP would silently strip.
+    SurroundingWhitespace,
+    /// The value does not have the required shape.
+    Malformed {
+        /// What shape was expected.
+        expected: &'static str,
+    },
+    /// The endpoint is not an absolute `http`/`https` URL.
+    NotAUrl,
+    /// The endpoint's scheme is neither `https` nor `http`.
+    UnsupportedScheme(String),
+    /// The endpoint carries `user:password@`, which would leak into logs and proxies.
+    HasUserinfo,
+    /// The endpoint carries a `?query`.
+    HasQuery,
+    /// The endpoint carries a `#fragment`.
+    HasFragment,
+    /// The endpoint uses plain `http` to a host that is not loopback, without the opt-in.
+    InsecureHttp,
+    /// The endpoint's host is not a DNS name or an IP address.
+    InvalidHost(String),
+    /// The endpoint's port is not a number from 1 to 65535.
+    InvalidPort(String),
+    /// A segment of the endpoint's base path is not allowed.
+    InvalidPathSegment(String),
+    /// A region override lists several endpoints, which this client does not rotate through.
+    MultipleEndpoints,
+    /// The time is before 1970 or after 9999 and cannot be written as `X-Sdk-Date`.
+    TimeOutOfRange,
+}
+
+/// A value refused by a validating constructor: which input, and what was wrong with it.
+///
+/// `Display` is one sentence that says what to do; it never echoes a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInput {
+    input: Input,
+    problem: Problem,
+    origin: Option<String>,
+}
+
+impl InvalidInput {
+    pub(crate) fn new(input: Input, problem: Problem) -> Self {
+        InvalidInput {
+            input,
+            problem,
+            origin: None,
+        }
+    }
+
+    /// Records where the value came from (for example an environment variable's name).
+    pub(crate) fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Which input was refused.
+    pub fn input(&self) -> Input {
+        self.input
+    }
+
+    /// What was wrong with it.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
+    /// Where the value came from, when it was not passed directly (for example
+    /// `HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4`).
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+}
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}", self.input.name())?;
+        if let Some(origin) = &self.origin {
+            write!(f, " (from {origin})")?;
+        }
+        f.write_str(": ")?;
+        match &self.problem {
+            Problem::Empty => f.write_str("it is empty"),
+            Problem::TooLong { len, max } => {
+                write!(f, "it is {len} bytes long, at most {max} are allowed")
+            }
+            Problem::InvalidChar { ch, index, allowed } => {
+                match ch {
+                    Some(c) if c.is_control() || !c.is_ascii() => {
+                        write!(f, "character U+{:04X} at byte {index}", *c as u32)?
+                    }
+                    Some(c) => write!(f, "character {c:?} at byte {index}")?,
+                    None => write!(f, "a character at byte {index}")?,
+                }
+                write!(f, " is not allowed; use {allowed}")
+            }
+            Problem::SurroundingWhitespace => {
+                f.write_str("it starts or ends with whitespace; trim it")
+            }
+            Problem::Malformed { expected } => write!(f, "expected {expected}"),
+            Problem::NotAUrl => {
+                f.write_str("expected an absolute URL such as https://kms.example.com[:port][/base]")
+            }
+            Problem::UnsupportedScheme(s) => {
+                write!(f, "scheme {s:?} is not supported; use https (or http to loopback)")
+            }
+            Problem::HasUserinfo => f.write_str(
+                "it contains user:password@, which would leak credentials; remove it",
+            ),
+            Problem::HasQuery => f.write_str("it contains a ?query; remove it"),
+            Problem::HasFragment => f.write_str("it contains a #fragment; remove it"),
+            Problem::InsecureHttp => f.write_str(
+                "plain http is only allowed to loopback hosts; use https, or opt in to insecure http explicitly",
+            ),
+            Problem::InvalidHost(h) => write!(
+                f,
+                "host {h:?} is not a DNS name (ASCII letters, digits, '-' and '.'; use punycode for IDNs) or an IP address"
+            ),
+            Problem::InvalidPort(p) => {
+                write!(f, "port {p:?} is not a number from 1 to 65535")
+            }
+            Problem::InvalidPathSegment(s) => write!(
+                f,
+                "base path segment {s:?} is not allowed; use ASCII letters, digits, '-', '_', '.', '~' (no empty, '.' or '..' segments)"
+            ),
+            Problem::MultipleEndpoints => {
+                f.write_str("it lists several endpoints separated by ','; give exactly one")
+            }
+            Problem::TimeOutOfRange => f.write_str(
+                "it is before 1970 or after 9999; check the system clock",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InvalidInput {}
+
+/// Finds the first character of `value` that `ok` refuses, as a [`Problem`].
+///
+/// For secrets only control characters are named; anything else would echo a piece of it.
+pub(crate) fn check_chars(
+    input: Input,
+    value: &str,
+    allowed: &'static str,
+    ok: impl Fn(char) -> bool,
+) -> Result<(), InvalidInput> {
+    match value.char_indices().find(|&(_, c)| !ok(c)) {
+        None => Ok(()),
+        Some((index, c)) => {
+            let ch = (!input.is_secret() || c.is_control()).then_some(c);
+            Err(InvalidInput::new(
+                input,
+                Problem::InvalidChar { ch, index, allowed },
+            ))
+        }
+    }
+}
+
+/// Refuses an empty value and one longer than `max` bytes.
+pub(crate) fn check_len(input: Input, value: &str, max: usize) -> Result<(), InvalidInput> {
+    if value.is_empty() {
+        return Err(InvalidInput::new(input, Problem::Empty));
+    }
+    if value.len() > max {
+        return Err(InvalidInput::new(
+            input,
+            Problem::TooLong {
+                len: value.len(),
+                max,
+            },
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! The sans-IO core of a client for Huawei Cloud KMS "query the number of instances"
+//! (ShowUserInstances, `GET /v1.0/{project_id}/kms/user-instances`).
+//!
+//! It builds `http::Request` values and turns a response's parts into the count or a
+//! typed error. It does no I/O at all: no sockets, no clocks, no randomness, no async,
+//! no environment (except in the clearly named `*_from_env` conveniences). The time a
+//! request is signed at and the jitter of the retry policy are parameters, so every line
+//! is testable without a network and any HTTP stack can drive it. The transports of this
+//! workspace (`kms-hyper`, `kms-ureq`) are thin loops around it.
+//!
+//! What it covers:
+//! * validated inputs: [`ProjectId`], [`Region`] (any well-formed region, not only the
+//!   official table), [`Endpoint`] (HTTPS, or HTTP to loopback; port and base path allowed);
+//! * credentials: an IAM token ([`AuthToken`], `X-Auth-Token`, which the official SDKs
+//!   lack) or [`AkSk`] with an optional security token, redacted in every `Debug`;
+//! * the request: [`ShowUserInstances::build`], signed with SDK-HMAC-SHA256 ([`sign`])
+//!   exactly as the official signer does;
+//! * the response: [`parse`], which recognises every error shape the service and its
+//!   gateway are known to send and makes no heap allocation on success;
+//! * retries: [`RetryPolicy::decide`], a pure function.
+//!
+//! What it leaves out: sending, timeouts, TLS, connection pools, reading the body (bounded
+//! by [`MAX_RESPONSE_BODY`]) and sleeping, which belong to the transport.
+//!
+//! # Example
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use kms_proto::{AkSk, Endpoint, ProjectId, Region, ShowUserInstances};
+//!
+//! let region = Region::new("cn-north-4")?;
+//! let endpoint = Endpoint::resolve(&region, |_var| None)?; // or Endpoint::resolve_from_env
+//! let credentials = AkSk::new("AKEXAMPLE0000000000", "SKEXAMPLEsecretkey")?.into();
+//! let call = ShowUserInstances::new(ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?);
+//!
+//! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_334_400);
+//! let request = call.build(&endpoint, &credentials, now)?;
+//! assert_eq!(
+//!     request.uri(),
+//!     "https://kms.cn-north-4.myhuaweicloud.com/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/user-instances"
+//! );
+//! assert_eq!(request.headers()["x-sdk-date"], "20261122T080000Z");
+//! assert!(request.headers()["authorization"].is_sensitive());
+//!
+//! // ...the transport sends it and reads at most MAX_RESPONSE_BODY + 1 bytes...
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("x-request-id", "7d018b99e75a29dcebbed13d746704c6".parse()?);
+//! let count = kms_proto::parse(http::StatusCode::OK, &headers, br#"{"instance_num": 15}"#)?;
+//! assert_eq!(count.count(), 15);
+//! assert_eq!(count.request_id(), Some("7d018b99e75a29dcebbed13d746704c6"));
+//!
+//! let body = br#"{"error":{"error_code":"KMS.0303","error_msg":"X-Auth-Token expired"}}"#;
+//! let err = kms_proto::parse(http::StatusCode::UNAUTHORIZED, &headers, body).unwrap_err();
+//! assert_eq!(err.code(), Some("KMS.0303"));
+//! assert!(!err.is_retryable());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod credentials;
+mod endpoint;
+mod error;
+mod input_error;
+mod project;
+mod region;
+mod request;
+mod request_id;
+mod response;
+mod retry;
+mod sdk_date;
+pub mod sign;
+
+pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
+pub use endpoint::{Endpoint, HttpPolicy};
+pub use error::{ResponseError, ResponseErrorKind};
+pub use input_error::{Input, InvalidInput, Problem};
+pub use project::ProjectId;
+pub use region::{KNOWN_REGIONS, Region};
+pub use request::{
+    ShowUserInstances, UserAgent, X_AUTH_TOKEN, X_PROJECT_ID, X_REQUEST_ID, X_SDK_DATE,
+    X_SECURITY_TOKEN,
+};
+pub use request_id::RequestId;
+pub use response::{InstanceCount, MAX_RESPONSE_BODY, parse};
+pub use retry::{Decision, Outcome, RetryAfter, RetryPolicy, StopReason};
+pub use sdk_date::SdkDate;

@@ -1,0 +1,262 @@
+//! Building the ShowUserInstances request.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use hmac::Mac;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
+use http::{Method, Request, Uri};
+use sha2::{Digest, Sha256};
+
+use crate::credentials::{AkSk, Credentials, Secret};
+use crate::input_error::{Input, InvalidInput, Problem, check_chars};
+use crate::sdk_date::SdkDate;
+use crate::sign::{self, ALGORITHM, EMPTY_BODY_SHA256};
+use crate::{Endpoint, ProjectId};
+
+/// `X-Project-Id`, sent with every request as the official SDKs do.
+pub const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
+/// `X-Sdk-Date`, the signing time of AK/SK requests.
+pub const X_SDK_DATE: HeaderName = HeaderName::from_static("x-sdk-date");
+/// `X-Security-Token`, the session token of temporary AK/SK credentials (signed).
+pub const X_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-security-token");
+/// `X-Auth-Token`, the IAM token of token authentication.
+pub const X_AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
+/// `X-Request-Id`, the id the service gives each answer.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The `Content-Type` the official SDKs send (and sign) on this bodiless GET. Sending the
+/// same keeps our requests indistinguishable from theirs at the gateway.
+const JSON: &str = "application/json";
+
+/// The `User-Agent` header: `kms-rs/<version>`, optionally followed by caller text.
+///
+/// Default: `kms-rs/` and this crate's version.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserAgent(HeaderValue);
+
+impl UserAgent {
+    /// The longest caller text accepted, in bytes.
+    pub const MAX_SUFFIX_LEN: usize = 256;
+
+    /// `kms-rs/<version> <suffix>`, for callers that identify themselves
+    /// (for example `myapp/1.2`).
+    ///
+    /// # Errors
+    /// [`InvalidInput`] with [`Input::UserAgent`] when `suffix` is empty, longer than
+    /// [`MAX_SUFFIX_LEN`](Self::MAX_SUFFIX_LEN), has surrounding whitespace or contains
+    /// anything but printable ASCII and spaces.
+    pub fn with_suffix(suffix: &str) -> Result<Self, InvalidInput> {
+        crate::input_error::check_len(Input::UserAgent, suffix, Self::MAX_SUFFIX_LEN)?;
+        if suffix.trim() != suffix {
+            return Err(InvalidInput::new(
+                Input::UserAgent,
+                Problem::SurroundingWhitespace,
+            ));
+        }
+        check_chars(
+            Input::UserAgent,
+            suffix,
+            "printable ASCII and spaces",
+            |c| c.is_ascii_graphic() || c == ' ',
+        )?;
+        let text = format!("{} {suffix}", Self::BASE);
+        HeaderValue::from_str(&text).map(UserAgent).map_err(|_| {
+            InvalidInput::new(
+                Input::UserAgent,
+                Problem::Malformed {
+                    expected: "header text",
+                },
+            )
+        })
+    }
+
+    const BASE: &'static str = concat!("kms-rs/", env!("CARGO_PKG_VERSION"));
+
+    /// The header text.
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or(Self::BASE)
+    }
+}
+
+impl Default for UserAgent {
+    fn default() -> Self {
+        UserAgent(HeaderValue::from_static(Self::BASE))
+    }
+}
+
+impl fmt::Debug for UserAgent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserAgent({:?})", self.as_str())
+    }
+}
+
+/// The ShowUserInstances call: `GET {endpoint}/v1.0/{project_id}/kms/user-instances`.
+///
+/// [`build`](Self::build) turns it into an owned `http::Request` with an absolute URI and
+/// every header the transport must send, `Host` included:
+///
+/// | header | value |
+/// |---|---|
+/// | `Host` | [`Endpoint::authority`] |
+/// | `User-Agent` | [`UserAgent`] |
+/// | `Content-Type` | `application/json`, as the official SDKs send |
+/// | `X-Project-Id` | the project id |
+/// | `X-Auth-Token` | token credentials only; marked sensitive |
+/// | `X-Sdk-Date` | AK/SK only; the `now` passed in |
+/// | `X-Security-Token` | temporary AK/SK only; marked sensitive |
+/// | `Authorization` | AK/SK only: SDK-HMAC-SHA256 over all of the above; marked sensitive |
+///
+/// Build a fresh request for every attempt: a signature is tied to its `X-Sdk-Date`, and
+/// the gateway refuses one more than 15 minutes old.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShowUserInstances {
+    project_id: ProjectId,
+    user_agent: UserAgent,
+}
+
+impl ShowUserInstances {
+    /// The call's method.
+    pub const METHOD: Method = Method::GET;
+
+    /// The call for `project_id`, with the default [`UserAgent`].
+    pub fn new(project_id: ProjectId) -> Self {
+        ShowUserInstances {
+            project_id,
+            user_agent: UserAgent::default(),
+        }
+    }
+
+    /// Replaces the `User-Agent`.
+    pub fn with_user_agent(mut self, user_agent: UserAgent) -> Self {
+        self.user_agent = user_agent;
+        self
+    }
+
+    /// The project the call is for.
+    pub fn project_id(&self) -> &ProjectId {
+        &self.project_id
+    }
+
+    /// The path on the wire below `endpoint`: `{base}/v1.0/{project_id}/kms/user-instances`.
+    pub fn path(&self, endpoint: &Endpoint) -> String {
+        format!(
+            "{}/v1.0/{}/kms/user-instances",
+            endpoint.base_path(),
+            self.project_id
+        )
+    }
+
+    /// Builds the request, signing it at `now` when `credentials` are AK/SK.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] with [`Input::SigningTime`] when `now` cannot be written as
+    /// `X-Sdk-Date` (before 1970 or after 9999). Every other input was validated when it
+    /// was made.
+    pub fn build(
+        &self,
+        endpoint: &Endpoint,
+        credentials: &Credentials,
+        now: SystemTime,
+    ) -> Result<Request<Vec<u8>>, InvalidInput> {
+        let path = self.path(endpoint);
+        let authority = endpoint.authority();
+        let uri = format!("{}://{authority}{path}", endpoint.scheme());
+        let uri = Uri::try_from(uri).map_err(|_| {
+            InvalidInput::new(Input::Endpoint, Problem::Malformed { expected: "a URL" })
+        })?;
+        let mut request = Request::new(Vec::new());
+        *request.method_mut() = Self::METHOD;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(HOST, header_value(&authority, Input::Endpoint)?);
+        headers.insert(USER_AGENT, self.user_agent.0.clone());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+        headers.insert(
+            X_PROJECT_ID,
+            header_value(self.project_id.as_str(), Input::ProjectId)?,
+        );
+        match credentials {
+            Credentials::Token(token) => {
+                headers.insert(X_AUTH_TOKEN, sensitive(token.secret(), Input::AuthToken)?);
+            }
+            Credentials::AkSk(aksk) => {
+                let date = SdkDate::from_system_time(now)?;
+                let authorization = self.authorization(aksk, &path, &authority, date);
+                headers.insert(X_SDK_DATE, header_value(date.as_str(), Input::SigningTime)?);
+                if let Some(token) = aksk.security_token() {
+                    headers.insert(X_SECURITY_TOKEN, sensitive(token, Input::SecurityToken)?);
+                }
+                let mut authorization = header_value(&authorization, Input::AccessKey)?;
+                authorization.set_sensitive(true);
+                headers.insert(AUTHORIZATION, authorization);
+            }
+        }
+        Ok(request)
+    }
+
+    /// SDK-HMAC-SHA256 over exactly the headers `build` sends, streaming the canonical
+    /// request into SHA-256 and the string to sign into HMAC, so no intermediate text is
+    /// built.
+    fn authorization(&self, aksk: &AkSk, path: &str, authority: &str, date: SdkDate) -> String {
+        let mut signed: [(&str, &str); 6] = [
+            ("content-type", JSON),
+            ("host", authority),
+            ("user-agent", self.user_agent.as_str()),
+            ("x-project-id", self.project_id.as_str()),
+            ("x-sdk-date", date.as_str()),
+            ("x-security-token", ""),
+        ];
+        let count = match aksk.security_token() {
+            Some(token) => {
+                signed[5].1 = token.expose();
+                6
+            }
+            None => 5,
+        };
+        let signed = signed.get(..count).unwrap_or_default();
+        let mut hasher = Sha256::new();
+        sign::write_canonical_request(
+            &mut hasher,
+            Self::METHOD.as_str(),
+            path,
+            &[],
+            signed,
+            EMPTY_BODY_SHA256,
+        );
+        let canonical_hash = sign::hex(&hasher.finalize().into());
+        let mut mac = sign::hmac_sha256(aksk.secret_key().expose());
+        for part in [
+            ALGORITHM,
+            "\n",
+            date.as_str(),
+            "\n",
+            canonical_hash.as_str(),
+        ] {
+            mac.update(part.as_bytes());
+        }
+        let signature = sign::hex(&mac.finalize().into_bytes().into());
+        sign::authorization(
+            aksk.access_key(),
+            &sign::signed_header_list(signed),
+            signature.as_str(),
+        )
+    }
+}
+
+fn header_value(value: &str, input: Input) -> Result<HeaderValue, InvalidInput> {
+    HeaderValue::from_str(value).map_err(|_| {
+        InvalidInput::new(
+            input,
+            Problem::Malformed {
+                expected: "header text",
+            },
+        )
+    })
+}
+
+fn sensitive(secret: &Secret, input: Input) -> Result<HeaderValue, InvalidInput> {
+    let mut value = header_value(secret.expose(), input)?;
+    value.set_sensitive(true);
+    Ok(value)
+}

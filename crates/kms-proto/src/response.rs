@@ -1,0 +1,544 @@
+//! Turning a response's parts into the instance count or a typed error.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+use crate::error::{ResponseError, ResponseErrorKind};
+use crate::request::X_REQUEST_ID;
+use crate::request_id::RequestId;
+use crate::retry::RetryAfter;
+
+/// The largest response body the protocol accepts, in bytes: 64 KiB.
+///
+/// A success body is about 20 bytes and error documents a few hundred; the margin is for
+/// the HTML pages that proxies answer with. Transports read at most this many bytes plus
+/// one, and [`parse`] re-checks it, so every transport refuses at the same boundary.
+pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// A successful answer: the number of customer master keys the project created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceCount {
+    count: u64,
+    request_id: Option<RequestId>,
+}
+
+impl InstanceCount {
+    /// Makes a count, as a transport or a test double would report it.
+    pub fn new(count: u64, request_id: Option<RequestId>) -> Self {
+        InstanceCount { count, request_id }
+    }
+
+    /// The number of customer master keys (`instance_num`). Default master keys, which
+    /// services create for themselves, are not counted.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The `X-Request-Id` of the answer, when it had one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_ref().map(RequestId::as_str)
+    }
+}
+
+/// Parses a ShowUserInstances response from its borrowed parts.
+///
+/// * A body longer than [`MAX_RESPONSE_BODY`] is refused as
+///   [`TooLarge`](ResponseErrorKind::TooLarge) without being looked at.
+/// * A 2xx status with a JSON object whose `instance_num` is an integer from 0 to
+///   `u64::MAX` is the count; unknown fields are ignored. A duplicate `instance_num`, a
+///   negative, fractional or exponent number, a string, `null`, a top-level array, trailing
+///   bytes or anything that is not JSON is [`Malformed`](ResponseErrorKind::Malformed).
+///   This path makes no heap allocation.
+/// * A 2xx status whose body is an error document (it has no usable `instance_num`, or it
+///   has `error`, `error_code` or `errorCode` beside one) is a
+///   [`Service`](ResponseErrorKind::Service) error: the service said no.
+/// * Any other status is a [`Service`](ResponseErrorKind::Service) error when the body is a
+///   recognised error document, else a [`Status`](ResponseErrorKind::Status) error that keeps
+///   the status (HTML, empty, garbage). Recognised documents: nested
+///   `{"error":{"error_code","error_msg"}}` (also with `errorCode`/`errorMsg` or
+///   `code`/`message` inside), `{"error":"text"}`, and flat `error_code`/`error_msg`,
+///   `errorCode`/`errorMsg` or `code`/`message`. A numeric code becomes its decimal text.
+///
+/// The request id comes from `X-Request-Id` when it is non-empty printable ASCII, else (for
+/// errors) from the body's `request_id`, top level or inside `error`.
+///
+/// # Errors
+/// A [`ResponseError`]; see [`ResponseError::is_retryable`] for what is worth retrying.
+pub fn parse(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<InstanceCount, ResponseError> {
+    if body.len() > MAX_RESPONSE_BODY {
+        let mut err = ResponseError::new(ResponseErrorKind::TooLarge, status);
+        err.0.request_id = header_request_id(headers).map(str::to_owned);
+        err.0.retry_after = RetryAfter::from_headers(headers);
+        err.0.detail = Some(
+            format!(
+                "{} bytes, more than the {MAX_RESPONSE_BODY}-byte limit",
+                body.len()
+            )
+            .into(),
+        );
+        return Err(err);
+    }
+    let failure = if status.is_success() {
+        match serde_json::from_slice::<SuccessBody>(body) {
+            Ok(SuccessBody {
+                instance_num: Some(count),
+                error_marker: false,
+            }) => {
+                return Ok(InstanceCount {
+                    count,
+                    request_id: header_request_id(headers).map(RequestId::new),
+                });
+            }
+            Ok(SuccessBody {
+                instance_num: Some(_),
+                ..
+            }) => SuccessFailure::ErrorMarker,
+            Ok(SuccessBody {
+                instance_num: None, ..
+            }) => SuccessFailure::Missing,
+            Err(e) => SuccessFailure::Invalid(e),
+        }
+    } else {
+        SuccessFailure::NotSuccess
+    };
+    Err(error_response(status, headers, body, failure))
+}
+
+/// Why a 2xx body gave no count.
+enum SuccessFailure {
+    NotSuccess,
+    Missing,
+    ErrorMarker,
+    Invalid(serde_json::Error),
+}
+
+/// The slow path: everything that is not a count. Allocation is fine here.
+#[cold]
+fn error_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    failure: SuccessFailure,
+) -> ResponseError {
+    let doc = serde_json::from_slice::<ErrorDoc<'_>>(body).ok();
+    let (code, message) = doc
+        .as_ref()
+        .map(ErrorDoc::code_and_message)
+        .unwrap_or_default();
+    let recognised = code.is_some() || message.is_some();
+    let kind = match (&failure, recognised) {
+        (_, true) => ResponseErrorKind::Service,
+        (SuccessFailure::NotSuccess, false) => ResponseErrorKind::Status,
+        (_, false) => ResponseErrorKind::Malformed,
+    };
+    let mut err = ResponseError::new(kind, status);
+    err.0.request_id = header_request_id(headers)
+        .map(str::to_owned)
+        .or_else(|| doc.as_ref().and_then(ErrorDoc::request_id));
+    err.0.retry_after = RetryAfter::from_headers(headers);
+    if recognised {
+        err.0.code = code;
+        err.0.message = message;
+        return err;
+    }
+    match failure {
+        SuccessFailure::NotSuccess => {}
+        SuccessFailure::Missing => {
+            err.0.detail = Some("the JSON object has no \"instance_num\" field".into());
+        }
+        SuccessFailure::ErrorMarker => {
+            err.0.detail = Some(
+                "the JSON object has \"instance_num\" beside an error field that says nothing"
+                    .into(),
+            );
+        }
+        SuccessFailure::Invalid(e) => {
+            err.0.detail = Some(describe_json_error(&e, body).into());
+            err.0.source = Some(Box::new(e));
+        }
+    }
+    err
+}
+
+fn describe_json_error(e: &serde_json::Error, body: &[u8]) -> String {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return "the body is empty".to_owned();
+    }
+    format!("{e}")
+}
+
+/// `X-Request-Id` when it is non-empty printable ASCII (no spaces).
+fn header_request_id(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(X_REQUEST_ID)?.as_bytes();
+    if value.is_empty() || !value.iter().all(u8::is_ascii_graphic) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()
+}
+
+/// The strict view of a success body: only `instance_num` matters, exactly once, as a u64.
+struct SuccessBody {
+    instance_num: Option<u64>,
+    /// `error`, `error_code` or `errorCode` was present: the body is (also) an error.
+    error_marker: bool,
+}
+
+impl<'de> Deserialize<'de> for SuccessBody {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SuccessVisitor)
+    }
+}
+
+struct SuccessVisitor;
+
+impl<'de> Visitor<'de> for SuccessVisitor {
+    type Value = SuccessBody;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object with \"instance_num\"")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SuccessBody, A::Error> {
+        let mut body = SuccessBody {
+            instance_num: None,
+            error_marker: false,
+        };
+        while let Some(key) = map.next_key::<SuccessKey>()? {
+            match key {
+                SuccessKey::InstanceNum => {
+                    if body.instance_num.is_some() {
+                        return Err(de::Error::duplicate_field("instance_num"));
+                    }
+                    body.instance_num = Some(map.next_value::<u64>()?);
+                }
+                SuccessKey::ErrorMarker => {
+                    body.error_marker = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                SuccessKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(body)
+    }
+}
+
+enum SuccessKey {
+    InstanceNum,
+    ErrorMarker,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for SuccessKey {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = SuccessKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<SuccessKey, E> {
+                Ok(match key {
+                    "instance_num" => SuccessKey::InstanceNum,
+                    "error" | "error_code" | "errorCode" => SuccessKey::ErrorMarker,
+                    _ => SuccessKey::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// The lenient view of an error document: every field optional, every type accepted,
+/// later duplicates winning. Strings are borrowed from the body when they have no escapes.
+#[derive(Default)]
+struct ErrorDoc<'a> {
+    fields: ErrorFields<'a>,
+    nested: Option<ErrorFields<'a>>,
+    /// `"error": "text"`.
+    error_text: Option<Cow<'a, str>>,
+}
+
+#[derive(Default)]
+struct ErrorFields<'a> {
+    error_code: Scalar<'a>,
+    error_code_camel: Scalar<'a>,
+    code: Scalar<'a>,
+    error_msg: Scalar<'a>,
+    error_msg_camel: Scalar<'a>,
+    message: Scalar<'a>,
+    request_id: Scalar<'a>,
+}
+
+impl ErrorFields<'_> {
+    fn code(&self) -> Option<String> {
+        [&self.error_code, &self.error_code_camel, &self.code]
+            .into_iter()
+            .find_map(Scalar::as_code)
+    }
+
+    fn message(&self) -> Option<String> {
+        [&self.error_msg, &self.error_msg_camel, &self.message]
+            .into_iter()
+            .find_map(Scalar::as_text)
+    }
+}
+
+impl ErrorDoc<'_> {
+    /// The nested `error` object wins when it says anything; then `"error": "text"`; then
+    /// the top-level fields.
+    fn code_and_message(&self) -> (Option<String>, Option<String>) {
+        if let Some(nested) = &self.nested {
+            let found = (nested.code(), nested.message());
+            if found.0.is_some() || found.1.is_some() {
+                return found;
+            }
+        }
+        if let Some(text) = self.error_text.as_deref().filter(|t| !t.is_empty()) {
+            return (None, Some(text.to_owned()));
+        }
+        (self.fields.code(), self.fields.message())
+    }
+
+    fn request_id(&self) -> Option<String> {
+        self.fields
+            .request_id
+            .as_text()
+            .or_else(|| self.nested.as_ref().and_then(|n| n.request_id.as_text()))
+    }
+}
+
+/// A JSON value reduced to what an error document can use.
+#[derive(Default)]
+enum Scalar<'a> {
+    #[default]
+    Absent,
+    Text(Cow<'a, str>),
+    Integer(i128),
+    Other,
+}
+
+impl Scalar<'_> {
+    fn as_text(&self) -> Option<String> {
+        match self {
+            Scalar::Text(t) if !t.is_empty() => Some(t.to_string()),
+            _ => None,
+        }
+    }
+
+    fn as_code(&self) -> Option<String> {
+        match self {
+            Scalar::Integer(n) => Some(n.to_string()),
+            _ => self.as_text(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Integer(v.into()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Scalar::Integer(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorDoc<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(DocVisitor { top_level: true })
+    }
+}
+
+/// Visits one object of an error document; the top level also looks into `error`.
+struct DocVisitor {
+    top_level: bool,
+}
+
+impl<'de> Visitor<'de> for DocVisitor {
+    type Value = ErrorDoc<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut doc = ErrorDoc::default();
+        while let Some(key) = map.next_key::<ErrorKey>()? {
+            let f = &mut doc.fields;
+            let slot = match key {
+                ErrorKey::ErrorCode => &mut f.error_code,
+                ErrorKey::ErrorCodeCamel => &mut f.error_code_camel,
+                ErrorKey::Code => &mut f.code,
+                ErrorKey::ErrorMsg => &mut f.error_msg,
+                ErrorKey::ErrorMsgCamel => &mut f.error_msg_camel,
+                ErrorKey::Message => &mut f.message,
+                ErrorKey::RequestId => &mut f.request_id,
+                ErrorKey::Error if self.top_level => {
+                    match map.next_value_seed(NestedSeed)? {
+                        Nested::Object(fields) => {
+                            doc.nested = Some(fields);
+                            doc.error_text = None;
+                        }
+                        Nested::Text(text) => {
+                            doc.error_text = Some(text);
+                            doc.nested = None;
+                        }
+                        Nested::Other => {
+                            doc.nested = None;
+                            doc.error_text = None;
+                        }
+                    }
+                    continue;
+                }
+                ErrorKey::Error | ErrorKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = map.next_value::<Scalar<'de>>()?;
+        }
+        Ok(doc)
+    }
+}
+
+/// The keys an error document may use; matched without allocating.
+enum ErrorKey {
+    ErrorCode,
+    ErrorCodeCamel,
+    Code,
+    ErrorMsg,
+    ErrorMsgCamel,
+    Message,
+    RequestId,
+    Error,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ErrorKey {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = ErrorKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<ErrorKey, E> {
+                Ok(match key {
+                    "error_code" => ErrorKey::ErrorCode,
+                    "errorCode" => ErrorKey::ErrorCodeCamel,
+                    "code" => ErrorKey::Code,
+                    "error_msg" => ErrorKey::ErrorMsg,
+                    "errorMsg" => ErrorKey::ErrorMsgCamel,
+                    "message" => ErrorKey::Message,
+                    "request_id" => ErrorKey::RequestId,
+                    "error" => ErrorKey::Error,
+                    _ => ErrorKey::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+enum Nested<'a> {
+    Object(ErrorFields<'a>),
+    Text(Cow<'a, str>),
+    Other,
+}
+
+struct NestedSeed;
+
+impl<'de> DeserializeSeed<'de> for NestedSeed {
+    type Value = Nested<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        struct NestedVisitor;
+        impl<'de> Visitor<'de> for NestedVisitor {
+            type Value = Nested<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an error object or text")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                DocVisitor { top_level: false }
+                    .visit_map(map)
+                    .map(|doc| Nested::Object(doc.fields))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Nested::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Nested::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                ScalarVisitor.visit_seq(seq).map(|_| Nested::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Nested::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Nested::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Nested::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Nested::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Nested::Other)
+            }
+        }
+        deserializer.deserialize_any(NestedVisitor)
+    }
+}
