@@ -87,7 +87,12 @@ pub fn parse(
         return Err(err);
     }
     let failure = if status.is_success() {
-        match serde_json::from_slice::<SuccessBody>(body) {
+        // JSON is UTF-8 (RFC 8259); serde_json skips ignored strings without checking.
+        match std::str::from_utf8(body)
+            .map_err(SuccessFailure::NotUtf8)
+            .and_then(|text| {
+                serde_json::from_str::<SuccessBody>(text).map_err(SuccessFailure::Invalid)
+            }) {
             Ok(SuccessBody {
                 instance_num: Some(count),
                 error_marker: false,
@@ -104,7 +109,7 @@ pub fn parse(
             Ok(SuccessBody {
                 instance_num: None, ..
             }) => SuccessFailure::Missing,
-            Err(e) => SuccessFailure::Invalid(e),
+            Err(failure) => failure,
         }
     } else {
         SuccessFailure::NotSuccess
@@ -118,6 +123,7 @@ enum SuccessFailure {
     Missing,
     ErrorMarker,
     Invalid(serde_json::Error),
+    NotUtf8(std::str::Utf8Error),
 }
 
 /// The slow path: everything that is not a count. Allocation is fine here.
@@ -159,6 +165,10 @@ fn error_response(
                 "the JSON object has \"instance_num\" beside an error field that says nothing"
                     .into(),
             );
+        }
+        SuccessFailure::NotUtf8(e) => {
+            err.0.detail = Some(format!("the body is not UTF-8: {e}").into());
+            err.0.source = Some(Box::new(e));
         }
         SuccessFailure::Invalid(e) => {
             err.0.detail = Some(describe_json_error(&e, body).into());

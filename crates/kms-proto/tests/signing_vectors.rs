@@ -1,0 +1,160 @@
+//! Every case of the official signer's vectors: canonical request, string to sign,
+//! signed headers and `Authorization`, checked byte for byte. Failing cases are named.
+//!
+//! Reads `tests/vectors/sdk-hmac-sha256.json`, or the file named by `KMS_SIGNING_VECTORS`.
+
+use std::path::PathBuf;
+
+use kms_proto::sign::{self, SignableRequest};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Vectors {
+    algorithm: String,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    method: String,
+    host: String,
+    path: String,
+    query: Vec<(String, String)>,
+    /// Order does not matter: the signer sorts the headers it signs.
+    headers: serde_json::Map<String, serde_json::Value>,
+    ak: String,
+    sk: String,
+    expected: Expected,
+}
+
+#[derive(Deserialize)]
+struct Expected {
+    canonical_request: String,
+    string_to_sign: String,
+    signed_headers: String,
+    authorization: String,
+}
+
+fn vectors_path() -> PathBuf {
+    match std::env::var_os("KMS_SIGNING_VECTORS") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/sdk-hmac-sha256.json")
+        }
+    }
+}
+
+fn load() -> Vectors {
+    let path = vectors_path();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read signing vectors {}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("signing vectors {} are not valid: {e}", path.display()))
+}
+
+/// What one case produces, step by step.
+fn run(case: &Case) -> Result<(), String> {
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    for (name, value) in &case.headers {
+        let value = value
+            .as_str()
+            .ok_or_else(|| format!("header {name} is not a string"))?;
+        headers.push((name, value));
+    }
+    // The official signer adds Host when it is absent, as the request carries it.
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        headers.push(("Host", &case.host));
+    }
+    let sdk_date = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("x-sdk-date"))
+        .map(|(_, v)| *v)
+        .ok_or("no X-Sdk-Date header")?;
+    let query: Vec<(&str, &str)> = case
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let canonical = sign::canonical_request(&SignableRequest {
+        method: &case.method,
+        path: &case.path,
+        query: &query,
+        headers: &headers,
+        body: b"",
+    });
+    let string_to_sign = sign::string_to_sign(sdk_date, &canonical.text);
+    let signature = sign::signature(&case.sk, &string_to_sign);
+    let authorization = sign::authorization(&case.ak, &canonical.signed_headers, &signature);
+
+    let mut problems = Vec::new();
+    let mut check = |what: &str, got: &str, want: &str| {
+        if got != want {
+            problems.push(format!("{what}:\n      got  {got:?}\n      want {want:?}"));
+        }
+    };
+    check(
+        "canonical request",
+        &canonical.text,
+        &case.expected.canonical_request,
+    );
+    check(
+        "string to sign",
+        &string_to_sign,
+        &case.expected.string_to_sign,
+    );
+    check(
+        "signed headers",
+        &canonical.signed_headers,
+        &case.expected.signed_headers,
+    );
+    check(
+        "authorization",
+        &authorization,
+        &case.expected.authorization,
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n    "))
+    }
+}
+
+#[test]
+fn every_vector_matches_the_official_signer() {
+    let vectors = load();
+    assert_eq!(vectors.algorithm, sign::ALGORITHM);
+    assert!(
+        !vectors.cases.is_empty(),
+        "{} holds no case",
+        vectors_path().display()
+    );
+    let failures: Vec<String> = vectors
+        .cases
+        .iter()
+        .filter_map(|case| {
+            run(case)
+                .err()
+                .map(|why| format!("  {}:\n    {why}", case.name))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} signing vectors failed ({}):\n{}",
+        failures.len(),
+        vectors.cases.len(),
+        vectors_path().display(),
+        failures.join("\n")
+    );
+}
+
+/// The test above must be able to fail: a vector with one byte changed is reported by name.
+#[test]
+fn a_wrong_expectation_is_reported_by_name() {
+    let mut vectors = load();
+    let case = &mut vectors.cases[0];
+    case.expected.authorization.pop();
+    let why = run(case).unwrap_err();
+    assert!(why.contains("authorization"), "{why}");
+    assert!(!why.contains("canonical request"), "{why}");
+}
