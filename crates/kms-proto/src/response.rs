@@ -52,7 +52,8 @@ impl InstanceCount {
 ///   `u64::MAX` is the count; unknown fields are ignored. A duplicate `instance_num`, a
 ///   negative, fractional or exponent number, a string, `null`, a top-level array, trailing
 ///   bytes or anything that is not JSON is [`Malformed`](ResponseErrorKind::Malformed).
-///   This path makes no heap allocation.
+///   This path makes no heap allocation (the one exception: a string with escapes in an
+///   unknown field, which serde_json decodes in a scratch buffer).
 /// * A 2xx status whose body is an error document (it has no usable `instance_num`, or it
 ///   has `error`, `error_code` or `errorCode` beside one) is a
 ///   [`Service`](ResponseErrorKind::Service) error: the service said no.
@@ -231,14 +232,72 @@ impl<'de> Visitor<'de> for SuccessVisitor {
                 }
                 SuccessKey::ErrorMarker => {
                     body.error_marker = true;
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
                 SuccessKey::Other => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
         Ok(body)
+    }
+}
+
+/// Skips any JSON value without allocating. serde_json's own `IgnoredAny` keeps a stack of
+/// open containers in a heap buffer; this recurses instead (serde_json bounds the depth at
+/// 128). Only a string with escapes still goes through serde_json's scratch buffer.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<SkipKey, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+/// A map key, skipped without allocating (borrowed unless it has escapes).
+struct SkipKey;
+
+impl<'de> Deserialize<'de> for SkipKey {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_identifier(SkipVisitor)
+            .map(|_| SkipKey)
     }
 }
 

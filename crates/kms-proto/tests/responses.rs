@@ -3,6 +3,13 @@
 //! Reads `tests/fixtures/responses.json`, or the file named by `KMS_RESPONSE_FIXTURES`.
 //! `tests/fixtures/gen_responses.py` generates the file and documents its rules.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a test fails by panicking
+
 use std::path::PathBuf;
 
 use base64::Engine as _;
