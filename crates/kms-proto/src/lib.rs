@@ -17,7 +17,8 @@
 //!   exactly as the official signer does;
 //! * the response: [`parse`], which recognises every error shape the service and its
 //!   gateway are known to send and makes no heap allocation on success;
-//! * retries: [`RetryPolicy::decide`], a pure function.
+//! * retries: [`RetryPolicy::decide`], a pure function;
+//! * the server side of signing: [`verify::verify`], for emulators and gateways.
 //!
 //! What it leaves out: sending, timeouts, TLS, connection pools, reading the body (bounded
 //! by [`MAX_RESPONSE_BODY`]) and sleeping, which belong to the transport.
@@ -69,6 +70,7 @@ mod response;
 mod retry;
 mod sdk_date;
 pub mod sign;
+pub mod verify;
 
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
 pub use endpoint::{Endpoint, HttpPolicy};

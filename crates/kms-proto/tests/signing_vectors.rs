@@ -41,6 +41,8 @@ struct Expected {
     string_to_sign: String,
     signed_headers: String,
     authorization: String,
+    /// The URI on the wire, query included.
+    uri: String,
 }
 
 fn vectors_path() -> PathBuf {
@@ -164,4 +166,132 @@ fn a_wrong_expectation_is_reported_by_name() {
     let why = run(case).unwrap_err();
     assert!(why.contains("authorization"), "{why}");
     assert!(!why.contains("canonical request"), "{why}");
+}
+
+/// The request of a vector as a server receives it, with the expected `Authorization`.
+struct Received {
+    path: String,
+    query: String,
+    headers: http::HeaderMap,
+    now: std::time::SystemTime,
+}
+
+fn received(case: &Case) -> Received {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &case.headers {
+        headers.append(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
+        );
+    }
+    if !headers.contains_key("host") {
+        headers.insert("host", case.host.parse().unwrap());
+    }
+    headers.insert(
+        "authorization",
+        case.expected.authorization.parse().unwrap(),
+    );
+    let date = headers["x-sdk-date"].to_str().unwrap();
+    let now = kms_proto::SdkDate::parse(date).unwrap().to_system_time();
+    let query = case
+        .expected_uri()
+        .split_once('?')
+        .map(|(_, q)| q.to_owned())
+        .unwrap_or_default();
+    Received {
+        path: case.path.clone(),
+        query,
+        headers,
+        now,
+    }
+}
+
+impl Case {
+    fn expected_uri(&self) -> &str {
+        &self.expected.uri
+    }
+}
+
+fn verify_received(
+    r: &Received,
+    method: &str,
+    sk: &str,
+) -> Result<kms_proto::verify::Verified, kms_proto::verify::VerifyError> {
+    kms_proto::verify::verify(
+        &kms_proto::verify::ReceivedRequest {
+            method,
+            path: &r.path,
+            query: &r.query,
+            headers: &r.headers,
+            body: b"",
+        },
+        |_ak| Some(sk),
+        r.now,
+    )
+}
+
+#[test]
+fn every_vector_verifies_and_no_one_byte_change_does() {
+    use kms_proto::verify::VerifyError;
+    let vectors = load();
+    let mut failures = Vec::new();
+    for case in &vectors.cases {
+        let r = received(case);
+        if let Err(e) = verify_received(&r, &case.method, &case.sk) {
+            failures.push(format!(
+                "  {}: the genuine request was refused: {e}",
+                case.name
+            ));
+            continue;
+        }
+        // One byte of the signature.
+        let mut tampered = received(case);
+        let mut auth = case.expected.authorization.clone().into_bytes();
+        let last = auth.len() - 1;
+        auth[last] = if auth[last] == b'0' { b'1' } else { b'0' };
+        tampered.headers.insert(
+            "authorization",
+            http::HeaderValue::from_bytes(&auth).unwrap(),
+        );
+        let mut mutants: Vec<(String, Received, String)> =
+            vec![("signature".into(), tampered, case.sk.clone())];
+        // One byte of the SK.
+        let mut sk = case.sk.clone().into_bytes();
+        sk[0] ^= 0x01;
+        mutants.push(("SK".into(), received(case), String::from_utf8(sk).unwrap()));
+        // One byte of every signed header's value.
+        let signed = case.expected.signed_headers.split(';');
+        for name in signed {
+            let mut r = received(case);
+            let mut value = r.headers[name].as_bytes().to_vec();
+            let i = value
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .unwrap();
+            value[i] = if value[i] == b'a' { b'b' } else { b'a' };
+            r.headers.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                http::HeaderValue::from_bytes(&value).unwrap(),
+            );
+            mutants.push((format!("header {name}"), r, case.sk.clone()));
+        }
+        for (what, r, sk) in &mutants {
+            match verify_received(r, &case.method, sk) {
+                Err(VerifyError::SignatureMismatch) => {}
+                // A changed X-Sdk-Date may stop being a date, or move out of the window.
+                Err(VerifyError::MalformedDate | VerifyError::Expired { .. })
+                    if what == "header x-sdk-date" => {}
+                other => failures.push(format!(
+                    "  {}: with one byte of the {what} changed: {other:?}",
+                    case.name
+                )),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problems:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -1,0 +1,399 @@
+//! The server side of SDK-HMAC-SHA256: checking a request's signature.
+//!
+//! The verifier rebuilds the canonical request from the headers the request's
+//! `SignedHeaders` declares, with the same canonicalisation the signer uses
+//! ([`sign::write_canonical_request`]), so it accepts the official Python SDK
+//! (`content-type;host;user-agent;x-project-id;x-sdk-date`), the Go SDK
+//! (`user-agent;x-project-id;x-sdk-date`), Java and this crate alike, and a client and an
+//! emulator built on this crate can never disagree silently. Untrusted `Authorization`
+//! headers are parsed without panicking and signatures are compared in constant time.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use hmac::Mac;
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use crate::sdk_date::SdkDate;
+use crate::sign::{self, ALGORITHM};
+
+/// How far `X-Sdk-Date` may be from the verifier's clock, either way: 15 minutes, as the
+/// API gateway allows.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// The most headers a `SignedHeaders` list may name. Real clients sign five or six.
+pub const MAX_SIGNED_HEADERS: usize = 64;
+
+/// The request to verify, as received.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceivedRequest<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// The path as received, still percent-encoded, without the query.
+    pub path: &'a str,
+    /// The raw query string after `?` (percent-encoded), or `""`.
+    pub query: &'a str,
+    /// The headers as received.
+    pub headers: &'a HeaderMap,
+    /// The body as received.
+    pub body: &'a [u8],
+}
+
+/// What a valid signature established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    access_key: String,
+    signed_headers: Vec<String>,
+    date: SdkDate,
+}
+
+impl Verified {
+    /// The access key id that signed the request.
+    pub fn access_key(&self) -> &str {
+        &self.access_key
+    }
+
+    /// The signed header names, as the request declared them.
+    pub fn signed_headers(&self) -> &[String] {
+        &self.signed_headers
+    }
+
+    /// Whether `name` (lower case) was signed.
+    pub fn is_signed(&self, name: &str) -> bool {
+        self.signed_headers.iter().any(|h| h == name)
+    }
+
+    /// The signing time.
+    pub fn date(&self) -> SdkDate {
+        self.date
+    }
+}
+
+/// Why a request's signature was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// No `Authorization` header.
+    MissingAuthorization,
+    /// The `Authorization` header is not `SDK-HMAC-SHA256 Access=.., SignedHeaders=.., Signature=..`.
+    MalformedAuthorization(&'static str),
+    /// The access key id is not known to the verifier.
+    UnknownAccessKey(String),
+    /// A header the request says it signed is not in the request, or is there twice.
+    SignedHeaderMissing(String),
+    /// `X-Sdk-Date` is absent.
+    MissingDate,
+    /// `X-Sdk-Date` is present but not among the signed headers.
+    DateNotSigned,
+    /// `X-Sdk-Date` is not `YYYYMMDDTHHMMSSZ`.
+    MalformedDate,
+    /// `X-Sdk-Date` is more than [`MAX_CLOCK_SKEW`] away from the verifier's clock.
+    Expired {
+        /// The signing time the request carries.
+        signed: SdkDate,
+        /// The verifier's clock, if it could be written as an `SdkDate`.
+        server: Option<SdkDate>,
+    },
+    /// The signature does not match the one the SK gives for this request.
+    SignatureMismatch,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::MissingAuthorization => {
+                f.write_str("the request has no Authorization header")
+            }
+            VerifyError::MalformedAuthorization(why) => {
+                write!(f, "the Authorization header is malformed: {why}")
+            }
+            VerifyError::UnknownAccessKey(ak) => {
+                write!(
+                    f,
+                    "access key {:?} is unknown",
+                    crate::error::Untrusted(ak).to_string()
+                )
+            }
+            VerifyError::SignedHeaderMissing(name) => write!(
+                f,
+                "signed header {:?} is missing from the request or present more than once",
+                crate::error::Untrusted(name).to_string()
+            ),
+            VerifyError::MissingDate => f.write_str("the request has no X-Sdk-Date header"),
+            VerifyError::DateNotSigned => f.write_str("X-Sdk-Date is not among the signed headers"),
+            VerifyError::MalformedDate => {
+                f.write_str("X-Sdk-Date is not of the form YYYYMMDDTHHMMSSZ")
+            }
+            VerifyError::Expired { signed, server } => {
+                write!(f, "signature expired, signature time:{signed},server time:")?;
+                match server {
+                    Some(s) => write!(f, "{s}"),
+                    None => f.write_str("unknown"),
+                }
+            }
+            VerifyError::SignatureMismatch => f.write_str("verify aksk signature fail"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// A parsed `Authorization` header, borrowed from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationHeader<'a> {
+    /// `Access=`.
+    pub access_key: &'a str,
+    /// `SignedHeaders=`, as written.
+    pub signed_headers: &'a str,
+    /// `Signature=`, decoded from hex.
+    pub signature: [u8; 32],
+}
+
+impl<'a> AuthorizationHeader<'a> {
+    /// Parses `SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<a;b>, Signature=<64 hex>`.
+    /// Spaces around the `,` separators are optional; every part must appear exactly once.
+    ///
+    /// # Errors
+    /// [`VerifyError::MalformedAuthorization`] saying which part is wrong.
+    pub fn parse(value: &'a str) -> Result<Self, VerifyError> {
+        let malformed = VerifyError::MalformedAuthorization;
+        let rest = value
+            .strip_prefix(ALGORITHM)
+            .and_then(|r| r.strip_prefix(' '))
+            .ok_or(malformed("it does not start with \"SDK-HMAC-SHA256 \""))?;
+        let (mut access, mut signed, mut signature) = (None, None, None);
+        for part in rest.split(',') {
+            let (key, val) = part
+                .trim_matches(' ')
+                .split_once('=')
+                .ok_or(malformed("a part is not key=value"))?;
+            let slot = match key {
+                "Access" => &mut access,
+                "SignedHeaders" => &mut signed,
+                "Signature" => &mut signature,
+                _ => return Err(malformed("it has an unknown part")),
+            };
+            if slot.replace(val).is_some() {
+                return Err(malformed("a part appears twice"));
+            }
+        }
+        let access_key = access
+            .filter(|a| !a.is_empty())
+            .ok_or(malformed("Access is missing or empty"))?;
+        let signed_headers = signed
+            .filter(|s| !s.is_empty())
+            .ok_or(malformed("SignedHeaders is missing or empty"))?;
+        let signature = signature
+            .and_then(decode_hex32)
+            .ok_or(malformed("Signature is not 64 hex digits"))?;
+        Ok(AuthorizationHeader {
+            access_key,
+            signed_headers,
+            signature,
+        })
+    }
+}
+
+/// Verifies `request`'s signature at time `now`, looking the SK of its access key up with
+/// `secret_key`.
+///
+/// Checks, in order: the `Authorization` header parses; the access key is known; every
+/// declared signed header is present once; `X-Sdk-Date` is present, signed, well-formed
+/// and within [`MAX_CLOCK_SKEW`] of `now`; the signature matches (compared in constant
+/// time). `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD` is honoured as the official signer does.
+///
+/// # Errors
+/// The first check that failed, as a [`VerifyError`].
+pub fn verify<S: AsRef<str>>(
+    request: &ReceivedRequest<'_>,
+    secret_key: impl FnOnce(&str) -> Option<S>,
+    now: SystemTime,
+) -> Result<Verified, VerifyError> {
+    let authorization = request
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(VerifyError::MissingAuthorization)?;
+    let authorization = std::str::from_utf8(authorization.as_bytes())
+        .map_err(|_| VerifyError::MalformedAuthorization("it is not UTF-8"))?;
+    let auth = AuthorizationHeader::parse(authorization)?;
+    let sk = secret_key(auth.access_key)
+        .ok_or_else(|| VerifyError::UnknownAccessKey(auth.access_key.to_owned()))?;
+
+    let names: Vec<&str> = auth.signed_headers.split(';').collect();
+    if names.len() > MAX_SIGNED_HEADERS {
+        return Err(VerifyError::MalformedAuthorization(
+            "SignedHeaders names too many headers",
+        ));
+    }
+    let mut signed: Vec<(&str, &str)> = Vec::with_capacity(names.len());
+    for name in &names {
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid_name {
+            return Err(VerifyError::MalformedAuthorization(
+                "SignedHeaders holds a name that is not a lower-case header name",
+            ));
+        }
+        let mut values = request.headers.get_all(*name).iter();
+        let missing = || VerifyError::SignedHeaderMissing((*name).to_owned());
+        let value = values.next().ok_or_else(missing)?;
+        if values.next().is_some() {
+            return Err(missing());
+        }
+        let value = std::str::from_utf8(value.as_bytes()).map_err(|_| missing())?;
+        signed.push((name, value));
+    }
+
+    let date = request
+        .headers
+        .get(crate::request::X_SDK_DATE)
+        .ok_or(VerifyError::MissingDate)?;
+    if !names.contains(&"x-sdk-date") {
+        return Err(VerifyError::DateNotSigned);
+    }
+    let date = std::str::from_utf8(date.as_bytes())
+        .ok()
+        .and_then(|d| SdkDate::parse(d.trim()))
+        .ok_or(VerifyError::MalformedDate)?;
+    let signed_at = date.to_system_time();
+    let skew = match now.duration_since(signed_at) {
+        Ok(behind) => behind,
+        Err(ahead) => ahead.duration(),
+    };
+    if skew > MAX_CLOCK_SKEW {
+        return Err(VerifyError::Expired {
+            signed: date,
+            server: SdkDate::from_system_time(now).ok(),
+        });
+    }
+
+    let query = decode_query(request.query);
+    let query: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let unsigned_payload = request
+        .headers
+        .get("x-sdk-content-sha256")
+        .is_some_and(|v| v == "UNSIGNED-PAYLOAD");
+    let payload_hash = sign::hex(&Sha256::digest(request.body).into());
+    let payload_hash = if unsigned_payload {
+        "UNSIGNED-PAYLOAD"
+    } else {
+        payload_hash.as_str()
+    };
+    let mut hasher = Sha256::new();
+    sign::write_canonical_request(
+        &mut hasher,
+        request.method,
+        request.path,
+        &query,
+        &signed,
+        payload_hash,
+    );
+    let canonical_hash = sign::hex(&hasher.finalize().into());
+    let mut mac = sign::hmac_sha256(sk.as_ref());
+    for part in [
+        ALGORITHM,
+        "\n",
+        date.as_str(),
+        "\n",
+        canonical_hash.as_str(),
+    ] {
+        mac.update(part.as_bytes());
+    }
+    // `verify_slice` compares in constant time.
+    mac.verify_slice(&auth.signature)
+        .map_err(|_| VerifyError::SignatureMismatch)?;
+    Ok(Verified {
+        access_key: auth.access_key.to_owned(),
+        signed_headers: names.iter().map(|n| (*n).to_owned()).collect(),
+        date,
+    })
+}
+
+/// Splits a raw query into decoded pairs; a part without `=` has an empty value.
+fn decode_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            let decode =
+                |s: &str| String::from_utf8_lossy(&sign::percent_decode(s.as_bytes())).into_owned();
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode_hex32(text: &str) -> Option<[u8; 32]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let digit = |b: u8| char::from(b).to_digit(16);
+        let (hi, lo) = (digit(*pair.first()?)?, digit(*pair.get(1)?)?);
+        *slot = u8::try_from(hi << 4 | lo).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_parsing() {
+        let sig = "ab".repeat(32);
+        let ok =
+            format!("SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host;x-sdk-date, Signature={sig}");
+        let parsed = AuthorizationHeader::parse(&ok).unwrap();
+        assert_eq!(parsed.access_key, "AK1");
+        assert_eq!(parsed.signed_headers, "host;x-sdk-date");
+        assert_eq!(parsed.signature, [0xab; 32]);
+        let compact =
+            format!("SDK-HMAC-SHA256 Access=AK1,SignedHeaders=host;x-sdk-date,Signature={sig}");
+        assert!(AuthorizationHeader::parse(&compact).is_ok());
+
+        for bad in [
+            String::new(),
+            "SDK-HMAC-SHA256".into(),
+            format!("AWS4-HMAC-SHA256 Access=AK1, SignedHeaders=host, Signature={sig}"),
+            format!("SDK-HMAC-SHA256 Access=, SignedHeaders=host, Signature={sig}"),
+            format!(
+                "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host, Signature={sig}, Signature={sig}"
+            ),
+            format!("SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host, Signature={sig}x"),
+            format!(
+                "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host, Signature=é{}",
+                &sig[2..]
+            ),
+            format!("SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host, Extra=1, Signature={sig}"),
+            "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host".into(),
+            "SDK-HMAC-SHA256 ,,,".into(),
+        ] {
+            assert!(
+                matches!(
+                    AuthorizationHeader::parse(&bad),
+                    Err(VerifyError::MalformedAuthorization(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            decode_query("a%20b=c%2Fd~e&m=x%2By&z=1&flag"),
+            [("a b", "c/d~e"), ("m", "x+y"), ("z", "1"), ("flag", "")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        assert!(decode_query("").is_empty());
+    }
+}

@@ -1,0 +1,230 @@
+//! The verifier accepts every client's header set and says precisely why it refuses.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a test fails by panicking
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderValue};
+use kms_proto::sign::{self, SignableRequest};
+use kms_proto::verify::{ReceivedRequest, Verified, VerifyError, verify};
+use kms_proto::{AkSk, Endpoint, ProjectId, ShowUserInstances};
+
+const AK: &str = "AKEXAMPLE0000000000";
+const SK: &str = "SKEXAMPLEsecretkey000000000000000000000";
+const PID: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
+const PATH: &str = "/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/user-instances";
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_795_334_400)
+}
+
+fn check(headers: &HeaderMap, at: SystemTime) -> Result<Verified, VerifyError> {
+    let request = ReceivedRequest {
+        method: "GET",
+        path: PATH,
+        query: "",
+        headers,
+        body: b"",
+    };
+    verify(&request, |ak| (ak == AK).then_some(SK), at)
+}
+
+/// Signs `headers` the way a client that signs exactly `signed` would.
+fn signed_by_client(headers: &[(&str, &str)], signed: &[&str]) -> HeaderMap {
+    let to_sign: Vec<(&str, &str)> = headers
+        .iter()
+        .copied()
+        .filter(|(n, _)| signed.contains(n))
+        .collect();
+    let canonical = sign::canonical_request(&SignableRequest {
+        method: "GET",
+        path: PATH,
+        query: &[],
+        headers: &to_sign,
+        body: b"",
+    });
+    let date = headers.iter().find(|(n, _)| *n == "x-sdk-date").unwrap().1;
+    let signature = sign::signature(SK, &sign::string_to_sign(date, &canonical.text));
+    let mut map = HeaderMap::new();
+    for (n, v) in headers {
+        map.insert(
+            http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    map.insert(
+        "authorization",
+        sign::authorization(AK, &canonical.signed_headers, &signature)
+            .parse()
+            .unwrap(),
+    );
+    map
+}
+
+fn wire_headers() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("content-type", "application/json"),
+        ("host", "kms.cn-north-4.myhuaweicloud.com"),
+        ("user-agent", "huaweicloud-usdk-go/3.0"),
+        ("x-project-id", PID),
+        ("x-sdk-date", "20261122T080000Z"),
+    ]
+}
+
+#[test]
+fn accepts_python_go_and_our_own_signatures() {
+    let python = signed_by_client(
+        &wire_headers(),
+        &[
+            "content-type",
+            "host",
+            "user-agent",
+            "x-project-id",
+            "x-sdk-date",
+        ],
+    );
+    let verified = check(&python, now()).unwrap();
+    assert_eq!(verified.access_key(), AK);
+    assert_eq!(
+        verified.signed_headers(),
+        [
+            "content-type",
+            "host",
+            "user-agent",
+            "x-project-id",
+            "x-sdk-date"
+        ]
+    );
+
+    let go = signed_by_client(
+        &wire_headers(),
+        &["user-agent", "x-project-id", "x-sdk-date"],
+    );
+    assert!(check(&go, now()).unwrap().is_signed("x-project-id"));
+    assert!(!check(&go, now()).unwrap().is_signed("host"));
+
+    let endpoint = Endpoint::parse("https://kms.cn-north-4.myhuaweicloud.com").unwrap();
+    let ours = ShowUserInstances::new(ProjectId::new(PID).unwrap())
+        .build(&endpoint, &AkSk::new(AK, SK).unwrap().into(), now())
+        .unwrap();
+    assert!(check(ours.headers(), now()).is_ok());
+}
+
+#[test]
+fn the_clock_window_is_fifteen_minutes_either_way() {
+    let go = signed_by_client(
+        &wire_headers(),
+        &["user-agent", "x-project-id", "x-sdk-date"],
+    );
+    for offset in [0, 60, 15 * 60] {
+        assert!(
+            check(&go, now() + Duration::from_secs(offset)).is_ok(),
+            "+{offset}s"
+        );
+        assert!(
+            check(&go, now() - Duration::from_secs(offset)).is_ok(),
+            "-{offset}s"
+        );
+    }
+    let err = check(&go, now() + Duration::from_secs(15 * 60 + 1)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "signature expired, signature time:20261122T080000Z,server time:20261122T081501Z"
+    );
+    assert!(matches!(
+        check(&go, now() - Duration::from_secs(16 * 60)),
+        Err(VerifyError::Expired { .. })
+    ));
+}
+
+#[test]
+fn says_why_it_refuses() {
+    let mut no_auth = signed_by_client(&wire_headers(), &["x-sdk-date"]);
+    no_auth.remove("authorization");
+    assert_eq!(
+        check(&no_auth, now()).unwrap_err(),
+        VerifyError::MissingAuthorization
+    );
+
+    let date_unsigned = signed_by_client(&wire_headers(), &["host", "user-agent"]);
+    // The client did not sign a date: refused before the signature is even looked at.
+    assert_eq!(
+        check(&date_unsigned, now()).unwrap_err(),
+        VerifyError::DateNotSigned,
+    );
+
+    let mut no_date = signed_by_client(&wire_headers(), &["host"]);
+    no_date.remove("x-sdk-date");
+    assert_eq!(
+        check(&no_date, now()).unwrap_err(),
+        VerifyError::MissingDate
+    );
+
+    let mut missing = signed_by_client(&wire_headers(), &["host", "x-sdk-date"]);
+    missing.remove("host");
+    assert_eq!(
+        check(&missing, now()).unwrap_err(),
+        VerifyError::SignedHeaderMissing("host".into())
+    );
+
+    let mut twice = signed_by_client(&wire_headers(), &["host", "x-sdk-date"]);
+    twice.append("host", HeaderValue::from_static("evil.example"));
+    assert_eq!(
+        check(&twice, now()).unwrap_err(),
+        VerifyError::SignedHeaderMissing("host".into())
+    );
+
+    let mut unknown = signed_by_client(&wire_headers(), &["x-sdk-date"]);
+    let auth = unknown["authorization"]
+        .to_str()
+        .unwrap()
+        .replace(AK, "AKOTHER");
+    unknown.insert("authorization", auth.parse().unwrap());
+    assert_eq!(
+        check(&unknown, now()).unwrap_err(),
+        VerifyError::UnknownAccessKey("AKOTHER".into())
+    );
+
+    let mut bad_date = signed_by_client(&wire_headers(), &["x-sdk-date"]);
+    bad_date.insert(
+        "x-sdk-date",
+        HeaderValue::from_static("2026-11-22T08:00:00Z"),
+    );
+    assert_eq!(
+        check(&bad_date, now()).unwrap_err(),
+        VerifyError::MalformedDate
+    );
+
+    // A header that was not signed can change freely; a signed one cannot.
+    let mut go = signed_by_client(
+        &wire_headers(),
+        &["user-agent", "x-project-id", "x-sdk-date"],
+    );
+    go.insert("host", HeaderValue::from_static("elsewhere.example"));
+    assert!(check(&go, now()).is_ok());
+    go.insert(
+        "x-project-id",
+        HeaderValue::from_static("ffffffffffffffffffffffffffffffff"),
+    );
+    assert_eq!(
+        check(&go, now()).unwrap_err(),
+        VerifyError::SignatureMismatch
+    );
+}
+
+#[test]
+fn errors_never_show_the_signature() {
+    let headers = signed_by_client(&wire_headers(), &["x-sdk-date"]);
+    let auth = headers["authorization"].to_str().unwrap();
+    let signature = auth.rsplit('=').next().unwrap();
+    let mut tampered = headers.clone();
+    tampered.insert("x-sdk-date", HeaderValue::from_static("20261122T080001Z"));
+    let err = check(&tampered, now()).unwrap_err();
+    assert_eq!(err, VerifyError::SignatureMismatch);
+    assert!(!format!("{err} {err:?}").contains(signature));
+}
