@@ -1,0 +1,153 @@
+//! The command line of the `kms-mock` binary, shared with `kms mock`.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::{MockConfig, MockServer};
+
+/// Run a local emulator of Huawei Cloud KMS ShowUserInstances.
+///
+/// Prints `listening on <url>` as its first line on stdout (and `ca certificate: <path>`
+/// with --tls), then serves until killed. The credentials given here are test values the
+/// emulator accepts, not real ones.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "kms-mock", version)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// Serve HTTPS with a certificate from a CA generated at start-up.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Where to write the CA certificate (PEM) with --tls. Default: a file in the
+    /// temporary directory.
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    pub ca_out: Option<PathBuf>,
+
+    /// A project and its number of instances; repeatable.
+    #[arg(long = "project", value_name = "ID=COUNT", value_parser = parse_project)]
+    pub projects: Vec<(String, u64)>,
+
+    /// An access key id to accept (with --sk).
+    #[arg(long, value_name = "AK", requires = "sk")]
+    pub ak: Option<String>,
+
+    /// The secret key of --ak.
+    #[arg(long, value_name = "SK", requires = "ak")]
+    pub sk: Option<String>,
+
+    /// Makes --ak a temporary credential that must carry this X-Security-Token.
+    #[arg(long, value_name = "TOKEN", requires = "ak")]
+    pub security_token: Option<String>,
+
+    /// An IAM token to accept for a project; repeatable.
+    #[arg(long = "token", value_name = "TOKEN@PROJECT", value_parser = parse_token)]
+    pub tokens: Vec<(String, String)>,
+
+    /// Lock an AK after this many failed signatures in a row (0: never).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub lockout_after: u32,
+
+    /// How long a locked AK stays locked.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub lockout_seconds: u64,
+
+    /// Throttle each credential to N requests per SECONDS (429 APIG.0308 beyond).
+    #[arg(long, value_name = "N/SECONDS", value_parser = parse_throttle)]
+    pub throttle: Option<(u32, u64)>,
+}
+
+impl Args {
+    /// The emulator configuration these arguments describe.
+    pub fn config(&self) -> MockConfig {
+        let mut config = MockConfig::new().with_listen(self.listen).with_lockout(
+            self.lockout_after,
+            Duration::from_secs(self.lockout_seconds),
+        );
+        if self.tls {
+            config = config.with_tls();
+        }
+        for (id, count) in &self.projects {
+            config = config.with_project(id, *count);
+        }
+        if let (Some(ak), Some(sk)) = (&self.ak, &self.sk) {
+            config = match &self.security_token {
+                Some(token) => config.with_temporary_aksk(ak, sk, token),
+                None => config.with_aksk(ak, sk),
+            };
+        }
+        for (token, project) in &self.tokens {
+            config = config.with_token(token, project);
+        }
+        if let Some((limit, secs)) = self.throttle {
+            config = config.with_throttle(limit, Duration::from_secs(secs));
+        }
+        config
+    }
+}
+
+/// Starts the emulator, prints where it listens on `out`, and serves until the process is
+/// killed.
+///
+/// # Errors
+/// The address cannot be bound, TLS set-up failed, or `out` / the CA file cannot be written.
+pub async fn run(args: &Args, mut out: impl Write) -> io::Result<()> {
+    let server = MockServer::start(args.config()).await?;
+    writeln!(out, "listening on {}", server.url())?;
+    if let Some(pem) = server.ca_pem() {
+        let path = args.ca_out.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("kms-mock-{}-ca.pem", std::process::id()))
+        });
+        std::fs::write(&path, pem)?;
+        writeln!(out, "ca certificate: {}", path.display())?;
+    }
+    out.flush()?;
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+fn parse_project(text: &str) -> Result<(String, u64), String> {
+    let (id, count) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not ID=COUNT"))?;
+    kms_proto::ProjectId::new(id).map_err(|e| e.to_string())?;
+    let count = count.parse::<u64>().map_err(|_| {
+        format!(
+            "count {count:?} is not a whole number from 0 to {}",
+            u64::MAX
+        )
+    })?;
+    Ok((id.to_owned(), count))
+}
+
+fn parse_token(text: &str) -> Result<(String, String), String> {
+    let (token, project) = text
+        .rsplit_once('@')
+        .ok_or_else(|| "expected TOKEN@PROJECT".to_owned())?;
+    if token.is_empty() {
+        return Err("the token is empty".into());
+    }
+    kms_proto::ProjectId::new(project).map_err(|e| e.to_string())?;
+    Ok((token.to_owned(), project.to_owned()))
+}
+
+fn parse_throttle(text: &str) -> Result<(u32, u64), String> {
+    let (n, secs) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not N/SECONDS"))?;
+    let n = n
+        .parse::<u32>()
+        .map_err(|_| format!("{n:?} is not a number of requests"))?;
+    let secs = secs
+        .parse::<u64>()
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| format!("{secs:?} is not a number of seconds above 0"))?;
+    Ok((n, secs))
+}

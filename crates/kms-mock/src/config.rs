@@ -1,0 +1,198 @@
+//! What the emulator knows: projects, credentials, the gateway's limits.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// The emulator's clock; replaceable so tests can move time.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// An AK/SK pair the emulator accepts.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct AkSkEntry {
+    pub(crate) sk: String,
+    pub(crate) security_token: Option<String>,
+    /// `None`: every configured project.
+    pub(crate) projects: Option<Vec<String>>,
+}
+
+/// An IAM token the emulator accepts.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct TokenEntry {
+    pub(crate) project: String,
+    pub(crate) expires_at: Option<SystemTime>,
+}
+
+/// A fixed-window rate limit per credential (AK or token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    /// Requests allowed in each window.
+    pub limit: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+/// How the emulator is set up. Build it with the `with_*` methods, then start a
+/// [`MockServer`](crate::MockServer) or [`BlockingMockServer`](crate::BlockingMockServer).
+///
+/// Defaults: listen on `127.0.0.1:0` (a free port), plain HTTP, no projects, no
+/// credentials, lock an AK for 5 minutes after 5 failed signatures in a row, no throttling,
+/// the system clock.
+#[derive(Clone)]
+pub struct MockConfig {
+    pub(crate) listen: SocketAddr,
+    pub(crate) tls: bool,
+    pub(crate) projects: HashMap<String, u64>,
+    pub(crate) aksks: HashMap<String, AkSkEntry>,
+    pub(crate) tokens: HashMap<String, TokenEntry>,
+    pub(crate) lockout_after: u32,
+    pub(crate) lockout_for: Duration,
+    pub(crate) throttle: Option<Throttle>,
+    pub(crate) clock: Clock,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
+            projects: HashMap::new(),
+            aksks: HashMap::new(),
+            tokens: HashMap::new(),
+            lockout_after: 5,
+            lockout_for: Duration::from_secs(5 * 60),
+            throttle: None,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+}
+
+impl fmt::Debug for MockConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Credentials are listed by their public half only.
+        let mut aks: Vec<&String> = self.aksks.keys().collect();
+        aks.sort();
+        f.debug_struct("MockConfig")
+            .field("listen", &self.listen)
+            .field("tls", &self.tls)
+            .field("projects", &self.projects)
+            .field("access_keys", &aks)
+            .field("tokens", &self.tokens.len())
+            .field("lockout_after", &self.lockout_after)
+            .field("lockout_for", &self.lockout_for)
+            .field("throttle", &self.throttle)
+            .finish()
+    }
+}
+
+impl MockConfig {
+    /// A configuration with the defaults.
+    pub fn new() -> Self {
+        MockConfig::default()
+    }
+
+    /// Listens on `addr` instead of `127.0.0.1:0`.
+    pub fn with_listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Serves HTTPS with a certificate for `localhost`, `127.0.0.1` and `::1` issued by a CA
+    /// generated at start-up; the server hands out the CA's PEM.
+    pub fn with_tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// A project and the number of instances it has.
+    pub fn with_project(mut self, id: &str, count: u64) -> Self {
+        self.projects.insert(id.to_owned(), count);
+        self
+    }
+
+    /// A permanent AK/SK pair, allowed on every configured project.
+    pub fn with_aksk(mut self, ak: &str, sk: &str) -> Self {
+        self.aksks.insert(
+            ak.to_owned(),
+            AkSkEntry {
+                sk: sk.to_owned(),
+                security_token: None,
+                projects: None,
+            },
+        );
+        self
+    }
+
+    /// A temporary AK/SK pair: requests must carry (and sign) `X-Security-Token: token`.
+    pub fn with_temporary_aksk(mut self, ak: &str, sk: &str, security_token: &str) -> Self {
+        self.aksks.insert(
+            ak.to_owned(),
+            AkSkEntry {
+                sk: sk.to_owned(),
+                security_token: Some(security_token.to_owned()),
+                projects: None,
+            },
+        );
+        self
+    }
+
+    /// Restricts an AK (configured before) to these projects; other projects get 403.
+    pub fn with_aksk_projects(mut self, ak: &str, projects: &[&str]) -> Self {
+        if let Some(entry) = self.aksks.get_mut(ak) {
+            entry.projects = Some(projects.iter().map(|p| (*p).to_owned()).collect());
+        }
+        self
+    }
+
+    /// An IAM token valid for `project`.
+    pub fn with_token(mut self, token: &str, project: &str) -> Self {
+        self.tokens.insert(
+            token.to_owned(),
+            TokenEntry {
+                project: project.to_owned(),
+                expires_at: None,
+            },
+        );
+        self
+    }
+
+    /// An IAM token valid for `project` until `expires_at` (the emulator's clock).
+    pub fn with_expiring_token(
+        mut self,
+        token: &str,
+        project: &str,
+        expires_at: SystemTime,
+    ) -> Self {
+        self.tokens.insert(
+            token.to_owned(),
+            TokenEntry {
+                project: project.to_owned(),
+                expires_at: Some(expires_at),
+            },
+        );
+        self
+    }
+
+    /// Locks an AK for `duration` after `failures` failed signatures in a row (defaults: 5
+    /// and 5 minutes, as the gateway does). `failures` = 0 disables the lockout.
+    pub fn with_lockout(mut self, failures: u32, duration: Duration) -> Self {
+        self.lockout_after = failures;
+        self.lockout_for = duration;
+        self
+    }
+
+    /// Throttles each credential to `limit` requests per `per` (429 `APIG.0308` with
+    /// `Retry-After` beyond it).
+    pub fn with_throttle(mut self, limit: u32, per: Duration) -> Self {
+        self.throttle = Some(Throttle { limit, per });
+        self
+    }
+
+    /// Replaces the clock used for signature windows and token expiry.
+    pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+}

@@ -1,0 +1,68 @@
+//! A local emulator of Huawei Cloud KMS "query the number of instances"
+//! (ShowUserInstances), so that clients can be tested for real, over sockets on loopback.
+//!
+//! It answers `GET /v1.0/{project_id}/kms/user-instances` as the service does, checks
+//! credentials as the API gateway does (IAM tokens, and SDK-HMAC-SHA256 signatures through
+//! [`kms_proto::verify`], so Python, Go, Java and this workspace's clients are all
+//! accepted), locks an AK after 5 failed signatures in a row, throttles on demand, serves
+//! HTTPS with a CA of its own, misbehaves on demand ([`Fault`]), and records every request
+//! so tests can assert what a client sent, how often it retried and whether it reused
+//! connections.
+//!
+//! What it answers:
+//!
+//! | situation | status | body |
+//! |---|---|---|
+//! | success | 200 | `{"instance_num":N}` |
+//! | other path or method | 404 | flat `APIGW.0101` with `request_id` |
+//! | no credentials | 401 | flat `APIGW.0301` |
+//! | bad, expired or unknown signature; locked AK; bad security token | 401 | flat `APIGW.0301` (`verify aksk signature fail`, `calc aksk signature fail:signature expired, ...`) |
+//! | unknown or expired token | 401 | nested `KMS.0302` / `KMS.0303` |
+//! | token for another project | 403 | nested `KMS.0305` |
+//! | AK not allowed on the project, or project unknown | 403 | nested `KMS.0307` |
+//! | `X-Project-Id` differs from the path | 400 | nested `KMS.0201` |
+//! | throttled | 429 | flat `APIG.0308`, with `Retry-After` |
+//!
+//! Every answer carries an `X-Request-Id`.
+//!
+//! # Example
+//! ```
+//! use kms_mock::{BlockingMockServer, Fault, MockConfig};
+//!
+//! let server = BlockingMockServer::start(
+//!     MockConfig::new()
+//!         .with_project("0dea2644dc80d5d22ff1c01e3ebea6fc", 15)
+//!         .with_aksk("AKEXAMPLE", "SKEXAMPLE")
+//!         .with_token("my-token", "0dea2644dc80d5d22ff1c01e3ebea6fc"),
+//! )?;
+//! server.faults().next(1, Fault::status(503)); // the next request gets a bare 503
+//! let url = server.url(); // http://127.0.0.1:<port>: point the client here
+//! assert!(url.starts_with("http://127.0.0.1:"));
+//! assert_eq!(server.requests().len(), 0);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod body;
+pub mod cli;
+mod config;
+mod faults;
+mod io;
+mod record;
+mod server;
+mod service;
+mod tls;
+
+pub use config::{Clock, MockConfig, Throttle};
+pub use faults::{Fault, FaultScript};
+pub use record::RecordedRequest;
+pub use server::{BlockingMockServer, HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD, MockServer};
+
+/// Locks a mutex, ignoring poisoning: the data behind it stays consistent even if a
+/// scripted fault or a caller's predicate panicked while another thread held it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,291 @@
+//! Running the emulator: from async tests, from blocking tests, and for the binary.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+use crate::config::MockConfig;
+use crate::faults::FaultScript;
+use crate::io::{FaultIo, OutputControl};
+use crate::record::RecordedRequest;
+use crate::service::State;
+use crate::tls::{self, TlsSetup};
+
+/// The largest request head (request line and headers) accepted, in bytes; hyper answers
+/// 431 beyond it.
+pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+/// How long a connection may take to send a request head before it is dropped.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What both kinds of server handle expose.
+#[derive(Clone)]
+struct Shared {
+    state: Arc<State>,
+    addr: SocketAddr,
+    ca_pem: Option<String>,
+}
+
+impl Shared {
+    fn url(&self) -> String {
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+}
+
+/// A running emulator, for async tests. Stops when [`shutdown`](Self::shutdown) is awaited
+/// or when it is dropped.
+pub struct MockServer {
+    shared: Shared,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("url", &self.url())
+            .finish()
+    }
+}
+
+macro_rules! accessors {
+    () => {
+        /// The base URL clients use: `http://127.0.0.1:<port>`, or `https://...` with TLS.
+        pub fn url(&self) -> String {
+            self.shared.url()
+        }
+
+        /// The address it listens on.
+        pub fn local_addr(&self) -> SocketAddr {
+            self.shared.addr
+        }
+
+        /// The PEM of the CA that issued its certificate, when it serves HTTPS.
+        pub fn ca_pem(&self) -> Option<&str> {
+            self.shared.ca_pem.as_deref()
+        }
+
+        /// Every request received so far (the last 10 000), oldest first.
+        pub fn requests(&self) -> Vec<RecordedRequest> {
+            self.shared.state.recorder.snapshot()
+        }
+
+        /// Forgets the requests recorded so far.
+        pub fn clear_requests(&self) {
+            self.shared.state.recorder.clear()
+        }
+
+        /// How many connections have been accepted so far.
+        pub fn connections(&self) -> u64 {
+            self.shared.state.connections.load(Ordering::Relaxed)
+        }
+
+        /// The faults scripted for the coming requests.
+        pub fn faults(&self) -> &FaultScript {
+            &self.shared.state.faults
+        }
+    };
+}
+
+impl MockServer {
+    /// Binds (default `127.0.0.1:0`) and starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// The address cannot be bound, or the TLS set-up failed.
+    pub async fn start(config: MockConfig) -> io::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let tls = if config.tls {
+            Some(tls::generate()?)
+        } else {
+            None
+        };
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let state = Arc::new(State::new(config));
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), tls, stopped));
+        Ok(MockServer {
+            shared: Shared {
+                state,
+                addr,
+                ca_pem,
+            },
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    accessors!();
+
+    /// Stops accepting, closes every connection, and waits until it is done.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A running emulator on a thread of its own, for blocking tests. Stops when dropped.
+pub struct BlockingMockServer {
+    shared: Shared,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for BlockingMockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingMockServer")
+            .field("url", &self.url())
+            .finish()
+    }
+}
+
+impl BlockingMockServer {
+    /// Starts the emulator on a new thread with its own single-threaded tokio runtime.
+    ///
+    /// # Errors
+    /// The runtime could not be built, the address cannot be bound, or TLS failed.
+    pub fn start(config: MockConfig) -> io::Result<Self> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("kms-mock".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match MockServer::start(config).await {
+                        Ok(server) => {
+                            let _ = ready_tx.send(Ok(server.shared.clone()));
+                            let _ = stopped.await;
+                            server.shutdown().await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        let shared = ready_rx
+            .recv()
+            .map_err(|_| io::Error::other("kms-mock: the server thread died while starting"))??;
+        Ok(BlockingMockServer {
+            shared,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    accessors!();
+}
+
+impl Drop for BlockingMockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    tls: Option<TlsSetup>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    // Dropping the set when the loop ends aborts every connection still open.
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _peer)) = accepted else {
+                    // Out of file descriptors and the like: back off rather than spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let id = state.connections.fetch_add(1, Ordering::Relaxed) + 1;
+                let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
+                connections.spawn(serve_connection(stream, id, Arc::clone(&state), acceptor));
+            }
+            // Reap finished connections (a panicking handler ends here, contained).
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.shutdown().await;
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    id: u64,
+    state: Arc<State>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let _ = stream.set_nodelay(true);
+    match acceptor {
+        None => serve_http(stream, id, state).await,
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream));
+            if let Ok(Ok(tls_stream)) = handshake.await {
+                serve_http(tls_stream, id, state).await;
+            }
+        }
+    }
+}
+
+async fn serve_http<S>(stream: S, id: u64, state: Arc<State>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let output: OutputControl = Arc::new(Mutex::new(Default::default()));
+    let io = TokioIo::new(FaultIo::new(stream, Arc::clone(&output)));
+    let service = service_fn(move |request| {
+        let state = Arc::clone(&state);
+        let output = Arc::clone(&output);
+        async move { Ok::<_, std::convert::Infallible>(state.handle(request, id, &output).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .serve_connection(io, service)
+        .await;
+}

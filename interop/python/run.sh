@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Interop test: the OFFICIAL Huawei Cloud Python SDK (huaweicloudsdkkms) against kms-mock.
+#
+# Usage, from the workspace root:   bash interop/python/run.sh
+#
+# - no python3                     -> "INTEROP SKIPPED: python3 not found", exit 0
+# - the SDK cannot be had from PyPI -> banner "INTEROP SKIPPED: could not install the
+#                                      official SDK from PyPI" + pip's error tail, exit 0
+# - anything else going wrong       -> exit non-zero
+# Otherwise builds kms-mock, starts two emulators (plain AK/SK; temporary AK with a security
+# token), runs check.py against them, and ends with "interop: N passed, M failed".
+#
+# Environment (optional):
+#   KMS_MOCK_BIN=/path/to/kms-mock  use this binary instead of building it with cargo
+#   INTEROP_VERBOSE=1               check.py prints every exchange, not only failing ones
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+cd "$ROOT"
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+VENV="$ROOT/target/interop-venv"
+REQS="$HERE/requirements.txt"
+
+# Fixed, obviously fake test credentials (never real ones).
+PROJECT_ID="5f0c8a3e9b1d4e27a6c3f18d02b7e954"
+COUNT=15
+AK="INTEROPAK0000000001"
+SK="interop-secret-key-0123456789abcdef"
+STS_AK="INTEROPSTSAK0000001"
+STS_SK="interop-sts-secret-key-fedcba9876543210"
+SECURITY_TOKEN="interop-security-token-3b9e1f0a7c5d2e84"
+
+die() {
+    echo "interop: ERROR: $*" >&2
+    echo "interop: 0 passed, 1 failed"
+    exit 1
+}
+
+# ---------------------------------------------------------------- python3
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "INTEROP SKIPPED: python3 not found"
+    exit 0
+fi
+
+# ---------------------------------------------------------------- virtualenv + SDK
+req_hash="$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$REQS")"
+stamp="$VENV/.interop-requirements.sha256"
+
+venv_ok() {
+    [ -x "$VENV/bin/python" ] &&
+        [ "$(cat "$stamp" 2>/dev/null || true)" = "$req_hash" ] &&
+        "$VENV/bin/python" -c 'import huaweicloudsdkcore, huaweicloudsdkkms.v2' >/dev/null 2>&1
+}
+
+if venv_ok; then
+    echo "interop: reusing virtualenv $VENV"
+else
+    echo "interop: creating virtualenv $VENV and installing the official SDK"
+    mkdir -p "$(dirname "$VENV")"
+    python3 -m venv --clear "$VENV" || die "python3 -m venv failed (is the venv/ensurepip module installed?)"
+    pip_log="$(mktemp)"
+    set +e
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+        --timeout 30 --retries 3 -r "$REQS" >"$pip_log" 2>&1
+    pip_rc=$?
+    set -e
+    if [ "$pip_rc" -ne 0 ]; then
+        # Could the index not be reached? (offline, DNS, proxy, TLS to the index, or an index
+        # that answers nothing for names that exist: "from versions: none").
+        if grep -Eqi 'NewConnectionError|Failed to establish a new connection|Max retries exceeded|Temporary failure in name resolution|Name or service not known|No address associated|Network is unreachable|No route to host|Connection refused|Connection reset|timed out|ReadTimeout|ConnectTimeout|ProxyError|SSLError|CERTIFICATE_VERIFY_FAILED|\(from versions: none\)' "$pip_log"; then
+            echo "=================================================================="
+            echo "== INTEROP SKIPPED: could not install the official SDK from PyPI"
+            echo "== (pip could not reach the package index; nothing was tested)"
+            echo "== pip's last lines:"
+            tail -n 15 "$pip_log" | sed 's/^/==   /'
+            echo "=================================================================="
+            rm -f "$pip_log"
+            rm -rf "$VENV"   # half-installed: do not let a later run reuse it
+            exit 0
+        fi
+        echo "interop: pip install failed (exit $pip_rc):" >&2
+        tail -n 30 "$pip_log" >&2
+        rm -f "$pip_log"
+        die "pip install -r interop/python/requirements.txt failed"
+    fi
+    rm -f "$pip_log"
+    "$VENV/bin/python" -c 'import huaweicloudsdkcore, huaweicloudsdkkms.v2' ||
+        die "the SDK installed but does not import"
+    echo "$req_hash" >"$stamp"
+fi
+
+# ---------------------------------------------------------------- emulator binary
+if [ -n "${KMS_MOCK_BIN:-}" ]; then
+    MOCK="$KMS_MOCK_BIN"
+    echo "interop: using KMS_MOCK_BIN=$MOCK"
+else
+    echo "interop: cargo build --locked -p kms-mock --bin kms-mock"
+    cargo build --locked -p kms-mock --bin kms-mock || die "cargo build of kms-mock failed"
+    MOCK="$TARGET_DIR/debug/kms-mock"
+fi
+[ -x "$MOCK" ] || die "emulator binary not found at $MOCK"
+
+# ---------------------------------------------------------------- start emulators
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/kms-interop.XXXXXX")"
+MOCK_PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${MOCK_PIDS[@]+"${MOCK_PIDS[@]}"}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${MOCK_PIDS[@]+"${MOCK_PIDS[@]}"}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start_mock NAME ARGS... : starts the emulator, waits up to 20 s for its first stdout line,
+# and sets MOCK_URL to the announced base URL.
+start_mock() {
+    local name="$1"
+    shift
+    "$MOCK" --listen 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+    local pid=$!
+    MOCK_PIDS+=("$pid")
+    local deadline=$((SECONDS + 20)) line=""
+    while :; do
+        if [ -s "$WORK/$name.out" ] && line="$(head -n 1 "$WORK/$name.out")" &&
+            [[ "$line" =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+)[[:space:]]*$ ]]; then
+            MOCK_URL="${BASH_REMATCH[1]}"
+            echo "interop: emulator '$name' (pid $pid) $line"
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "interop: emulator '$name' exited before announcing its address; stderr:" >&2
+            tail -n 20 "$WORK/$name.err" >&2 || true
+            die "emulator '$name' did not start"
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "interop: emulator '$name' first line so far: '$(head -n 1 "$WORK/$name.out" 2>/dev/null || true)'; stderr:" >&2
+            tail -n 20 "$WORK/$name.err" >&2 || true
+            die "emulator '$name' did not print 'listening on http://127.0.0.1:<port>' within 20 s"
+        fi
+        sleep 0.1
+    done
+}
+
+MOCK_URL=""
+start_mock aksk --project "$PROJECT_ID=$COUNT" --ak "$AK" --sk "$SK"
+URL_AKSK="$MOCK_URL"
+start_mock sts --project "$PROJECT_ID=$COUNT" --ak "$STS_AK" --sk "$STS_SK" \
+    --security-token "$SECURITY_TOKEN"
+URL_STS="$MOCK_URL"
+
+# ---------------------------------------------------------------- run the checks
+# Loopback must never go through a proxy that the environment may configure.
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="$NO_PROXY"
+
+set +e
+INTEROP_PROJECT_ID="$PROJECT_ID" INTEROP_COUNT="$COUNT" \
+    INTEROP_URL="$URL_AKSK" INTEROP_AK="$AK" INTEROP_SK="$SK" \
+    INTEROP_STS_URL="$URL_STS" INTEROP_STS_AK="$STS_AK" INTEROP_STS_SK="$STS_SK" \
+    INTEROP_SECURITY_TOKEN="$SECURITY_TOKEN" \
+    "$VENV/bin/python" "$HERE/check.py" | tee "$WORK/check.out"
+check_rc=${PIPESTATUS[0]}
+set -e
+
+passed=$(grep -c '^PASS ' "$WORK/check.out" || true)
+failed=$(grep -c '^FAIL ' "$WORK/check.out" || true)
+if [ "$check_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    echo "interop: check.py exited $check_rc without reporting a failed scenario" >&2
+    failed=1
+fi
+if [ "$failed" -ne 0 ]; then
+    for name in aksk sts; do
+        echo "---- emulator '$name' stderr (last 40 lines):" >&2
+        tail -n 40 "$WORK/$name.err" >&2 || true
+    done
+fi
+echo "interop: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$check_rc" -eq 0 ]
