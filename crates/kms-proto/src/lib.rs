@@ -86,8 +86,3 @@ pub use request_id::RequestId;
 pub use response::{InstanceCount, MAX_RESPONSE_BODY, parse};
 pub use retry::{Decision, Outcome, RetryAfter, RetryPolicy, StopReason};
 pub use sdk_date::SdkDate;
-
-/// The workspace README's examples, compiled and run by `cargo test` so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;
