@@ -177,11 +177,10 @@ impl fmt::Display for ResponseError {
                     write!(f, " ({})", Untrusted(detail))?;
                 }
             }
-            ResponseErrorKind::TooLarge => write!(
-                f,
-                "KMS answered {status} with a body larger than the {}-byte limit",
-                crate::MAX_RESPONSE_BODY
-            )?,
+            ResponseErrorKind::TooLarge => {
+                write!(f, "KMS answered {status} but ")?;
+                f.write_str(self.0.detail.as_deref().unwrap_or("the body is too large"))?;
+            }
         }
         if let Some(id) = &self.0.request_id {
             write!(f, " (request id {})", Untrusted(id))?;

@@ -58,6 +58,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod call;
 mod credentials;
 mod endpoint;
 mod error;
@@ -83,6 +84,6 @@ pub use request::{
     X_SECURITY_TOKEN,
 };
 pub use request_id::RequestId;
-pub use response::{InstanceCount, MAX_RESPONSE_BODY, parse};
+pub use response::{InstanceCount, MAX_RESPONSE_BODY, parse, parse_with_limit};
 pub use retry::{Decision, Outcome, RetryAfter, RetryPolicy, StopReason};
 pub use sdk_date::SdkDate;

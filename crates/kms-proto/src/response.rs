@@ -74,17 +74,26 @@ pub fn parse(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<InstanceCount, ResponseError> {
-    if body.len() > MAX_RESPONSE_BODY {
+    parse_with_limit(status, headers, body, MAX_RESPONSE_BODY)
+}
+
+/// [`parse`] with a smaller body limit (a `limit` above [`MAX_RESPONSE_BODY`] is lowered to
+/// it), for transports configured to accept less.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_with_limit(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    limit: usize,
+) -> Result<InstanceCount, ResponseError> {
+    let limit = limit.min(MAX_RESPONSE_BODY);
+    if body.len() > limit {
         let mut err = ResponseError::new(ResponseErrorKind::TooLarge, status);
         err.0.request_id = header_request_id(headers).map(str::to_owned);
         err.0.retry_after = RetryAfter::from_headers(headers);
-        err.0.detail = Some(
-            format!(
-                "{} bytes, more than the {MAX_RESPONSE_BODY}-byte limit",
-                body.len()
-            )
-            .into(),
-        );
+        err.0.detail = Some(format!("the body is larger than the {limit}-byte limit").into());
         return Err(err);
     }
     let failure = if status.is_success() {

@@ -1,0 +1,632 @@
+//! One call from start to finish, as a state machine the transports drive.
+//!
+//! A transport owns the sockets, the timers and the sleeping; everything it would otherwise
+//! decide on its own lives here, so every transport decides it the same way: building and
+//! re-signing each attempt, the timeout each attempt gets under the overall deadline, the
+//! body limit, parsing, whether to retry and after how long, and the error reported at the
+//! end.
+//!
+//! ```
+//! # use std::time::{Duration, Instant, SystemTime};
+//! # use kms_proto::call::{Call, CallSettings, Step};
+//! # use kms_proto::{AuthToken, Endpoint, ProjectId, ShowUserInstances};
+//! let settings = CallSettings::new(
+//!     ShowUserInstances::new(ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?),
+//!     Endpoint::parse("http://127.0.0.1:8080")?,
+//!     AuthToken::new("token")?.into(),
+//! );
+//! let mut call = Call::new(&settings, Instant::now());
+//! let request = call.next_request(SystemTime::now())?;
+//! // ...send `request` within `call.attempt_timeout(Instant::now())`, reading at most
+//! // `settings.max_response_body() + 1` bytes of the body...
+//! let step = call.on_response(http::StatusCode::OK, &http::HeaderMap::new(), br#"{"instance_num":3}"#,
+//!     0.5, SystemTime::now(), Instant::now());
+//! let Step::Done(Ok(count)) = step else { panic!() };
+//! assert_eq!((count.count(), call.attempts()), (3, 1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderMap, Request, StatusCode};
+
+use crate::retry::{Decision, Outcome, RetryPolicy};
+use crate::{
+    Credentials, Endpoint, InstanceCount, InvalidInput, MAX_RESPONSE_BODY, ResponseError,
+    ShowUserInstances,
+};
+
+/// Everything a call needs, set once and shared by every call of a client.
+///
+/// Defaults: [`RetryPolicy::default`], a 10 s timeout per attempt (headers and body), a
+/// 30 s overall deadline across attempts and retry delays, and a body limit of
+/// [`MAX_RESPONSE_BODY`].
+#[derive(Clone, Debug)]
+pub struct CallSettings {
+    request: ShowUserInstances,
+    endpoint: Endpoint,
+    credentials: Credentials,
+    retry: RetryPolicy,
+    attempt_timeout: Duration,
+    deadline: Duration,
+    max_response_body: usize,
+}
+
+impl CallSettings {
+    /// Settings with the defaults.
+    pub fn new(request: ShowUserInstances, endpoint: Endpoint, credentials: Credentials) -> Self {
+        CallSettings {
+            request,
+            endpoint,
+            credentials,
+            retry: RetryPolicy::default(),
+            attempt_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(30),
+            max_response_body: MAX_RESPONSE_BODY,
+        }
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the timeout of each attempt, from sending to the last byte of the body.
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Sets the overall deadline, across attempts and the delays between them.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets the largest body accepted; values above [`MAX_RESPONSE_BODY`] are lowered to it.
+    pub fn with_max_response_body(mut self, limit: usize) -> Self {
+        self.max_response_body = limit.min(MAX_RESPONSE_BODY);
+        self
+    }
+
+    /// The request every attempt builds.
+    pub fn request(&self) -> &ShowUserInstances {
+        &self.request
+    }
+
+    /// Where requests go.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The timeout of each attempt.
+    pub fn attempt_timeout(&self) -> Duration {
+        self.attempt_timeout
+    }
+
+    /// The overall deadline.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// The largest body accepted: read at most this plus one byte.
+    pub fn max_response_body(&self) -> usize {
+        self.max_response_body
+    }
+}
+
+/// What a transport observed when an attempt gave no response to parse.
+#[derive(Debug)]
+pub struct TransportFailure {
+    kind: TransportErrorKind,
+    may_have_been_sent: bool,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl TransportFailure {
+    /// A failure of `kind`. `may_have_been_sent` is `false` only when no byte of the
+    /// request can have left (DNS, connect and TLS handshake failures).
+    pub fn new(kind: TransportErrorKind, may_have_been_sent: bool) -> Self {
+        TransportFailure {
+            kind,
+            may_have_been_sent,
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying error, reachable through [`Error::source`](StdError::source).
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+}
+
+/// How an attempt failed without a usable response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be made (DNS, refused, unreachable, connect timeout, proxy).
+    Connect,
+    /// The TLS handshake failed (untrusted certificate, wrong name, protocol).
+    Tls,
+    /// The attempt timeout or the overall deadline passed.
+    Timeout,
+    /// The connection failed after it was made (reset, closed early, not HTTP).
+    Io,
+}
+
+impl TransportErrorKind {
+    /// A stable lower-case name: `connect`, `tls`, `timeout` or `io`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Tls => "tls",
+            TransportErrorKind::Timeout => "timeout",
+            TransportErrorKind::Io => "io",
+        }
+    }
+}
+
+/// What the transport does next.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Step {
+    /// The call is over.
+    Done(Result<InstanceCount, Error>),
+    /// Sleep this long, then call [`Call::next_request`] again.
+    Retry(Duration),
+}
+
+/// One call in progress. See the [module docs](self).
+#[derive(Debug)]
+pub struct Call<'a> {
+    settings: &'a CallSettings,
+    deadline: Instant,
+    attempts: u32,
+    /// Set when an attempt was cut short by the overall deadline rather than its own timeout.
+    last_timeout_was_deadline: bool,
+}
+
+impl<'a> Call<'a> {
+    /// Starts a call at `started`; the overall deadline counts from it.
+    pub fn new(settings: &'a CallSettings, started: Instant) -> Self {
+        Call {
+            settings,
+            deadline: started + settings.deadline,
+            attempts: 0,
+            last_timeout_was_deadline: false,
+        }
+    }
+
+    /// The number of attempts made so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Builds (and signs, at `now`) the request of the next attempt.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the request cannot be built (a clock before 1970).
+    pub fn next_request(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+        let request = self
+            .settings
+            .request
+            .build(&self.settings.endpoint, &self.settings.credentials, now)
+            .map_err(Error::Config)?;
+        self.attempts += 1;
+        Ok(request)
+    }
+
+    /// How long the attempt starting at `now` may take: the attempt timeout, or what is
+    /// left of the overall deadline if that is shorter.
+    pub fn attempt_timeout(&mut self, now: Instant) -> Duration {
+        let left = self.deadline.saturating_duration_since(now);
+        self.last_timeout_was_deadline = left < self.settings.attempt_timeout;
+        left.min(self.settings.attempt_timeout)
+    }
+
+    /// The attempt got a response: parses it (with the body limit) and decides.
+    pub fn on_response(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        jitter: f64,
+        now: SystemTime,
+        now_instant: Instant,
+    ) -> Step {
+        let parsed = crate::response::parse_with_limit(
+            status,
+            headers,
+            body,
+            self.settings.max_response_body,
+        );
+        match parsed {
+            Ok(count) => Step::Done(Ok(count)),
+            Err(error) => {
+                let decision = self.settings.retry.decide(
+                    self.attempts,
+                    Outcome::Response(&error),
+                    jitter,
+                    now,
+                );
+                let attempts = self.attempts;
+                self.after(decision, now_instant, || Error::Response {
+                    error,
+                    attempts,
+                })
+            }
+        }
+    }
+
+    /// The attempt failed without a response: decides.
+    pub fn on_failure(
+        &mut self,
+        failure: TransportFailure,
+        jitter: f64,
+        now: SystemTime,
+        now_instant: Instant,
+    ) -> Step {
+        let decision = self.settings.retry.decide(
+            self.attempts,
+            Outcome::Transport {
+                request_may_have_been_sent: failure.may_have_been_sent,
+            },
+            jitter,
+            now,
+        );
+        let deadline =
+            failure.kind == TransportErrorKind::Timeout && self.last_timeout_was_deadline;
+        let attempts = self.attempts;
+        self.after(decision, now_instant, || {
+            Error::Transport(TransportError {
+                kind: failure.kind,
+                may_have_been_sent: failure.may_have_been_sent,
+                attempts,
+                deadline,
+                source: failure.source,
+            })
+        })
+    }
+
+    fn after(&self, decision: Decision, now: Instant, error: impl FnOnce() -> Error) -> Step {
+        match decision {
+            // A retry that could not start before the deadline is not made.
+            Decision::Retry(delay) if now + delay < self.deadline => Step::Retry(delay),
+            _ => Step::Done(Err(error())),
+        }
+    }
+}
+
+/// Why a call gave no count.
+///
+/// `Display` is one sentence saying what happened and what to do; the underlying error
+/// (`hyper`'s, `ureq`'s, `serde_json`'s...) is reached through [`source`](StdError::source).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration was refused before anything was sent.
+    Config(InvalidInput),
+    /// The service answered, without a count.
+    Response {
+        /// What the answer said.
+        error: ResponseError,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// No usable answer arrived.
+    Transport(TransportError),
+}
+
+/// A call that ended without a usable answer.
+#[derive(Debug)]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    may_have_been_sent: bool,
+    attempts: u32,
+    deadline: bool,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl TransportError {
+    /// How the last attempt failed.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// Whether the last attempt's request may have reached the service.
+    pub fn may_have_been_sent(&self) -> bool {
+        self.may_have_been_sent
+    }
+
+    /// How many attempts were made.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+impl Error {
+    /// A stable lower-case name of what went wrong: `config`, the
+    /// [`ResponseErrorKind`](crate::ResponseErrorKind)
+    /// (`service`, `status`, `malformed`, `too_large`) or the [`TransportErrorKind`]
+    /// (`connect`, `tls`, `timeout`, `io`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "config",
+            Error::Response { error, .. } => error.kind().as_str(),
+            Error::Transport(t) => t.kind.as_str(),
+        }
+    }
+
+    /// The response's error, when the service answered.
+    pub fn response(&self) -> Option<&ResponseError> {
+        match self {
+            Error::Response { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the service answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.response().map(ResponseError::status)
+    }
+
+    /// The error code of the answer, if any.
+    pub fn code(&self) -> Option<&str> {
+        self.response().and_then(ResponseError::code)
+    }
+
+    /// The error message of the answer, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.response().and_then(ResponseError::message)
+    }
+
+    /// The request id of the answer, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        self.response().and_then(ResponseError::request_id)
+    }
+
+    /// How many attempts were made (0 when the configuration was refused).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Config(_) => 0,
+            Error::Response { attempts, .. } => *attempts,
+            Error::Transport(t) => t.attempts,
+        }
+    }
+
+    /// Whether the request may have reached the service (always `true` when it answered).
+    pub fn may_have_been_sent(&self) -> bool {
+        match self {
+            Error::Config(_) => false,
+            Error::Response { .. } => true,
+            Error::Transport(t) => t.may_have_been_sent,
+        }
+    }
+
+    /// Whether trying again later may succeed: a retryable answer, or a transport failure.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Config(_) => false,
+            Error::Response { error, .. } => error.is_retryable(),
+            Error::Transport(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "{e}; nothing was sent"),
+            Error::Response { error, attempts } => {
+                write!(f, "{error}")?;
+                if *attempts > 1 {
+                    write!(f, " (after {attempts} attempts)")?;
+                }
+                Ok(())
+            }
+            Error::Transport(t) => {
+                let what = match t.kind {
+                    TransportErrorKind::Connect => {
+                        "could not connect to the KMS endpoint; check the endpoint, the network and the proxy"
+                    }
+                    TransportErrorKind::Tls => {
+                        "the TLS handshake with the KMS endpoint failed; check the endpoint's certificate and the trusted CAs"
+                    }
+                    TransportErrorKind::Timeout if t.deadline => {
+                        "the call's overall deadline passed before an answer arrived"
+                    }
+                    TransportErrorKind::Timeout => {
+                        "no complete answer arrived within the attempt timeout"
+                    }
+                    TransportErrorKind::Io => {
+                        "the connection to the KMS endpoint failed before a complete answer arrived"
+                    }
+                };
+                f.write_str(what)?;
+                let sent = if t.may_have_been_sent {
+                    "the request may have been sent"
+                } else {
+                    "the request was not sent"
+                };
+                let plural = if t.attempts == 1 { "" } else { "s" };
+                write!(f, " ({sent}; {} attempt{plural})", t.attempts)
+            }
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Response { error, .. } => Some(error),
+            Error::Transport(t) => t.source.as_deref().map(|e| e as &(dyn StdError + 'static)),
+        }
+    }
+}
+
+impl From<InvalidInput> for Error {
+    fn from(e: InvalidInput) -> Self {
+        Error::Config(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AuthToken, ProjectId};
+
+    fn settings() -> CallSettings {
+        CallSettings::new(
+            ShowUserInstances::new(ProjectId::new("p1").unwrap()),
+            Endpoint::parse("http://127.0.0.1:1").unwrap(),
+            AuthToken::new("tok").unwrap().into(),
+        )
+    }
+
+    const WALL: SystemTime = SystemTime::UNIX_EPOCH;
+
+    #[test]
+    fn retries_a_503_then_counts() {
+        let settings = settings();
+        let t0 = Instant::now();
+        let mut call = Call::new(&settings, t0);
+        call.next_request(WALL).unwrap();
+        let step = call.on_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &HeaderMap::new(),
+            b"",
+            1.0,
+            WALL,
+            t0,
+        );
+        assert!(
+            matches!(step, Step::Retry(d) if d == Duration::from_millis(500)),
+            "{step:?}"
+        );
+        call.next_request(WALL).unwrap();
+        let step = call.on_response(
+            StatusCode::OK,
+            &HeaderMap::new(),
+            br#"{"instance_num":2}"#,
+            1.0,
+            WALL,
+            t0,
+        );
+        assert!(matches!(step, Step::Done(Ok(ref c)) if c.count() == 2));
+        assert_eq!(call.attempts(), 2);
+    }
+
+    #[test]
+    fn a_401_ends_the_call_at_once() {
+        let settings = settings();
+        let t0 = Instant::now();
+        let mut call = Call::new(&settings, t0);
+        call.next_request(WALL).unwrap();
+        let body = br#"{"error_code":"APIGW.0301","error_msg":"verify aksk signature fail"}"#;
+        let Step::Done(Err(err)) = call.on_response(
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            body,
+            0.5,
+            WALL,
+            t0,
+        ) else {
+            panic!("expected the end of the call")
+        };
+        assert_eq!(
+            (err.kind(), err.code(), err.attempts()),
+            ("service", Some("APIGW.0301"), 1)
+        );
+        assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn the_deadline_bounds_attempts_and_retries() {
+        let settings = settings()
+            .with_attempt_timeout(Duration::from_secs(10))
+            .with_deadline(Duration::from_secs(3));
+        let t0 = Instant::now();
+        let mut call = Call::new(&settings, t0);
+        assert_eq!(call.attempt_timeout(t0), Duration::from_secs(3));
+        call.next_request(WALL).unwrap();
+        let timeout = TransportFailure::new(TransportErrorKind::Timeout, true);
+        // At 2.9 s no retry fits before the deadline: the call ends with the timeout.
+        let Step::Done(Err(err)) =
+            call.on_failure(timeout, 1.0, WALL, t0 + Duration::from_millis(2_900))
+        else {
+            panic!("expected the end of the call")
+        };
+        assert_eq!(err.kind(), "timeout");
+        assert_eq!(
+            err.to_string(),
+            "the call's overall deadline passed before an answer arrived (the request may have been sent; 1 attempt)"
+        );
+    }
+
+    #[test]
+    fn connect_failures_are_retried_and_say_nothing_was_sent() {
+        let settings = settings().with_retry(RetryPolicy::default().with_max_attempts(2));
+        let t0 = Instant::now();
+        let mut call = Call::new(&settings, t0);
+        call.next_request(WALL).unwrap();
+        let refused = || {
+            TransportFailure::new(TransportErrorKind::Connect, false)
+                .with_source(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+        };
+        assert!(matches!(
+            call.on_failure(refused(), 0.0, WALL, t0),
+            Step::Retry(_)
+        ));
+        call.next_request(WALL).unwrap();
+        let Step::Done(Err(err)) = call.on_failure(refused(), 0.0, WALL, t0) else {
+            panic!()
+        };
+        assert!(
+            err.to_string()
+                .contains("the request was not sent; 2 attempts"),
+            "{err}"
+        );
+        assert!(err.source().is_some());
+    }
+
+    #[test]
+    fn the_body_limit_is_the_configured_one() {
+        let settings = settings().with_max_response_body(10);
+        let t0 = Instant::now();
+        let mut call = Call::new(&settings, t0);
+        call.next_request(WALL).unwrap();
+        let Step::Done(Err(err)) = call.on_response(
+            StatusCode::OK,
+            &HeaderMap::new(),
+            br#"{"instance_num":2}"#,
+            0.5,
+            WALL,
+            t0,
+        ) else {
+            panic!()
+        };
+        assert_eq!(err.kind(), "too_large");
+        assert!(
+            err.to_string().contains("larger than the 10-byte limit"),
+            "{err}"
+        );
+    }
+}
