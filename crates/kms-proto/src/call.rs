@@ -68,6 +68,12 @@ impl CallSettings {
         }
     }
 
+    /// Replaces the request (to change its `User-Agent`).
+    pub fn with_request(mut self, request: ShowUserInstances) -> Self {
+        self.request = request;
+        self
+    }
+
     /// Replaces the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;

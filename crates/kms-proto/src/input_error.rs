@@ -24,6 +24,8 @@ pub enum Input {
     UserAgent,
     /// The signing time passed to the request builder.
     SigningTime,
+    /// An HTTP proxy URL.
+    Proxy,
 }
 
 impl Input {
@@ -39,6 +41,7 @@ impl Input {
             Input::AuthToken => "IAM auth token",
             Input::UserAgent => "user agent text",
             Input::SigningTime => "signing time",
+            Input::Proxy => "proxy URL",
         }
     }
 
@@ -127,7 +130,8 @@ impl InvalidInput {
     }
 
     /// Records where the value came from (for example an environment variable's name).
-    pub(crate) fn with_origin(mut self, origin: impl Into<String>) -> Self {
+    #[must_use]
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
         self.origin = Some(origin.into());
         self
     }

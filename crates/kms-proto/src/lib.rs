@@ -59,6 +59,7 @@
 #![deny(missing_docs)]
 
 pub mod call;
+pub mod config;
 mod credentials;
 mod endpoint;
 mod error;
@@ -73,6 +74,7 @@ mod sdk_date;
 pub mod sign;
 pub mod verify;
 
+pub use config::{ClientConfig, EnvError, ProxyUrl, TrustRoots};
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
 pub use endpoint::{Endpoint, HttpPolicy};
 pub use error::{ResponseError, ResponseErrorKind};
