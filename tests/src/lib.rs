@@ -1,12 +1,20 @@
-//! Workspace-wide checks, and the home of the conformance suite that runs one table of
-//! scenarios through every transport against the emulator.
+//! Workspace-wide checks, and the conformance suite: one table of scenarios run through
+//! every transport against `kms-mock` over real sockets, requiring the same outcome from
+//! each (`tests/conformance.rs`).
 //!
-//! Today it holds the rules every crate of the workspace must keep (see
-//! `tests/workspace_rules.rs`); the scenario table joins it with the transports.
+//! This library holds what the suite needs besides the table: the list of transports
+//! behind one blocking call signature, a loopback `CONNECT` proxy, and a capture of
+//! `tracing` output.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod proxy;
+pub mod trace;
+
 use std::path::PathBuf;
+
+use kms_proto::call::Error;
+use kms_proto::{ClientConfig, InstanceCount};
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
@@ -14,6 +22,35 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_default()
+}
+
+/// A transport under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `kms-ureq`.
+    Ureq,
+}
+
+impl Transport {
+    /// Every transport of the workspace.
+    pub const ALL: [Transport; 1] = [Transport::Ureq];
+
+    /// Its crate name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Ureq => "kms-ureq",
+        }
+    }
+
+    /// Builds a client from `config` and makes one call, blocking.
+    ///
+    /// # Errors
+    /// Whatever the transport reports.
+    pub fn call(self, config: ClientConfig) -> Result<InstanceCount, Error> {
+        match self {
+            Transport::Ureq => kms_ureq::Client::new(config)?.show_user_instances(),
+        }
+    }
 }
 
 /// The workspace README's examples, compiled and run by `cargo test` so they stay true.

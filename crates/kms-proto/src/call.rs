@@ -153,6 +153,16 @@ impl TransportFailure {
         }
     }
 
+    /// How the attempt failed.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// Whether the request may have been sent.
+    pub fn may_have_been_sent(&self) -> bool {
+        self.may_have_been_sent
+    }
+
     /// Attaches the underlying error, reachable through [`Error::source`](StdError::source).
     pub fn with_source(
         mut self,

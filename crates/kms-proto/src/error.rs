@@ -131,6 +131,17 @@ impl ResponseError {
     }
 
     fn hint(&self) -> Option<&'static str> {
+        if self.0.status == StatusCode::UNAUTHORIZED
+            && self
+                .0
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("signature expired"))
+        {
+            return Some(
+                "the request's X-Sdk-Date is more than 15 minutes from the service's clock: fix this machine's clock (clock skew)",
+            );
+        }
         if self.is_throttled() {
             return Some("requests are being throttled; retry after a few seconds");
         }

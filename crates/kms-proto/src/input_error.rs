@@ -26,6 +26,8 @@ pub enum Input {
     SigningTime,
     /// An HTTP proxy URL.
     Proxy,
+    /// A bundle of CA certificates (PEM) to trust.
+    CaCertificates,
 }
 
 impl Input {
@@ -42,6 +44,7 @@ impl Input {
             Input::UserAgent => "user agent text",
             Input::SigningTime => "signing time",
             Input::Proxy => "proxy URL",
+            Input::CaCertificates => "CA certificate bundle",
         }
     }
 
@@ -121,7 +124,8 @@ pub struct InvalidInput {
 }
 
 impl InvalidInput {
-    pub(crate) fn new(input: Input, problem: Problem) -> Self {
+    /// An error for `input`; for transports that validate inputs of their own (a PEM bundle).
+    pub fn new(input: Input, problem: Problem) -> Self {
         InvalidInput {
             input,
             problem,

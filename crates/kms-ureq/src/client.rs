@@ -1,0 +1,171 @@
+//! The client: one ureq agent (and its connection pool) shared by every call.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use kms_proto::call::{Call, Error, Step};
+use kms_proto::{ClientConfig, InstanceCount};
+use tracing::{Level, debug, span, warn};
+
+use crate::{classify, tls};
+
+/// A blocking ShowUserInstances client.
+///
+/// Build it once and share it: it is `Clone + Send + Sync`, and clones share one ureq
+/// agent, so one connection pool serves every call, thread and clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    config: ClientConfig,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Builds the client (its TLS configuration and connection pool) from `config`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the CA bundle of the configuration cannot be read.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let tls = tls::config(config.trust())?;
+        let proxy = match config.proxy() {
+            None => None,
+            Some(p) => {
+                let mut builder = ureq::Proxy::builder(ureq::ProxyProtocol::Http)
+                    .host(p.host())
+                    .port(p.port());
+                if let Some(user) = p.username() {
+                    builder = builder.username(user);
+                }
+                if let Some(password) = p.password() {
+                    builder = builder.password(password);
+                }
+                Some(builder.build().map_err(|_| {
+                    kms_proto::InvalidInput::new(
+                        kms_proto::Input::Proxy,
+                        kms_proto::Problem::Malformed {
+                            expected: "a proxy ureq accepts",
+                        },
+                    )
+                })?)
+            }
+        };
+        let agent = ureq::Agent::config_builder()
+            // 4xx and 5xx are answers to parse, not errors that lose their body.
+            .http_status_as_error(false)
+            // Never follow a redirect: the 3xx itself is the answer (credentials stay here).
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            // Only what is configured: no proxy from the environment.
+            .proxy(proxy)
+            .tls_config(tls)
+            .timeout_resolve(Some(config.connect_timeout()))
+            .timeout_connect(Some(config.connect_timeout()))
+            // The request carries its own User-Agent and signs it; ureq adds nothing.
+            .user_agent(ureq::config::AutoHeaderValue::None)
+            .accept("application/json")
+            .accept_encoding(ureq::config::AutoHeaderValue::None)
+            .build()
+            .new_agent();
+        Ok(Client {
+            inner: Arc::new(Inner { agent, config }),
+        })
+    }
+
+    /// The configuration the client was built from.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Queries the number of instances (customer master keys) of the configured project.
+    ///
+    /// Each attempt is built and signed afresh; retries follow the configured
+    /// [`RetryPolicy`](kms_proto::RetryPolicy) within the overall deadline.
+    ///
+    /// # Errors
+    /// [`Error`]: the service's answer, or the transport failure, with the number of
+    /// attempts made.
+    pub fn show_user_instances(&self) -> Result<InstanceCount, Error> {
+        let settings = self.inner.config.call();
+        let call_span =
+            span!(Level::INFO, "kms.show_user_instances", endpoint = %settings.endpoint());
+        let _entered = call_span.enter();
+        let mut call = Call::new(settings, Instant::now());
+        loop {
+            let request = call.next_request(SystemTime::now())?;
+            let attempt = call.attempts();
+            let attempt_span = span!(Level::DEBUG, "kms.attempt", attempt);
+            let _attempt = attempt_span.enter();
+            let started = Instant::now();
+            let timeout = call.attempt_timeout(started);
+            let request = self
+                .inner
+                .agent
+                .configure_request(request.map(|_| ()))
+                .timeout_global(Some(timeout))
+                .build();
+            let step = match self.inner.agent.run(request) {
+                Err(e) => {
+                    let failure = classify::request_error(e);
+                    warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
+                    call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
+                }
+                Ok(response) => {
+                    let (parts, body) = response.into_parts();
+                    let limit = settings.max_response_body() as u64 + 1;
+                    let mut bytes = Vec::new();
+                    match body.into_reader().take(limit).read_to_end(&mut bytes) {
+                        Err(e) => {
+                            let failure = classify::body_error(e);
+                            warn!(status = parts.status.as_u16(), failure = ?failure.kind(), "reading the body failed");
+                            call.on_failure(
+                                failure,
+                                fastrand::f64(),
+                                SystemTime::now(),
+                                Instant::now(),
+                            )
+                        }
+                        Ok(_) => {
+                            debug!(
+                                status = parts.status.as_u16(),
+                                request_id = parts
+                                    .headers
+                                    .get("x-request-id")
+                                    .and_then(|v| v.to_str().ok()),
+                                latency_ms = started.elapsed().as_millis() as u64,
+                                "answer"
+                            );
+                            call.on_response(
+                                parts.status,
+                                &parts.headers,
+                                &bytes,
+                                fastrand::f64(),
+                                SystemTime::now(),
+                                Instant::now(),
+                            )
+                        }
+                    }
+                }
+            };
+            match step {
+                Step::Done(result) => return result,
+                Step::Retry(delay) => {
+                    debug!(delay_ms = delay.as_millis() as u64, "retrying");
+                    std::thread::sleep(delay);
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! A blocking client for Huawei Cloud KMS "query the number of instances"
+//! (ShowUserInstances), on [ureq](https://docs.rs/ureq) 3.
+//!
+//! A thin driver of the sans-IO core [`kms_proto`]: the core builds and signs every
+//! attempt, parses the answer and decides on retries ([`kms_proto::call::Call`]); this
+//! crate sends, reads at most the body limit plus one byte, and sleeps. Its twin,
+//! `kms-hyper`, does the same on hyper for async code, and the conformance suite in
+//! `tests/` holds both to the same outcomes.
+//!
+//! Deliberate choices: TLS through rustls with the ring provider passed explicitly;
+//! redirects never followed (a 3xx is an error, so credentials never reach another host);
+//! 4xx/5xx bodies always read (ureq's `http_status_as_error` is off); no proxy and no
+//! certificates from the environment unless configured; explicit timeouts (ureq has none
+//! by default). Configuration and its defaults: [`ClientConfig`].
+//!
+//! # Example
+//! ```no_run
+//! use kms_ureq::{Client, ClientConfig};
+//! use kms_proto::{AkSk, Endpoint, ProjectId, Region};
+//!
+//! let config = ClientConfig::new(
+//!     Endpoint::resolve_from_env(&Region::new("cn-north-4")?)?,
+//!     ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?,
+//!     AkSk::new("AK...", "SK...")?.into(),
+//! );
+//! let client = Client::new(config)?; // build once; clone freely across threads
+//! match client.show_user_instances() {
+//!     Ok(count) => println!("{} keys (request {:?})", count.count(), count.request_id()),
+//!     Err(e) => eprintln!("{e} (status {:?}, code {:?}, request id {:?})", e.status(), e.code(), e.request_id()),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod classify;
+mod client;
+mod tls;
+
+pub use client::Client;
+pub use kms_proto::call::{Error, TransportError, TransportErrorKind};
+pub use kms_proto::{ClientConfig, InstanceCount, ProxyUrl, RetryPolicy, TrustRoots};

@@ -1,0 +1,583 @@
+//! One table of scenarios, run through every transport against `kms-mock` over real
+//! sockets on 127.0.0.1; every transport must reach the same outcome. Failures are named
+//! `scenario [transport]`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a test fails by panicking
+
+use std::time::{Duration, Instant, SystemTime};
+
+use kms_conformance::Transport;
+use kms_conformance::proxy::ConnectProxy;
+use kms_conformance::trace::Capture;
+use kms_mock::{BlockingMockServer, Fault, MockConfig};
+use kms_proto::{
+    AkSk, AuthToken, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl, RetryPolicy,
+    TrustRoots,
+};
+
+const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
+const COUNT: u64 = 15;
+const AK: &str = "CONFORMANCEAK000001";
+const SK: &str = "conformance-secret-key-0000000000000000";
+const TEMP_AK: &str = "CONFORMANCETEMPAK01";
+const TEMP_SK: &str = "conformance-temporary-secret-0000000000";
+const SECURITY_TOKEN: &str = "conformance-security-token-gQpjbi1ub3J0aC00";
+const TOKEN: &str = "conformance-iam-token-MIIEhQYJKoZIhvcNAQcCoIIEdjCCBHICAQExDTAL";
+
+/// Every secret of the suite: none may appear in a log line or an error.
+const SECRETS: [&str; 4] = [SK, TEMP_SK, SECURITY_TOKEN, TOKEN];
+
+#[derive(Clone, Copy, Debug)]
+enum Auth {
+    Token,
+    AkSk,
+    Temporary,
+    WrongSk,
+}
+
+/// What a scenario must end in.
+#[derive(Debug, Clone)]
+enum Expect {
+    Count,
+    Error {
+        kind: &'static str,
+        status: Option<u16>,
+        code: Option<&'static str>,
+        retryable: bool,
+        attempts: u32,
+    },
+}
+
+fn err(
+    kind: &'static str,
+    status: Option<u16>,
+    code: Option<&'static str>,
+    retryable: bool,
+    attempts: u32,
+) -> Expect {
+    Expect::Error {
+        kind,
+        status,
+        code,
+        retryable,
+        attempts,
+    }
+}
+
+struct Scenario {
+    name: &'static str,
+    auth: Auth,
+    mock: fn(MockConfig) -> MockConfig,
+    faults: fn(&BlockingMockServer),
+    client: fn(ClientConfig) -> ClientConfig,
+    expect: Expect,
+    /// Requests the emulator must have received.
+    requests: usize,
+    /// Bounds on how long the call took.
+    took_at_least: Duration,
+    took_at_most: Duration,
+}
+
+fn base(name: &'static str, expect: Expect) -> Scenario {
+    Scenario {
+        name,
+        auth: Auth::AkSk,
+        mock: |m| m,
+        faults: |_| {},
+        client: |c| c,
+        expect,
+        requests: 1,
+        took_at_least: Duration::ZERO,
+        took_at_most: Duration::from_secs(10),
+    }
+}
+
+fn no_retry(c: ClientConfig) -> ClientConfig {
+    c.with_retry(RetryPolicy::never())
+}
+
+/// Fast retries so the suite stays quick; the policy's shape is the core's, tested there.
+fn quick_retry(c: ClientConfig) -> ClientConfig {
+    c.with_retry(
+        RetryPolicy::default()
+            .with_backoff(Duration::from_millis(20), Duration::from_secs(3))
+            .with_throttle_backoff(Duration::from_millis(20)),
+    )
+}
+
+fn nested(code: &str, msg: &str) -> String {
+    format!(r#"{{"error":{{"error_code":"{code}","error_msg":"{msg}"}}}}"#)
+}
+
+fn flat(code: &str, msg: &str) -> String {
+    format!(r#"{{"error_msg":"{msg}","error_code":"{code}","request_id":"flat-request-id"}}"#)
+}
+
+macro_rules! status_scenarios {
+    ($($name:literal, $status:literal, $body:expr, $kind:literal, $code:expr, $retryable:literal;)*) => {
+        vec![$(Scenario {
+            faults: |m| m.faults().next(1, Fault::json($status, &$body)),
+            client: no_retry,
+            ..base($name, err($kind, Some($status), $code, $retryable, 1))
+        }),*]
+    };
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let mut all = vec![
+        Scenario {
+            auth: Auth::Token,
+            ..base("token-success", Expect::Count)
+        },
+        base("aksk-success", Expect::Count),
+        Scenario {
+            auth: Auth::Temporary,
+            ..base("temporary-aksk-success", Expect::Count)
+        },
+        Scenario {
+            auth: Auth::WrongSk,
+            ..base(
+                "wrong-sk-401-never-retried",
+                err("service", Some(401), Some("APIGW.0301"), false, 1),
+            )
+        },
+        Scenario {
+            mock: |m| m.with_clock(|| SystemTime::now() + Duration::from_secs(20 * 60)),
+            ..base(
+                "clock-20-minutes-off",
+                err("service", Some(401), Some("APIGW.0301"), false, 1),
+            )
+        },
+        Scenario {
+            faults: |m| {
+                m.faults().next(
+                    1,
+                    Fault::Respond {
+                        status: 502,
+                        headers: vec![("content-type".into(), "text/html".into())],
+                        body: "<html><body><h1>502 Bad Gateway</h1></body></html>".into(),
+                    },
+                )
+            },
+            client: no_retry,
+            ..base("html-502", err("status", Some(502), None, true, 1))
+        },
+        Scenario {
+            faults: |m| m.faults().next(1, Fault::status(504)),
+            client: no_retry,
+            ..base("empty-504", err("status", Some(504), None, true, 1))
+        },
+        Scenario {
+            faults: |m| {
+                m.faults()
+                    .next(1, Fault::json(200, &nested("KMS.0101", "kms error.")))
+            },
+            ..base(
+                "200-with-error-document",
+                err("service", Some(200), Some("KMS.0101"), false, 1),
+            )
+        },
+        Scenario {
+            faults: |m| {
+                m.faults()
+                    .next(1, Fault::json(200, r#"{"instance_num": "15"}"#))
+            },
+            ..base("200-malformed", err("malformed", Some(200), None, false, 1))
+        },
+        Scenario {
+            faults: |m| {
+                m.faults().next(
+                    1,
+                    Fault::json(
+                        429,
+                        &flat("APIG.0308", "The throttling threshold has been reached"),
+                    )
+                    .with_header("retry-after", "1"),
+                )
+            },
+            client: quick_retry,
+            requests: 2,
+            took_at_least: Duration::from_secs(1),
+            ..base("429-retry-after-then-success", Expect::Count)
+        },
+        Scenario {
+            faults: |m| m.faults().next(2, Fault::status(503)),
+            client: quick_retry,
+            requests: 3,
+            ..base("503-503-then-success", Expect::Count)
+        },
+        Scenario {
+            faults: |m| m.faults().next(1, Fault::CloseBeforeResponse),
+            client: quick_retry,
+            requests: 2,
+            ..base("closed-before-response-then-success", Expect::Count)
+        },
+        Scenario {
+            faults: |m| {
+                m.faults().next(
+                    1,
+                    Fault::StallBody {
+                        after: 5,
+                        stall: Duration::from_secs(5),
+                    },
+                )
+            },
+            client: |c| no_retry(c).with_attempt_timeout(Duration::from_millis(500)),
+            took_at_least: Duration::from_millis(450),
+            took_at_most: Duration::from_millis(2_500),
+            ..base(
+                "stall-longer-than-attempt-timeout",
+                err("timeout", None, None, true, 1),
+            )
+        },
+        Scenario {
+            faults: |m| {
+                m.faults().next(
+                    1,
+                    Fault::json(200, &format!("{:<1000}", r#"{"instance_num":15}"#)),
+                )
+            },
+            client: |c| c.with_max_response_body(1000),
+            ..base("body-of-exactly-the-cap", Expect::Count)
+        },
+        Scenario {
+            faults: |m| {
+                m.faults().next(
+                    1,
+                    Fault::json(200, &format!("{:<1001}", r#"{"instance_num":15}"#)),
+                )
+            },
+            client: |c| c.with_max_response_body(1000),
+            ..base(
+                "body-of-cap-plus-one",
+                err("too_large", Some(200), None, false, 1),
+            )
+        },
+        Scenario {
+            faults: |m| m.faults().next(1, Fault::EndlessBody),
+            took_at_most: Duration::from_secs(3),
+            ..base(
+                "endless-body-refused",
+                err("too_large", Some(200), None, false, 1),
+            )
+        },
+        Scenario {
+            faults: |m| {
+                m.faults()
+                    .next(1, Fault::NotHttp("SSH-2.0-OpenSSH_9.6\r\n".into()))
+            },
+            client: no_retry,
+            ..base("not-http", err("io", None, None, true, 1))
+        },
+        Scenario {
+            faults: |m| {
+                m.faults().next(
+                    1,
+                    Fault::TruncatedBody {
+                        declared: 100,
+                        sent: "{\"instance_num\":".into(),
+                    },
+                )
+            },
+            client: no_retry,
+            ..base("truncated-body", err("io", None, None, true, 1))
+        },
+        Scenario {
+            faults: |m| {
+                m.faults()
+                    .next(1, Fault::redirect("http://127.0.0.1:9/elsewhere"))
+            },
+            ..base(
+                "redirect-not-followed",
+                err("status", Some(302), None, false, 1),
+            )
+        },
+    ];
+    all.extend(status_scenarios![
+        "nested-400", 400, nested("KMS.0204", "Parameters missing."), "service", Some("KMS.0204"), false;
+        "nested-401", 401, nested("KMS.0303", "X-Auth-Token expired."), "service", Some("KMS.0303"), false;
+        "nested-403", 403, nested("KMS.0307", "The role has no permission for the API."), "service", Some("KMS.0307"), false;
+        "nested-404", 404, nested("KMS.0201", "Invalid request URL."), "service", Some("KMS.0201"), false;
+        "nested-500", 500, nested("KMS.0101", "kms error."), "service", Some("KMS.0101"), true;
+        "nested-502", 502, nested("KMS.0102", "abnormal I/O."), "service", Some("KMS.0102"), true;
+        "nested-504", 504, nested("KMS.0101", "kms error."), "service", Some("KMS.0101"), true;
+        "flat-400", 400, flat("APIGW.0201", "Request entity too large"), "service", Some("APIGW.0201"), false;
+        "flat-401", 401, flat("APIGW.0301", "Incorrect IAM authentication information: verify aksk signature fail"), "service", Some("APIGW.0301"), false;
+        "flat-403", 403, flat("APIGW.0302", "The IAM user is not authorized to access the API"), "service", Some("APIGW.0302"), false;
+        "flat-404", 404, flat("APIGW.0101", "The API does not exist or has not been published in the environment"), "service", Some("APIGW.0101"), false;
+        "flat-500", 500, flat("APIGW.0103", "The backend does not exist"), "service", Some("APIGW.0103"), true;
+        "flat-502", 502, flat("APIGW.0202", "The backend is unavailable"), "service", Some("APIGW.0202"), true;
+        "flat-504", 504, flat("APIGW.0203", "Backend timeout"), "service", Some("APIGW.0203"), true;
+    ]);
+    all
+}
+
+fn mock_config() -> MockConfig {
+    MockConfig::new()
+        .with_project(PROJECT, COUNT)
+        .with_aksk(AK, SK)
+        .with_temporary_aksk(TEMP_AK, TEMP_SK, SECURITY_TOKEN)
+        .with_token(TOKEN, PROJECT)
+}
+
+fn credentials(auth: Auth) -> Credentials {
+    match auth {
+        Auth::Token => AuthToken::new(TOKEN).unwrap().into(),
+        Auth::AkSk => AkSk::new(AK, SK).unwrap().into(),
+        Auth::Temporary => AkSk::new(TEMP_AK, TEMP_SK)
+            .unwrap()
+            .with_security_token(SECURITY_TOKEN)
+            .unwrap()
+            .into(),
+        Auth::WrongSk => AkSk::new(AK, "not-the-secret-key").unwrap().into(),
+    }
+}
+
+fn client_config(url: &str, auth: Auth) -> ClientConfig {
+    ClientConfig::new(
+        Endpoint::parse(url).unwrap(),
+        ProjectId::new(PROJECT).unwrap(),
+        credentials(auth),
+    )
+}
+
+/// Runs one scenario on one transport; `Err` says what differed.
+fn run(s: &Scenario, transport: Transport, capture: &Capture) -> Result<(), String> {
+    let server = BlockingMockServer::start((s.mock)(mock_config())).map_err(|e| e.to_string())?;
+    (s.faults)(&server);
+    let config = (s.client)(client_config(&server.url(), s.auth));
+    let started = Instant::now();
+    let result = capture.during(|| transport.call(config));
+    let took = started.elapsed();
+    let mut problems = Vec::new();
+    match (&s.expect, &result) {
+        (Expect::Count, Ok(count)) => {
+            if count.count() != COUNT {
+                problems.push(format!("count {} instead of {COUNT}", count.count()));
+            }
+            if count.request_id().is_none_or(|id| id.len() != 32) {
+                problems.push(format!("request id {:?}", count.request_id()));
+            }
+        }
+        (Expect::Count, Err(e)) => problems.push(format!("expected the count, got: {e}")),
+        (Expect::Error { .. }, Ok(count)) => {
+            problems.push(format!("expected an error, got {count:?}"))
+        }
+        (
+            Expect::Error {
+                kind,
+                status,
+                code,
+                retryable,
+                attempts,
+            },
+            Err(e),
+        ) => {
+            let got = (
+                e.kind(),
+                e.status().map(|s| s.as_u16()),
+                e.code(),
+                e.is_retryable(),
+                e.attempts(),
+            );
+            if got != (*kind, *status, *code, *retryable, *attempts) {
+                problems.push(format!(
+                    "got (kind, status, code, retryable, attempts) = {got:?}, want {:?} [{e}]",
+                    (kind, status, code, retryable, attempts)
+                ));
+            }
+            let shown = format!("{e} {e:?}");
+            if shown.contains('\n') && !shown.starts_with(&e.to_string()) {
+                problems.push("Display is not one line".into());
+            }
+            for secret in SECRETS {
+                if shown.contains(secret) {
+                    problems.push(format!("the error shows a secret: {shown}"));
+                }
+            }
+        }
+    }
+    let received = server.requests().len();
+    if received != s.requests {
+        problems.push(format!(
+            "the emulator received {received} requests, want {}",
+            s.requests
+        ));
+    }
+    if took < s.took_at_least || took > s.took_at_most {
+        problems.push(format!(
+            "took {took:?}, want {:?}..={:?}",
+            s.took_at_least, s.took_at_most
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+#[test]
+fn every_scenario_on_every_transport() {
+    let capture = Capture::default();
+    let scenarios = scenarios();
+    let mut failures = Vec::new();
+    for s in &scenarios {
+        for transport in Transport::ALL {
+            if let Err(why) = run(s, transport, &capture) {
+                failures.push(format!("  {} [{}]: {why}", s.name, transport.name()));
+            }
+        }
+    }
+    let log = capture.text();
+    assert!(
+        log.contains("kms.attempt"),
+        "the tracing capture saw no attempt span"
+    );
+    for secret in SECRETS {
+        assert!(
+            !log.contains(secret),
+            "a secret appears in the tracing output"
+        );
+    }
+    let signature_shown = log.lines().find(|l| l.contains("Signature="));
+    assert!(
+        signature_shown.is_none(),
+        "a signature appears in the tracing output: {signature_shown:?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenario runs failed:\n{}",
+        failures.len(),
+        scenarios.len() * Transport::ALL.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn redirect_target_receives_nothing() {
+    let target = BlockingMockServer::start(mock_config()).unwrap();
+    for transport in Transport::ALL {
+        let server = BlockingMockServer::start(mock_config()).unwrap();
+        let location = format!("{}/v1.0/{PROJECT}/kms/user-instances", target.url());
+        server.faults().next(1, Fault::redirect(&location));
+        let err = transport
+            .call(client_config(&server.url(), Auth::Token))
+            .unwrap_err();
+        assert_eq!(
+            err.status().map(|s| s.as_u16()),
+            Some(302),
+            "{}",
+            transport.name()
+        );
+    }
+    assert_eq!(
+        target.requests().len(),
+        0,
+        "a transport followed the redirect"
+    );
+    assert_eq!(target.connections(), 0);
+}
+
+#[test]
+fn https_with_the_emulators_ca_and_without_it() {
+    let server = BlockingMockServer::start(mock_config().with_tls()).unwrap();
+    let ca = server.ca_pem().unwrap().as_bytes().to_vec();
+    for transport in Transport::ALL {
+        let with_ca =
+            client_config(&server.url(), Auth::AkSk).with_trust(TrustRoots::Only(ca.clone()));
+        let count = transport
+            .call(with_ca)
+            .unwrap_or_else(|e| panic!("{}: {e}", transport.name()));
+        assert_eq!(count.count(), COUNT);
+
+        let added =
+            client_config(&server.url(), Auth::AkSk).with_trust(TrustRoots::WebPkiAnd(ca.clone()));
+        assert_eq!(
+            transport.call(added).unwrap().count(),
+            COUNT,
+            "{}",
+            transport.name()
+        );
+
+        let without = no_retry(client_config(&server.url(), Auth::AkSk));
+        let err = transport.call(without).unwrap_err();
+        assert_eq!(err.kind(), "tls", "{}: {err}", transport.name());
+        assert!(!err.may_have_been_sent(), "{}", transport.name());
+
+        let bad_pem = client_config(&server.url(), Auth::AkSk)
+            .with_trust(TrustRoots::Only(b"not a pem".to_vec()));
+        assert_eq!(
+            transport.call(bad_pem).unwrap_err().kind(),
+            "config",
+            "{}",
+            transport.name()
+        );
+    }
+}
+
+#[test]
+fn through_a_loopback_connect_proxy_with_credentials() {
+    let server = BlockingMockServer::start(mock_config()).unwrap();
+    // user "pr@xy", password "p:ss" -> Basic cHJAeHk6cDpzcw==
+    let proxy = ConnectProxy::start(Some("Basic cHJAeHk6cDpzcw==".into())).unwrap();
+    for transport in Transport::ALL {
+        let before = proxy.tunnels();
+        let config = client_config(&server.url(), Auth::AkSk)
+            .with_proxy(ProxyUrl::parse(&proxy.url(Some("pr%40xy:p%3Ass"))).unwrap());
+        let count = transport
+            .call(config)
+            .unwrap_or_else(|e| panic!("{}: {e}", transport.name()));
+        assert_eq!(count.count(), COUNT);
+        assert_eq!(
+            proxy.tunnels(),
+            before + 1,
+            "{} did not go through the proxy",
+            transport.name()
+        );
+
+        let wrong = no_retry(client_config(&server.url(), Auth::AkSk))
+            .with_proxy(ProxyUrl::parse(&proxy.url(Some("pr%40xy:wrong"))).unwrap());
+        let err = transport.call(wrong).unwrap_err();
+        assert_eq!(err.kind(), "connect", "{}: {err}", transport.name());
+        assert!(
+            !format!("{err} {err:?}").contains("wrong"),
+            "{}: the proxy password leaked",
+            transport.name()
+        );
+    }
+    let authority = server.url().trim_start_matches("http://").to_owned();
+    assert!(
+        proxy.targets().iter().all(|t| *t == authority),
+        "{:?}",
+        proxy.targets()
+    );
+}
+
+#[test]
+fn connection_refused_is_a_connect_error_that_was_not_sent() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for transport in Transport::ALL {
+        let config = client_config(&format!("http://127.0.0.1:{port}"), Auth::Token).with_retry(
+            RetryPolicy::default()
+                .with_max_attempts(2)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        );
+        let err = transport.call(config).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.may_have_been_sent(), err.attempts()),
+            ("connect", false, 2),
+            "{}: {err}",
+            transport.name()
+        );
+    }
+}
