@@ -29,16 +29,19 @@ pub fn workspace_root() -> PathBuf {
 pub enum Transport {
     /// `kms-ureq`.
     Ureq,
+    /// `kms-hyper`, on a multi-threaded tokio runtime.
+    Hyper,
 }
 
 impl Transport {
     /// Every transport of the workspace.
-    pub const ALL: [Transport; 1] = [Transport::Ureq];
+    pub const ALL: [Transport; 2] = [Transport::Ureq, Transport::Hyper];
 
     /// Its crate name.
     pub fn name(self) -> &'static str {
         match self {
             Transport::Ureq => "kms-ureq",
+            Transport::Hyper => "kms-hyper",
         }
     }
 
@@ -49,8 +52,26 @@ impl Transport {
     pub fn call(self, config: ClientConfig) -> Result<InstanceCount, Error> {
         match self {
             Transport::Ureq => kms_ureq::Client::new(config)?.show_user_instances(),
+            Transport::Hyper => runtime()
+                .block_on(async { kms_hyper::Client::new(config)?.show_user_instances().await }),
         }
     }
+}
+
+/// The tokio runtime the async transport runs on in these tests.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        #[allow(
+            clippy::expect_used,
+            reason = "a test rig without a runtime cannot run at all"
+        )]
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+    })
 }
 
 /// The workspace README's examples, compiled and run by `cargo test` so they stay true.

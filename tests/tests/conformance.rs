@@ -581,3 +581,63 @@ fn connection_refused_is_a_connect_error_that_was_not_sent() {
         );
     }
 }
+
+#[test]
+fn hyper_one_client_a_thousand_concurrent_calls_within_the_pool() {
+    let server = BlockingMockServer::start(mock_config()).unwrap();
+    let config = client_config(&server.url(), Auth::AkSk).with_max_connections(8);
+    let results = kms_conformance::runtime().block_on(async {
+        let client = kms_hyper::Client::new(config).unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..1000 {
+            let client = client.clone();
+            tasks.spawn(async move { client.show_user_instances().await });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            results.push(joined.unwrap());
+        }
+        results
+    });
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} calls failed, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    assert_eq!(results.len(), 1000);
+    assert_eq!(server.requests().len(), 1000);
+    assert!(
+        server.connections() <= 8,
+        "{} connections for a pool of 8",
+        server.connections()
+    );
+}
+
+#[test]
+fn ureq_one_client_shared_by_threads_reuses_connections() {
+    let server = BlockingMockServer::start(mock_config()).unwrap();
+    let client =
+        kms_ureq::Client::new(client_config(&server.url(), Auth::Token).with_max_connections(4))
+            .unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let client = client.clone();
+            scope.spawn(move || {
+                for _ in 0..25 {
+                    assert_eq!(client.show_user_instances().unwrap().count(), COUNT);
+                }
+            });
+        }
+    });
+    assert_eq!(server.requests().len(), 100);
+    assert!(
+        server.connections() <= 4,
+        "{} connections for 4 threads",
+        server.connections()
+    );
+}

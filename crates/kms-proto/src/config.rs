@@ -170,12 +170,14 @@ fn base64(bytes: &[u8]) -> String {
 /// | `User-Agent` | `kms-rs/<version>` |
 /// | trusted roots | [`TrustRoots::WebPki`] |
 /// | proxy | none (proxy variables of the environment are never read) |
+/// | connections per client (requests in flight) | 32 |
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     call: CallSettings,
     connect_timeout: Duration,
     trust: TrustRoots,
     proxy: Option<ProxyUrl>,
+    max_connections: usize,
 }
 
 impl ClientConfig {
@@ -186,6 +188,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(5),
             trust: TrustRoots::default(),
             proxy: None,
+            max_connections: 32,
         }
     }
 
@@ -263,6 +266,18 @@ impl ClientConfig {
     pub fn with_proxy(mut self, proxy: ProxyUrl) -> Self {
         self.proxy = Some(proxy);
         self
+    }
+
+    /// Sets how many connections a client may hold to the endpoint (and so how many of
+    /// its requests may be in flight at once). 0 is taken as 1.
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// How many connections a client may hold.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
     }
 
     /// The per-call settings the [`Call`](crate::call::Call) state machine uses.

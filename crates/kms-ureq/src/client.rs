@@ -72,6 +72,8 @@ impl Client {
             .tls_config(tls)
             .timeout_resolve(Some(config.connect_timeout()))
             .timeout_connect(Some(config.connect_timeout()))
+            .max_idle_connections(config.max_connections())
+            .max_idle_connections_per_host(config.max_connections())
             // The request carries its own User-Agent and signs it; ureq adds nothing.
             .user_agent(ureq::config::AutoHeaderValue::None)
             .accept("application/json")

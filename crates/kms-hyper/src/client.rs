@@ -1,0 +1,201 @@
+//! The client: one pooled hyper-util client shared by every call.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client as LegacyClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use kms_proto::call::{Call, Error, Step, TransportErrorKind, TransportFailure};
+use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, Problem};
+use tracing::{Instrument, Level, debug, span, warn};
+
+use crate::limit::LimitedConnector;
+use crate::{classify, tls};
+
+type Body = Empty<Bytes>;
+
+type Tcp = LimitedConnector<HttpConnector>;
+
+/// The two shapes of pooled client: direct, or through a `CONNECT` proxy.
+enum Pool {
+    Direct(LegacyClient<HttpsConnector<Tcp>, Body>),
+    Proxied(LegacyClient<HttpsConnector<Tunnel<Tcp>>, Body>),
+}
+
+/// An async ShowUserInstances client.
+///
+/// Build it once (inside a tokio runtime) and share it: it is `Clone + Send + Sync`, and
+/// clones share one connection pool. It never holds more than
+/// [`ClientConfig::max_connections`] connections open; requests beyond that wait for one.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    config: ClientConfig,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Builds the client (its TLS configuration and connection pool) from `config`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the CA bundle cannot be read.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let tls = tls::config(config.trust())?;
+        let mut http = HttpConnector::new();
+        // The URI scheme is https; the TLS layer above handles it.
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(config.connect_timeout()));
+        http.set_nodelay(true);
+        let http = LimitedConnector::new(http, config.max_connections());
+        let builder = LegacyClient::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_max_idle_per_host(config.max_connections())
+            .timer(TokioTimer::new())
+            .clone();
+        let https = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1();
+        let pool = match config.proxy() {
+            None => Pool::Direct(builder.build(https.wrap_connector(http))),
+            Some(proxy) => {
+                let proxy_uri =
+                    http::Uri::try_from(format!("http://{}:{}", proxy.host(), proxy.port()))
+                        .map_err(|_| InvalidInput::new(Input::Proxy, Problem::NotAUrl))?;
+                let mut tunnel = Tunnel::new(proxy_uri, http);
+                if let Some(basic) = proxy.basic_authorization() {
+                    let value = http::HeaderValue::from_str(&basic).map_err(|_| {
+                        InvalidInput::new(
+                            Input::Proxy,
+                            Problem::Malformed {
+                                expected: "header text",
+                            },
+                        )
+                    })?;
+                    tunnel = tunnel.with_auth(value);
+                }
+                Pool::Proxied(builder.build(https.wrap_connector(tunnel)))
+            }
+        };
+        Ok(Client {
+            inner: Arc::new(Inner { pool, config }),
+        })
+    }
+
+    /// The configuration the client was built from.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Queries the number of instances (customer master keys) of the configured project.
+    ///
+    /// Each attempt is built and signed afresh; retries follow the configured
+    /// [`RetryPolicy`](kms_proto::RetryPolicy) within the overall deadline.
+    ///
+    /// # Errors
+    /// [`Error`]: the service's answer, or the transport failure, with the number of
+    /// attempts made.
+    pub async fn show_user_instances(&self) -> Result<InstanceCount, Error> {
+        let settings = self.inner.config.call();
+        let span = span!(Level::INFO, "kms.show_user_instances", endpoint = %settings.endpoint());
+        async move {
+            let mut call = Call::new(settings, Instant::now());
+            loop {
+                let request = call.next_request(SystemTime::now())?;
+                let attempt = call.attempts();
+                let step = self
+                    .attempt(&mut call, request)
+                    .instrument(span!(Level::DEBUG, "kms.attempt", attempt))
+                    .await;
+                match step {
+                    Step::Done(result) => return result,
+                    Step::Retry(delay) => {
+                        debug!(delay_ms = delay.as_millis() as u64, "retrying");
+                        tokio::time::sleep(delay).await;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn attempt(&self, call: &mut Call<'_>, request: http::Request<Vec<u8>>) -> Step {
+        let limit = self.inner.config.call().max_response_body();
+        let started = Instant::now();
+        let timeout = call.attempt_timeout(started);
+        let request = request.map(|_| Empty::new());
+        let exchange = async {
+            let response = match &self.inner.pool {
+                Pool::Direct(client) => client.request(request).await,
+                Pool::Proxied(client) => client.request(request).await,
+            }
+            .map_err(classify::request_error)?;
+            let (parts, mut body) = response.into_parts();
+            // At most `limit + 1` bytes are kept: one more than allowed is enough to refuse.
+            let mut bytes = Vec::new();
+            while bytes.len() <= limit {
+                match body.frame().await {
+                    None => break,
+                    Some(Err(e)) => return Err(classify::body_error(e)),
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            let room = limit + 1 - bytes.len();
+                            bytes.extend_from_slice(
+                                data.get(..room.min(data.len())).unwrap_or_default(),
+                            );
+                        }
+                    }
+                }
+            }
+            Ok((parts, bytes))
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Err(_elapsed) => {
+                warn!(timeout_ms = timeout.as_millis() as u64, "attempt timed out");
+                let failure = TransportFailure::new(TransportErrorKind::Timeout, true);
+                call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
+            }
+            Ok(Err(failure)) => {
+                warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
+                call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
+            }
+            Ok(Ok((parts, bytes))) => {
+                debug!(
+                    status = parts.status.as_u16(),
+                    request_id = parts
+                        .headers
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok()),
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "answer"
+                );
+                call.on_response(
+                    parts.status,
+                    &parts.headers,
+                    &bytes,
+                    fastrand::f64(),
+                    SystemTime::now(),
+                    Instant::now(),
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! An async client for Huawei Cloud KMS "query the number of instances"
+//! (ShowUserInstances), on [hyper](https://docs.rs/hyper) 1 and tokio.
+//!
+//! A thin driver of the sans-IO core [`kms_proto`]: the core builds and signs every
+//! attempt, parses the answer and decides on retries ([`kms_proto::call::Call`]); this
+//! crate sends with hyper-util's pooled client, reads at most the body limit plus one byte,
+//! and sleeps. Its twin, `kms-ureq`, does the same blocking, and the conformance suite in
+//! `tests/` holds both to the same outcomes.
+//!
+//! Deliberate choices: TLS through hyper-rustls with the ring provider passed explicitly;
+//! redirects never followed (hyper does not follow them; a 3xx is an error); a timeout
+//! around each attempt's request AND body (the legacy client has none); never more than
+//! `max_connections` connections open, whatever the concurrency; no proxy and no certificates from the environment unless configured.
+//! Configuration and its defaults: [`ClientConfig`].
+//!
+//! # Example
+//! ```no_run
+//! use kms_hyper::{Client, ClientConfig};
+//! use kms_proto::{AuthToken, Endpoint, ProjectId, Region};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ClientConfig::new(
+//!     Endpoint::resolve_from_env(&Region::new("cn-north-4")?)?,
+//!     ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?,
+//!     AuthToken::new("MIIE...")?.into(),
+//! );
+//! let client = Client::new(config)?; // build once; clone freely across tasks
+//! let count = client.show_user_instances().await?;
+//! println!("{} keys (request {:?})", count.count(), count.request_id());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod classify;
+mod client;
+mod limit;
+mod tls;
+
+pub use client::Client;
+pub use kms_proto::call::{Error, TransportError, TransportErrorKind};
+pub use kms_proto::{ClientConfig, InstanceCount, ProxyUrl, RetryPolicy, TrustRoots};
