@@ -98,13 +98,28 @@ impl Args {
 /// # Errors
 /// The address cannot be bound, TLS set-up failed, or `out` / the CA file cannot be written.
 pub async fn run(args: &Args, mut out: impl Write) -> io::Result<()> {
-    let server = MockServer::start(args.config()).await?;
+    let context =
+        |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+    let server = MockServer::start(args.config())
+        .await
+        .map_err(context(format!("cannot listen on {}", args.listen)))?;
+    // The CA file is written before anything is printed, so that a wrapper reading the
+    // first line never sees "listening" from an emulator that is about to fail.
+    let ca_path = match server.ca_pem() {
+        None => None,
+        Some(pem) => {
+            let path = args.ca_out.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("kms-mock-{}-ca.pem", std::process::id()))
+            });
+            std::fs::write(&path, pem).map_err(context(format!(
+                "cannot write the CA certificate to {}",
+                path.display()
+            )))?;
+            Some(path)
+        }
+    };
     writeln!(out, "listening on {}", server.url())?;
-    if let Some(pem) = server.ca_pem() {
-        let path = args.ca_out.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("kms-mock-{}-ca.pem", std::process::id()))
-        });
-        std::fs::write(&path, pem)?;
+    if let Some(path) = ca_path {
         writeln!(out, "ca certificate: {}", path.display())?;
     }
     out.flush()?;

@@ -14,7 +14,9 @@ use crate::record::RecordedRequest;
 #[non_exhaustive]
 pub enum Fault {
     /// Answer with this status, headers and body instead of the normal answer. An
-    /// `X-Request-Id` is added unless the headers carry one.
+    /// `X-Request-Id` is added unless the headers carry one; a header given twice is sent
+    /// twice. A status that is not a final HTTP status (below 200 or above 999) is answered
+    /// with a 500 `MOCK.0001` saying the script is wrong.
     Respond {
         /// The status.
         status: u16,

@@ -23,7 +23,9 @@
 //! | `X-Project-Id` differs from the path | 400 | nested `KMS.0201` |
 //! | throttled | 429 | flat `APIG.0308`, with `Retry-After` |
 //!
-//! Every answer carries an `X-Request-Id`.
+//! Every answer the emulator makes carries an `X-Request-Id`. (hyper answers a request head
+//! it cannot parse, or one larger than [`MAX_REQUEST_HEAD`], with a bare 400 or 431 before
+//! the emulator sees the request; those carry none.)
 //!
 //! # Example
 //! ```
@@ -58,6 +60,7 @@ pub use config::{Clock, MockConfig, Throttle};
 pub use faults::{Fault, FaultScript};
 pub use record::RecordedRequest;
 pub use server::{BlockingMockServer, HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD, MockServer};
+pub use service::MAX_REQUEST_BODY;
 
 /// Locks a mutex, ignoring poisoning: the data behind it stays consistent even if a
 /// scripted fault or a caller's predicate panicked while another thread held it.

@@ -19,7 +19,7 @@ use crate::lock;
 use crate::record::{RecordedRequest, Recorder};
 
 /// The largest request body read, in bytes; a larger one gets 413.
-pub(crate) const MAX_REQUEST_BODY: usize = 64 * 1024;
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
 
 /// Everything the connections of one emulator share.
 pub(crate) struct State {
@@ -42,6 +42,12 @@ struct Lockout {
 struct Window {
     started: Instant,
     count: u32,
+}
+
+/// Why a request body could not be used.
+enum BodyProblem {
+    TooLarge,
+    Malformed,
 }
 
 /// An answer to send, before faults are applied to it.
@@ -128,13 +134,18 @@ impl State {
         let request_id = self.next_request_id();
         let (parts, body) = request.into_parts();
         let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-            Ok(collected) => Some(collected.to_bytes()),
-            Err(_) => None,
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyProblem::TooLarge),
+            Err(_) => Err(BodyProblem::Malformed),
         };
         let now = (self.config.clock)();
         let recorded = RecordedRequest::new(
             &parts,
-            body.as_ref().map_or(MAX_REQUEST_BODY + 1, Bytes::len),
+            match &body {
+                Ok(bytes) => bytes.len(),
+                Err(BodyProblem::TooLarge) => MAX_REQUEST_BODY + 1,
+                Err(BodyProblem::Malformed) => 0,
+            },
             now,
             connection_id,
             request_id.clone(),
@@ -143,13 +154,19 @@ impl State {
         self.recorder.push(recorded);
 
         let answer = match &body {
-            None => Answer::gateway(
+            Err(BodyProblem::TooLarge) => Answer::gateway(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "APIGW.0201",
                 "Request entity too large",
                 &request_id,
             ),
-            Some(body) => self.answer(&parts, body, now, &request_id),
+            Err(BodyProblem::Malformed) => Answer::gateway(
+                StatusCode::BAD_REQUEST,
+                "APIGW.0201",
+                "Bad request: the request body could not be read",
+                &request_id,
+            ),
+            Ok(body) => self.answer(&parts, body, now, &request_id),
         };
         match fault {
             None => respond(answer, &request_id, Vec::new()),
@@ -436,9 +453,36 @@ async fn apply_fault(
             headers,
             body,
         } => {
+            // A status hyper cannot send as a final answer (1xx, or outside 100-999) is a
+            // mistake in the test script: say so loudly rather than answer 200.
+            let Some(status) = StatusCode::from_u16(status)
+                .ok()
+                .filter(|s| s.as_u16() >= 200)
+            else {
+                let mut response = respond(
+                    Answer::gateway(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "MOCK.0001",
+                        &format!(
+                            "kms-mock: the scripted status {status} is not a final HTTP status"
+                        ),
+                        request_id,
+                    ),
+                    request_id,
+                    Vec::new(),
+                );
+                response.headers_mut().insert(
+                    "x-kms-mock-error",
+                    HeaderValue::from_static("invalid scripted status"),
+                );
+                return response;
+            };
             let mut response = Response::new(MockBody::full(body));
-            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            if let Ok(id) = HeaderValue::from_str(request_id) {
+            *response.status_mut() = status;
+            let scripted_id = headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("x-request-id"));
+            if !scripted_id && let Ok(id) = HeaderValue::from_str(request_id) {
                 response.headers_mut().insert("x-request-id", id);
             }
             for (name, value) in headers {
@@ -446,7 +490,7 @@ async fn apply_fault(
                     http::HeaderName::from_bytes(name.as_bytes()),
                     HeaderValue::from_str(&value),
                 ) {
-                    response.headers_mut().insert(name, value);
+                    response.headers_mut().append(name, value);
                 }
             }
             response

@@ -12,7 +12,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use http::Request;
 use kms_proto::sign::{self, SignableRequest};
@@ -160,10 +160,10 @@ pub(crate) fn sign_by_hand(
 /// The bytes of `request` on the wire: request line with the path and query, every header
 /// as given (`Content-Length` added for a body that lacks one), the body.
 pub(crate) fn serialize(request: &Request<Vec<u8>>) -> Vec<u8> {
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
     let mut out = format!("{} {target} HTTP/1.1\r\n", request.method()).into_bytes();
     for (name, value) in request.headers() {
         out.extend_from_slice(name.as_str().as_bytes());
@@ -171,8 +171,7 @@ pub(crate) fn serialize(request: &Request<Vec<u8>>) -> Vec<u8> {
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if !request.body().is_empty() && !request.headers().contains_key(http::header::CONTENT_LENGTH)
-    {
+    if !request.body().is_empty() && !request.headers().contains_key(http::header::CONTENT_LENGTH) {
         out.extend_from_slice(format!("content-length: {}\r\n", request.body().len()).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
@@ -219,7 +218,10 @@ impl Head {
             .header("x-request-id")
             .unwrap_or_else(|| panic!("no X-Request-Id in {:?}", self.headers));
         assert!(
-            id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            id.len() == 32
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
             "X-Request-Id {id:?} is not 32 lower-case hex digits"
         );
         id.to_owned()
@@ -305,9 +307,7 @@ impl fmt::Display for ClientError {
                 "connection closed in the response head after {} bytes",
                 received.len()
             ),
-            ClientError::ClosedMidBody {
-                body, expected, ..
-            } => match expected {
+            ClientError::ClosedMidBody { body, expected, .. } => match expected {
                 Some(total) => write!(
                     f,
                     "connection closed mid-body with {} of {total} bytes",
@@ -388,13 +388,12 @@ pub(crate) fn tls_config(ca_pem: Option<&str>) -> Arc<ClientConfig> {
         }
         assert!(!roots.is_empty(), "no certificate in the PEM");
     }
-    let config = ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Arc::new(config)
 }
 
@@ -542,7 +541,11 @@ impl<S: Socket> Conn<S> {
         let want = expected.map_or(usize::MAX, |n| usize::try_from(n).unwrap());
         let mut body = Vec::new();
         loop {
-            let take = self.buf.len().min(want - body.len()).min(limit - body.len());
+            let take = self
+                .buf
+                .len()
+                .min(want - body.len())
+                .min(limit - body.len());
             body.extend(self.buf.drain(..take));
             if take > 0 {
                 progress(body.len());
@@ -683,12 +686,8 @@ pub(crate) fn assert_count(response: &Response, count: u64) {
     assert_eq!(response.status(), 200, "{}", response.text());
     assert_eq!(response.text(), format!("{{\"instance_num\":{count}}}"));
     response.request_id();
-    let parsed = kms_proto::parse(
-        http::StatusCode::OK,
-        &response.header_map(),
-        &response.body,
-    )
-    .unwrap();
+    let parsed =
+        kms_proto::parse(http::StatusCode::OK, &response.header_map(), &response.body).unwrap();
     assert_eq!(parsed.count(), count);
 }
 
@@ -727,13 +726,4 @@ pub(crate) fn assert_nested_error(response: &Response, status: u16, code: &str) 
     .unwrap_err();
     assert_eq!(parsed.code(), Some(code));
     json["error"]["error_msg"].as_str().unwrap().to_owned()
-}
-
-/// Waits until `condition` holds, polling, for at most [`IO_TIMEOUT`].
-pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + IO_TIMEOUT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

@@ -1,0 +1,140 @@
+//! The API gateway's protections: an AK locked after failed signatures in a row, and a
+//! per-credential throttle answering 429 with `Retry-After`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a test fails by panicking
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+use kms_mock::BlockingMockServer;
+use kms_proto::AkSk;
+
+const LOCKED: &str = "locked";
+const MISMATCH: &str = "verify aksk signature fail";
+
+/// Sends a request signed with `sk` and returns (status, error message if any).
+fn try_sk(server: &BlockingMockServer, sk: &str) -> (u16, String) {
+    let response = send_ok(
+        server.local_addr(),
+        &aksk_request(&server.url(), AK, sk, PID),
+    );
+    if response.status() == 200 {
+        assert_count(&response, COUNT);
+        return (200, String::new());
+    }
+    let message = assert_flat_error(&response, 401, "APIGW.0301");
+    (401, message)
+}
+
+#[test]
+fn five_wrong_signatures_lock_the_ak_even_for_the_right_one_until_the_lockout_ends() {
+    let lockout = Duration::from_secs(1);
+    let server = BlockingMockServer::start(config().with_lockout(5, lockout)).unwrap();
+    for attempt in 1..=5 {
+        let (status, message) = try_sk(&server, "SKwrong");
+        assert_eq!(status, 401, "attempt {attempt}");
+        assert!(message.contains(MISMATCH), "attempt {attempt}: {message}");
+    }
+    let locked_at = Instant::now();
+
+    let (status, message) = try_sk(&server, SK);
+    assert_eq!(
+        status, 401,
+        "the right SK is refused while the AK is locked"
+    );
+    assert!(message.contains(LOCKED), "{message}");
+
+    // Other credentials are not affected.
+    let temporary = AkSk::new(TEMP_AK, TEMP_SK)
+        .unwrap()
+        .with_security_token(SECURITY_TOKEN)
+        .unwrap();
+    let response = send_ok(
+        server.local_addr(),
+        &build(&server.url(), temporary, PID, SystemTime::now()),
+    );
+    assert_count(&response, COUNT);
+
+    std::thread::sleep(lockout.saturating_sub(locked_at.elapsed()) + Duration::from_millis(100));
+    let (status, message) = try_sk(&server, SK);
+    assert_eq!(status, 200, "accepted after the lockout: {message}");
+}
+
+#[test]
+fn a_success_in_between_resets_the_failure_count() {
+    let server =
+        BlockingMockServer::start(config().with_lockout(5, Duration::from_secs(60))).unwrap();
+    for _ in 0..4 {
+        assert_eq!(try_sk(&server, "SKwrong").0, 401);
+    }
+    assert_eq!(try_sk(&server, SK).0, 200);
+    for attempt in 1..=4 {
+        let (status, message) = try_sk(&server, "SKwrong");
+        assert_eq!(status, 401);
+        assert!(
+            message.contains(MISMATCH) && !message.contains(LOCKED),
+            "attempt {attempt}: {message}"
+        );
+    }
+    assert_eq!(try_sk(&server, SK).0, 200, "4 + 4 failures do not lock");
+    // The count was not carried over: five more in a row do lock.
+    for _ in 0..5 {
+        assert_eq!(try_sk(&server, "SKwrong").0, 401);
+    }
+    let (status, message) = try_sk(&server, SK);
+    assert_eq!(status, 401);
+    assert!(message.contains(LOCKED), "{message}");
+}
+
+#[test]
+fn lockout_after_zero_failures_never_locks() {
+    let server =
+        BlockingMockServer::start(config().with_lockout(0, Duration::from_secs(60))).unwrap();
+    for _ in 0..8 {
+        assert_eq!(try_sk(&server, "SKwrong").0, 401);
+    }
+    assert_eq!(try_sk(&server, SK).0, 200);
+}
+
+#[test]
+fn third_request_in_the_window_is_429_apig_0308_with_retry_after_then_passes_after_waiting() {
+    let server =
+        BlockingMockServer::start(config().with_throttle(2, Duration::from_secs(1))).unwrap();
+    let url = server.url();
+    let request = token_request(&url, TOKEN, PID);
+    assert_count(&send_ok(server.local_addr(), &request), COUNT);
+    assert_count(&send_ok(server.local_addr(), &request), COUNT);
+
+    let response = send_ok(server.local_addr(), &request);
+    let message = assert_flat_error(&response, 429, "APIG.0308");
+    assert!(message.contains("limit:2"), "{message}");
+    let retry_after: u64 = response
+        .header("retry-after")
+        .expect("a Retry-After header")
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!(retry_after >= 1, "Retry-After {retry_after}");
+    let error = kms_proto::parse(
+        http::StatusCode::TOO_MANY_REQUESTS,
+        &response.header_map(),
+        &response.body,
+    )
+    .unwrap_err();
+    assert!(error.is_throttled(), "{error:?}");
+    assert!(error.is_retryable(), "{error:?}");
+
+    // The throttle counts per credential: the AK has its own window.
+    assert_count(
+        &send_ok(server.local_addr(), &aksk_request(&url, AK, SK, PID)),
+        COUNT,
+    );
+
+    std::thread::sleep(Duration::from_secs(retry_after));
+    assert_count(&send_ok(server.local_addr(), &request), COUNT);
+}
