@@ -641,3 +641,28 @@ fn ureq_one_client_shared_by_threads_reuses_connections() {
         server.connections()
     );
 }
+
+#[test]
+fn a_clock_twenty_minutes_off_is_named_as_clock_skew() {
+    let server = BlockingMockServer::start(
+        mock_config().with_clock(|| SystemTime::now() + Duration::from_secs(20 * 60)),
+    )
+    .unwrap();
+    for transport in Transport::ALL {
+        let err = transport
+            .call(client_config(&server.url(), Auth::AkSk))
+            .unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("clock skew") && shown.contains("signature expired"),
+            "{}: {shown}",
+            transport.name()
+        );
+        assert!(!err.is_retryable());
+    }
+    assert_eq!(
+        server.requests().len(),
+        Transport::ALL.len(),
+        "a 401 was retried"
+    );
+}
