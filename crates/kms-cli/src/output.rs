@@ -1,0 +1,93 @@
+//! The output contract: what goes to stdout and stderr, and the exit codes.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use kms_proto::InstanceCount;
+use kms_proto::call::Error;
+use serde_json::{Value, json};
+
+/// `text` or `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// The bare count on stdout; one readable line on stderr on failure.
+    Text,
+    /// One JSON object on one line on stdout, for success and failure alike.
+    Json,
+}
+
+/// Exit code 2: usage or configuration error, nothing was sent.
+pub(crate) const EXIT_CONFIG: u8 = 2;
+
+/// The exit code of an error kind (see the README's output contract).
+pub(crate) fn exit_code(kind: &str) -> u8 {
+    match kind {
+        "config" => EXIT_CONFIG,
+        "service" | "status" => 3,
+        "malformed" | "too_large" => 4,
+        _ => 5, // timeout, connect, tls, io
+    }
+}
+
+pub(crate) fn success(format: Format, count: &InstanceCount) -> ExitCode {
+    let line = match format {
+        Format::Text => count.count().to_string(),
+        Format::Json => {
+            json!({"instance_num": count.count(), "request_id": count.request_id()}).to_string()
+        }
+    };
+    stdout_line(&line);
+    ExitCode::SUCCESS
+}
+
+pub(crate) fn failure(format: Format, error: &Error) -> ExitCode {
+    let kind = error.kind();
+    let message = match error.response() {
+        Some(response) => response.message().map(str::to_owned),
+        None => Some(error.to_string()),
+    };
+    report(
+        format,
+        kind,
+        json!({
+            "kind": kind,
+            "status": error.status().map(|s| s.as_u16()),
+            "code": error.code(),
+            "message": message,
+            "request_id": error.request_id(),
+            "retryable": error.is_retryable(),
+        }),
+        &error.to_string(),
+    )
+}
+
+/// A configuration error found before anything was sent.
+pub(crate) fn config_failure(format: Format, message: &str) -> ExitCode {
+    report(
+        format,
+        "config",
+        json!({
+            "kind": "config", "status": null, "code": null, "message": message,
+            "request_id": null, "retryable": false,
+        }),
+        message,
+    )
+}
+
+fn report(format: Format, kind: &str, error: Value, text: &str) -> ExitCode {
+    match format {
+        Format::Json => stdout_line(&json!({ "error": error }).to_string()),
+        Format::Text => stderr_line(&format!("kms: {text}")),
+    }
+    ExitCode::from(exit_code(kind))
+}
+
+pub(crate) fn stdout_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+pub(crate) fn stderr_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
