@@ -49,14 +49,14 @@ pub(crate) fn failure(format: Format, error: &Error) -> ExitCode {
     report(
         format,
         kind,
-        json!({
-            "kind": kind,
-            "status": error.status().map(|s| s.as_u16()),
-            "code": error.code(),
-            "message": message,
-            "request_id": error.request_id(),
-            "retryable": error.is_retryable(),
-        }),
+        &[
+            ("kind", json!(kind)),
+            ("status", json!(error.status().map(|s| s.as_u16()))),
+            ("code", json!(error.code())),
+            ("message", json!(message)),
+            ("request_id", json!(error.request_id())),
+            ("retryable", json!(error.is_retryable())),
+        ],
         &error.to_string(),
     )
 }
@@ -66,20 +66,33 @@ pub(crate) fn config_failure(format: Format, message: &str) -> ExitCode {
     report(
         format,
         "config",
-        json!({
-            "kind": "config", "status": null, "code": null, "message": message,
-            "request_id": null, "retryable": false,
-        }),
+        &[
+            ("kind", json!("config")),
+            ("status", Value::Null),
+            ("code", Value::Null),
+            ("message", json!(message)),
+            ("request_id", Value::Null),
+            ("retryable", json!(false)),
+        ],
         message,
     )
 }
 
-fn report(format: Format, kind: &str, error: Value, text: &str) -> ExitCode {
+fn report(format: Format, kind: &str, fields: &[(&str, Value)], text: &str) -> ExitCode {
     match format {
-        Format::Json => stdout_line(&json!({ "error": error }).to_string()),
+        Format::Json => stdout_line(&format!("{{\"error\":{}}}", ordered_object(fields))),
         Format::Text => stderr_line(&format!("kms: {text}")),
     }
     ExitCode::from(exit_code(kind))
+}
+
+/// A JSON object with its fields in the documented order (serde_json's map sorts them).
+fn ordered_object(fields: &[(&str, Value)]) -> String {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| format!("{}:{value}", Value::from(*name)))
+        .collect();
+    format!("{{{}}}", body.join(","))
 }
 
 pub(crate) fn stdout_line(line: &str) {
