@@ -63,6 +63,9 @@ pub mod config;
 mod credentials;
 mod endpoint;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod harness;
 mod input_error;
 mod project;
 mod region;
