@@ -34,8 +34,8 @@ use http::{HeaderMap, Request, StatusCode};
 
 use crate::retry::{Decision, Outcome, RetryPolicy};
 use crate::{
-    Credentials, Endpoint, InstanceCount, InvalidInput, MAX_RESPONSE_BODY, ResponseError,
-    ShowUserInstances,
+    Credentials, Endpoint, InstanceCount, InvalidInput, MAX_RESPONSE_BODY, PreparedRequest,
+    ResponseError, ShowUserInstances,
 };
 
 /// Everything a call needs, set once and shared by every call of a client.
@@ -47,6 +47,9 @@ use crate::{
 pub struct CallSettings {
     request: ShowUserInstances,
     endpoint: Endpoint,
+    /// The request prepared for the endpoint once, so each attempt only adds the date,
+    /// the signature and the credentials' headers.
+    prepared: Result<PreparedRequest, InvalidInput>,
     credentials: Credentials,
     retry: RetryPolicy,
     attempt_timeout: Duration,
@@ -58,6 +61,7 @@ impl CallSettings {
     /// Settings with the defaults.
     pub fn new(request: ShowUserInstances, endpoint: Endpoint, credentials: Credentials) -> Self {
         CallSettings {
+            prepared: request.prepare(&endpoint),
             request,
             endpoint,
             credentials,
@@ -70,6 +74,7 @@ impl CallSettings {
 
     /// Replaces the request (to change its `User-Agent`).
     pub fn with_request(mut self, request: ShowUserInstances) -> Self {
+        self.prepared = request.prepare(&self.endpoint);
         self.request = request;
         self
     }
@@ -240,10 +245,13 @@ impl<'a> Call<'a> {
     /// # Errors
     /// [`Error::Config`] when the request cannot be built (a clock before 1970).
     pub fn next_request(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
-        let request = self
+        let prepared = self
             .settings
-            .request
-            .build(&self.settings.endpoint, &self.settings.credentials, now)
+            .prepared
+            .as_ref()
+            .map_err(|e| Error::Config(e.clone()))?;
+        let request = prepared
+            .build(&self.settings.credentials, now)
             .map_err(Error::Config)?;
         self.attempts += 1;
         Ok(request)

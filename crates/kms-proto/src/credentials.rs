@@ -6,6 +6,10 @@
 
 use std::fmt;
 
+use hmac::Hmac;
+use http::HeaderValue;
+use sha2::Sha256;
+
 use crate::input_error::{Input, InvalidInput, Problem, check_chars, check_len};
 
 /// A secret string. `Debug` prints `[redacted]`; there is no `Display` and no accessor
@@ -32,7 +36,11 @@ pub const MAX_TOKEN_LEN: usize = 32 * 1024;
 /// An IAM user token, sent as `X-Auth-Token` (the value of `X-Subject-Token` that IAM
 /// returns). The API document names this header; the official SDKs do not support it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AuthToken(Secret);
+pub struct AuthToken {
+    secret: Secret,
+    /// The header value, made (and marked sensitive) once, cloned for every request.
+    header: HeaderValue,
+}
 
 impl AuthToken {
     /// Validates a token: 1 to [`MAX_TOKEN_LEN`] bytes of printable ASCII with no spaces.
@@ -41,28 +49,44 @@ impl AuthToken {
     /// [`InvalidInput`] with [`Input::AuthToken`]; the message never echoes the token.
     pub fn new(token: &str) -> Result<Self, InvalidInput> {
         check_token(Input::AuthToken, token)?;
-        Ok(AuthToken(Secret(token.into())))
+        Ok(AuthToken {
+            secret: Secret(token.into()),
+            header: sensitive_header(Input::AuthToken, token)?,
+        })
     }
 
-    pub(crate) fn secret(&self) -> &Secret {
-        &self.0
+    pub(crate) fn header(&self) -> &HeaderValue {
+        &self.header
     }
 }
 
 impl fmt::Debug for AuthToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AuthToken").field(&self.0).finish()
+        f.debug_tuple("AuthToken").field(&self.secret).finish()
     }
 }
 
 /// An access key id and secret access key, with the security token of temporary
 /// credentials when there is one. Requests are signed with SDK-HMAC-SHA256.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct AkSk {
     ak: Box<str>,
     sk: Secret,
-    security_token: Option<Secret>,
+    security_token: Option<(Secret, HeaderValue)>,
+    /// HMAC-SHA256 already keyed with the SK: every signature starts from a clone of it.
+    keyed: Hmac<Sha256>,
 }
+
+impl PartialEq for AkSk {
+    fn eq(&self, other: &Self) -> bool {
+        self.ak == other.ak
+            && self.sk == other.sk
+            && self.security_token.as_ref().map(|t| &t.0)
+                == other.security_token.as_ref().map(|t| &t.0)
+    }
+}
+
+impl Eq for AkSk {}
 
 impl AkSk {
     /// The longest access key id accepted, in bytes.
@@ -97,6 +121,7 @@ impl AkSk {
         )?;
         Ok(AkSk {
             ak: ak.into(),
+            keyed: crate::sign::hmac_sha256(sk),
             sk: Secret(sk.into()),
             security_token: None,
         })
@@ -109,7 +134,8 @@ impl AkSk {
     /// [`InvalidInput`] with [`Input::SecurityToken`], as for [`AuthToken::new`].
     pub fn with_security_token(mut self, token: &str) -> Result<Self, InvalidInput> {
         check_token(Input::SecurityToken, token)?;
-        self.security_token = Some(Secret(token.into()));
+        let header = sensitive_header(Input::SecurityToken, token)?;
+        self.security_token = Some((Secret(token.into()), header));
         Ok(self)
     }
 
@@ -123,12 +149,13 @@ impl AkSk {
         self.security_token.is_some()
     }
 
-    pub(crate) fn secret_key(&self) -> &Secret {
-        &self.sk
+    pub(crate) fn keyed_hmac(&self) -> &Hmac<Sha256> {
+        &self.keyed
     }
 
-    pub(crate) fn security_token(&self) -> Option<&Secret> {
-        self.security_token.as_ref()
+    /// The security token and its (sensitive) header value.
+    pub(crate) fn security_token(&self) -> Option<(&Secret, &HeaderValue)> {
+        self.security_token.as_ref().map(|(s, h)| (s, h))
     }
 }
 
@@ -137,7 +164,10 @@ impl fmt::Debug for AkSk {
         f.debug_struct("AkSk")
             .field("ak", &&*self.ak)
             .field("sk", &self.sk)
-            .field("security_token", &self.security_token)
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|t| &t.0),
+            )
             .finish()
     }
 }
@@ -170,6 +200,20 @@ fn check_token(input: Input, token: &str) -> Result<(), InvalidInput> {
     check_chars(input, token, "printable ASCII without spaces", |c| {
         c.is_ascii_graphic()
     })
+}
+
+/// A header value marked sensitive. The value was validated as printable ASCII already.
+fn sensitive_header(input: Input, value: &str) -> Result<HeaderValue, InvalidInput> {
+    let mut header = HeaderValue::from_str(value).map_err(|_| {
+        InvalidInput::new(
+            input,
+            Problem::Malformed {
+                expected: "header text",
+            },
+        )
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
 }
 
 fn check_trimmed(input: Input, value: &str) -> Result<(), InvalidInput> {

@@ -85,8 +85,8 @@ pub use input_error::{Input, InvalidInput, Problem};
 pub use project::ProjectId;
 pub use region::{KNOWN_REGIONS, Region};
 pub use request::{
-    ShowUserInstances, UserAgent, X_AUTH_TOKEN, X_PROJECT_ID, X_REQUEST_ID, X_SDK_DATE,
-    X_SECURITY_TOKEN,
+    PreparedRequest, ShowUserInstances, UserAgent, X_AUTH_TOKEN, X_PROJECT_ID, X_REQUEST_ID,
+    X_SDK_DATE, X_SECURITY_TOKEN,
 };
 pub use request_id::RequestId;
 pub use response::{InstanceCount, MAX_RESPONSE_BODY, parse, parse_with_limit};

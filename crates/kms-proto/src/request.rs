@@ -5,10 +5,10 @@ use std::time::SystemTime;
 
 use hmac::Mac;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
-use http::{Method, Request, Uri};
+use http::{HeaderMap, Method, Request, Uri};
 use sha2::{Digest, Sha256};
 
-use crate::credentials::{AkSk, Credentials, Secret};
+use crate::credentials::{AkSk, Credentials};
 use crate::input_error::{Input, InvalidInput, Problem, check_chars};
 use crate::sdk_date::SdkDate;
 use crate::sign::{self, ALGORITHM, EMPTY_BODY_SHA256};
@@ -149,6 +149,9 @@ impl ShowUserInstances {
 
     /// Builds the request, signing it at `now` when `credentials` are AK/SK.
     ///
+    /// Equivalent to `self.prepare(endpoint)?.build(credentials, now)`; clients that send
+    /// many requests prepare once and build per attempt.
+    ///
     /// # Errors
     /// [`InvalidInput`] with [`Input::SigningTime`] when `now` cannot be written as
     /// `X-Sdk-Date` (before 1970 or after 9999). Every other input was validated when it
@@ -159,16 +162,23 @@ impl ShowUserInstances {
         credentials: &Credentials,
         now: SystemTime,
     ) -> Result<Request<Vec<u8>>, InvalidInput> {
+        self.prepare(endpoint)?.build(credentials, now)
+    }
+
+    /// Does, once, everything that is the same for every request to `endpoint`: the URI,
+    /// the headers that do not depend on the credentials or the time, and the SHA-256
+    /// state of the canonical request up to the signing time.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] if the URI cannot be formed (validated inputs always can).
+    pub fn prepare(&self, endpoint: &Endpoint) -> Result<PreparedRequest, InvalidInput> {
         let path = self.path(endpoint);
         let authority = endpoint.authority();
-        let uri = format!("{}://{authority}{path}", endpoint.scheme());
-        let uri = Uri::try_from(uri).map_err(|_| {
-            InvalidInput::new(Input::Endpoint, Problem::Malformed { expected: "a URL" })
-        })?;
-        let mut request = Request::new(Vec::new());
-        *request.method_mut() = Self::METHOD;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
+        let uri =
+            Uri::try_from(format!("{}://{authority}{path}", endpoint.scheme())).map_err(|_| {
+                InvalidInput::new(Input::Endpoint, Problem::Malformed { expected: "a URL" })
+            })?;
+        let mut headers = HeaderMap::with_capacity(8);
         headers.insert(HOST, header_value(&authority, Input::Endpoint)?);
         headers.insert(USER_AGENT, self.user_agent.0.clone());
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
@@ -176,16 +186,78 @@ impl ShowUserInstances {
             X_PROJECT_ID,
             header_value(self.project_id.as_str(), Input::ProjectId)?,
         );
+        // The signed headers sort as content-type, host, user-agent, x-project-id,
+        // x-sdk-date[, x-security-token]: everything before the date is fixed.
+        let mut prefix = Sha256::new();
+        sign::write_canonical_head(&mut prefix, Self::METHOD.as_str(), &path, &[]);
+        for (name, value) in [
+            ("content-type", JSON),
+            ("host", &authority),
+            ("user-agent", self.user_agent.as_str()),
+            ("x-project-id", self.project_id.as_str()),
+        ] {
+            sign::write_header_line(&mut prefix, name, value);
+        }
+        sign::CanonicalSink::put(&mut prefix, b"x-sdk-date:");
+        Ok(PreparedRequest {
+            uri,
+            headers,
+            canonical_prefix: prefix,
+        })
+    }
+}
+
+/// A [`ShowUserInstances`] call prepared for one endpoint: build a request from it for
+/// every attempt with [`PreparedRequest::build`].
+#[derive(Clone)]
+pub struct PreparedRequest {
+    uri: Uri,
+    /// Host, User-Agent, Content-Type and X-Project-Id.
+    headers: HeaderMap,
+    /// SHA-256 of the canonical request up to and including `x-sdk-date:`.
+    canonical_prefix: Sha256,
+}
+
+impl fmt::Debug for PreparedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedRequest")
+            .field("uri", &self.uri)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+const SIGNED: &str = "content-type;host;user-agent;x-project-id;x-sdk-date";
+const SIGNED_WITH_TOKEN: &str =
+    "content-type;host;user-agent;x-project-id;x-sdk-date;x-security-token";
+
+impl PreparedRequest {
+    /// The request of one attempt, signed at `now` when `credentials` are AK/SK. See
+    /// [`ShowUserInstances`] for the headers it carries.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] with [`Input::SigningTime`] when `now` cannot be written as
+    /// `X-Sdk-Date` (before 1970 or after 9999).
+    pub fn build(
+        &self,
+        credentials: &Credentials,
+        now: SystemTime,
+    ) -> Result<Request<Vec<u8>>, InvalidInput> {
+        let mut request = Request::new(Vec::new());
+        *request.method_mut() = ShowUserInstances::METHOD;
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        let headers = request.headers_mut();
         match credentials {
             Credentials::Token(token) => {
-                headers.insert(X_AUTH_TOKEN, sensitive(token.secret(), Input::AuthToken)?);
+                headers.insert(X_AUTH_TOKEN, token.header().clone());
             }
             Credentials::AkSk(aksk) => {
                 let date = SdkDate::from_system_time(now)?;
-                let authorization = self.authorization(aksk, &path, &authority, date);
+                let authorization = self.authorization(aksk, date);
                 headers.insert(X_SDK_DATE, header_value(date.as_str(), Input::SigningTime)?);
-                if let Some(token) = aksk.security_token() {
-                    headers.insert(X_SECURITY_TOKEN, sensitive(token, Input::SecurityToken)?);
+                if let Some((_, token)) = aksk.security_token() {
+                    headers.insert(X_SECURITY_TOKEN, token.clone());
                 }
                 let mut authorization = header_value(&authorization, Input::AccessKey)?;
                 authorization.set_sensitive(true);
@@ -195,37 +267,23 @@ impl ShowUserInstances {
         Ok(request)
     }
 
-    /// SDK-HMAC-SHA256 over exactly the headers `build` sends, streaming the canonical
-    /// request into SHA-256 and the string to sign into HMAC, so no intermediate text is
-    /// built.
-    fn authorization(&self, aksk: &AkSk, path: &str, authority: &str, date: SdkDate) -> String {
-        let mut signed: [(&str, &str); 6] = [
-            ("content-type", JSON),
-            ("host", authority),
-            ("user-agent", self.user_agent.as_str()),
-            ("x-project-id", self.project_id.as_str()),
-            ("x-sdk-date", date.as_str()),
-            ("x-security-token", ""),
-        ];
-        let count = match aksk.security_token() {
-            Some(token) => {
-                signed[5].1 = token.expose();
-                6
+    /// SDK-HMAC-SHA256 over exactly the headers `build` sends: the prepared canonical
+    /// prefix is extended with the date (and security token), and the string to sign goes
+    /// into an HMAC keyed once per credential, so no intermediate text is built.
+    fn authorization(&self, aksk: &AkSk, date: SdkDate) -> String {
+        let mut hasher = self.canonical_prefix.clone();
+        sign::CanonicalSink::put(&mut hasher, date.as_str().as_bytes());
+        sign::CanonicalSink::put(&mut hasher, b"\n");
+        let signed = match aksk.security_token() {
+            Some((token, _)) => {
+                sign::write_header_line(&mut hasher, "x-security-token", token.expose());
+                SIGNED_WITH_TOKEN
             }
-            None => 5,
+            None => SIGNED,
         };
-        let signed = signed.get(..count).unwrap_or_default();
-        let mut hasher = Sha256::new();
-        sign::write_canonical_request(
-            &mut hasher,
-            Self::METHOD.as_str(),
-            path,
-            &[],
-            signed,
-            EMPTY_BODY_SHA256,
-        );
+        sign::write_canonical_tail(&mut hasher, signed.split(';'), EMPTY_BODY_SHA256);
         let canonical_hash = sign::hex(&hasher.finalize().into());
-        let mut mac = sign::hmac_sha256(aksk.secret_key().expose());
+        let mut mac = aksk.keyed_hmac().clone();
         for part in [
             ALGORITHM,
             "\n",
@@ -236,11 +294,7 @@ impl ShowUserInstances {
             mac.update(part.as_bytes());
         }
         let signature = sign::hex(&mac.finalize().into_bytes().into());
-        sign::authorization(
-            aksk.access_key(),
-            &sign::signed_header_list(signed),
-            signature.as_str(),
-        )
+        sign::authorization(aksk.access_key(), signed, signature.as_str())
     }
 }
 
@@ -253,10 +307,4 @@ fn header_value(value: &str, input: Input) -> Result<HeaderValue, InvalidInput> 
             },
         )
     })
-}
-
-fn sensitive(secret: &Secret, input: Input) -> Result<HeaderValue, InvalidInput> {
-    let mut value = header_value(secret.expose(), input)?;
-    value.set_sensitive(true);
-    Ok(value)
 }

@@ -135,6 +135,24 @@ pub fn write_canonical_request(
     headers: &[(&str, &str)],
     payload_sha256_hex: &str,
 ) {
+    write_canonical_head(sink, method, path, query);
+    for (name, value) in headers {
+        write_header_line(sink, name, value);
+    }
+    write_canonical_tail(
+        sink,
+        headers.iter().map(|(name, _)| *name),
+        payload_sha256_hex,
+    );
+}
+
+/// The method, canonical URI and canonical query lines.
+pub(crate) fn write_canonical_head(
+    sink: &mut impl CanonicalSink,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+) {
     for b in method.bytes() {
         sink.put(&[b.to_ascii_uppercase()]);
     }
@@ -143,14 +161,24 @@ pub fn write_canonical_request(
     sink.put(b"\n");
     write_canonical_query(sink, query);
     sink.put(b"\n");
-    for (name, value) in headers {
-        sink.put(name.as_bytes());
-        sink.put(b":");
-        sink.put(value.trim().as_bytes());
-        sink.put(b"\n");
-    }
+}
+
+/// One canonical header line: `name:trimmed-value\n`.
+pub(crate) fn write_header_line(sink: &mut impl CanonicalSink, name: &str, value: &str) {
+    sink.put(name.as_bytes());
+    sink.put(b":");
+    sink.put(value.trim().as_bytes());
     sink.put(b"\n");
-    for (i, (name, _)) in headers.iter().enumerate() {
+}
+
+/// The blank line, the signed header list and the payload hash.
+pub(crate) fn write_canonical_tail<'a>(
+    sink: &mut impl CanonicalSink,
+    names: impl Iterator<Item = &'a str>,
+    payload_sha256_hex: &str,
+) {
+    sink.put(b"\n");
+    for (i, name) in names.enumerate() {
         if i > 0 {
             sink.put(b";");
         }

@@ -12,7 +12,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use hmac::Mac;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
 use crate::sdk_date::SdkDate;
@@ -40,28 +40,28 @@ pub struct ReceivedRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// What a valid signature established.
+/// What a valid signature established, borrowed from the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    access_key: String,
-    signed_headers: Vec<String>,
+pub struct Verified<'a> {
+    access_key: &'a str,
+    signed_headers: &'a str,
     date: SdkDate,
 }
 
-impl Verified {
+impl<'a> Verified<'a> {
     /// The access key id that signed the request.
-    pub fn access_key(&self) -> &str {
-        &self.access_key
+    pub fn access_key(&self) -> &'a str {
+        self.access_key
     }
 
     /// The signed header names, as the request declared them.
-    pub fn signed_headers(&self) -> &[String] {
-        &self.signed_headers
+    pub fn signed_headers(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.signed_headers.split(';')
     }
 
     /// Whether `name` (lower case) was signed.
     pub fn is_signed(&self, name: &str) -> bool {
-        self.signed_headers.iter().any(|h| h == name)
+        self.signed_headers().any(|h| h == name)
     }
 
     /// The signing time.
@@ -205,14 +205,14 @@ impl<'a> AuthorizationHeader<'a> {
 ///
 /// # Errors
 /// The first check that failed, as a [`VerifyError`].
-pub fn verify<S: AsRef<str>>(
-    request: &ReceivedRequest<'_>,
+pub fn verify<'a, S: AsRef<str>>(
+    request: &ReceivedRequest<'a>,
     secret_key: impl FnOnce(&str) -> Option<S>,
     now: SystemTime,
-) -> Result<Verified, VerifyError> {
-    let authorization = request
-        .headers
-        .get(http::header::AUTHORIZATION)
+) -> Result<Verified<'a>, VerifyError> {
+    let headers: &'a HeaderMap = request.headers;
+    let authorization = single_value(headers, "authorization")
+        .map_err(|_| VerifyError::MalformedAuthorization("it appears more than once"))?
         .ok_or(VerifyError::MissingAuthorization)?;
     let authorization = std::str::from_utf8(authorization.as_bytes())
         .map_err(|_| VerifyError::MalformedAuthorization("it is not UTF-8"))?;
@@ -220,14 +220,11 @@ pub fn verify<S: AsRef<str>>(
     let sk = secret_key(auth.access_key)
         .ok_or_else(|| VerifyError::UnknownAccessKey(auth.access_key.to_owned()))?;
 
-    let names: Vec<&str> = auth.signed_headers.split(';').collect();
-    if names.len() > MAX_SIGNED_HEADERS {
-        return Err(VerifyError::MalformedAuthorization(
-            "SignedHeaders names too many headers",
-        ));
-    }
-    let mut signed: Vec<(&str, &str)> = Vec::with_capacity(names.len());
-    for name in &names {
+    // The declared headers and their values, on the stack: real clients sign five or six.
+    let mut signed: [(&str, &str); MAX_SIGNED_HEADERS] = [("", ""); MAX_SIGNED_HEADERS];
+    let mut count = 0;
+    let mut date_signed = false;
+    for name in auth.signed_headers.split(';') {
         let valid_name = !name.is_empty()
             && name
                 .bytes()
@@ -237,21 +234,26 @@ pub fn verify<S: AsRef<str>>(
                 "SignedHeaders holds a name that is not a lower-case header name",
             ));
         }
-        let mut values = request.headers.get_all(*name).iter();
-        let missing = || VerifyError::SignedHeaderMissing((*name).to_owned());
-        let value = values.next().ok_or_else(missing)?;
-        if values.next().is_some() {
-            return Err(missing());
-        }
+        let missing = || VerifyError::SignedHeaderMissing(name.to_owned());
+        let value = single_value(headers, name)
+            .map_err(|_| missing())?
+            .ok_or_else(missing)?;
         let value = std::str::from_utf8(value.as_bytes()).map_err(|_| missing())?;
-        signed.push((name, value));
+        let slot = signed
+            .get_mut(count)
+            .ok_or(VerifyError::MalformedAuthorization(
+                "SignedHeaders names too many headers",
+            ))?;
+        *slot = (name, value);
+        count += 1;
+        date_signed |= name == "x-sdk-date";
     }
+    let signed = signed.get(..count).unwrap_or_default();
 
-    let date = request
-        .headers
-        .get(crate::request::X_SDK_DATE)
+    let date = single_value(headers, "x-sdk-date")
+        .map_err(|_| VerifyError::MalformedDate)?
         .ok_or(VerifyError::MissingDate)?;
-    if !names.contains(&"x-sdk-date") {
+    if !date_signed {
         return Err(VerifyError::DateNotSigned);
     }
     let date = std::str::from_utf8(date.as_bytes())
@@ -275,15 +277,18 @@ pub fn verify<S: AsRef<str>>(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let unsigned_payload = request
-        .headers
-        .get("x-sdk-content-sha256")
+    let unsigned_payload = single_value(headers, "x-sdk-content-sha256")
+        .ok()
+        .flatten()
         .is_some_and(|v| v == "UNSIGNED-PAYLOAD");
-    let payload_hash = sign::hex(&Sha256::digest(request.body).into());
+    let body_hash;
     let payload_hash = if unsigned_payload {
         "UNSIGNED-PAYLOAD"
+    } else if request.body.is_empty() {
+        sign::EMPTY_BODY_SHA256
     } else {
-        payload_hash.as_str()
+        body_hash = sign::hex(&Sha256::digest(request.body).into());
+        body_hash.as_str()
     };
     let mut hasher = Sha256::new();
     sign::write_canonical_request(
@@ -291,7 +296,7 @@ pub fn verify<S: AsRef<str>>(
         request.method,
         request.path,
         &query,
-        &signed,
+        signed,
         payload_hash,
     );
     let canonical_hash = sign::hex(&hasher.finalize().into());
@@ -309,10 +314,36 @@ pub fn verify<S: AsRef<str>>(
     mac.verify_slice(&auth.signature)
         .map_err(|_| VerifyError::SignatureMismatch)?;
     Ok(Verified {
-        access_key: auth.access_key.to_owned(),
-        signed_headers: names.iter().map(|n| (*n).to_owned()).collect(),
+        access_key: auth.access_key,
+        signed_headers: auth.signed_headers,
         date,
     })
+}
+
+/// The one value of header `name`: `Ok(None)` when absent, `Err(())` when repeated.
+///
+/// A request carries a handful of headers: comparing names is cheaper than hashing one,
+/// and the verifier looks up six or seven.
+fn single_value<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h HeaderValue>, ()> {
+    if headers.len() > 32 {
+        let mut values = headers.get_all(name).iter();
+        let first = values.next();
+        return if values.next().is_some() {
+            Err(())
+        } else {
+            Ok(first)
+        };
+    }
+    let mut found = None;
+    for (n, v) in headers {
+        if n.as_str() == name {
+            if found.is_some() {
+                return Err(());
+            }
+            found = Some(v);
+        }
+    }
+    Ok(found)
 }
 
 /// Splits a raw query into decoded pairs; a part without `=` has an empty value.

@@ -1,0 +1,255 @@
+//! The core beside the bare minimum of the same libraries: parsing beside a bare serde
+//! parse, building a signed request and verifying one beside the HMAC and SHA-256 alone.
+//! Criterion measures each; `side_by_side` prints the ratio of medians in the same run.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
+#[path = "support/side_by_side.rs"]
+mod side_by_side;
+
+use std::hint::black_box;
+use std::time::{Duration, UNIX_EPOCH};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use kms_proto::verify::{ReceivedRequest, verify};
+use kms_proto::{AkSk, Credentials, Endpoint, ProjectId, ShowUserInstances};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+const OK: &[u8] = br#"{"instance_num": 15}"#;
+const NESTED: &[u8] = br#"{"error":{"error_code":"KMS.0303","error_msg":"X-Auth-Token expired."}}"#;
+const FLAT: &[u8] = br#"{"error_msg":"Incorrect IAM authentication information: verify aksk signature fail","error_code":"APIGW.0301","request_id":"7d018b99e75a29dcebbed13d746704c6"}"#;
+
+#[derive(Deserialize)]
+struct Bare {
+    #[allow(dead_code)]
+    instance_num: u64,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct BareNested {
+    error: BareDetail,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct BareDetail {
+    error_code: String,
+    error_msg: String,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct BareFlat {
+    error_code: String,
+    error_msg: String,
+    request_id: String,
+}
+
+fn headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "x-request-id",
+        HeaderValue::from_static("7d018b99e75a29dcebbed13d746704c6"),
+    );
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    h
+}
+
+fn signing_setup() -> (
+    ShowUserInstances,
+    Endpoint,
+    Credentials,
+    std::time::SystemTime,
+) {
+    (
+        ShowUserInstances::new(ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc").unwrap()),
+        Endpoint::parse("https://kms.cn-north-4.myhuaweicloud.com").unwrap(),
+        AkSk::new(
+            "AKEXAMPLE0000000000",
+            "SKEXAMPLEsecretkey000000000000000000000",
+        )
+        .unwrap()
+        .into(),
+        UNIX_EPOCH + Duration::from_secs(1_795_334_400),
+    )
+}
+
+/// The bytes the signer hashes and MACs, for the crypto-only baseline.
+fn canonical_bytes() -> (Vec<u8>, Vec<u8>) {
+    let canonical = b"GET\n/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/user-instances/\n\ncontent-type:application/json\nhost:kms.cn-north-4.myhuaweicloud.com\nuser-agent:kms-rs/0.1.0\nx-project-id:0dea2644dc80d5d22ff1c01e3ebea6fc\nx-sdk-date:20261122T080000Z\n\ncontent-type;host;user-agent;x-project-id;x-sdk-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".to_vec();
+    let string_to_sign = b"SDK-HMAC-SHA256\n20261122T080000Z\n2b6cd95b61b8c955fc9f5533fc1af9af7c20672039bf7e8ae2a946413e3216b9".to_vec();
+    (canonical, string_to_sign)
+}
+
+fn crypto_alone(canonical: &[u8], string_to_sign: &[u8]) -> [u8; 32] {
+    let digest = Sha256::digest(canonical);
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(b"SKEXAMPLEsecretkey000000000000000000000").unwrap();
+    mac.update(&digest); // the hex step is the signer's own cost, not the baseline's
+    mac.update(string_to_sign);
+    mac.finalize().into_bytes().into()
+}
+
+fn benches(c: &mut Criterion) {
+    let h = headers();
+    let mut g = c.benchmark_group("parse");
+    g.bench_function("bare-serde-200", |b| {
+        b.iter(|| serde_json::from_slice::<Bare>(black_box(OK)).unwrap())
+    });
+    g.bench_function("kms-parse-200", |b| {
+        b.iter(|| kms_proto::parse(StatusCode::OK, &h, black_box(OK)).unwrap())
+    });
+    g.bench_function("bare-serde-nested", |b| {
+        b.iter(|| serde_json::from_slice::<BareNested>(black_box(NESTED)).unwrap())
+    });
+    g.bench_function("kms-parse-nested", |b| {
+        b.iter(|| kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(NESTED)).unwrap_err())
+    });
+    g.bench_function("bare-serde-flat", |b| {
+        b.iter(|| serde_json::from_slice::<BareFlat>(black_box(FLAT)).unwrap())
+    });
+    g.bench_function("kms-parse-flat", |b| {
+        b.iter(|| kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(FLAT)).unwrap_err())
+    });
+    g.finish();
+
+    let (call, endpoint, creds, now) = signing_setup();
+    let (canonical, sts) = canonical_bytes();
+    let request = call.build(&endpoint, &creds, now).unwrap();
+    let mut g = c.benchmark_group("sign");
+    g.bench_function("crypto-alone", |b| {
+        b.iter(|| crypto_alone(black_box(&canonical), black_box(&sts)))
+    });
+    g.bench_function("kms-build-signed", |b| {
+        b.iter(|| call.build(&endpoint, &creds, black_box(now)).unwrap())
+    });
+    g.bench_function("kms-verify", |b| {
+        b.iter(|| {
+            let received = ReceivedRequest {
+                method: "GET",
+                path: request.uri().path(),
+                query: "",
+                headers: request.headers(),
+                body: b"",
+            };
+            verify(
+                &received,
+                |_| Some("SKEXAMPLEsecretkey000000000000000000000"),
+                now,
+            )
+            .unwrap()
+        })
+    });
+    g.finish();
+}
+
+fn ratios() {
+    let h = headers();
+    let run = |n: u64, f: &dyn Fn()| (0..n).for_each(|_| f());
+    side_by_side::compare(
+        "parse 200 (target <= 1.25x)",
+        |n| {
+            run(n, &|| {
+                black_box(serde_json::from_slice::<Bare>(black_box(OK)).unwrap());
+            })
+        },
+        |n| {
+            run(n, &|| {
+                black_box(kms_proto::parse(StatusCode::OK, &h, black_box(OK)).unwrap());
+            })
+        },
+    );
+    side_by_side::compare(
+        "parse nested error (target <= 2x)",
+        |n| {
+            run(n, &|| {
+                black_box(serde_json::from_slice::<BareNested>(black_box(NESTED)).unwrap());
+            })
+        },
+        |n| {
+            run(n, &|| {
+                black_box(
+                    kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(NESTED)).unwrap_err(),
+                );
+            })
+        },
+    );
+    side_by_side::compare(
+        "parse flat error (target <= 2x)",
+        |n| {
+            run(n, &|| {
+                black_box(serde_json::from_slice::<BareFlat>(black_box(FLAT)).unwrap());
+            })
+        },
+        |n| {
+            run(n, &|| {
+                black_box(
+                    kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(FLAT)).unwrap_err(),
+                );
+            })
+        },
+    );
+    let (call, endpoint, creds, now) = signing_setup();
+    let (canonical, sts) = canonical_bytes();
+    side_by_side::compare(
+        "build a signed request (target <= 3x)",
+        |n| {
+            run(n, &|| {
+                black_box(crypto_alone(black_box(&canonical), black_box(&sts)));
+            })
+        },
+        |n| {
+            run(n, &|| {
+                black_box(call.build(&endpoint, &creds, black_box(now)).unwrap());
+            })
+        },
+    );
+    let request = call.build(&endpoint, &creds, now).unwrap();
+    side_by_side::compare(
+        "verify a signed request (target <= 3x)",
+        |n| {
+            run(n, &|| {
+                black_box(crypto_alone(black_box(&canonical), black_box(&sts)));
+            })
+        },
+        |n| {
+            run(n, &|| {
+                let received = ReceivedRequest {
+                    method: "GET",
+                    path: request.uri().path(),
+                    query: "",
+                    headers: request.headers(),
+                    body: b"",
+                };
+                black_box(
+                    verify(
+                        &received,
+                        |_| Some("SKEXAMPLEsecretkey000000000000000000000"),
+                        now,
+                    )
+                    .unwrap(),
+                );
+            })
+        },
+    );
+}
+
+fn all(c: &mut Criterion) {
+    benches(c);
+    ratios();
+}
+
+criterion_group!(core, all);
+criterion_main!(core);
