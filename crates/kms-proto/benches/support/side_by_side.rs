@@ -7,7 +7,7 @@
     clippy::print_stdout,
     clippy::indexing_slicing,
     dead_code,
-    reason = "a bench prints its result"
+    reason = "a bench prints its result; not every bench uses every helper"
 )]
 
 use std::time::{Duration, Instant};
@@ -21,14 +21,42 @@ pub(crate) fn budget() -> (Duration, usize) {
     }
 }
 
-/// Runs `baseline` and `subject` in turns; each closure performs `n` operations and the
-/// per-operation time is compared. Prints one line and returns the median ratio
-/// (subject time / baseline time).
-pub(crate) fn compare(
+/// The median time ratio (subject / baseline) of `rounds` turns; each closure performs
+/// `n` operations when called with `n`. Prints one line.
+pub(crate) fn compare(label: &str, baseline: impl FnMut(u64), subject: impl FnMut(u64)) -> f64 {
+    let m = measure(baseline, subject);
+    println!(
+        "side-by-side {label}: baseline {:.1} ns/op, ours {:.1} ns/op, ratio {:.2}x",
+        m.baseline_ns, m.subject_ns, m.ratio
+    );
+    m.ratio
+}
+
+/// The median throughput ratio (subject calls/s over baseline calls/s; higher is better).
+/// Prints one line.
+pub(crate) fn compare_throughput(
     label: &str,
-    mut baseline: impl FnMut(u64),
-    mut subject: impl FnMut(u64),
+    baseline: impl FnMut(u64),
+    subject: impl FnMut(u64),
 ) -> f64 {
+    let m = measure(baseline, subject);
+    let ratio = 1.0 / m.ratio;
+    println!(
+        "throughput {label}: baseline {:.0} calls/s, ours {:.0} calls/s, ratio {ratio:.2}x",
+        1e9 / m.baseline_ns,
+        1e9 / m.subject_ns
+    );
+    ratio
+}
+
+struct Measurement {
+    baseline_ns: f64,
+    subject_ns: f64,
+    /// Median of the per-round ratios subject/baseline.
+    ratio: f64,
+}
+
+fn measure(mut baseline: impl FnMut(u64), mut subject: impl FnMut(u64)) -> Measurement {
     let (slice, rounds) = budget();
     // Calibrate: how many operations fill a slice.
     let calibrate = |f: &mut dyn FnMut(u64)| {
@@ -44,15 +72,14 @@ pub(crate) fn compare(
     };
     let n_base = calibrate(&mut baseline);
     let n_subj = calibrate(&mut subject);
-    let mut ratios = Vec::with_capacity(rounds);
-    let mut base_ns = Vec::with_capacity(rounds);
-    let mut subj_ns = Vec::with_capacity(rounds);
+    let time = |f: &mut dyn FnMut(u64), n: u64| {
+        let t = Instant::now();
+        f(n);
+        t.elapsed().as_nanos() as f64 / n as f64
+    };
+    let (mut ratios, mut base_ns, mut subj_ns) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        let time = |f: &mut dyn FnMut(u64), n: u64| {
-            let t = Instant::now();
-            f(n);
-            t.elapsed().as_nanos() as f64 / n as f64
-        };
+        // Alternate which side goes first, so neither always runs on a warmer machine.
         let (b, s) = if round % 2 == 0 {
             let b = time(&mut baseline, n_base);
             (b, time(&mut subject, n_subj))
@@ -68,11 +95,9 @@ pub(crate) fn compare(
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
-    let (ratio, b, s) = (
-        median(&mut ratios),
-        median(&mut base_ns),
-        median(&mut subj_ns),
-    );
-    println!("side-by-side {label}: baseline {b:.1} ns/op, ours {s:.1} ns/op, ratio {ratio:.2}x");
-    ratio
+    Measurement {
+        baseline_ns: median(&mut base_ns),
+        subject_ns: median(&mut subj_ns),
+        ratio: median(&mut ratios),
+    }
 }
