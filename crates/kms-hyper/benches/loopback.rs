@@ -1,7 +1,12 @@
 //! `kms-hyper` calls per second on loopback, 1 and 32 in flight, beside a bare hyper-util
 //! client sending the same pre-built request to the same emulator (token auth) and only
 //! collecting the body. The two take turns in one process. `-- --test` runs a short round.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 #[path = "../../kms-proto/benches/support/side_by_side.rs"]
 mod side_by_side;
@@ -18,8 +23,16 @@ const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
 const TOKEN: &str = "bench-token-MIIEhQYJKoZIhvcNAQcCoIIEdjCCBHICAQExDTALBglghkgB";
 
 fn main() {
-    let server = BlockingMockServer::start(MockConfig::new().with_project(PROJECT, 15).with_token(TOKEN, PROJECT)).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let server = BlockingMockServer::start(
+        MockConfig::new()
+            .with_project(PROJECT, 15)
+            .with_token(TOKEN, PROJECT),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let config = ClientConfig::new(
         Endpoint::parse(&server.url()).unwrap(),
         ProjectId::new(PROJECT).unwrap(),
@@ -27,14 +40,19 @@ fn main() {
     );
     // The bare side sends exactly the request our client would send first.
     let template = kms_proto::ShowUserInstances::new(ProjectId::new(PROJECT).unwrap())
-        .build(config.call().endpoint(), config.call().credentials(), std::time::SystemTime::now())
+        .build(
+            config.call().endpoint(),
+            config.call().credentials(),
+            std::time::SystemTime::now(),
+        )
         .unwrap();
     let (uri, headers) = (template.uri().clone(), template.headers().clone());
     let (ours, bare) = runtime.block_on(async {
         let ours = kms_hyper::Client::new(config.clone()).unwrap();
-        let bare: LegacyClient<HttpConnector, Empty<Bytes>> = LegacyClient::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .build(HttpConnector::new());
+        let bare: LegacyClient<HttpConnector, Empty<Bytes>> =
+            LegacyClient::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .build(HttpConnector::new());
         (ours, bare)
     });
     for in_flight in [1u64, 32] {

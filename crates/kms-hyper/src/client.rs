@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kms_proto::call::{Call, Error, Step, TransportErrorKind, TransportFailure};
 use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, Problem};
-use tracing::{Instrument, Level, debug, info, span, warn};
+use tracing::{Instrument, Level, debug, span, warn};
 
 use crate::limit::LimitedConnector;
 use crate::{classify, tls};
@@ -124,27 +124,8 @@ impl Client {
                     .instrument(span!(Level::DEBUG, "kms.attempt", attempt))
                     .await;
                 match step {
-                    Step::Done(result) => {
-                        match &result {
-                            Ok(count) => info!(
-                                attempts = call.attempts(),
-                                count = count.count(),
-                                request_id = count.request_id(),
-                                "call succeeded"
-                            ),
-                            Err(e) => warn!(
-                                attempts = call.attempts(),
-                                kind = e.kind(),
-                                status = e.status().map(|s| s.as_u16()),
-                                code = e.code(),
-                                request_id = e.request_id(),
-                                "call failed"
-                            ),
-                        }
-                        return result;
-                    }
+                    Step::Done(result) => return result,
                     Step::Retry(delay) => {
-                        debug!(delay_ms = delay.as_millis() as u64, "retrying");
                         tokio::time::sleep(delay).await;
                     }
                     _ => {}

@@ -282,7 +282,15 @@ impl<'a> Call<'a> {
             self.settings.max_response_body,
         );
         match parsed {
-            Ok(count) => Step::Done(Ok(count)),
+            Ok(count) => {
+                tracing::info!(
+                    attempts = self.attempts,
+                    count = count.count(),
+                    request_id = count.request_id(),
+                    "call succeeded"
+                );
+                Step::Done(Ok(count))
+            }
             Err(error) => {
                 let decision = self.settings.retry.decide(
                     self.attempts,
@@ -332,8 +340,26 @@ impl<'a> Call<'a> {
     fn after(&self, decision: Decision, now: Instant, error: impl FnOnce() -> Error) -> Step {
         match decision {
             // A retry that could not start before the deadline is not made.
-            Decision::Retry(delay) if now + delay < self.deadline => Step::Retry(delay),
-            _ => Step::Done(Err(error())),
+            Decision::Retry(delay) if now + delay < self.deadline => {
+                tracing::debug!(
+                    attempt = self.attempts,
+                    delay_ms = delay.as_millis() as u64,
+                    "retrying"
+                );
+                Step::Retry(delay)
+            }
+            _ => {
+                let error = error();
+                tracing::warn!(
+                    attempts = self.attempts,
+                    kind = error.kind(),
+                    status = error.status().map(|s| s.as_u16()),
+                    code = error.code(),
+                    request_id = error.request_id(),
+                    "call failed"
+                );
+                Step::Done(Err(error))
+            }
         }
     }
 }

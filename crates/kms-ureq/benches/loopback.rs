@@ -1,7 +1,12 @@
 //! `kms-ureq` calls per second on loopback, 1 and 4 threads, beside a bare ureq agent
 //! sending the same pre-built request to the same emulator (token auth) and only reading
 //! the body. The two take turns in one process. `-- --test` runs a short round.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 #[path = "../../kms-proto/benches/support/side_by_side.rs"]
 mod side_by_side;
@@ -15,14 +20,23 @@ const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
 const TOKEN: &str = "bench-token-MIIEhQYJKoZIhvcNAQcCoIIEdjCCBHICAQExDTALBglghkgB";
 
 fn main() {
-    let server = BlockingMockServer::start(MockConfig::new().with_project(PROJECT, 15).with_token(TOKEN, PROJECT)).unwrap();
+    let server = BlockingMockServer::start(
+        MockConfig::new()
+            .with_project(PROJECT, 15)
+            .with_token(TOKEN, PROJECT),
+    )
+    .unwrap();
     let config = ClientConfig::new(
         Endpoint::parse(&server.url()).unwrap(),
         ProjectId::new(PROJECT).unwrap(),
         AuthToken::new(TOKEN).unwrap().into(),
     );
     let template = kms_proto::ShowUserInstances::new(ProjectId::new(PROJECT).unwrap())
-        .build(config.call().endpoint(), config.call().credentials(), std::time::SystemTime::now())
+        .build(
+            config.call().endpoint(),
+            config.call().credentials(),
+            std::time::SystemTime::now(),
+        )
         .unwrap();
     let (uri, headers) = (template.uri().clone(), template.headers().clone());
     let ours = kms_ureq::Client::new(config).unwrap();
@@ -45,7 +59,11 @@ fn main() {
                                 *request.headers_mut() = headers.clone();
                                 let response = bare.run(request).unwrap();
                                 let mut body = Vec::new();
-                                response.into_body().into_reader().read_to_end(&mut body).unwrap();
+                                response
+                                    .into_body()
+                                    .into_reader()
+                                    .read_to_end(&mut body)
+                                    .unwrap();
                                 assert!(!body.is_empty());
                             }
                         });

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use kms_proto::call::{Call, Error, Step};
 use kms_proto::{ClientConfig, InstanceCount};
-use tracing::{Level, debug, info, span, warn};
+use tracing::{Level, debug, span, warn};
 
 use crate::{classify, tls};
 
@@ -161,27 +161,8 @@ impl Client {
                 }
             };
             match step {
-                Step::Done(result) => {
-                    match &result {
-                        Ok(count) => info!(
-                            attempts = call.attempts(),
-                            count = count.count(),
-                            request_id = count.request_id(),
-                            "call succeeded"
-                        ),
-                        Err(e) => warn!(
-                            attempts = call.attempts(),
-                            kind = e.kind(),
-                            status = e.status().map(|s| s.as_u16()),
-                            code = e.code(),
-                            request_id = e.request_id(),
-                            "call failed"
-                        ),
-                    }
-                    return result;
-                }
+                Step::Done(result) => return result,
                 Step::Retry(delay) => {
-                    debug!(delay_ms = delay.as_millis() as u64, "retrying");
                     std::thread::sleep(delay);
                 }
                 _ => {}
