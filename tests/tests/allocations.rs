@@ -6,14 +6,22 @@
 //! dhat's global allocator counts every allocation of this test binary, so the file holds
 //! one test (dhat allows one profiler per process).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::print_stdout)] // a test fails by panicking
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)] // a test fails by panicking
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderValue, StatusCode};
-use kms_proto::{AkSk, AuthToken, ClientConfig, Credentials, Endpoint, ProjectId, ShowUserInstances};
+use kms_proto::{
+    AkSk, AuthToken, ClientConfig, Credentials, Endpoint, ProjectId, ShowUserInstances,
+};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -43,7 +51,9 @@ fn responder(connections: usize) -> String {
                 let mut buf = [0u8; 8192];
                 let mut filled = 0;
                 loop {
-                    let Ok(n) = stream.read(&mut buf[filled..]) else { return };
+                    let Ok(n) = stream.read(&mut buf[filled..]) else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -68,15 +78,26 @@ fn allocations_per_operation() {
     let _profiler = dhat::Profiler::builder().testing().build();
 
     let mut headers = HeaderMap::new();
-    headers.insert("x-request-id", HeaderValue::from_static("7d018b99e75a29dcebbed13d746704c6"));
+    headers.insert(
+        "x-request-id",
+        HeaderValue::from_static("7d018b99e75a29dcebbed13d746704c6"),
+    );
     let parse = allocations(1000, || {
-        std::hint::black_box(kms_proto::parse(StatusCode::OK, &headers, br#"{"instance_num": 15}"#).unwrap());
+        std::hint::black_box(
+            kms_proto::parse(StatusCode::OK, &headers, br#"{"instance_num": 15}"#).unwrap(),
+        );
     });
 
     let endpoint = Endpoint::parse("https://kms.cn-north-4.myhuaweicloud.com").unwrap();
-    let aksk: Credentials = AkSk::new("AKEXAMPLE0000000000", "SKEXAMPLEsecretkey").unwrap().into();
-    let token: Credentials = AuthToken::new("MIIEhQYJKoZIhvcNAQcCoIIEdjCCBHICAQ").unwrap().into();
-    let prepared = ShowUserInstances::new(ProjectId::new(PROJECT).unwrap()).prepare(&endpoint).unwrap();
+    let aksk: Credentials = AkSk::new("AKEXAMPLE0000000000", "SKEXAMPLEsecretkey")
+        .unwrap()
+        .into();
+    let token: Credentials = AuthToken::new("MIIEhQYJKoZIhvcNAQcCoIIEdjCCBHICAQ")
+        .unwrap()
+        .into();
+    let prepared = ShowUserInstances::new(ProjectId::new(PROJECT).unwrap())
+        .prepare(&endpoint)
+        .unwrap();
     let now = UNIX_EPOCH + Duration::from_secs(1_795_334_400);
     let build_aksk = allocations(1000, || {
         std::hint::black_box(prepared.build(&aksk, now).unwrap());
@@ -86,15 +107,23 @@ fn allocations_per_operation() {
     });
 
     let url = responder(16);
-    let config = ClientConfig::new(Endpoint::parse(&url).unwrap(), ProjectId::new(PROJECT).unwrap(), aksk.clone());
+    let config = ClientConfig::new(
+        Endpoint::parse(&url).unwrap(),
+        ProjectId::new(PROJECT).unwrap(),
+        aksk.clone(),
+    );
     let ureq = kms_ureq::Client::new(config.clone()).unwrap();
     let ureq_call = allocations(200, || {
         assert_eq!(ureq.show_user_instances().unwrap().count(), 15);
     });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let hyper = runtime.block_on(async { kms_hyper::Client::new(config).unwrap() });
     let hyper_call = allocations(200, || {
-        runtime.block_on(async { assert_eq!(hyper.show_user_instances().await.unwrap().count(), 15) });
+        runtime
+            .block_on(async { assert_eq!(hyper.show_user_instances().await.unwrap().count(), 15) });
     });
 
     println!("allocations per operation:");
@@ -105,6 +134,12 @@ fn allocations_per_operation() {
     println!("  kms-hyper call (AK/SK, reused): {hyper_call}");
     assert_eq!(parse, 0.0, "the success path of parse allocates");
     assert!(build_aksk > 0.0, "the counter saw nothing");
-    assert!(build_aksk <= 10.0 && build_token <= 4.0, "building allocates more than it used to");
-    assert!(ureq_call <= 64.0 && hyper_call <= 32.0, "a call allocates more than it used to");
+    assert!(
+        build_aksk <= 10.0 && build_token <= 4.0,
+        "building allocates more than it used to"
+    );
+    assert!(
+        ureq_call <= 64.0 && hyper_call <= 32.0,
+        "a call allocates more than it used to"
+    );
 }
