@@ -199,9 +199,21 @@ impl ShowUserInstances {
             sign::write_header_line(&mut prefix, name, value);
         }
         sign::CanonicalSink::put(&mut prefix, b"x-sdk-date:");
+        // One template per kind of credentials, with empty placeholders that `build`
+        // overwrites in place: cloning a template and walking it costs no hashing.
+        let placeholder = || HeaderValue::from_static("");
+        let mut token_headers = headers.clone();
+        token_headers.insert(X_AUTH_TOKEN, placeholder());
+        let mut aksk_headers = headers.clone();
+        aksk_headers.insert(X_SDK_DATE, placeholder());
+        aksk_headers.insert(AUTHORIZATION, placeholder());
+        let mut aksk_token_headers = aksk_headers.clone();
+        aksk_token_headers.insert(X_SECURITY_TOKEN, placeholder());
         Ok(PreparedRequest {
             uri,
-            headers,
+            token_headers,
+            aksk_headers,
+            aksk_token_headers,
             canonical_prefix: prefix,
         })
     }
@@ -212,8 +224,12 @@ impl ShowUserInstances {
 #[derive(Clone)]
 pub struct PreparedRequest {
     uri: Uri,
-    /// Host, User-Agent, Content-Type and X-Project-Id.
-    headers: HeaderMap,
+    /// Host, User-Agent, Content-Type, X-Project-Id and an `X-Auth-Token` placeholder.
+    token_headers: HeaderMap,
+    /// The same with `X-Sdk-Date` and `Authorization` placeholders instead.
+    aksk_headers: HeaderMap,
+    /// The same with an `X-Security-Token` placeholder too.
+    aksk_token_headers: HeaderMap,
     /// SHA-256 of the canonical request up to and including `x-sdk-date:`.
     canonical_prefix: Sha256,
 }
@@ -222,7 +238,7 @@ impl fmt::Debug for PreparedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PreparedRequest")
             .field("uri", &self.uri)
-            .field("headers", &self.headers)
+            .field("headers", &self.token_headers)
             .finish_non_exhaustive()
     }
 }
@@ -246,22 +262,37 @@ impl PreparedRequest {
         let mut request = Request::new(Vec::new());
         *request.method_mut() = ShowUserInstances::METHOD;
         *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        let headers = request.headers_mut();
         match credentials {
             Credentials::Token(token) => {
-                headers.insert(X_AUTH_TOKEN, token.header().clone());
+                *request.headers_mut() = self.token_headers.clone();
+                fill(request.headers_mut(), &X_AUTH_TOKEN, token.header().clone());
             }
             Credentials::AkSk(aksk) => {
                 let date = SdkDate::from_system_time(now)?;
-                let authorization = self.authorization(aksk, date);
-                headers.insert(X_SDK_DATE, header_value(date.as_str(), Input::SigningTime)?);
-                if let Some((_, token)) = aksk.security_token() {
-                    headers.insert(X_SECURITY_TOKEN, token.clone());
-                }
-                let mut authorization = header_value(&authorization, Input::AccessKey)?;
+                let mut authorization = HeaderValue::try_from(self.authorization(aksk, date))
+                    .map_err(|_| {
+                        InvalidInput::new(
+                            Input::AccessKey,
+                            Problem::Malformed {
+                                expected: "header text",
+                            },
+                        )
+                    })?;
                 authorization.set_sensitive(true);
-                headers.insert(AUTHORIZATION, authorization);
+                let headers = request.headers_mut();
+                match aksk.security_token() {
+                    Some((_, token)) => {
+                        *headers = self.aksk_token_headers.clone();
+                        fill(headers, &X_SECURITY_TOKEN, token.clone());
+                    }
+                    None => *headers = self.aksk_headers.clone(),
+                }
+                fill(
+                    headers,
+                    &X_SDK_DATE,
+                    header_value(date.as_str(), Input::SigningTime)?,
+                );
+                fill(headers, &AUTHORIZATION, authorization);
             }
         }
         Ok(request)
@@ -271,7 +302,7 @@ impl PreparedRequest {
     /// prefix is extended with the date (and security token), and the string to sign goes
     /// into an HMAC keyed once per credential, so no intermediate text is built.
     fn authorization(&self, aksk: &AkSk, date: SdkDate) -> String {
-        let mut hasher = self.canonical_prefix.clone();
+        let mut hasher = sign::BufferedSha256::new(self.canonical_prefix.clone());
         sign::CanonicalSink::put(&mut hasher, date.as_str().as_bytes());
         sign::CanonicalSink::put(&mut hasher, b"\n");
         let signed = match aksk.security_token() {
@@ -282,7 +313,7 @@ impl PreparedRequest {
             None => SIGNED,
         };
         sign::write_canonical_tail(&mut hasher, signed.split(';'), EMPTY_BODY_SHA256);
-        let canonical_hash = sign::hex(&hasher.finalize().into());
+        let canonical_hash = sign::hex(&hasher.finalize());
         let mut mac = aksk.keyed_hmac().clone();
         for part in [
             ALGORITHM,
@@ -295,6 +326,13 @@ impl PreparedRequest {
         }
         let signature = sign::hex(&mac.finalize().into_bytes().into());
         sign::authorization(aksk.access_key(), signed, signature.as_str())
+    }
+}
+
+/// Replaces the placeholder of `name` in a prepared template.
+fn fill(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) {
+    if let Some((_, slot)) = headers.iter_mut().find(|(n, _)| *n == name) {
+        *slot = value;
     }
 }
 

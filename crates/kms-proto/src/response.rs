@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
@@ -191,17 +191,24 @@ fn describe_json_error(e: &serde_json::Error, body: &[u8]) -> String {
 
 /// `X-Request-Id` when it is non-empty printable ASCII (no spaces).
 fn header_request_id(headers: &HeaderMap) -> Option<&str> {
-    // Answers carry a handful of headers: comparing names is cheaper than hashing one.
-    let value = if headers.keys_len() <= 16 {
-        headers.iter().find(|(name, _)| *name == X_REQUEST_ID)?.1
-    } else {
-        headers.get(X_REQUEST_ID)?
-    };
-    let value = value.as_bytes();
+    let value = find_header(headers, &X_REQUEST_ID)?.as_bytes();
     if value.is_empty() || !all_ascii_graphic(value) {
         return None;
     }
     std::str::from_utf8(value).ok()
+}
+
+/// The first value of header `name`. Answers carry a handful of headers: comparing names is
+/// then cheaper than hashing one, which matters on the allocation-free success path.
+pub(crate) fn find_header<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Option<&'h HeaderValue> {
+    if headers.keys_len() <= 16 {
+        headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    } else {
+        headers.get(name)
+    }
 }
 
 /// `bytes.iter().all(u8::is_ascii_graphic)`, eight bytes at a time: this check is most of

@@ -29,12 +29,10 @@ impl RetryAfter {
         httpdate::parse_http_date(text).ok().map(RetryAfter::At)
     }
 
-    /// The first valid `Retry-After` of `headers`.
+    /// The `Retry-After` of `headers`, if it is valid (the first one, when repeated).
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        headers
-            .get_all(RETRY_AFTER)
-            .iter()
-            .find_map(|v| RetryAfter::parse(v.as_bytes()))
+        crate::response::find_header(headers, &RETRY_AFTER)
+            .and_then(|v| RetryAfter::parse(v.as_bytes()))
     }
 
     /// How long to wait from `now`; a date in the past gives zero.

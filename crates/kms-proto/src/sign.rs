@@ -122,6 +122,54 @@ impl CanonicalSink for Sha256 {
     }
 }
 
+/// A SHA-256 fed through a stack buffer: the canonical request arrives in dozens of small
+/// pieces, and one `update` per 512 bytes costs far less than one per piece.
+pub(crate) struct BufferedSha256 {
+    hasher: Sha256,
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl BufferedSha256 {
+    pub(crate) fn new(hasher: Sha256) -> Self {
+        BufferedSha256 {
+            hasher,
+            buf: [0; 512],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn finalize(mut self) -> [u8; 32] {
+        self.flush();
+        self.hasher.finalize().into()
+    }
+
+    fn flush(&mut self) {
+        self.hasher
+            .update(self.buf.get(..self.len).unwrap_or_default());
+        self.len = 0;
+    }
+}
+
+impl CanonicalSink for BufferedSha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => {
+                self.flush();
+                if bytes.len() >= self.buf.len() {
+                    self.hasher.update(bytes);
+                } else {
+                    self.put(bytes);
+                }
+            }
+        }
+    }
+}
+
 /// Writes the canonical request into `sink`.
 ///
 /// `headers` are exactly the signed headers as `(lower-case name, value)`, sorted by name

@@ -290,7 +290,7 @@ pub fn verify<'a, S: AsRef<str>>(
         body_hash = sign::hex(&Sha256::digest(request.body).into());
         body_hash.as_str()
     };
-    let mut hasher = Sha256::new();
+    let mut hasher = sign::BufferedSha256::new(Sha256::new());
     sign::write_canonical_request(
         &mut hasher,
         request.method,
@@ -299,7 +299,7 @@ pub fn verify<'a, S: AsRef<str>>(
         signed,
         payload_hash,
     );
-    let canonical_hash = sign::hex(&hasher.finalize().into());
+    let canonical_hash = sign::hex(&hasher.finalize());
     let mut mac = sign::hmac_sha256(sk.as_ref());
     for part in [
         ALGORITHM,
