@@ -10,9 +10,10 @@ use std::time::{Duration, SystemTime};
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// An AK/SK pair the emulator accepts.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) struct AkSkEntry {
-    pub(crate) sk: String,
+    /// The SK, keyed for HMAC once: the emulator verifies many requests per AK.
+    pub(crate) key: kms_proto::verify::PreparedKey,
     pub(crate) security_token: Option<String>,
     /// `None`: every configured project.
     pub(crate) projects: Option<Vec<String>>,
@@ -117,7 +118,7 @@ impl MockConfig {
         self.aksks.insert(
             ak.to_owned(),
             AkSkEntry {
-                sk: sk.to_owned(),
+                key: kms_proto::verify::PreparedKey::new(sk),
                 security_token: None,
                 projects: None,
             },
@@ -130,7 +131,7 @@ impl MockConfig {
         self.aksks.insert(
             ak.to_owned(),
             AkSkEntry {
-                sk: sk.to_owned(),
+                key: kms_proto::verify::PreparedKey::new(sk),
                 security_token: Some(security_token.to_owned()),
                 projects: None,
             },

@@ -286,7 +286,7 @@ impl State {
         let entry = access_key
             .as_deref()
             .and_then(|ak| self.config.aksks.get(ak));
-        let verified = kms_proto::verify::verify(&received, |_| entry.map(|e| e.sk.as_str()), now);
+        let verified = kms_proto::verify::verify(&received, |_| entry.map(|e| &e.key), now);
         let verified = match verified {
             Ok(verified) => verified,
             Err(error) => {

@@ -201,8 +201,12 @@ pub(crate) fn write_canonical_head(
     path: &str,
     query: &[(&str, &str)],
 ) {
-    for b in method.bytes() {
-        sink.put(&[b.to_ascii_uppercase()]);
+    if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        for b in method.bytes() {
+            sink.put(&[b.to_ascii_uppercase()]);
+        }
+    } else {
+        sink.put(method.as_bytes());
     }
     sink.put(b"\n");
     write_canonical_uri(sink, path);
@@ -251,6 +255,14 @@ pub(crate) fn signed_header_list(headers: &[(&str, &str)]) -> String {
 /// The path percent-decoded (as Python's `unquote`: invalid escapes kept, invalid UTF-8
 /// replaced by U+FFFD), split on `/`, each segment re-encoded, with a trailing `/`.
 fn write_canonical_uri(sink: &mut impl CanonicalSink, path: &str) {
+    // The common case, and ours: nothing to decode or encode.
+    if path.starts_with('/') && path.bytes().all(|b| b == b'/' || is_unreserved(b)) {
+        sink.put(path.as_bytes());
+        if !path.ends_with('/') {
+            sink.put(b"/");
+        }
+        return;
+    }
     let decoded: Cow<'_, str> = if path.contains('%') {
         Cow::Owned(String::from_utf8_lossy(&percent_decode(path.as_bytes())).into_owned())
     } else {
@@ -342,7 +354,7 @@ pub(crate) fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-fn hex_value(b: u8) -> Option<u8> {
+pub(crate) fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use hmac::Mac;
+use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
@@ -139,6 +139,61 @@ impl fmt::Display for VerifyError {
 
 impl std::error::Error for VerifyError {}
 
+/// The secret key of an access key, as [`verify`] takes it from the lookup: the SK as text
+/// (`&str`, `String`), or a [`PreparedKey`] keyed once for every request it verifies.
+pub trait SecretKey {
+    /// HMAC-SHA256 keyed with the SK.
+    fn keyed_hmac(&self) -> Hmac<Sha256>;
+}
+
+impl SecretKey for &str {
+    fn keyed_hmac(&self) -> Hmac<Sha256> {
+        sign::hmac_sha256(self)
+    }
+}
+
+impl SecretKey for String {
+    fn keyed_hmac(&self) -> Hmac<Sha256> {
+        sign::hmac_sha256(self)
+    }
+}
+
+impl SecretKey for &String {
+    fn keyed_hmac(&self) -> Hmac<Sha256> {
+        sign::hmac_sha256(self)
+    }
+}
+
+/// An SK with its HMAC key schedule computed once, for a verifier that checks many
+/// requests of the same access key. `Debug` prints `[redacted]`.
+#[derive(Clone)]
+pub struct PreparedKey(Hmac<Sha256>);
+
+impl PreparedKey {
+    /// Prepares `sk`.
+    pub fn new(sk: &str) -> Self {
+        PreparedKey(sign::hmac_sha256(sk))
+    }
+}
+
+impl fmt::Debug for PreparedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PreparedKey([redacted])")
+    }
+}
+
+impl SecretKey for PreparedKey {
+    fn keyed_hmac(&self) -> Hmac<Sha256> {
+        self.0.clone()
+    }
+}
+
+impl SecretKey for &PreparedKey {
+    fn keyed_hmac(&self) -> Hmac<Sha256> {
+        self.0.clone()
+    }
+}
+
 /// A parsed `Authorization` header, borrowed from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationHeader<'a> {
@@ -162,12 +217,28 @@ impl<'a> AuthorizationHeader<'a> {
             .strip_prefix(ALGORITHM)
             .and_then(|r| r.strip_prefix(' '))
             .ok_or(malformed("it does not start with \"SDK-HMAC-SHA256 \""))?;
+        if let Some(parsed) = Self::parse_usual(rest) {
+            return Ok(parsed);
+        }
         let (mut access, mut signed, mut signature) = (None, None, None);
-        for part in rest.split(',') {
-            let (key, val) = part
-                .trim_matches(' ')
-                .split_once('=')
+        // Byte scanning rather than `str::split`: the parts are short, and this runs on
+        // every request the emulator verifies.
+        let mut parts = rest;
+        loop {
+            let (part, more) = match parts.as_bytes().iter().position(|&b| b == b',') {
+                Some(i) => (parts.get(..i).unwrap_or_default(), parts.get(i + 1..)),
+                None => (parts, None),
+            };
+            let part = trim_spaces(part);
+            let eq = part
+                .as_bytes()
+                .iter()
+                .position(|&b| b == b'=')
                 .ok_or(malformed("a part is not key=value"))?;
+            let (key, val) = (
+                part.get(..eq).unwrap_or_default(),
+                part.get(eq + 1..).unwrap_or_default(),
+            );
             let slot = match key {
                 "Access" => &mut access,
                 "SignedHeaders" => &mut signed,
@@ -176,6 +247,10 @@ impl<'a> AuthorizationHeader<'a> {
             };
             if slot.replace(val).is_some() {
                 return Err(malformed("a part appears twice"));
+            }
+            match more {
+                Some(rest) => parts = rest,
+                None => break,
             }
         }
         let access_key = access
@@ -195,6 +270,30 @@ impl<'a> AuthorizationHeader<'a> {
     }
 }
 
+impl<'a> AuthorizationHeader<'a> {
+    /// The shape every official SDK writes, `Access=A, SignedHeaders=S, Signature=<64 hex>`,
+    /// read with three fixed-string searches. Anything else (other spacing, order,
+    /// unusual characters) goes through the general parser, which gives the same answer
+    /// for this shape.
+    fn parse_usual(rest: &'a str) -> Option<Self> {
+        const SIG: &str = ", Signature=";
+        let split = rest.len().checked_sub(64 + SIG.len())?;
+        let (head, tail) = (rest.get(..split)?, rest.get(split..)?);
+        let signature = decode_hex32(tail.strip_prefix(SIG)?)?;
+        let head = head.strip_prefix("Access=")?;
+        // The access key holds no ',' (checked below), so the first one ends it.
+        let at = head.bytes().position(|b| b == b',')?;
+        let signed_headers = head.get(at..)?.strip_prefix(", SignedHeaders=")?;
+        let access_key = head.get(..at)?;
+        let plain = |s: &str| !s.is_empty() && !s.bytes().any(|b| matches!(b, b',' | b'=' | b' '));
+        (plain(access_key) && plain(signed_headers)).then_some(AuthorizationHeader {
+            access_key,
+            signed_headers,
+            signature,
+        })
+    }
+}
+
 /// Verifies `request`'s signature at time `now`, looking the SK of its access key up with
 /// `secret_key`.
 ///
@@ -205,9 +304,9 @@ impl<'a> AuthorizationHeader<'a> {
 ///
 /// # Errors
 /// The first check that failed, as a [`VerifyError`].
-pub fn verify<'a, S: AsRef<str>>(
+pub fn verify<'a, K: SecretKey>(
     request: &ReceivedRequest<'a>,
-    secret_key: impl FnOnce(&str) -> Option<S>,
+    secret_key: impl FnOnce(&str) -> Option<K>,
     now: SystemTime,
 ) -> Result<Verified<'a>, VerifyError> {
     let headers: &'a HeaderMap = request.headers;
@@ -300,7 +399,7 @@ pub fn verify<'a, S: AsRef<str>>(
         payload_hash,
     );
     let canonical_hash = sign::hex(&hasher.finalize());
-    let mut mac = sign::hmac_sha256(sk.as_ref());
+    let mut mac = sk.keyed_hmac();
     for part in [
         ALGORITHM,
         "\n",
@@ -346,6 +445,18 @@ fn single_value<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h Hea
     Ok(found)
 }
 
+/// `s.trim_matches(' ')` without the generic pattern machinery, which costs more than the
+/// short parts of an `Authorization` header.
+fn trim_spaces(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
 /// Splits a raw query into decoded pairs; a part without `=` has an empty value.
 fn decode_query(query: &str) -> Vec<(String, String)> {
     query
@@ -360,18 +471,40 @@ fn decode_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "a u8 indexes a 256-entry table, and chunks_exact(2) yields pairs; the table is built at compile time"
+)]
 fn decode_hex32(text: &str) -> Option<[u8; 32]> {
     let bytes = text.as_bytes();
     if bytes.len() != 64 {
         return None;
     }
+    // A table instead of a match per digit: 0xFF marks what is not a hex digit.
+    const TABLE: [u8; 256] = {
+        let mut table = [0xFF; 256];
+        let mut i = 0;
+        while i < 10 {
+            table[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            table[b'a' as usize + i] = 10 + i as u8;
+            table[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        table
+    };
     let mut out = [0u8; 32];
+    let mut bad = 0u8;
     for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let digit = |b: u8| char::from(b).to_digit(16);
-        let (hi, lo) = (digit(*pair.first()?)?, digit(*pair.get(1)?)?);
-        *slot = u8::try_from(hi << 4 | lo).ok()?;
+        let (hi, lo) = (TABLE[usize::from(pair[0])], TABLE[usize::from(pair[1])]);
+        bad |= hi | lo;
+        *slot = hi << 4 | (lo & 0x0F);
     }
-    Some(out)
+    // A digit is at most 0x0F; any 0xFF sets the high bits.
+    (bad & 0xF0 == 0).then_some(out)
 }
 
 #[cfg(test)]
