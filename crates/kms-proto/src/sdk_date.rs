@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+use time::OffsetDateTime;
 
 use crate::input_error::{Input, InvalidInput, Problem};
 
@@ -11,7 +11,11 @@ use crate::input_error::{Input, InvalidInput, Problem};
 ///
 /// Stored inline, so formatting one allocates nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SdkDate([u8; 16]);
+pub struct SdkDate {
+    text: [u8; 16],
+    /// Seconds since 1970, computed once: the verifier needs them for every request.
+    unix: u64,
+}
 
 impl SdkDate {
     /// Formats `time`, dropping sub-second precision.
@@ -23,7 +27,8 @@ impl SdkDate {
         let since_epoch = time
             .duration_since(UNIX_EPOCH)
             .map_err(|_| out_of_range())?;
-        let since_epoch = time::Duration::try_from(Duration::from_secs(since_epoch.as_secs()))
+        let since_epoch_secs = since_epoch.as_secs();
+        let since_epoch = time::Duration::try_from(Duration::from_secs(since_epoch_secs))
             .map_err(|_| out_of_range())?;
         let utc = OffsetDateTime::UNIX_EPOCH
             .checked_add(since_epoch)
@@ -48,61 +53,63 @@ impl SdkDate {
                 value /= 10;
             }
         }
-        Ok(SdkDate(buf))
+        Ok(SdkDate {
+            text: buf,
+            unix: since_epoch_secs,
+        })
     }
 
     /// Parses an `X-Sdk-Date` value. Only the exact form `YYYYMMDDTHHMMSSZ` with a real
     /// calendar date from 1970 on is accepted.
     pub fn parse(text: &str) -> Option<Self> {
         let bytes: [u8; 16] = text.as_bytes().try_into().ok()?;
-        let digit_positions = (0..8).chain(9..15);
-        let shape_ok = bytes[8] == b'T'
-            && bytes[15] == b'Z'
-            && digit_positions
-                .clone()
-                .all(|i| bytes.get(i).is_some_and(u8::is_ascii_digit));
-        if !shape_ok {
+        if bytes[8] != b'T' || bytes[15] != b'Z' {
             return None;
         }
-        let date = SdkDate(bytes);
-        date.to_primitive().filter(|t| t.year() >= 1970)?;
-        Some(date)
+        let unix = unix_seconds(&bytes)?;
+        Some(SdkDate { text: bytes, unix })
     }
 
     /// The time as a `SystemTime`.
     pub fn to_system_time(self) -> SystemTime {
-        let secs = self
-            .to_primitive()
-            .map(|t| t.assume_utc().unix_timestamp())
-            .and_then(|s| u64::try_from(s).ok())
-            .unwrap_or(0);
-        UNIX_EPOCH + Duration::from_secs(secs)
+        UNIX_EPOCH + Duration::from_secs(self.unix)
     }
 
     /// The text, `YYYYMMDDTHHMMSSZ`.
     pub fn as_str(&self) -> &str {
         // Only ASCII digits, 'T' and 'Z' are ever stored.
-        std::str::from_utf8(&self.0).unwrap_or("19700101T000000Z")
+        std::str::from_utf8(&self.text).unwrap_or("19700101T000000Z")
     }
+}
 
-    fn to_primitive(self) -> Option<PrimitiveDateTime> {
-        let num = |range: std::ops::Range<usize>| -> Option<u32> {
-            self.0.get(range)?.iter().try_fold(0u32, |acc, &b| {
-                b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
-            })
-        };
-        let year = i32::try_from(num(0..4)?).ok()?;
-        let month = Month::try_from(u8::try_from(num(4..6)?).ok()?).ok()?;
-        let day = u8::try_from(num(6..8)?).ok()?;
-        let date = Date::from_calendar_date(year, month, day).ok()?;
-        let time = Time::from_hms(
-            u8::try_from(num(9..11)?).ok()?,
-            u8::try_from(num(11..13)?).ok()?,
-            u8::try_from(num(13..15)?).ok()?,
-        )
-        .ok()?;
-        Some(PrimitiveDateTime::new(date, time))
+/// Seconds since 1970 of `YYYYMMDDTHHMMSSZ` (the `T` and `Z` already checked), or `None`
+/// for a field that is not digits or not a real calendar time from 1970 on.
+fn unix_seconds(b: &[u8; 16]) -> Option<u64> {
+    let num = |range: std::ops::Range<usize>| -> Option<u64> {
+        b.get(range)?.iter().try_fold(0u64, |acc, &d| {
+            d.is_ascii_digit().then(|| acc * 10 + u64::from(d - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if year < 1970 || day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
+        return None;
     }
+    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil, for years >= 1).
+    let y = if month <= 2 { year - 1 } else { year };
+    let (era, year_of_era) = (y / 400, y % 400);
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = (era * 146_097 + day_of_era).checked_sub(719_468)?;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
 impl fmt::Display for SdkDate {
@@ -150,6 +157,15 @@ mod tests {
         for t in [UNIX_EPOCH - Duration::from_secs(1), at(253_402_300_800)] {
             let err = SdkDate::from_system_time(t).unwrap_err();
             assert_eq!(err.problem(), &Problem::TimeOutOfRange);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn formatting_and_parsing_agree(secs in 0u64..253_402_300_800) {
+            let date = SdkDate::from_system_time(at(secs)).unwrap();
+            proptest::prop_assert_eq!(SdkDate::parse(date.as_str()), Some(date));
+            proptest::prop_assert_eq!(date.to_system_time(), at(secs));
         }
     }
 
