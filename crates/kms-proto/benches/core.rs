@@ -151,12 +151,7 @@ fn benches(c: &mut Criterion) {
                 headers: request.headers(),
                 body: b"",
             };
-            verify(
-                &received,
-                |_| Some(&key),
-                now,
-            )
-            .unwrap()
+            verify(&received, |_| Some(&key), now).unwrap()
         })
     });
     g.finish();
@@ -243,14 +238,7 @@ fn ratios() {
                     headers: request.headers(),
                     body: b"",
                 };
-                black_box(
-                    verify(
-                        &received,
-                        |_| Some(&key),
-                        now,
-                    )
-                    .unwrap(),
-                );
+                black_box(verify(&received, |_| Some(&key), now).unwrap());
             })
         },
     );

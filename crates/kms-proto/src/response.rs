@@ -5,7 +5,7 @@ use std::fmt;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
 use crate::error::{ResponseError, ResponseErrorKind};
 use crate::request::X_REQUEST_ID;
@@ -142,7 +142,7 @@ fn error_response(
     body: &[u8],
     failure: SuccessFailure,
 ) -> ResponseError {
-    let doc = serde_json::from_slice::<ErrorDoc<'_>>(body).ok();
+    let doc = ErrorDoc::parse(body);
     let (code, message) = doc
         .as_ref()
         .map(ErrorDoc::code_and_message)
@@ -366,193 +366,199 @@ impl<'de> Deserialize<'de> for SuccessKey {
 
 /// The lenient view of an error document: every field optional, every type accepted,
 /// later duplicates winning. Strings are borrowed from the body when they have no escapes.
+/// Visitors fill it in place (no large values moved around on the way out).
 #[derive(Default)]
 struct ErrorDoc<'a> {
     fields: ErrorFields<'a>,
+    /// The `error` object, when the top level has one.
     nested: Option<ErrorFields<'a>>,
     /// `"error": "text"`.
     error_text: Option<Cow<'a, str>>,
 }
 
+/// The usable value of each key an error document may use: a non-empty string (or, for
+/// codes, an integer as its decimal text); anything else counts as absent.
 #[derive(Default)]
 struct ErrorFields<'a> {
-    error_code: Scalar<'a>,
-    error_code_camel: Scalar<'a>,
-    code: Scalar<'a>,
-    error_msg: Scalar<'a>,
-    error_msg_camel: Scalar<'a>,
-    message: Scalar<'a>,
-    request_id: Scalar<'a>,
+    error_code: Option<Cow<'a, str>>,
+    error_code_camel: Option<Cow<'a, str>>,
+    code: Option<Cow<'a, str>>,
+    error_msg: Option<Cow<'a, str>>,
+    error_msg_camel: Option<Cow<'a, str>>,
+    message: Option<Cow<'a, str>>,
+    request_id: Option<Cow<'a, str>>,
 }
 
 impl ErrorFields<'_> {
-    fn code(&self) -> Option<String> {
+    fn code(&self) -> Option<&str> {
         [&self.error_code, &self.error_code_camel, &self.code]
             .into_iter()
-            .find_map(Scalar::as_code)
+            .find_map(|c| c.as_deref())
     }
 
-    fn message(&self) -> Option<String> {
+    fn message(&self) -> Option<&str> {
         [&self.error_msg, &self.error_msg_camel, &self.message]
             .into_iter()
-            .find_map(Scalar::as_text)
+            .find_map(|m| m.as_deref())
     }
 }
 
 impl ErrorDoc<'_> {
+    /// Parses `body`; `None` when it is not a JSON object.
+    fn parse(body: &[u8]) -> Option<ErrorDoc<'_>> {
+        let mut doc = ErrorDoc::default();
+        let mut de = serde_json::Deserializer::from_slice(body);
+        DocSeed { doc: &mut doc }.deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(doc)
+    }
+
     /// The nested `error` object wins when it says anything; then `"error": "text"`; then
     /// the top-level fields.
     fn code_and_message(&self) -> (Option<String>, Option<String>) {
         if let Some(nested) = &self.nested {
-            let found = (nested.code(), nested.message());
-            if found.0.is_some() || found.1.is_some() {
-                return found;
+            let (code, message) = (nested.code(), nested.message());
+            if code.is_some() || message.is_some() {
+                return (code.map(str::to_owned), message.map(str::to_owned));
             }
         }
         if let Some(text) = self.error_text.as_deref().filter(|t| !t.is_empty()) {
             return (None, Some(text.to_owned()));
         }
-        (self.fields.code(), self.fields.message())
+        (
+            self.fields.code().map(str::to_owned),
+            self.fields.message().map(str::to_owned),
+        )
     }
 
     fn request_id(&self) -> Option<String> {
         self.fields
             .request_id
-            .as_text()
-            .or_else(|| self.nested.as_ref().and_then(|n| n.request_id.as_text()))
+            .as_deref()
+            .or_else(|| self.nested.as_ref().and_then(|n| n.request_id.as_deref()))
+            .map(str::to_owned)
     }
 }
 
-/// A JSON value reduced to what an error document can use.
-#[derive(Default)]
-enum Scalar<'a> {
-    #[default]
-    Absent,
-    Text(Cow<'a, str>),
-    Integer(i128),
-    Other,
+/// How a value is reduced: as a code (integers count) or as text.
+#[derive(Clone, Copy)]
+enum Want {
+    Code,
+    Text,
 }
 
-impl Scalar<'_> {
-    fn as_text(&self) -> Option<String> {
-        match self {
-            Scalar::Text(t) if !t.is_empty() => Some(t.to_string()),
-            _ => None,
-        }
-    }
+/// One value of an error document, reduced to its usable text (see [`ErrorFields`]).
+struct ValueSeed(Want);
 
-    fn as_code(&self) -> Option<String> {
-        match self {
-            Scalar::Integer(n) => Some(n.to_string()),
-            _ => self.as_text(),
-        }
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Option<Cow<'de, str>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(ValueVisitor(self.0))
     }
 }
 
-impl<'de> Deserialize<'de> for Scalar<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ScalarVisitor)
-    }
-}
+struct ValueVisitor(Want);
 
-struct ScalarVisitor;
-
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar<'de>;
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Option<Cow<'de, str>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Scalar::Text(Cow::Borrowed(v)))
+        Ok((!v.is_empty()).then_some(Cow::Borrowed(v)))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Scalar::Text(Cow::Owned(v.to_owned())))
+        Ok((!v.is_empty()).then(|| Cow::Owned(v.to_owned())))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Scalar::Text(Cow::Owned(v)))
+        Ok((!v.is_empty()).then_some(Cow::Owned(v)))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Scalar::Integer(v.into()))
+        Ok(matches!(self.0, Want::Code).then(|| Cow::Owned(v.to_string())))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Scalar::Integer(v.into()))
+        Ok(matches!(self.0, Want::Code).then(|| Cow::Owned(v.to_string())))
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Scalar::Other)
+        Ok(None)
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Scalar::Other)
+        Ok(None)
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Scalar::Other)
+        Ok(None)
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Other)
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        SkipVisitor.visit_seq(seq).map(|_| None)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Other)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        SkipVisitor.visit_map(map).map(|_| None)
     }
 }
 
-impl<'de> Deserialize<'de> for ErrorDoc<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(DocVisitor { top_level: true })
+/// The top-level object, filled into `doc`.
+struct DocSeed<'s, 'de> {
+    doc: &'s mut ErrorDoc<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
     }
 }
 
-/// Visits one object of an error document; the top level also looks into `error`.
-struct DocVisitor {
-    top_level: bool,
-}
-
-impl<'de> Visitor<'de> for DocVisitor {
-    type Value = ErrorDoc<'de>;
+impl<'de> Visitor<'de> for DocSeed<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut doc = ErrorDoc::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<ErrorKey>()? {
-            let f = &mut doc.fields;
-            let slot = match key {
-                ErrorKey::ErrorCode => &mut f.error_code,
-                ErrorKey::ErrorCodeCamel => &mut f.error_code_camel,
-                ErrorKey::Code => &mut f.code,
-                ErrorKey::ErrorMsg => &mut f.error_msg,
-                ErrorKey::ErrorMsgCamel => &mut f.error_msg_camel,
-                ErrorKey::Message => &mut f.message,
-                ErrorKey::RequestId => &mut f.request_id,
-                ErrorKey::Error if self.top_level => {
-                    match map.next_value_seed(NestedSeed)? {
-                        Nested::Object(fields) => {
-                            doc.nested = Some(fields);
-                            doc.error_text = None;
-                        }
-                        Nested::Text(text) => {
-                            doc.error_text = Some(text);
-                            doc.nested = None;
-                        }
-                        Nested::Other => {
-                            doc.nested = None;
-                            doc.error_text = None;
-                        }
-                    }
-                    continue;
-                }
-                ErrorKey::Error | ErrorKey::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            *slot = map.next_value::<Scalar<'de>>()?;
+            if let ErrorKey::Error = key {
+                // A later `error` replaces an earlier one, whatever its type.
+                self.doc.nested = None;
+                self.doc.error_text = None;
+                map.next_value_seed(NestedSeed {
+                    doc: &mut *self.doc,
+                })?;
+            } else {
+                fill(&mut self.doc.fields, key, &mut map)?;
+            }
         }
-        Ok(doc)
+        Ok(())
     }
+}
+
+/// Stores the value of `key` into `fields` (or skips it).
+fn fill<'de, A: MapAccess<'de>>(
+    fields: &mut ErrorFields<'de>,
+    key: ErrorKey,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    let (slot, want) = match key {
+        ErrorKey::ErrorCode => (&mut fields.error_code, Want::Code),
+        ErrorKey::ErrorCodeCamel => (&mut fields.error_code_camel, Want::Code),
+        ErrorKey::Code => (&mut fields.code, Want::Code),
+        ErrorKey::ErrorMsg => (&mut fields.error_msg, Want::Text),
+        ErrorKey::ErrorMsgCamel => (&mut fields.error_msg_camel, Want::Text),
+        ErrorKey::Message => (&mut fields.message, Want::Text),
+        ErrorKey::RequestId => (&mut fields.request_id, Want::Text),
+        ErrorKey::Error | ErrorKey::Other => {
+            map.next_value::<Skip>()?;
+            return Ok(());
+        }
+    };
+    *slot = map.next_value_seed(ValueSeed(want))?;
+    Ok(())
 }
 
 /// The keys an error document may use; matched without allocating.
@@ -594,58 +600,58 @@ impl<'de> Deserialize<'de> for ErrorKey {
     }
 }
 
-enum Nested<'a> {
-    Object(ErrorFields<'a>),
-    Text(Cow<'a, str>),
-    Other,
+/// The value of the top-level `error`: an object (filled into `doc.nested`), a string
+/// (`doc.error_text`), or anything else (ignored).
+struct NestedSeed<'s, 'de> {
+    doc: &'s mut ErrorDoc<'de>,
 }
 
-struct NestedSeed;
+impl<'de> DeserializeSeed<'de> for NestedSeed<'_, 'de> {
+    type Value = ();
 
-impl<'de> DeserializeSeed<'de> for NestedSeed {
-    type Value = Nested<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
 
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        struct NestedVisitor;
-        impl<'de> Visitor<'de> for NestedVisitor {
-            type Value = Nested<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an error object or text")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                DocVisitor { top_level: false }
-                    .visit_map(map)
-                    .map(|doc| Nested::Object(doc.fields))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Nested::Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Nested::Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                ScalarVisitor.visit_seq(seq).map(|_| Nested::Other)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Nested::Other)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Nested::Other)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Nested::Other)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Nested::Other)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Nested::Other)
-            }
+impl<'de> Visitor<'de> for NestedSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an error object or text")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let nested = self.doc.nested.insert(ErrorFields::default());
+        while let Some(key) = map.next_key::<ErrorKey>()? {
+            fill(nested, key, &mut map)?;
         }
-        deserializer.deserialize_any(NestedVisitor)
+        Ok(())
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        self.doc.error_text = Some(Cow::Borrowed(v));
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.doc.error_text = Some(Cow::Owned(v.to_owned()));
+        Ok(())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        SkipVisitor.visit_seq(seq).map(|_| ())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 }
 
