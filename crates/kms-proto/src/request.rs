@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::credentials::{AkSk, Credentials};
 use crate::input_error::{Input, InvalidInput, Problem, check_chars};
 use crate::sdk_date::SdkDate;
-use crate::sign::{self, ALGORITHM, EMPTY_BODY_SHA256};
+use crate::sign::{self, EMPTY_BODY_SHA256};
 use crate::{Endpoint, ProjectId};
 
 /// `X-Project-Id`, sent with every request as the official SDKs do.
@@ -315,15 +315,7 @@ impl PreparedRequest {
         sign::write_canonical_tail(&mut hasher, signed.split(';'), EMPTY_BODY_SHA256);
         let canonical_hash = sign::hex(&hasher.finalize());
         let mut mac = aksk.keyed_hmac().clone();
-        for part in [
-            ALGORITHM,
-            "\n",
-            date.as_str(),
-            "\n",
-            canonical_hash.as_str(),
-        ] {
-            mac.update(part.as_bytes());
-        }
+        mac.update(&sign::string_to_sign_bytes(date, &canonical_hash));
         let signature = sign::hex(&mac.finalize().into_bytes().into());
         sign::authorization(aksk.access_key(), signed, signature.as_str())
     }

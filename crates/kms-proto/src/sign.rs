@@ -90,6 +90,33 @@ pub fn string_to_sign(sdk_date: &str, canonical_request: &str) -> String {
     format!("{ALGORITHM}\n{sdk_date}\n{}", hash.as_str())
 }
 
+/// The length of every string to sign: algorithm, date (16) and hex hash (64), two newlines.
+const STRING_TO_SIGN_LEN: usize = ALGORITHM.len() + 1 + 16 + 1 + 64;
+
+/// The string to sign as one stack buffer (`SDK-HMAC-SHA256\n<date>\n<hash>`), so that the
+/// HMAC takes it in one update.
+pub(crate) fn string_to_sign_bytes(
+    date: crate::SdkDate,
+    canonical_hash: &Hex64,
+) -> [u8; STRING_TO_SIGN_LEN] {
+    let mut out = [0u8; STRING_TO_SIGN_LEN];
+    let parts: [&[u8]; 5] = [
+        ALGORITHM.as_bytes(),
+        b"\n",
+        date.as_str().as_bytes(),
+        b"\n",
+        &canonical_hash.0,
+    ];
+    let mut at = 0;
+    for part in parts {
+        if let Some(slot) = out.get_mut(at..at + part.len()) {
+            slot.copy_from_slice(part);
+        }
+        at += part.len();
+    }
+    out
+}
+
 /// The lower-case hex signature of a string to sign, keyed with the SK's UTF-8 bytes.
 pub fn signature(secret_key: &str, string_to_sign: &str) -> String {
     let mut mac = hmac_sha256(secret_key);

@@ -400,15 +400,7 @@ pub fn verify<'a, K: SecretKey>(
     );
     let canonical_hash = sign::hex(&hasher.finalize());
     let mut mac = sk.keyed_hmac();
-    for part in [
-        ALGORITHM,
-        "\n",
-        date.as_str(),
-        "\n",
-        canonical_hash.as_str(),
-    ] {
-        mac.update(part.as_bytes());
-    }
+    mac.update(&sign::string_to_sign_bytes(date, &canonical_hash));
     // `verify_slice` compares in constant time.
     mac.verify_slice(&auth.signature)
         .map_err(|_| VerifyError::SignatureMismatch)?;
