@@ -78,8 +78,12 @@ impl Client {
             .user_agent(ureq::config::AutoHeaderValue::None)
             .accept("application/json")
             .accept_encoding(ureq::config::AutoHeaderValue::None)
-            .build()
-            .new_agent();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            agent,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            crate::resolve::LiteralFirst::default(),
+        );
         Ok(Client {
             inner: Arc::new(Inner { agent, config }),
         })

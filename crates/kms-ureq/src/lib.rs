@@ -35,6 +35,7 @@
 
 mod classify;
 mod client;
+mod resolve;
 mod tls;
 
 pub use client::Client;
