@@ -392,7 +392,7 @@ fn run(s: &Scenario, transport: Transport, capture: &Capture) -> Result<(), Stri
                 ));
             }
             let shown = format!("{e} {e:?}");
-            if shown.contains('\n') && !shown.starts_with(&e.to_string()) {
+            if e.to_string().contains(['\n', '\r']) {
                 problems.push("Display is not one line".into());
             }
             for secret in SECRETS {

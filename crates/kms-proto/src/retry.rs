@@ -219,9 +219,10 @@ impl RetryPolicy {
 
     /// `min(max_backoff, initial_backoff * 2^(attempt-1))`, without overflow.
     fn backoff(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(32);
+        // 2^31 times any useful initial backoff is far past any cap.
+        let doublings = attempt.saturating_sub(1).min(31);
         self.initial_backoff
-            .checked_mul(1u32 << doublings.min(31))
+            .checked_mul(1u32 << doublings)
             .unwrap_or(self.max_backoff)
             .min(self.max_backoff)
     }
