@@ -310,7 +310,12 @@ pub fn verify<'a, K: SecretKey>(
     now: SystemTime,
 ) -> Result<Verified<'a>, VerifyError> {
     let headers: &'a HeaderMap = request.headers;
-    let authorization = single_value(headers, "authorization")
+    // The three headers with a meaning of their own, found in one walk over the headers.
+    let mut special = SPECIAL_HEADERS.map(Slot::new);
+    find_headers(headers, &mut special);
+    let [authorization, date, content_sha256] = special.map(|slot| slot.found);
+    let authorization = authorization
+        .single()
         .map_err(|_| VerifyError::MalformedAuthorization("it appears more than once"))?
         .ok_or(VerifyError::MissingAuthorization)?;
     let authorization = std::str::from_utf8(authorization.as_bytes())
@@ -319,37 +324,44 @@ pub fn verify<'a, K: SecretKey>(
     let sk = secret_key(auth.access_key)
         .ok_or_else(|| VerifyError::UnknownAccessKey(auth.access_key.to_owned()))?;
 
-    // The declared headers and their values, on the stack: real clients sign five or six.
-    let mut signed: [(&str, &str); MAX_SIGNED_HEADERS] = [("", ""); MAX_SIGNED_HEADERS];
-    let mut count = 0;
+    let declared = count_signed_headers(auth.signed_headers)?;
+    // The declared headers, then their values in a second walk: on the stack for the five
+    // or six that real clients sign, on the heap for a longer list.
+    let (mut inline_slots, mut heap_slots) = ([Slot::new(""); INLINE_SIGNED], Vec::new());
+    let slots = if declared <= INLINE_SIGNED {
+        inline_slots.get_mut(..declared).unwrap_or_default()
+    } else {
+        heap_slots.resize(declared, Slot::new(""));
+        heap_slots.as_mut_slice()
+    };
+    for (slot, name) in slots.iter_mut().zip(auth.signed_headers.split(';')) {
+        slot.name = name;
+    }
+    find_headers(headers, slots);
+    let (mut inline_signed, mut heap_signed) = ([("", ""); INLINE_SIGNED], Vec::new());
+    let signed = if declared <= INLINE_SIGNED {
+        inline_signed.get_mut(..declared).unwrap_or_default()
+    } else {
+        heap_signed.resize(declared, ("", ""));
+        heap_signed.as_mut_slice()
+    };
+    // In the declared order, so that the first missing header is the one reported.
     let mut date_signed = false;
-    for name in auth.signed_headers.split(';') {
-        let valid_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid_name {
-            return Err(VerifyError::MalformedAuthorization(
-                "SignedHeaders holds a name that is not a lower-case header name",
-            ));
-        }
-        let missing = || VerifyError::SignedHeaderMissing(name.to_owned());
-        let value = single_value(headers, name)
+    for (pair, slot) in signed.iter_mut().zip(slots.iter()) {
+        let missing = || VerifyError::SignedHeaderMissing(slot.name.to_owned());
+        let value = slot
+            .found
+            .single()
             .map_err(|_| missing())?
             .ok_or_else(missing)?;
         let value = std::str::from_utf8(value.as_bytes()).map_err(|_| missing())?;
-        let slot = signed
-            .get_mut(count)
-            .ok_or(VerifyError::MalformedAuthorization(
-                "SignedHeaders names too many headers",
-            ))?;
-        *slot = (name, value);
-        count += 1;
-        date_signed |= name == "x-sdk-date";
+        *pair = (slot.name, value);
+        date_signed |= slot.name == "x-sdk-date";
     }
-    let signed = signed.get(..count).unwrap_or_default();
+    let signed = &*signed;
 
-    let date = single_value(headers, "x-sdk-date")
+    let date = date
+        .single()
         .map_err(|_| VerifyError::MalformedDate)?
         .ok_or(VerifyError::MissingDate)?;
     if !date_signed {
@@ -376,7 +388,8 @@ pub fn verify<'a, K: SecretKey>(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let unsigned_payload = single_value(headers, "x-sdk-content-sha256")
+    let unsigned_payload = content_sha256
+        .single()
         .ok()
         .flatten()
         .is_some_and(|v| v == "UNSIGNED-PAYLOAD");
@@ -411,30 +424,111 @@ pub fn verify<'a, K: SecretKey>(
     })
 }
 
-/// The one value of header `name`: `Ok(None)` when absent, `Err(())` when repeated.
-///
-/// A request carries a handful of headers: comparing names is cheaper than hashing one,
-/// and the verifier looks up six or seven.
-fn single_value<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h HeaderValue>, ()> {
-    if headers.len() > 32 {
-        let mut values = headers.get_all(name).iter();
-        let first = values.next();
-        return if values.next().is_some() {
-            Err(())
-        } else {
-            Ok(first)
-        };
-    }
-    let mut found = None;
-    for (n, v) in headers {
-        if n.as_str() == name {
-            if found.is_some() {
-                return Err(());
+/// The headers [`verify`] reads for their own sake, in the order it destructures them.
+const SPECIAL_HEADERS: [&str; 3] = ["authorization", "x-sdk-date", "x-sdk-content-sha256"];
+
+/// How many signed headers [`verify`] keeps on the stack.
+const INLINE_SIGNED: usize = 16;
+
+/// The number of names in a `SignedHeaders` list, once the whole list is known to be
+/// well-formed: lower-case names (`a-z`, `0-9`, `-`) joined by single `;`, at most
+/// [`MAX_SIGNED_HEADERS`] of them.
+fn count_signed_headers(list: &str) -> Result<usize, VerifyError> {
+    let bytes = list.as_bytes();
+    let mut names = 1;
+    let mut previous = b';';
+    for &b in bytes {
+        let ok = match b {
+            b';' => {
+                names += 1;
+                previous != b';'
             }
-            found = Some(v);
+            b => b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
+        };
+        if !ok {
+            return Err(VerifyError::MalformedAuthorization(
+                "SignedHeaders holds a name that is not a lower-case header name",
+            ));
+        }
+        previous = b;
+    }
+    if previous == b';' {
+        return Err(VerifyError::MalformedAuthorization(
+            "SignedHeaders holds a name that is not a lower-case header name",
+        ));
+    }
+    if names > MAX_SIGNED_HEADERS {
+        return Err(VerifyError::MalformedAuthorization(
+            "SignedHeaders names too many headers",
+        ));
+    }
+    Ok(names)
+}
+
+/// A header name (lower case) and what a walk over the headers found for it.
+#[derive(Clone, Copy)]
+struct Slot<'h> {
+    name: &'h str,
+    found: Found<'h>,
+}
+
+impl<'h> Slot<'h> {
+    const fn new(name: &'h str) -> Self {
+        Slot {
+            name,
+            found: Found {
+                value: None,
+                repeated: false,
+            },
         }
     }
-    Ok(found)
+}
+
+/// The value of one header, and whether there was more than one.
+#[derive(Clone, Copy)]
+struct Found<'h> {
+    value: Option<&'h HeaderValue>,
+    repeated: bool,
+}
+
+impl<'h> Found<'h> {
+    /// The one value: `Ok(None)` when absent, `Err(())` when repeated.
+    fn single(self) -> Result<Option<&'h HeaderValue>, ()> {
+        if self.repeated {
+            Err(())
+        } else {
+            Ok(self.value)
+        }
+    }
+
+    fn add(&mut self, value: &'h HeaderValue) {
+        self.repeated |= self.value.is_some();
+        self.value = Some(value);
+    }
+}
+
+/// Fills in what `headers` hold for each slot's name.
+///
+/// A request carries a handful of headers, so one walk comparing names costs less than
+/// hashing each of the six or seven names the verifier needs; a large header map is
+/// searched by hash instead, so that the cost stays linear in the names.
+fn find_headers<'h>(headers: &'h HeaderMap, slots: &mut [Slot<'h>]) {
+    if headers.len() > 32 {
+        for slot in slots.iter_mut() {
+            for value in headers.get_all(slot.name) {
+                slot.found.add(value);
+            }
+        }
+        return;
+    }
+    for (header, value) in headers {
+        let header = header.as_str();
+        for slot in slots.iter_mut() {
+            if slot.name == header {
+                slot.found.add(value);
+            }
+        }
+    }
 }
 
 /// `s.trim_matches(' ')` without the generic pattern machinery, which costs more than the

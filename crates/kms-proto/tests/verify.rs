@@ -228,3 +228,77 @@ fn errors_never_show_the_signature() {
     assert_eq!(err, VerifyError::SignatureMismatch);
     assert!(!format!("{err} {err:?}").contains(signature));
 }
+
+/// `n` extra headers `x-extra-<i>: value-<i>` beside the usual ones.
+fn with_extras(n: usize) -> (Vec<(String, String)>, Vec<String>) {
+    let extra: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("x-extra-{i:02}"), format!("value-{i}")))
+        .collect();
+    let names = extra.iter().map(|(n, _)| n.clone()).collect();
+    (extra, names)
+}
+
+#[test]
+fn signed_lists_and_header_maps_of_every_size_verify() {
+    // 3 signed headers (stack), 16 (the stack's limit), 17 and 62 (heap); header maps of
+    // 8 (walked) to 67 (searched by hash) headers.
+    for extras in [0, 13, 14, 40, 59, 61] {
+        let (extra, extra_names) = with_extras(extras);
+        let mut headers = wire_headers()
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect::<Vec<_>>();
+        headers.extend(extra);
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let mut signed: Vec<&str> = vec!["host", "x-project-id", "x-sdk-date"];
+        signed.extend(extra_names.iter().map(String::as_str));
+        let map = signed_by_client(&pairs, &signed);
+        let verified =
+            check(&map, now()).unwrap_or_else(|e| panic!("{} signed headers: {e}", signed.len()));
+        assert_eq!(verified.signed_headers().count(), signed.len());
+
+        // Each walk must still notice a repeated signed header.
+        let mut twice = map.clone();
+        twice.append("x-project-id", HeaderValue::from_static("other"));
+        assert_eq!(
+            check(&twice, now()).unwrap_err(),
+            VerifyError::SignedHeaderMissing("x-project-id".into()),
+            "{} signed headers",
+            signed.len()
+        );
+    }
+}
+
+#[test]
+fn malformed_signed_header_lists_are_refused_before_any_header_is_read() {
+    let sig = "ab".repeat(32);
+    let too_many = (0..65)
+        .map(|i| format!("h{i}"))
+        .collect::<Vec<_>>()
+        .join(";");
+    let at_limit = (0..64)
+        .map(|i| format!("h{i}"))
+        .collect::<Vec<_>>()
+        .join(";");
+    let cases = [
+        ("host;;x-sdk-date", "not a lower-case header name"),
+        ("host;x-sdk-date;", "not a lower-case header name"),
+        (";host", "not a lower-case header name"),
+        ("Host;x-sdk-date", "not a lower-case header name"),
+        ("host;x_sdk_date", "not a lower-case header name"),
+        (too_many.as_str(), "too many headers"),
+        // 64 names are allowed: refused only because h0 is not in the request.
+        (at_limit.as_str(), "signed header \"h0\" is missing"),
+    ];
+    for (list, why) in cases {
+        let mut map = HeaderMap::new();
+        map.insert("x-sdk-date", HeaderValue::from_static("20261122T080000Z"));
+        let auth = format!("SDK-HMAC-SHA256 Access={AK}, SignedHeaders={list}, Signature={sig}");
+        map.insert("authorization", auth.parse().unwrap());
+        let err = check(&map, now()).unwrap_err();
+        assert!(err.to_string().contains(why), "{list:?}: {err}");
+    }
+}
