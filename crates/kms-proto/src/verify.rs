@@ -285,7 +285,12 @@ impl<'a> AuthorizationHeader<'a> {
         let at = head.bytes().position(|b| b == b',')?;
         let signed_headers = head.get(at..)?.strip_prefix(", SignedHeaders=")?;
         let access_key = head.get(..at)?;
-        let plain = |s: &str| !s.is_empty() && !s.bytes().any(|b| matches!(b, b',' | b'=' | b' '));
+        // `&` rather than `any`: no early exit, so no branch per byte.
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .fold(true, |ok, b| ok & (b != b',') & (b != b'=') & (b != b' '))
+        };
         (plain(access_key) && plain(signed_headers)).then_some(AuthorizationHeader {
             access_key,
             signed_headers,
