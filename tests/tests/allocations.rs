@@ -106,7 +106,7 @@ fn allocations_per_operation() {
         std::hint::black_box(prepared.build(&token, now).unwrap());
     });
 
-    let url = responder(16);
+    let url = responder(32);
     let config = ClientConfig::new(
         Endpoint::parse(&url).unwrap(),
         ProjectId::new(PROJECT).unwrap(),
@@ -126,12 +126,55 @@ fn allocations_per_operation() {
             .block_on(async { assert_eq!(hyper.show_user_instances().await.unwrap().count(), 15) });
     });
 
+    // The same request through bare clients of the same libraries, for scale: what the
+    // libraries themselves allocate per call.
+    let template = prepared.build(&aksk, std::time::SystemTime::now()).unwrap();
+    let bare_ureq: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .new_agent();
+    let uri: http::Uri = format!("{url}{}", template.uri().path()).parse().unwrap();
+    let bare_ureq_call = allocations(200, || {
+        let mut request = http::Request::new(());
+        *request.uri_mut() = uri.clone();
+        *request.headers_mut() = template.headers().clone();
+        let response = bare_ureq.run(request).unwrap();
+        let mut body = Vec::new();
+        response
+            .into_body()
+            .into_reader()
+            .read_to_end(&mut body)
+            .unwrap();
+        assert!(!body.is_empty());
+    });
+    type Empty = http_body_util::Empty<bytes::Bytes>;
+    let bare_hyper = runtime.block_on(async {
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build::<_, Empty>(hyper_util::client::legacy::connect::HttpConnector::new())
+    });
+    let bare_hyper_call = allocations(200, || {
+        runtime.block_on(async {
+            let mut request = http::Request::new(Empty::new());
+            *request.uri_mut() = uri.clone();
+            *request.headers_mut() = template.headers().clone();
+            let response = bare_hyper.request(request).await.unwrap();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            assert!(!body.is_empty());
+        })
+    });
+
     println!("allocations per operation:");
     println!("  parse a 200 body:              {parse}");
     println!("  build a request (AK/SK):       {build_aksk}");
     println!("  build a request (token):       {build_token}");
     println!("  kms-ureq call (AK/SK, reused): {ureq_call}");
     println!("  kms-hyper call (AK/SK, reused): {hyper_call}");
+    println!("  bare ureq agent, same request:  {bare_ureq_call}");
+    println!("  bare hyper-util client, same request: {bare_hyper_call}");
     assert_eq!(parse, 0.0, "the success path of parse allocates");
     assert!(build_aksk > 0.0, "the counter saw nothing");
     assert!(

@@ -12,28 +12,36 @@
 
 use std::time::{Duration, Instant};
 
-/// How long each side runs per round, and how many rounds: quick under `--test`.
+/// How long each side runs per round, and how many rounds: quick under `--test`;
+/// `KMS_BENCH_ROUNDS` sets the number of rounds of a real run (default 15), for noisy
+/// comparisons such as many client threads sharing two cores with the server.
 pub(crate) fn budget() -> (Duration, usize) {
     if std::env::args().any(|a| a == "--test") {
-        (Duration::from_millis(20), 3)
-    } else {
-        (Duration::from_millis(300), 15)
+        return (Duration::from_millis(20), 3);
     }
+    let rounds = std::env::var("KMS_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse::<usize>().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(15);
+    (Duration::from_millis(300), rounds)
 }
 
 /// The median time ratio (subject / baseline) of `rounds` turns; each closure performs
-/// `n` operations when called with `n`. Prints one line.
+/// `n` operations when called with `n`. Prints one line, with the middle half of the
+/// per-round ratios so that a reader sees how much the rounds agreed.
 pub(crate) fn compare(label: &str, baseline: impl FnMut(u64), subject: impl FnMut(u64)) -> f64 {
     let m = measure(baseline, subject);
     println!(
-        "side-by-side {label}: baseline {:.1} ns/op, ours {:.1} ns/op, ratio {:.2}x",
-        m.baseline_ns, m.subject_ns, m.ratio
+        "side-by-side {label}: baseline {:.1} ns/op, ours {:.1} ns/op, ratio {:.2}x \
+         (middle half of rounds {:.2}x-{:.2}x)",
+        m.baseline_ns, m.subject_ns, m.ratio, m.quartiles.0, m.quartiles.1
     );
     m.ratio
 }
 
 /// The median throughput ratio (subject calls/s over baseline calls/s; higher is better).
-/// Prints one line.
+/// Prints one line, with the middle half of the per-round ratios.
 pub(crate) fn compare_throughput(
     label: &str,
     baseline: impl FnMut(u64),
@@ -42,9 +50,12 @@ pub(crate) fn compare_throughput(
     let m = measure(baseline, subject);
     let ratio = 1.0 / m.ratio;
     println!(
-        "throughput {label}: baseline {:.0} calls/s, ours {:.0} calls/s, ratio {ratio:.2}x",
+        "throughput {label}: baseline {:.0} calls/s, ours {:.0} calls/s, ratio {ratio:.2}x \
+         (middle half of rounds {:.2}x-{:.2}x)",
         1e9 / m.baseline_ns,
-        1e9 / m.subject_ns
+        1e9 / m.subject_ns,
+        1.0 / m.quartiles.1,
+        1.0 / m.quartiles.0
     );
     ratio
 }
@@ -54,6 +65,8 @@ struct Measurement {
     subject_ns: f64,
     /// Median of the per-round ratios subject/baseline.
     ratio: f64,
+    /// First and third quartiles of the per-round ratios subject/baseline.
+    quartiles: (f64, f64),
 }
 
 fn measure(mut baseline: impl FnMut(u64), mut subject: impl FnMut(u64)) -> Measurement {
@@ -95,9 +108,13 @@ fn measure(mut baseline: impl FnMut(u64), mut subject: impl FnMut(u64)) -> Measu
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
+    let ratio = median(&mut ratios);
+    // `ratios` is sorted now.
+    let quartiles = (ratios[ratios.len() / 4], ratios[ratios.len() * 3 / 4]);
     Measurement {
         baseline_ns: median(&mut base_ns),
         subject_ns: median(&mut subj_ns),
-        ratio: median(&mut ratios),
+        ratio,
+        quartiles,
     }
 }
