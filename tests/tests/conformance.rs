@@ -236,6 +236,29 @@ fn scenarios() -> Vec<Scenario> {
             )
         },
         Scenario {
+            // The overall deadline, not the attempt timeout, ends this attempt.
+            faults: |m| {
+                m.faults().next(
+                    1,
+                    Fault::StallBody {
+                        after: 5,
+                        stall: Duration::from_secs(5),
+                    },
+                )
+            },
+            client: |c| {
+                no_retry(c)
+                    .with_attempt_timeout(Duration::from_secs(10))
+                    .with_deadline(Duration::from_millis(600))
+            },
+            took_at_least: Duration::from_millis(550),
+            took_at_most: Duration::from_millis(2_500),
+            ..base(
+                "stall-cut-short-by-the-overall-deadline",
+                err("timeout", None, None, true, 1),
+            )
+        },
+        Scenario {
             faults: |m| {
                 m.faults().next(
                     1,

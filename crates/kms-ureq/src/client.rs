@@ -70,6 +70,10 @@ impl Client {
             // Only what is configured: no proxy from the environment.
             .proxy(proxy)
             .tls_config(tls)
+            // Every call's budget is the attempt timeout; `show_user_instances` sets a
+            // shorter one on the request only when the overall deadline cuts an attempt
+            // short, so the usual call does not copy the agent's configuration.
+            .timeout_global(Some(config.call().attempt_timeout()))
             .timeout_resolve(Some(config.connect_timeout()))
             .timeout_connect(Some(config.connect_timeout()))
             .max_idle_connections(config.max_connections())
@@ -115,12 +119,16 @@ impl Client {
             let _attempt = attempt_span.enter();
             let started = Instant::now();
             let timeout = call.attempt_timeout(started);
-            let request = self
-                .inner
-                .agent
-                .configure_request(request.map(|_| ()))
-                .timeout_global(Some(timeout))
-                .build();
+            let request = request.map(|_| ());
+            let request = if timeout < settings.attempt_timeout() {
+                self.inner
+                    .agent
+                    .configure_request(request)
+                    .timeout_global(Some(timeout))
+                    .build()
+            } else {
+                request
+            };
             let step = match self.inner.agent.run(request) {
                 Err(e) => {
                     let failure = classify::request_error(e);
