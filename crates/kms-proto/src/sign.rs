@@ -362,7 +362,7 @@ fn hex_digit(nibble: u8, a: u8) -> u8 {
 }
 
 /// `A-Z a-z 0-9 - _ . ~`, the bytes the canonical URI and query keep as they are.
-fn is_unreserved(b: u8) -> bool {
+const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
 }
 
@@ -377,8 +377,7 @@ const PATH_KEEPS: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~' | b'/');
+        table[b] = is_unreserved(b as u8) || b == b'/' as usize;
         b += 1;
     }
     table

@@ -333,23 +333,13 @@ pub fn verify<'a, K: SecretKey>(
     // The declared headers, then their values in a second walk: on the stack for the five
     // or six that real clients sign, on the heap for a longer list.
     let (mut inline_slots, mut heap_slots) = ([Slot::new(""); INLINE_SIGNED], Vec::new());
-    let slots = if declared <= INLINE_SIGNED {
-        inline_slots.get_mut(..declared).unwrap_or_default()
-    } else {
-        heap_slots.resize(declared, Slot::new(""));
-        heap_slots.as_mut_slice()
-    };
+    let slots = stack_or_heap(&mut inline_slots, &mut heap_slots, declared);
     for (slot, name) in slots.iter_mut().zip(auth.signed_headers.split(';')) {
         slot.name = name;
     }
     find_headers(headers, slots);
     let (mut inline_signed, mut heap_signed) = ([("", ""); INLINE_SIGNED], Vec::new());
-    let signed = if declared <= INLINE_SIGNED {
-        inline_signed.get_mut(..declared).unwrap_or_default()
-    } else {
-        heap_signed.resize(declared, ("", ""));
-        heap_signed.as_mut_slice()
-    };
+    let signed = stack_or_heap(&mut inline_signed, &mut heap_signed, declared);
     // In the declared order, so that the first missing header is the one reported.
     let mut date_signed = false;
     for (pair, slot) in signed.iter_mut().zip(slots.iter()) {
@@ -435,36 +425,52 @@ const SPECIAL_HEADERS: [&str; 3] = ["authorization", "x-sdk-date", "x-sdk-conten
 /// How many signed headers [`verify`] keeps on the stack.
 const INLINE_SIGNED: usize = 16;
 
+/// The first `len` elements of `inline`, or of `heap` (filled with copies of `inline`'s
+/// first element) when `inline` is too short.
+fn stack_or_heap<'b, T: Copy>(
+    inline: &'b mut [T],
+    heap: &'b mut Vec<T>,
+    len: usize,
+) -> &'b mut [T] {
+    if len <= inline.len() {
+        return inline.get_mut(..len).unwrap_or_default();
+    }
+    if let Some(&fill) = inline.first() {
+        heap.resize(len, fill);
+    }
+    heap.as_mut_slice()
+}
+
 /// The number of names in a `SignedHeaders` list, once the whole list is known to be
 /// well-formed: lower-case names (`a-z`, `0-9`, `-`) joined by single `;`, at most
 /// [`MAX_SIGNED_HEADERS`] of them.
 fn count_signed_headers(list: &str) -> Result<usize, VerifyError> {
-    let bytes = list.as_bytes();
+    let malformed = VerifyError::MalformedAuthorization(
+        "SignedHeaders must be lower-case header names (a-z, 0-9, -) joined by single ';'",
+    );
     let mut names = 1;
     let mut previous = b';';
-    for &b in bytes {
+    for &b in list.as_bytes() {
         let ok = match b {
-            b';' => {
-                names += 1;
-                previous != b';'
-            }
+            // An empty name: `;;` or a leading `;`.
+            b';' => previous != b';',
             b => b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
         };
         if !ok {
-            return Err(VerifyError::MalformedAuthorization(
-                "SignedHeaders holds a name that is not a lower-case header name",
-            ));
+            return Err(malformed);
         }
+        names += usize::from(b == b';');
         previous = b;
     }
     if previous == b';' {
-        return Err(VerifyError::MalformedAuthorization(
-            "SignedHeaders holds a name that is not a lower-case header name",
-        ));
+        // Empty, or a trailing `;`.
+        return Err(malformed);
     }
+    // The message below spells the limit out.
+    const _: () = assert!(MAX_SIGNED_HEADERS == 64);
     if names > MAX_SIGNED_HEADERS {
         return Err(VerifyError::MalformedAuthorization(
-            "SignedHeaders names too many headers",
+            "SignedHeaders names more than 64 headers",
         ));
     }
     Ok(names)
