@@ -102,151 +102,102 @@ fn crypto_alone(canonical: &[u8], string_to_sign: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn benches(c: &mut Criterion) {
-    let h = headers();
-    let mut g = c.benchmark_group("parse");
-    g.bench_function("bare-serde-200", |b| {
-        b.iter(|| serde_json::from_slice::<Bare>(black_box(OK)).unwrap())
-    });
-    g.bench_function("kms-parse-200", |b| {
-        b.iter(|| kms_proto::parse(StatusCode::OK, &h, black_box(OK)).unwrap())
-    });
-    g.bench_function("bare-serde-nested", |b| {
-        b.iter(|| serde_json::from_slice::<BareNested>(black_box(NESTED)).unwrap())
-    });
-    g.bench_function("kms-parse-nested", |b| {
-        b.iter(|| kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(NESTED)).unwrap_err())
-    });
-    g.bench_function("bare-serde-flat", |b| {
-        b.iter(|| serde_json::from_slice::<BareFlat>(black_box(FLAT)).unwrap())
-    });
-    g.bench_function("kms-parse-flat", |b| {
-        b.iter(|| kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(FLAT)).unwrap_err())
-    });
-    g.finish();
+/// (criterion group, side-by-side label, baseline, ours).
+type Pair<'a> = (&'a str, &'a str, &'a dyn Fn(), &'a dyn Fn());
 
+/// Each operation is written once and measured twice: by criterion, and side by side with
+/// its baseline for the ratio.
+fn all(c: &mut Criterion) {
+    let h = headers();
     let (call, endpoint, creds, now) = signing_setup();
     let (canonical, sts) = canonical_bytes();
+    // What every attempt costs: a client prepares the request once.
     let prepared = call.prepare(&endpoint).unwrap();
     let request = prepared.build(&creds, now).unwrap();
     // The emulator keys HMAC once per access key.
     let key = PreparedKey::new("SKEXAMPLEsecretkey000000000000000000000");
-    let mut g = c.benchmark_group("sign");
-    g.bench_function("crypto-alone", |b| {
-        b.iter(|| crypto_alone(black_box(&canonical), black_box(&sts)))
-    });
-    // What every attempt costs: a client prepares the request once.
-    g.bench_function("kms-build-signed", |b| {
-        b.iter(|| prepared.build(&creds, black_box(now)).unwrap())
-    });
-    g.bench_function("kms-prepare-and-build-signed", |b| {
+
+    let bare_200 = || {
+        black_box(serde_json::from_slice::<Bare>(black_box(OK)).unwrap());
+    };
+    let parse_200 = || {
+        black_box(kms_proto::parse(StatusCode::OK, &h, black_box(OK)).unwrap());
+    };
+    let bare_nested = || {
+        black_box(serde_json::from_slice::<BareNested>(black_box(NESTED)).unwrap());
+    };
+    let parse_nested = || {
+        black_box(kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(NESTED)).unwrap_err());
+    };
+    let bare_flat = || {
+        black_box(serde_json::from_slice::<BareFlat>(black_box(FLAT)).unwrap());
+    };
+    let parse_flat = || {
+        black_box(kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(FLAT)).unwrap_err());
+    };
+    let crypto = || {
+        black_box(crypto_alone(black_box(&canonical), black_box(&sts)));
+    };
+    let build = || {
+        black_box(prepared.build(&creds, black_box(now)).unwrap());
+    };
+    let verify_request = || {
+        let received = ReceivedRequest {
+            method: "GET",
+            path: request.uri().path(),
+            query: "",
+            headers: request.headers(),
+            body: b"",
+        };
+        black_box(verify(&received, |_| Some(&key), black_box(now)).unwrap());
+    };
+
+    let pairs: [Pair<'_>; 5] = [
+        (
+            "parse-200",
+            "parse 200 (target <= 1.25x)",
+            &bare_200,
+            &parse_200,
+        ),
+        (
+            "parse-nested",
+            "parse nested error (target <= 2x)",
+            &bare_nested,
+            &parse_nested,
+        ),
+        (
+            "parse-flat",
+            "parse flat error (target <= 2x)",
+            &bare_flat,
+            &parse_flat,
+        ),
+        (
+            "build",
+            "build a signed request, per attempt (target <= 3x)",
+            &crypto,
+            &build,
+        ),
+        (
+            "verify",
+            "verify a signed request (target <= 3x)",
+            &crypto,
+            &verify_request,
+        ),
+    ];
+    for (group, _, baseline, ours) in pairs {
+        let mut g = c.benchmark_group(group);
+        g.bench_function("bare", |b| b.iter(baseline));
+        g.bench_function("kms", |b| b.iter(ours));
+        g.finish();
+    }
+    c.bench_function("build/kms-prepare-and-build", |b| {
         b.iter(|| call.build(&endpoint, &creds, black_box(now)).unwrap())
     });
-    g.bench_function("kms-verify", |b| {
-        b.iter(|| {
-            let received = ReceivedRequest {
-                method: "GET",
-                path: request.uri().path(),
-                query: "",
-                headers: request.headers(),
-                body: b"",
-            };
-            verify(&received, |_| Some(&key), now).unwrap()
-        })
-    });
-    g.finish();
-}
 
-fn ratios() {
-    let h = headers();
     let run = |n: u64, f: &dyn Fn()| (0..n).for_each(|_| f());
-    side_by_side::compare(
-        "parse 200 (target <= 1.25x)",
-        |n| {
-            run(n, &|| {
-                black_box(serde_json::from_slice::<Bare>(black_box(OK)).unwrap());
-            })
-        },
-        |n| {
-            run(n, &|| {
-                black_box(kms_proto::parse(StatusCode::OK, &h, black_box(OK)).unwrap());
-            })
-        },
-    );
-    side_by_side::compare(
-        "parse nested error (target <= 2x)",
-        |n| {
-            run(n, &|| {
-                black_box(serde_json::from_slice::<BareNested>(black_box(NESTED)).unwrap());
-            })
-        },
-        |n| {
-            run(n, &|| {
-                black_box(
-                    kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(NESTED)).unwrap_err(),
-                );
-            })
-        },
-    );
-    side_by_side::compare(
-        "parse flat error (target <= 2x)",
-        |n| {
-            run(n, &|| {
-                black_box(serde_json::from_slice::<BareFlat>(black_box(FLAT)).unwrap());
-            })
-        },
-        |n| {
-            run(n, &|| {
-                black_box(
-                    kms_proto::parse(StatusCode::UNAUTHORIZED, &h, black_box(FLAT)).unwrap_err(),
-                );
-            })
-        },
-    );
-    let (call, endpoint, creds, now) = signing_setup();
-    let (canonical, sts) = canonical_bytes();
-    let prepared = call.prepare(&endpoint).unwrap();
-    side_by_side::compare(
-        "build a signed request, per attempt (target <= 3x)",
-        |n| {
-            run(n, &|| {
-                black_box(crypto_alone(black_box(&canonical), black_box(&sts)));
-            })
-        },
-        |n| {
-            run(n, &|| {
-                black_box(prepared.build(&creds, black_box(now)).unwrap());
-            })
-        },
-    );
-    let request = prepared.build(&creds, now).unwrap();
-    // The emulator keys HMAC once per access key.
-    let key = PreparedKey::new("SKEXAMPLEsecretkey000000000000000000000");
-    side_by_side::compare(
-        "verify a signed request (target <= 3x)",
-        |n| {
-            run(n, &|| {
-                black_box(crypto_alone(black_box(&canonical), black_box(&sts)));
-            })
-        },
-        |n| {
-            run(n, &|| {
-                let received = ReceivedRequest {
-                    method: "GET",
-                    path: request.uri().path(),
-                    query: "",
-                    headers: request.headers(),
-                    body: b"",
-                };
-                black_box(verify(&received, |_| Some(&key), now).unwrap());
-            })
-        },
-    );
-}
-
-fn all(c: &mut Criterion) {
-    benches(c);
-    ratios();
+    for (_, label, baseline, ours) in pairs {
+        side_by_side::compare(label, |n| run(n, baseline), |n| run(n, ours));
+    }
 }
 
 criterion_group!(core, all);
