@@ -61,15 +61,22 @@ pub struct Args {
     /// Throttle each credential to N requests per SECONDS (429 APIG.0308 beyond).
     #[arg(long, value_name = "N/SECONDS", value_parser = parse_throttle)]
     pub throttle: Option<(u32, u64)>,
+
+    /// Hold at most N connections open at once; further ones wait in the listen backlog.
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
 
 impl Args {
     /// The emulator configuration these arguments describe.
     pub fn config(&self) -> MockConfig {
-        let mut config = MockConfig::new().with_listen(self.listen).with_lockout(
-            self.lockout_after,
-            Duration::from_secs(self.lockout_seconds),
-        );
+        let mut config = MockConfig::new()
+            .with_listen(self.listen)
+            .with_lockout(
+                self.lockout_after,
+                Duration::from_secs(self.lockout_seconds),
+            )
+            .with_max_connections(self.max_connections);
         if self.tls {
             config = config.with_tls();
         }

@@ -40,7 +40,8 @@ pub struct Throttle {
 ///
 /// Defaults: listen on `127.0.0.1:0` (a free port), plain HTTP, no projects, no
 /// credentials, lock an AK for 5 minutes after 5 failed signatures in a row, no throttling,
-/// the system clock.
+/// the system clock, at most [`DEFAULT_MAX_CONNECTIONS`] (1024) connections open at once,
+/// and [`BODY_READ_TIMEOUT`](crate::BODY_READ_TIMEOUT) (30 s) for a request body.
 #[derive(Clone)]
 pub struct MockConfig {
     pub(crate) listen: SocketAddr,
@@ -52,7 +53,16 @@ pub struct MockConfig {
     pub(crate) lockout_for: Duration,
     pub(crate) throttle: Option<Throttle>,
     pub(crate) clock: Clock,
+    pub(crate) max_connections: usize,
+    pub(crate) body_read_timeout: Duration,
 }
+
+/// How many connections the emulator holds open at once unless
+/// [`MockConfig::with_max_connections`] says otherwise.
+///
+/// Chosen to stay under the common soft limit of 1024 file descriptors per process only
+/// together with the process's other descriptors; raise the limit (`ulimit -n`) for more.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 impl Default for MockConfig {
     fn default() -> Self {
@@ -66,6 +76,8 @@ impl Default for MockConfig {
             lockout_for: Duration::from_secs(5 * 60),
             throttle: None,
             clock: Arc::new(SystemTime::now),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            body_read_timeout: crate::server::BODY_READ_TIMEOUT,
         }
     }
 }
@@ -84,6 +96,8 @@ impl fmt::Debug for MockConfig {
             .field("lockout_after", &self.lockout_after)
             .field("lockout_for", &self.lockout_for)
             .field("throttle", &self.throttle)
+            .field("max_connections", &self.max_connections)
+            .field("body_read_timeout", &self.body_read_timeout)
             .finish()
     }
 }
@@ -194,6 +208,28 @@ impl MockConfig {
     /// Replaces the clock used for signature windows and token expiry.
     pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Holds at most `n` connections open at once (default [`DEFAULT_MAX_CONNECTIONS`],
+    /// 1024), so that a flood of clients cannot exhaust the process's file descriptors.
+    ///
+    /// Connections beyond the cap are not refused: the emulator stops accepting until one
+    /// closes, so they wait in the kernel's listen backlog (their TCP handshake completes,
+    /// but nothing is read or answered); clients beyond the backlog see their connection
+    /// attempts retried or timed out by their own TCP stack. `0` is taken as 1.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// How long a request body may take to arrive once its head has (default
+    /// [`BODY_READ_TIMEOUT`](crate::BODY_READ_TIMEOUT), 30 s). The deadline covers the
+    /// whole body, so a client sending a byte now and then cannot stretch it; a request
+    /// whose body is late is answered 408 (flat `APIGW.0201`, with `Connection: close`)
+    /// and its connection is closed. Tests set a short one.
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
         self
     }
 }

@@ -22,10 +22,22 @@
 //! | AK not allowed on the project, or project unknown | 403 | nested `KMS.0307` |
 //! | `X-Project-Id` differs from the path | 400 | nested `KMS.0201` |
 //! | throttled | 429 | flat `APIG.0308`, with `Retry-After` |
+//! | request body over [`MAX_REQUEST_BODY`] | 413 | flat `APIGW.0201` |
+//! | request body that cannot be decoded (bad chunked encoding) | 400 | flat `APIGW.0201` |
+//! | request body not complete within the body read timeout ([`BODY_READ_TIMEOUT`], 30 s, by default) | 408 | flat `APIGW.0201`, with `Connection: close`; then the connection is closed |
 //!
 //! Every answer the emulator makes carries an `X-Request-Id`. (hyper answers a request head
 //! it cannot parse, or one larger than [`MAX_REQUEST_HEAD`], with a bare 400 or 431 before
 //! the emulator sees the request; those carry none.)
+//!
+//! Hostile or broken clients cannot make it grow without bound: a connection that takes
+//! longer than [`HEADER_READ_TIMEOUT`] (30 s) to send a request head (or to finish a TLS
+//! handshake, or to start its next request) is dropped, a late body is answered 408 as
+//! above, at most [`MockConfig::with_max_connections`] connections ([`DEFAULT_MAX_CONNECTIONS`],
+//! 1024, by default) are open at once while further ones wait in the kernel's backlog, and the
+//! request recorder forgets the oldest requests beyond its bounds (see
+//! [`MockServer::requests`]). [`MockServer::open_connections`] and
+//! [`MockServer::peak_open_connections`] let a soak test check.
 //!
 //! # Example
 //! ```
@@ -56,10 +68,12 @@ mod server;
 mod service;
 mod tls;
 
-pub use config::{Clock, MockConfig, Throttle};
+pub use config::{Clock, DEFAULT_MAX_CONNECTIONS, MockConfig, Throttle};
 pub use faults::{Fault, FaultScript};
 pub use record::RecordedRequest;
-pub use server::{BlockingMockServer, HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD, MockServer};
+pub use server::{
+    BODY_READ_TIMEOUT, BlockingMockServer, HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD, MockServer,
+};
 pub use service::MAX_REQUEST_BODY;
 
 /// Locks a mutex, ignoring poisoning: the data behind it stays consistent even if a

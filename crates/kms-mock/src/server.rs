@@ -9,7 +9,7 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinSet;
 
 use crate::config::MockConfig;
@@ -25,6 +25,11 @@ pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
 /// How long a connection may take to send a request head before it is dropped.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a request body may take to arrive once its head has, unless
+/// [`MockConfig::with_body_read_timeout`] says otherwise; the same as
+/// [`HEADER_READ_TIMEOUT`] for the head.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What both kinds of server handle expose.
 #[derive(Clone)]
@@ -91,6 +96,21 @@ macro_rules! accessors {
         /// How many connections have been accepted so far.
         pub fn connections(&self) -> u64 {
             self.shared.state.connections.load(Ordering::Relaxed)
+        }
+
+        /// How many connections are open now: each counts from the moment it is accepted
+        /// until its socket is closed (by either side, or by a timeout).
+        pub fn open_connections(&self) -> u64 {
+            self.shared.state.open_connections.load(Ordering::Relaxed)
+        }
+
+        /// The most connections that have been open at once since the emulator started;
+        /// never more than [`MockConfig::with_max_connections`] allows.
+        pub fn peak_open_connections(&self) -> u64 {
+            self.shared
+                .state
+                .peak_open_connections
+                .load(Ordering::Relaxed)
         }
 
         /// The faults scripted for the coming requests.
@@ -231,18 +251,35 @@ async fn accept_loop(
     tls: Option<TlsSetup>,
     mut stopped: oneshot::Receiver<()>,
 ) {
+    // One permit per open connection, taken before `accept`: at the cap the emulator stops
+    // accepting, so further clients wait in the kernel's backlog instead of costing a file
+    // descriptor each here.
+    let slots = Arc::new(Semaphore::new(
+        state
+            .config
+            .max_connections
+            .clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let mut slot: Option<OwnedSemaphorePermit> = None;
     // Dropping the set when the loop ends aborts every connection still open.
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             _ = &mut stopped => break,
-            accepted = listener.accept() => {
+            permit = Arc::clone(&slots).acquire_owned(), if slot.is_none() => match permit {
+                Ok(permit) => slot = Some(permit),
+                // The semaphore is never closed; should it be, stop rather than spin.
+                Err(_) => break,
+            },
+            accepted = listener.accept(), if slot.is_some() => {
                 let Ok((stream, _peer)) = accepted else {
                     // Out of file descriptors and the like: back off rather than spin.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
+                let Some(permit) = slot.take() else { continue };
                 let id = state.connections.fetch_add(1, Ordering::Relaxed) + 1;
+                let stream = Tracked::new(stream, Arc::clone(&state), permit);
                 let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
                 connections.spawn(serve_connection(stream, id, Arc::clone(&state), acceptor));
             }
@@ -253,13 +290,82 @@ async fn accept_loop(
     connections.shutdown().await;
 }
 
-async fn serve_connection(
+/// An accepted socket that counts itself in [`State::open_connections`] for as long as it
+/// exists, wherever it ends up (inside TLS, inside hyper, in an aborted task).
+struct Tracked {
+    // Declared first so that it is dropped, and the socket closed, before the count goes
+    // down: a test that sees the count fall can rely on the socket being closed.
     stream: TcpStream,
+    _open: OpenConnection,
+}
+
+/// One unit of [`State::open_connections`] and its slot under the cap, given back when
+/// dropped (the count first, so that it never exceeds the cap).
+struct OpenConnection {
+    state: Arc<State>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.state.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Tracked {
+    fn new(stream: TcpStream, state: Arc<State>, slot: OwnedSemaphorePermit) -> Self {
+        let open = state.open_connections.fetch_add(1, Ordering::Relaxed) + 1;
+        state
+            .peak_open_connections
+            .fetch_max(open, Ordering::Relaxed);
+        Tracked {
+            stream,
+            _open: OpenConnection { state, _slot: slot },
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Tracked {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+async fn serve_connection(
+    stream: Tracked,
     id: u64,
     state: Arc<State>,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
 ) {
-    let _ = stream.set_nodelay(true);
+    let _ = stream.stream.set_nodelay(true);
     match acceptor {
         None => serve_http(stream, id, state).await,
         Some(acceptor) => {

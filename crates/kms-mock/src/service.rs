@@ -7,7 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body::Body as _;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
@@ -26,7 +27,12 @@ pub(crate) struct State {
     pub(crate) config: MockConfig,
     pub(crate) recorder: Recorder,
     pub(crate) faults: FaultScript,
+    /// Connections accepted since start.
     pub(crate) connections: AtomicU64,
+    /// Connections accepted and not closed yet.
+    pub(crate) open_connections: AtomicU64,
+    /// The most `open_connections` has been.
+    pub(crate) peak_open_connections: AtomicU64,
     request_counter: AtomicU64,
     id_seed: u128,
     lockouts: Mutex<HashMap<String, Lockout>>,
@@ -48,6 +54,8 @@ struct Window {
 enum BodyProblem {
     TooLarge,
     Malformed,
+    /// It did not arrive within the body read timeout.
+    TimedOut,
 }
 
 /// An answer to send, before faults are applied to it.
@@ -56,6 +64,8 @@ struct Answer {
     body: String,
     /// Seconds for `Retry-After`.
     retry_after: Option<u64>,
+    /// Whether to send `Connection: close` (hyper then closes after the answer).
+    close: bool,
 }
 
 impl Answer {
@@ -64,6 +74,7 @@ impl Answer {
             status: StatusCode::OK,
             body: format!("{{\"instance_num\":{count}}}"),
             retry_after: None,
+            close: false,
         }
     }
 
@@ -80,6 +91,7 @@ impl Answer {
             status,
             body,
             retry_after: None,
+            close: false,
         }
     }
 
@@ -90,6 +102,7 @@ impl Answer {
             status,
             body: body.to_string(),
             retry_after: None,
+            close: false,
         }
     }
 }
@@ -107,6 +120,8 @@ impl State {
             recorder: Recorder::default(),
             faults: FaultScript::default(),
             connections: AtomicU64::new(0),
+            open_connections: AtomicU64::new(0),
+            peak_open_connections: AtomicU64::new(0),
             request_counter: AtomicU64::new(0),
             id_seed: seed ^ u128::from(std::process::id()),
             lockouts: Mutex::new(HashMap::new()),
@@ -133,23 +148,10 @@ impl State {
     ) -> Response<MockBody> {
         let request_id = self.next_request_id();
         let (parts, body) = request.into_parts();
-        let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyProblem::TooLarge),
-            Err(_) => Err(BodyProblem::Malformed),
-        };
+        let (body_len, body) = read_body(body, self.config.body_read_timeout).await;
         let now = (self.config.clock)();
-        let recorded = RecordedRequest::new(
-            &parts,
-            match &body {
-                Ok(bytes) => bytes.len(),
-                Err(BodyProblem::TooLarge) => MAX_REQUEST_BODY + 1,
-                Err(BodyProblem::Malformed) => 0,
-            },
-            now,
-            connection_id,
-            request_id.clone(),
-        );
+        let recorded =
+            RecordedRequest::new(&parts, body_len, now, connection_id, request_id.clone());
         let fault = self.faults.take_for(&recorded);
         self.recorder.push(recorded);
 
@@ -166,6 +168,20 @@ impl State {
                 "Bad request: the request body could not be read",
                 &request_id,
             ),
+            Err(BodyProblem::TimedOut) => {
+                let mut answer = Answer::gateway(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "APIGW.0201",
+                    &format!(
+                        "Request timeout: the request body did not arrive within {:?}",
+                        self.config.body_read_timeout
+                    ),
+                    &request_id,
+                );
+                // The rest of the body may still come; the connection cannot be reused.
+                answer.close = true;
+                answer
+            }
             Ok(body) => self.answer(&parts, body, now, &request_id),
         };
         match fault {
@@ -400,6 +416,39 @@ impl State {
     }
 }
 
+/// Reads a request body: at most [`MAX_REQUEST_BODY`] bytes, all of it within `timeout` of
+/// the call (a deadline for the whole body, so that a byte now and then cannot stretch it).
+/// Returns how many bytes arrived (`MAX_REQUEST_BODY + 1` for a body over the limit) and
+/// the body or why it is unusable.
+async fn read_body(mut body: Incoming, timeout: Duration) -> (usize, Result<Bytes, BodyProblem>) {
+    if body.size_hint().lower() > MAX_REQUEST_BODY as u64 {
+        // A declared length over the limit is refused without reading any of it.
+        return (MAX_REQUEST_BODY + 1, Err(BodyProblem::TooLarge));
+    }
+    // A timeout too large to add to now is no timeout.
+    let deadline = tokio::time::Instant::now().checked_add(timeout);
+    let mut collected = bytes::BytesMut::new();
+    loop {
+        let next = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, body.frame()).await,
+            None => Ok(body.frame().await),
+        };
+        let frame = match next {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => return (collected.len(), Ok(collected.freeze())),
+            Ok(Some(Err(_))) => return (collected.len(), Err(BodyProblem::Malformed)),
+            Err(_elapsed) => return (collected.len(), Err(BodyProblem::TimedOut)),
+        };
+        // Trailers are ignored.
+        if let Ok(data) = frame.into_data() {
+            if collected.len().saturating_add(data.len()) > MAX_REQUEST_BODY {
+                return (MAX_REQUEST_BODY + 1, Err(BodyProblem::TooLarge));
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+}
+
 /// The project id of `GET /v1.0/{project_id}/kms/user-instances`, or `None` for any other
 /// method or path.
 fn route(parts: &http::request::Parts) -> Option<&str> {
@@ -428,6 +477,9 @@ fn respond(answer: Answer, request_id: &str, extra: Vec<(String, String)>) -> Re
     }
     if let Some(after) = answer.retry_after {
         headers.insert(http::header::RETRY_AFTER, HeaderValue::from(after));
+    }
+    if answer.close {
+        headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     for (name, value) in extra {
         if let (Ok(name), Ok(value)) = (

@@ -192,6 +192,36 @@ fn binary_accepts_aksk_and_throttles_as_its_flags_say() {
     assert_flat_error(&response, 401, "APIGW.0301");
 }
 
+#[test]
+fn binary_max_connections_holds_a_connection_over_the_cap_unanswered() {
+    let token = format!("t@{PID}");
+    let project = format!("{PID}=7");
+    let running = Running::start(&[
+        "--project",
+        &project,
+        "--token",
+        &token,
+        "--max-connections",
+        "1",
+    ]);
+    let (url, addr) = running.listening("http");
+    let mut first = connect(addr);
+    assert_count(&first.send(&token_request(&url, "t", PID)).unwrap(), 7);
+    // The first connection is still open (keep-alive): the second waits in the backlog.
+    let mut second = connect(addr);
+    second.set_read_timeout(Duration::from_millis(300));
+    second
+        .write_request(&token_request(&url, "t", PID))
+        .unwrap();
+    match second.read_response() {
+        Err(ClientError::Timeout { received: 0 }) => {}
+        other => panic!("a connection over the cap was served: {other:?}"),
+    }
+    drop(first);
+    second.set_read_timeout(IO_TIMEOUT);
+    assert_count(&second.read_response().unwrap(), 7);
+}
+
 /// Runs `kms-mock args`, expecting it to exit on its own; returns its status and stderr.
 fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
     let mut child = ChildGuard(
