@@ -1,0 +1,146 @@
+//! Every attempt ends within its timeout against servers that never send a final answer,
+//! on every transport, and leaves nothing behind: the connection is closed when the call
+//! returns (no task or thread keeps reading from it). The servers here are raw sockets on
+//! 127.0.0.1, so the test sees exactly when the client let go of the connection.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a test fails by panicking
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use kms_conformance::Transport;
+use kms_proto::{AuthToken, ClientConfig, Endpoint, ProjectId, RetryPolicy};
+
+const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
+const ATTEMPT: Duration = Duration::from_millis(500);
+/// What an attempt may take beyond its timeout (a debug build on a loaded 2-core machine).
+const MARGIN: Duration = Duration::from_millis(400);
+
+/// How a hostile server answers the one request it reads.
+#[derive(Debug, Clone, Copy)]
+enum Hostile {
+    /// `102 Processing` heads back to back, as fast as the client takes them: refused as
+    /// `io` before the timeout (kms-hyper accepts 16 informational responses; kms-ureq
+    /// fails when more than its 64 KiB head limit is waiting unread).
+    InformationalFlood,
+    /// One `103 Early Hints` head every 50 ms.
+    InformationalDrip,
+    /// The status line and then one header byte every 50 ms.
+    HeadDrip,
+}
+
+/// Serves one connection as `behaviour` says, until the client closes it; reports how
+/// long after `started` the client let go (or `None` if it never did within 10 s).
+fn hostile_server(behaviour: Hostile) -> (String, mpsc::Receiver<Option<Instant>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        stream
+            .set_write_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let flood = b"HTTP/1.1 102 Processing\r\n\r\n".repeat(64);
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut first = true;
+        let closed = loop {
+            if Instant::now() > until {
+                break None;
+            }
+            let written = match behaviour {
+                Hostile::InformationalFlood => stream.write_all(&flood),
+                Hostile::InformationalDrip => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    stream.write_all(b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n")
+                }
+                Hostile::HeadDrip => {
+                    if first {
+                        first = false;
+                        stream.write_all(b"HTTP/1.1 200 OK\r\n")
+                    } else {
+                        std::thread::sleep(Duration::from_millis(50));
+                        stream.write_all(b"x")
+                    }
+                }
+            };
+            match written {
+                Ok(()) => {}
+                // A full socket buffer: the client is not reading (yet); keep trying.
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => break Some(Instant::now()),
+            }
+        };
+        let _ = tx.send(closed);
+    });
+    (url, rx)
+}
+
+#[test]
+fn attempts_end_on_time_and_close_their_connection() {
+    let mut failures = Vec::new();
+    for behaviour in [
+        Hostile::InformationalFlood,
+        Hostile::InformationalDrip,
+        Hostile::HeadDrip,
+    ] {
+        for transport in Transport::ALL {
+            let (url, closed) = hostile_server(behaviour);
+            let config = ClientConfig::new(
+                Endpoint::parse(&url).unwrap(),
+                ProjectId::new(PROJECT).unwrap(),
+                AuthToken::new("timeouts-test-token").unwrap().into(),
+            )
+            .with_attempt_timeout(ATTEMPT)
+            .with_retry(RetryPolicy::never());
+            let started = Instant::now();
+            let result = transport.call(config);
+            let took = started.elapsed();
+            let returned = Instant::now();
+            let name = format!("{behaviour:?} [{}]", transport.name());
+            let want = match behaviour {
+                Hostile::InformationalFlood => "io",
+                Hostile::InformationalDrip | Hostile::HeadDrip => "timeout",
+            };
+            match result {
+                Err(e) if e.kind() == want => {}
+                other => failures.push(format!("{name}: want {want}, got {other:?}")),
+            }
+            if took > ATTEMPT + MARGIN {
+                failures.push(format!(
+                    "{name}: took {took:?} for a {ATTEMPT:?} attempt timeout"
+                ));
+            }
+            match closed.recv_timeout(Duration::from_secs(12)) {
+                Ok(Some(at)) => {
+                    let after = at.saturating_duration_since(returned);
+                    if after > MARGIN {
+                        failures.push(format!(
+                            "{name}: the connection was closed {after:?} after the call returned"
+                        ));
+                    }
+                }
+                _ => failures.push(format!(
+                    "{name}: the connection was still open 10 s after the call"
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
