@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kms_proto::config::{ENV_AK, ENV_AUTH_TOKEN, ENV_PROJECT_ID, ENV_SK, credentials_from_env};
 use kms_proto::{
-    AuthToken, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl, Region, RetryPolicy,
-    TrustRoots,
+    AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl, Region,
+    RetryPolicy, TrustRoots,
 };
 
 use crate::output::{self, Format};
@@ -145,7 +145,9 @@ fn config(
     if let Some(path) = &args.ca_file {
         let pem = std::fs::read(path)
             .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
-        config = config.with_trust(TrustRoots::WebPkiAnd(pem));
+        let bundle = CaBundle::from_pem(&pem)
+            .map_err(|e| e.with_origin(path.display().to_string()).to_string())?;
+        config = config.with_trust(TrustRoots::WebPkiAnd(bundle));
     }
     if let Some(proxy) = &args.proxy {
         config = config.with_proxy(ProxyUrl::parse(proxy).map_err(|e| e.to_string())?);

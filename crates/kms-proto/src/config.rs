@@ -8,32 +8,124 @@ use crate::credentials::{AkSk, AuthToken, Credentials};
 use crate::input_error::{Input, InvalidInput, Problem};
 use crate::retry::RetryPolicy;
 use crate::{Endpoint, ProjectId, Region, ShowUserInstances, UserAgent};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 /// The certificates a transport trusts for HTTPS.
 ///
 /// Default: [`TrustRoots::WebPki`], Mozilla's roots as shipped by `webpki-roots`; never the
 /// system store or a path from the environment unless the caller passes it here.
-#[derive(Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
+///
+/// Not `#[non_exhaustive]`, on purpose: each transport matches every variant, so a variant
+/// added later fails to compile in every transport instead of being mapped to some default
+/// by a wildcard arm (which would trust more, or less, than was configured).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum TrustRoots {
     /// Mozilla's roots.
     #[default]
     WebPki,
-    /// Mozilla's roots and the certificates of this PEM bundle (a private CA).
-    WebPkiAnd(Vec<u8>),
-    /// Only the certificates of this PEM bundle (a private cloud with its own CA).
-    Only(Vec<u8>),
+    /// Mozilla's roots and the certificates of this bundle (a private CA).
+    WebPkiAnd(CaBundle),
+    /// Only the certificates of this bundle (a private cloud with its own CA).
+    Only(CaBundle),
 }
 
-impl fmt::Debug for TrustRoots {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrustRoots::WebPki => f.write_str("WebPki"),
-            TrustRoots::WebPkiAnd(pem) => write!(f, "WebPkiAnd({} bytes of PEM)", pem.len()),
-            TrustRoots::Only(pem) => write!(f, "Only({} bytes of PEM)", pem.len()),
+/// CA certificates to trust, validated when they are read, so that every transport
+/// receives certificates rustls accepts as trust anchors and refuses a bad bundle before
+/// anything is sent.
+///
+/// Made by [`CaBundle::from_pem`]; there is no other way, so a [`TrustRoots`] can only hold
+/// validated certificates. `Debug` prints how many certificates it holds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaBundle {
+    /// DER, in the order of the PEM text; never empty.
+    certificates: Vec<Box<[u8]>>,
+}
+
+impl CaBundle {
+    /// Reads a PEM bundle and checks each certificate the way rustls's
+    /// `RootCertStore::add` does (PEM by `rustls-pki-types`, the certificate by
+    /// `webpki::anchor_from_trusted_cert`), so a bundle accepted here is accepted by every
+    /// transport, and one refused here would have been refused, or ignored, by rustls.
+    ///
+    /// Every `CERTIFICATE` block is kept. Blocks of other kinds (CRLs, public keys,
+    /// OpenSSL's `TRUSTED CERTIFICATE`, ...) are skipped, as rustls's PEM reader skips
+    /// them, with one exception: a private key (any `-----BEGIN ...PRIVATE KEY-----`
+    /// block, encrypted or not) is refused, because a CA bundle never needs one and a key
+    /// found there is a secret in the wrong file; it is refused before its base64 is read.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] with [`Input::CaCertificates`] and [`Problem::Empty`] (no bytes),
+    /// [`Problem::PrivateKey`], [`Problem::Malformed`] (PEM that cannot be read: a BEGIN
+    /// line without its END line, bad base64), [`Problem::NotACertificate`] (naming the
+    /// block) or [`Problem::NoCertificate`].
+    pub fn from_pem(pem: &[u8]) -> Result<Self, InvalidInput> {
+        let err = |problem| InvalidInput::new(Input::CaCertificates, problem);
+        if pem.is_empty() {
+            return Err(err(Problem::Empty));
         }
+        if holds_private_key(pem) {
+            return Err(err(Problem::PrivateKey));
+        }
+        let mut certificates = Vec::new();
+        for (i, block) in CertificateDer::pem_slice_iter(pem).enumerate() {
+            let der = block.map_err(|e| err(pem_problem(&e)))?;
+            // The very check rustls's `RootCertStore::add` makes (ureq skips what fails it;
+            // hyper-rustls refuses it): done once here, both transports agree.
+            if webpki::anchor_from_trusted_cert(&der).is_err() {
+                return Err(err(Problem::NotACertificate { index: i + 1 }));
+            }
+            certificates.push(der.as_ref().into());
+        }
+        if certificates.is_empty() {
+            return Err(err(Problem::NoCertificate));
+        }
+        Ok(CaBundle { certificates })
+    }
+
+    /// The certificates, DER-encoded, in the order of the PEM text (at least one).
+    pub fn certificates(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        self.certificates.iter().map(|der| &**der)
     }
 }
+
+/// Whether a line of `pem` opens a private key block (`PRIVATE KEY`, `RSA PRIVATE KEY`,
+/// `ENCRYPTED PRIVATE KEY`, `OPENSSH PRIVATE KEY`, ...). Lines are split and BEGIN lines
+/// recognised as `rustls-pki-types` does (CR or LF; trailing spaces after the dashes), so
+/// a block its reader would open is never missed here.
+fn holds_private_key(pem: &[u8]) -> bool {
+    pem.split(|&b| b == b'\n' || b == b'\r').any(|line| {
+        line.starts_with(b"-----BEGIN ") && line.trim_ascii_end().ends_with(b"PRIVATE KEY-----")
+    })
+}
+
+/// What the PEM reader's error means for the user, without echoing the line it quotes.
+fn pem_problem(e: &rustls_pki_types::pem::Error) -> Problem {
+    use rustls_pki_types::pem::Error;
+    let expected = match e {
+        Error::MissingSectionEnd { .. } => PEM_END,
+        Error::IllegalSectionStart { .. } => PEM_BEGIN,
+        Error::Base64Decode(_) => PEM_BASE64,
+        // `pem::Error` is `#[non_exhaustive]` (another crate): a new kind reads as "not PEM".
+        // `SectionTooLarge` and `Io` (never from a slice) land here too.
+        _ => PEM_TEXT,
+    };
+    Problem::Malformed { expected }
+}
+
+impl fmt::Debug for CaBundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaBundle")
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
+}
+
+/// What a readable PEM text looks like, for [`Problem::Malformed`], by what went wrong.
+const PEM_END: &str = "an -----END ...----- line after every -----BEGIN ...----- line";
+const PEM_BEGIN: &str = "-----BEGIN ...----- lines that end in five dashes";
+const PEM_BASE64: &str = "base64 between the -----BEGIN and -----END lines";
+const PEM_TEXT: &str = "PEM text whose blocks are smaller than 256 MB";
 
 /// An explicit HTTP proxy (`http://[user:password@]host:port`), reached with `CONNECT`.
 ///
@@ -50,42 +142,51 @@ pub struct ProxyUrl {
 impl ProxyUrl {
     /// Parses a proxy URL. Only `http://` proxies are supported; the port defaults to 80.
     ///
+    /// As strict as [`Endpoint::parse`]: no control characters, spaces or non-ASCII
+    /// anywhere (percent-encode them in the user and password), no path, query or fragment.
+    /// The user and password may hold what RFC 3986 allows there and `%XX` escapes, which
+    /// must be two hex digits and may not decode to a control character or, in the user
+    /// name, to `:` (RFC 7617: Basic authentication could not carry it). A refused
+    /// character of the password is named only when it is a control character.
+    ///
     /// # Errors
-    /// [`InvalidInput`] with [`Input::Proxy`].
+    /// [`InvalidInput`] with [`Input::Proxy`] and the [`Problem`]: for example
+    /// [`Problem::InvalidChar`], [`Problem::InvalidEscape`] or [`Problem::ColonInUser`].
     pub fn parse(url: &str) -> Result<Self, InvalidInput> {
         let err = |problem| InvalidInput::new(Input::Proxy, problem);
+        if url.is_empty() {
+            return Err(err(Problem::Empty));
+        }
+        // Characters first, over the whole URL, as the endpoint parser does: a CR or LF
+        // must be refused whatever the rest looks like.
+        let secret = password_span(url);
+        if let Some((index, c)) = url.char_indices().find(|&(_, c)| !c.is_ascii_graphic()) {
+            let ch = (!secret.contains(&index) || c.is_control()).then_some(c);
+            return Err(err(Problem::InvalidChar {
+                ch,
+                index,
+                allowed: PROXY_URL_CHARS,
+            }));
+        }
         let rest = match url.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
             Some((scheme, _)) => return Err(err(Problem::UnsupportedScheme(scheme.to_owned()))),
             None => return Err(err(Problem::NotAUrl)),
         };
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.contains(['/', '?', '#']) {
-            return Err(err(Problem::Malformed {
-                expected: "http://[user:password@]host[:port] with no path",
-            }));
-        }
-        let (userinfo, hostport) = match rest.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, rest),
-        };
-        let decode = |s: &str| {
-            String::from_utf8(crate::sign::percent_decode(s.as_bytes())).map_err(|_| {
-                err(Problem::Malformed {
-                    expected: "percent-encoded UTF-8 user and password",
-                })
-            })
-        };
-        let (username, password) = match userinfo {
-            None => (None, None),
-            Some(info) => {
-                let (user, pass) = match info.split_once(':') {
-                    Some((u, p)) => (u, Some(p)),
-                    None => (info, None),
-                };
-                (Some(decode(user)?), pass.map(decode).transpose()?)
+        let rest_at = url.len() - rest.len();
+        let (username, password, hostport) = match rest.rsplit_once('@') {
+            None => (None, None, rest),
+            Some((info, hostport)) => {
+                let (user, pass) = parse_userinfo(info, rest_at, &secret)?;
+                (Some(user), pass, hostport)
             }
         };
+        let hostport = hostport.strip_suffix('/').unwrap_or(hostport);
+        if hostport.contains(['/', '?', '#']) {
+            return Err(err(Problem::Malformed { expected: NO_PATH }));
+        }
+        // The host and port follow the endpoint's rules exactly; its characters were
+        // checked above, so the probe's errors carry no offset into a different string.
         let probe = Endpoint::parse_with(
             &format!("http://{hostport}"),
             crate::HttpPolicy::AllowInsecure,
@@ -139,6 +240,113 @@ impl fmt::Debug for ProxyUrl {
             .field("password", &self.password.as_ref().map(|_| "[redacted]"))
             .finish()
     }
+}
+
+/// The shape of a proxy URL, for [`Problem::Malformed`].
+const NO_PATH: &str = "http://[user:password@]host[:port] with no path";
+/// What a decoded user and password must be, for [`Problem::Malformed`].
+const PROXY_UTF8: &str = "percent-encoded UTF-8 user and password";
+/// What a proxy URL may contain, for [`Problem::InvalidChar`].
+const PROXY_URL_CHARS: &str =
+    "printable ASCII (no spaces; percent-encode other characters of the user and password)";
+/// What the user and password of a proxy URL may contain (RFC 3986 `userinfo`).
+const PROXY_USERINFO_CHARS: &str = "letters, digits, -._~!$&'()*+,;= and %XX escapes in the user and password (%40 for @, %3A for : in the password)";
+/// What a decoded user or password may not contain (RFC 7617: no control characters).
+const PROXY_DECODED_CHARS: &str =
+    "a user and password without control characters, even percent-encoded";
+
+/// The byte range of `url` that may hold a password (from the `:` after the user name to
+/// the last `@`), whose characters an error must not echo. When the URL has no recognisable
+/// scheme, everything before the last `@` counts: better to name too little than a secret.
+fn password_span(url: &str) -> std::ops::Range<usize> {
+    let Some(at) = url.rfind('@') else {
+        return 0..0;
+    };
+    let scheme_ok = |scheme: &str| {
+        !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    };
+    match url.find("://") {
+        Some(i) if i + 3 <= at && url.get(..i).is_some_and(scheme_ok) => {
+            let user_at = i + 3;
+            let colon = url.get(user_at..at).and_then(|info| info.find(':'));
+            colon.map_or(at, |c| user_at + c)..at
+        }
+        _ => 0..at,
+    }
+}
+
+/// Splits and decodes `user[:password]`, found at byte `offset` of the URL. The password is
+/// only echoed in errors when the character is a control character (`secret` is its span).
+fn parse_userinfo(
+    info: &str,
+    offset: usize,
+    secret: &std::ops::Range<usize>,
+) -> Result<(String, Option<String>), InvalidInput> {
+    let err = |problem| InvalidInput::new(Input::Proxy, problem);
+    // RFC 3986 `userinfo`: unreserved, sub-delims, ':' and escapes; the ASCII check has
+    // been made, so only gen-delims and the characters URLs never hold are left to refuse.
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%".contains(&b);
+    if let Some(i) = info.bytes().position(|b| !allowed(b)) {
+        let index = offset + i;
+        return Err(err(Problem::InvalidChar {
+            ch: info
+                .get(i..)
+                .and_then(|s| s.chars().next())
+                .filter(|_| !secret.contains(&index)),
+            index,
+            allowed: PROXY_USERINFO_CHARS,
+        }));
+    }
+    let (user, pass) = match info.split_once(':') {
+        Some((u, p)) => (u, Some((p, offset + u.len() + 1))),
+        None => (info, None),
+    };
+    let user = decode_strict(user, offset)?;
+    if user.contains(':') {
+        return Err(err(Problem::ColonInUser));
+    }
+    let pass = pass.map(|(p, at)| decode_strict(p, at)).transpose()?;
+    Ok((user, pass))
+}
+
+/// Decodes `%XX` escapes of a user or password found at byte `offset` of the URL, refusing
+/// what [`crate::sign::percent_decode`] lets through (it must stay lenient for signing): a
+/// `%` without two hex digits, an escaped control character, bytes that are not UTF-8.
+fn decode_strict(s: &str, offset: usize) -> Result<String, InvalidInput> {
+    let err = |problem| InvalidInput::new(Input::Proxy, problem);
+    let hex = |b: Option<&u8>| b.and_then(|&b| char::from(b).to_digit(16));
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b != b'%' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
+            return Err(err(Problem::InvalidEscape { index: offset + i }));
+        };
+        // Both digits are below 16, so the byte cannot overflow.
+        let byte = u8::try_from(hi << 4 | lo).unwrap_or(u8::MAX);
+        if byte.is_ascii_control() {
+            return Err(err(Problem::InvalidChar {
+                ch: Some(char::from(byte)),
+                index: offset + i,
+                allowed: PROXY_DECODED_CHARS,
+            }));
+        }
+        out.push(byte);
+        i += 3;
+    }
+    String::from_utf8(out).map_err(|_| {
+        err(Problem::Malformed {
+            expected: PROXY_UTF8,
+        })
+    })
 }
 
 /// Standard base64 with padding (for `Proxy-Authorization`; small enough not to need a crate).
@@ -432,6 +640,341 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// Every proxy URL the parser must refuse, with the problem it must name. Failing cases
+    /// are reported together, by name. The password, where there is one, is `s3cr3t` (or
+    /// pieces of it), which no message may contain.
+    #[test]
+    fn proxy_urls_refused() {
+        let chr = |ch: Option<char>, index, allowed| Problem::InvalidChar { ch, index, allowed };
+        let cases: &[(&str, &str, Problem)] = &[
+            ("empty", "", Problem::Empty),
+            ("no scheme", "proxy:3128", Problem::NotAUrl),
+            (
+                "https proxy",
+                "https://p:1",
+                Problem::UnsupportedScheme("https".into()),
+            ),
+            (
+                "socks proxy",
+                "socks5://p:1",
+                Problem::UnsupportedScheme("socks5".into()),
+            ),
+            (
+                "a path",
+                "http://p:1/x",
+                Problem::Malformed { expected: NO_PATH },
+            ),
+            (
+                "a query",
+                "http://p:1?x",
+                Problem::Malformed { expected: NO_PATH },
+            ),
+            (
+                "port out of range",
+                "http://p:99999",
+                Problem::InvalidPort("99999".into()),
+            ),
+            (
+                "host not a name",
+                "http://p_x:1",
+                Problem::InvalidHost("p_x".into()),
+            ),
+            (
+                "CR LF in the host",
+                "http://proxy.lan\r\nX-Evil: 1:3128",
+                chr(Some('\r'), 16, PROXY_URL_CHARS),
+            ),
+            (
+                "space in the host",
+                "http://proxy lan:3128",
+                chr(Some(' '), 12, PROXY_URL_CHARS),
+            ),
+            (
+                "non-ASCII host",
+                "http://pr\u{f6}xy:1",
+                chr(Some('\u{f6}'), 9, PROXY_URL_CHARS),
+            ),
+            (
+                "tab in the user",
+                "http://us\ter:s3cr3t@p:1",
+                chr(Some('\t'), 9, PROXY_URL_CHARS),
+            ),
+            (
+                "space in the user",
+                "http://us er:s3cr3t@p:1",
+                chr(Some(' '), 9, PROXY_URL_CHARS),
+            ),
+            (
+                "CR LF in the password",
+                "http://u:s3\r\ncr3t@p:1",
+                chr(Some('\r'), 11, PROXY_URL_CHARS),
+            ),
+            // Not a control character: only its place is named, not the character.
+            (
+                "space in the password",
+                "http://u:s3 cr3t@p:1",
+                chr(None, 11, PROXY_URL_CHARS),
+            ),
+            (
+                "non-ASCII password",
+                "http://u:s3\u{e9}cr3t@p:1",
+                chr(None, 11, PROXY_URL_CHARS),
+            ),
+            (
+                "raw @ in the password",
+                "http://u:s3@cr3t@p:1",
+                chr(None, 11, PROXY_USERINFO_CHARS),
+            ),
+            (
+                "raw / in the password",
+                "http://u:s3/cr3t@p:1",
+                chr(None, 11, PROXY_USERINFO_CHARS),
+            ),
+            (
+                "raw quote in the user",
+                "http://u\"x:s3cr3t@p:1",
+                chr(Some('"'), 8, PROXY_USERINFO_CHARS),
+            ),
+            (
+                "invalid escape in the password",
+                "http://u:%ZZs3cr3t@p:1",
+                Problem::InvalidEscape { index: 9 },
+            ),
+            (
+                "escape cut short in the password",
+                "http://u:s3cr3t%4@p:1",
+                Problem::InvalidEscape { index: 15 },
+            ),
+            (
+                "invalid escape in the user",
+                "http://u%G1:s3cr3t@p:1",
+                Problem::InvalidEscape { index: 8 },
+            ),
+            (
+                "lone % in the user",
+                "http://u%:s3cr3t@p:1",
+                Problem::InvalidEscape { index: 8 },
+            ),
+            (
+                "colon in the user name",
+                "http://a%3Ab:s3cr3t@p:1",
+                Problem::ColonInUser,
+            ),
+            (
+                "lower-case colon in the user name",
+                "http://a%3ab@p:1",
+                Problem::ColonInUser,
+            ),
+            (
+                "encoded CR LF in the password",
+                "http://u:s3%0D%0Acr3t@p:1",
+                chr(Some('\r'), 11, PROXY_DECODED_CHARS),
+            ),
+            (
+                "encoded NUL in the user",
+                "http://u%00:s3cr3t@p:1",
+                chr(Some('\0'), 8, PROXY_DECODED_CHARS),
+            ),
+            (
+                "encoded DEL in the password",
+                "http://u:s3cr3t%7F@p:1",
+                chr(Some('\u{7f}'), 15, PROXY_DECODED_CHARS),
+            ),
+            (
+                "password not UTF-8",
+                "http://a:%ff@p",
+                Problem::Malformed {
+                    expected: PROXY_UTF8,
+                },
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (name, url, expected) in cases {
+            match ProxyUrl::parse(url) {
+                Ok(p) => failures.push(format!("{name}: accepted as {p:?}")),
+                Err(e) => {
+                    let msg = e.to_string();
+                    if e.input() != Input::Proxy || e.problem() != expected {
+                        failures.push(format!(
+                            "{name}: {:?} {:?}, expected {expected:?}",
+                            e.input(),
+                            e.problem()
+                        ));
+                    }
+                    if msg.contains("cr3t") || msg.contains("s3cr") || msg.contains(['\r', '\n']) {
+                        failures.push(format!(
+                            "{name}: the message echoes the password or breaks the line: {msg}"
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} case(s) failed:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn proxy_userinfo_may_use_every_character_rfc_3986_allows() {
+        let p = ProxyUrl::parse("http://a-._~!$&'()*+,;=%25b:c-._~!$&'()*+,;=:%25%3a%40%C3%A9@p:1")
+            .unwrap();
+        assert_eq!(p.username(), Some("a-._~!$&'()*+,;=%b"));
+        assert_eq!(p.password(), Some("c-._~!$&'()*+,;=:%:@\u{e9}"));
+        // An empty password and no password are both a user alone.
+        assert_eq!(ProxyUrl::parse("http://u:@p").unwrap().password(), Some(""));
+        assert_eq!(ProxyUrl::parse("http://u@p").unwrap().password(), None);
+    }
+
+    /// Every kind of CA bundle, with what [`CaBundle::from_pem`] must make of it: how many
+    /// certificates, or the problem. Failing cases are reported together, by name.
+    #[test]
+    fn ca_bundles() {
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.test".to_owned()]).unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["other.test".to_owned()]).unwrap();
+        let (cert, key) = (ca.cert.pem(), ca.signing_key.serialize_pem());
+        let public_key = ca.signing_key.public_key_pem();
+        let bogus = "-----BEGIN CERTIFICATE-----\nQUFBQUFB\n-----END CERTIFICATE-----\n";
+        let block = |label: &str, body: &str| {
+            format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+        };
+        let cases: Vec<(&str, Vec<u8>, Result<usize, Problem>)> = vec![
+            ("a real certificate", cert.clone().into(), Ok(1)),
+            (
+                "two certificates, text and CRLF around them",
+                format!(
+                    "# private CA\r\n{cert}\r\nsubject=other\r\n{}",
+                    other.cert.pem()
+                )
+                .replace('\n', "\r\n")
+                .into(),
+                Ok(2),
+            ),
+            (
+                "a certificate and a public key (skipped, as rustls does)",
+                format!("{public_key}{cert}").into(),
+                Ok(1),
+            ),
+            (
+                "a certificate and OpenSSL's TRUSTED CERTIFICATE (skipped, as rustls does)",
+                format!("{}{cert}", block("TRUSTED CERTIFICATE", "QUFBQUFB")).into(),
+                Ok(1),
+            ),
+            ("empty input", Vec::new(), Err(Problem::Empty)),
+            (
+                "the QUFBQUFB block",
+                bogus.into(),
+                Err(Problem::NotACertificate { index: 1 }),
+            ),
+            (
+                "a real certificate then the QUFBQUFB block",
+                format!("{cert}{bogus}").into(),
+                Err(Problem::NotACertificate { index: 2 }),
+            ),
+            (
+                "a certificate's DER truncated",
+                block("CERTIFICATE", "MIIBszCCAVmgAwIBAgIU").into(),
+                Err(Problem::NotACertificate { index: 1 }),
+            ),
+            (
+                "garbage text",
+                b"not a pem".to_vec(),
+                Err(Problem::NoCertificate),
+            ),
+            (
+                "binary garbage",
+                vec![0xff, 0x00, 0x30, 0x82, 0x0a],
+                Err(Problem::NoCertificate),
+            ),
+            (
+                "only whitespace",
+                b"\n \r\n".to_vec(),
+                Err(Problem::NoCertificate),
+            ),
+            (
+                "only a public key",
+                public_key.clone().into(),
+                Err(Problem::NoCertificate),
+            ),
+            (
+                "a private key block",
+                key.clone().into(),
+                Err(Problem::PrivateKey),
+            ),
+            (
+                "a certificate with its private key",
+                format!("{cert}{key}").into(),
+                Err(Problem::PrivateKey),
+            ),
+            (
+                "an RSA private key",
+                block("RSA PRIVATE KEY", "QUFBQUFB").into(),
+                Err(Problem::PrivateKey),
+            ),
+            (
+                "an encrypted private key",
+                format!("{cert}{}", block("ENCRYPTED PRIVATE KEY", "QUFBQUFB")).into(),
+                Err(Problem::PrivateKey),
+            ),
+            (
+                "a BEGIN line without its END line",
+                cert.replace("-----END CERTIFICATE-----", "").into(),
+                Err(Problem::Malformed { expected: PEM_END }),
+            ),
+            (
+                "a BEGIN line cut short",
+                "-----BEGIN CERTIFICATE--\nQUFB\n".into(),
+                Err(Problem::Malformed {
+                    expected: PEM_BEGIN,
+                }),
+            ),
+            (
+                "bad base64",
+                block("CERTIFICATE", "!!!!").into(),
+                Err(Problem::Malformed {
+                    expected: PEM_BASE64,
+                }),
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (name, pem, expected) in &cases {
+            let got = CaBundle::from_pem(pem);
+            let ok = match (&got, expected) {
+                (Ok(b), Ok(n)) => b.certificates().len() == *n,
+                (Err(e), Err(p)) => e.input() == Input::CaCertificates && e.problem() == p,
+                _ => false,
+            };
+            if !ok {
+                failures.push(format!(
+                    "{name}: {:?}, expected {expected:?}",
+                    got.as_ref().map_err(|e| e.problem())
+                ));
+            }
+            if let Err(e) = &got {
+                let msg = e.to_string();
+                if msg.contains("MII") || msg.contains("QUFB") || msg.contains('\n') {
+                    failures.push(format!("{name}: the message echoes the bundle: {msg}"));
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} case(s) failed:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+
+        let bundle = CaBundle::from_pem(cert.as_bytes()).unwrap();
+        assert_eq!(bundle.certificates().next(), Some(ca.cert.der().as_ref()));
+        assert_eq!(format!("{bundle:?}"), "CaBundle { certificates: 1 }");
+        assert_eq!(
+            format!("{:?}", TrustRoots::Only(bundle)),
+            "Only(CaBundle { certificates: 1 })"
+        );
     }
 
     #[test]

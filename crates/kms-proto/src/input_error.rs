@@ -111,6 +111,24 @@ pub enum Problem {
     MultipleEndpoints,
     /// The time is before 1970 or after 9999 and cannot be written as `X-Sdk-Date`.
     TimeOutOfRange,
+    /// A `%` that does not start an escape of two hex digits (`%ZZ`, `%4` at the end).
+    InvalidEscape {
+        /// The byte offset of the `%` in the value.
+        index: usize,
+    },
+    /// The proxy's user name holds a `:` (written `%3A`), which Basic authentication
+    /// cannot carry: the proxy would split the name there (RFC 7617, section 2).
+    ColonInUser,
+    /// A CA bundle holds no PEM `CERTIFICATE` block.
+    NoCertificate,
+    /// A PEM `CERTIFICATE` block of a CA bundle is not a certificate that rustls accepts
+    /// as a trust anchor.
+    NotACertificate {
+        /// Which `CERTIFICATE` block, counting from 1.
+        index: usize,
+    },
+    /// A CA bundle holds a private key, which has no place among trusted certificates.
+    PrivateKey,
 }
 
 /// A value refused by a validating constructor: which input, and what was wrong with it.
@@ -213,6 +231,23 @@ impl fmt::Display for InvalidInput {
             }
             Problem::TimeOutOfRange => f.write_str(
                 "it is before 1970 or after 9999; check the system clock",
+            ),
+            Problem::InvalidEscape { index } => write!(
+                f,
+                "the '%' at byte {index} does not start an escape of two hex digits; write a literal '%' as %25"
+            ),
+            Problem::ColonInUser => f.write_str(
+                "the user name contains ':' (%3A), which Basic authentication cannot carry; use a user name without one",
+            ),
+            Problem::NoCertificate => f.write_str(
+                "it holds no PEM \"CERTIFICATE\" block; pass the CA's certificates in PEM",
+            ),
+            Problem::NotACertificate { index } => write!(
+                f,
+                "PEM \"CERTIFICATE\" block {index} (counting from 1) is not an X.509 certificate that can be trusted; check it is the CA's certificate"
+            ),
+            Problem::PrivateKey => f.write_str(
+                "it holds a private key, which a CA bundle never needs; pass only the CA's certificates, and keep the key where it was",
             ),
         }
     }

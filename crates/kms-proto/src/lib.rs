@@ -77,7 +77,7 @@ mod sdk_date;
 pub mod sign;
 pub mod verify;
 
-pub use config::{ClientConfig, EnvError, ProxyUrl, TrustRoots};
+pub use config::{CaBundle, ClientConfig, EnvError, ProxyUrl, TrustRoots};
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
 pub use endpoint::{Endpoint, HttpPolicy};
 pub use error::{ResponseError, ResponseErrorKind};

@@ -2,26 +2,27 @@
 
 use std::sync::Arc;
 
-use kms_proto::{Input, InvalidInput, Problem, TrustRoots};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
+use kms_proto::{CaBundle, InvalidInput, TrustRoots};
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
 /// The TLS configuration of the agent: rustls, the ring provider passed explicitly (so no
 /// other provider is ever picked at run time), and the configured roots.
+///
+/// Nothing here can fail: a [`CaBundle`] was validated when it was made, by the check
+/// rustls applies to trust anchors (ureq would otherwise skip a bad certificate silently).
+/// The `Result` stays so both transports build their client the same way.
 pub(crate) fn config(trust: &TrustRoots) -> Result<TlsConfig, InvalidInput> {
     let roots = match trust {
         TrustRoots::WebPki => RootCerts::WebPki,
-        TrustRoots::WebPkiAnd(pem) => {
+        TrustRoots::WebPkiAnd(bundle) => {
             let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
                 .iter()
                 .map(|der| Certificate::from_der(der.as_ref()).to_owned())
                 .collect();
-            certs.extend(parse_pem(pem)?);
+            certs.extend(certificates(bundle));
             RootCerts::from(certs)
         }
-        TrustRoots::Only(pem) => RootCerts::from(parse_pem(pem)?),
-        _ => RootCerts::WebPki,
+        TrustRoots::Only(bundle) => RootCerts::from(certificates(bundle).collect::<Vec<_>>()),
     };
     Ok(TlsConfig::builder()
         .provider(TlsProvider::Rustls)
@@ -30,24 +31,9 @@ pub(crate) fn config(trust: &TrustRoots) -> Result<TlsConfig, InvalidInput> {
         .build())
 }
 
-/// The certificates of a PEM bundle; an empty or unreadable bundle is refused.
-fn parse_pem(pem: &[u8]) -> Result<Vec<Certificate<'static>>, InvalidInput> {
-    let invalid = || {
-        InvalidInput::new(
-            Input::CaCertificates,
-            Problem::Malformed {
-                expected: "one or more PEM \"CERTIFICATE\" blocks",
-            },
-        )
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<_, _>>()
-        .map_err(|_| invalid())?;
-    if certs.is_empty() {
-        return Err(invalid());
-    }
-    Ok(certs
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect())
+/// The bundle's certificates as ureq takes them.
+fn certificates(bundle: &CaBundle) -> impl Iterator<Item = Certificate<'static>> + '_ {
+    bundle
+        .certificates()
+        .map(|der| Certificate::from_der(der).to_owned())
 }
