@@ -72,12 +72,16 @@ fn err(
 struct Scenario {
     name: &'static str,
     auth: Auth,
+    /// The endpoint the client is given, from the emulator's URL.
+    endpoint: fn(&str) -> String,
     mock: fn(MockConfig) -> MockConfig,
     faults: fn(&BlockingMockServer),
     client: fn(ClientConfig) -> ClientConfig,
     expect: Expect,
     /// Requests the emulator must have received.
     requests: usize,
+    /// Whether the error must say the request may have been sent (unchecked if `None`).
+    may_have_been_sent: Option<bool>,
     /// Bounds on how long the call took.
     took_at_least: Duration,
     took_at_most: Duration,
@@ -87,11 +91,13 @@ fn base(name: &'static str, expect: Expect) -> Scenario {
     Scenario {
         name,
         auth: Auth::AkSk,
+        endpoint: str::to_owned,
         mock: |m| m,
         faults: |_| {},
         client: |c| c,
         expect,
         requests: 1,
+        may_have_been_sent: None,
         took_at_least: Duration::ZERO,
         took_at_most: Duration::from_secs(10),
     }
@@ -321,6 +327,7 @@ fn scenarios() -> Vec<Scenario> {
             )
         },
     ];
+    all.extend(response_head_scenarios());
     all.extend(status_scenarios![
         "nested-400", 400, nested("KMS.0204", "Parameters missing."), "service", Some("KMS.0204"), false;
         "nested-401", 401, nested("KMS.0303", "X-Auth-Token expired."), "service", Some("KMS.0303"), false;
@@ -338,6 +345,131 @@ fn scenarios() -> Vec<Scenario> {
         "flat-504", 504, flat("APIGW.0203", "Backend timeout"), "service", Some("APIGW.0203"), true;
     ]);
     all
+}
+
+/// The header lines the emulator adds to a scripted answer: x-request-id, content-length
+/// and date.
+const ADDED_BY_THE_EMULATOR: usize = 3;
+
+/// A 200 answer with the usual body and `headers` extra header lines.
+fn with_headers(headers: Vec<(String, String)>) -> Fault {
+    Fault::Respond {
+        status: 200,
+        headers,
+        body: r#"{"instance_num":15}"#.into(),
+    }
+}
+
+/// One `x-big` header that makes the emulator's answer head `bytes` long, as
+/// kms_proto::MAX_RESPONSE_HEAD measures it.
+fn head_of(bytes: usize) -> Vec<(String, String)> {
+    // What the emulator adds: x-request-id (32), content-length (2), date (29), each plus
+    // its name and 4, and 19 for the status line and the blank line.
+    let added = (12 + 32 + 4) + (14 + 2 + 4) + (4 + 29 + 4) + 19;
+    let value = "v".repeat(bytes - added - ("x-big".len() + 4));
+    vec![("x-big".into(), value)]
+}
+
+/// Numbered `x-h-N: v` header lines.
+fn numbered_headers(n: usize) -> Vec<(String, String)> {
+    (0..n).map(|i| (format!("x-h-{i}"), "v".into())).collect()
+}
+
+/// The transports agree on the heads they accept (kms_proto::MAX_RESPONSE_HEAD and
+/// MAX_RESPONSE_HEADERS), on how they report one they refuse, and on where a name that does
+/// not resolve fails.
+fn response_head_scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            faults: |m| m.faults().next(1, with_headers(numbered_headers(101))),
+            ..base("101-response-headers-accepted", Expect::Count)
+        },
+        Scenario {
+            faults: |m| {
+                let most = kms_proto::MAX_RESPONSE_HEADERS - ADDED_BY_THE_EMULATOR;
+                m.faults().next(1, with_headers(numbered_headers(most)))
+            },
+            ..base("as-many-response-headers-as-allowed", Expect::Count)
+        },
+        Scenario {
+            faults: |m| {
+                let one_too_many = kms_proto::MAX_RESPONSE_HEADERS - ADDED_BY_THE_EMULATOR + 1;
+                m.faults()
+                    .next(1, with_headers(numbered_headers(one_too_many)))
+            },
+            client: no_retry,
+            may_have_been_sent: Some(true),
+            ..base(
+                "one-response-header-too-many",
+                err("io", None, None, true, 1),
+            )
+        },
+        Scenario {
+            faults: |m| {
+                m.faults()
+                    .next(1, with_headers(head_of(kms_proto::MAX_RESPONSE_HEAD)))
+            },
+            ..base("response-head-of-exactly-the-limit", Expect::Count)
+        },
+        Scenario {
+            faults: |m| {
+                m.faults()
+                    .next(1, with_headers(head_of(kms_proto::MAX_RESPONSE_HEAD + 1)))
+            },
+            client: no_retry,
+            may_have_been_sent: Some(true),
+            ..base(
+                "response-head-one-byte-over-the-limit",
+                err("io", None, None, true, 1),
+            )
+        },
+        Scenario {
+            // Past what either HTTP library reads: refused by the library, the same way.
+            faults: |m| {
+                m.faults()
+                    .next(1, with_headers(head_of(4 * kms_proto::MAX_RESPONSE_HEAD)))
+            },
+            client: no_retry,
+            may_have_been_sent: Some(true),
+            ..base(
+                "response-head-four-times-the-limit",
+                err("io", None, None, true, 1),
+            )
+        },
+        Scenario {
+            faults: |m| {
+                m.faults().next(
+                    1,
+                    Fault::NotHttp("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n".into()),
+                )
+            },
+            client: no_retry,
+            may_have_been_sent: Some(true),
+            ..base("malformed-response-head", err("io", None, None, true, 1))
+        },
+        Scenario {
+            faults: |m| {
+                m.faults().next(
+                    1,
+                    Fault::NotHttp("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n".into()),
+                )
+            },
+            client: quick_retry,
+            requests: 2,
+            ..base("malformed-response-head-retried", Expect::Count)
+        },
+        Scenario {
+            // RFC 6761: `.invalid` never resolves.
+            endpoint: |_| "https://kms.dns-failure.invalid".into(),
+            client: no_retry,
+            requests: 0,
+            may_have_been_sent: Some(false),
+            ..base(
+                "name-that-does-not-resolve",
+                err("connect", None, None, true, 1),
+            )
+        },
+    ]
 }
 
 fn mock_config() -> MockConfig {
@@ -373,7 +505,7 @@ fn client_config(url: &str, auth: Auth) -> ClientConfig {
 fn run(s: &Scenario, transport: Transport, capture: &Capture) -> Result<(), String> {
     let server = BlockingMockServer::start((s.mock)(mock_config())).map_err(|e| e.to_string())?;
     (s.faults)(&server);
-    let config = (s.client)(client_config(&server.url(), s.auth));
+    let config = (s.client)(client_config(&(s.endpoint)(&server.url()), s.auth));
     let started = Instant::now();
     let result = capture.during(|| transport.call(config));
     let took = started.elapsed();
@@ -413,6 +545,11 @@ fn run(s: &Scenario, transport: Transport, capture: &Capture) -> Result<(), Stri
                     "got (kind, status, code, retryable, attempts) = {got:?}, want {:?} [{e}]",
                     (kind, status, code, retryable, attempts)
                 ));
+            }
+            if let Some(sent) = s.may_have_been_sent
+                && e.may_have_been_sent() != sent
+            {
+                problems.push(format!("may_have_been_sent() is {}, want {sent}", !sent));
             }
             let shown = format!("{e} {e:?}");
             if e.to_string().contains(['\n', '\r']) {

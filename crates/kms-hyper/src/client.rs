@@ -68,6 +68,11 @@ impl Client {
             .pool_timer(TokioTimer::new())
             .pool_max_idle_per_host(config.max_connections())
             .timer(TokioTimer::new())
+            // The core decides the head's limits (kms_proto::MAX_RESPONSE_HEAD); hyper's
+            // read buffer, its only bound on a head, must not refuse less: a head over it
+            // may still be read whole when it arrives in one read, up to twice as much.
+            .http1_max_buf_size(2 * kms_proto::MAX_RESPONSE_HEAD)
+            .http1_max_headers(kms_proto::MAX_RESPONSE_HEADERS)
             .clone();
         let https = HttpsConnectorBuilder::new()
             .with_tls_config(tls)

@@ -275,6 +275,13 @@ impl<'a> Call<'a> {
         now: SystemTime,
         now_instant: Instant,
     ) -> Step {
+        // The head's limits are the core's, so that no transport's HTTP library decides
+        // them (hyper's only bound is its read buffer, which it may overshoot).
+        if let Some(too_large) = crate::response::HeadTooLarge::check(headers) {
+            let failure =
+                TransportFailure::new(TransportErrorKind::Io, true).with_source(too_large);
+            return self.on_failure(failure, jitter, now, now_instant);
+        }
         let parsed = crate::response::parse_with_limit(
             status,
             headers,

@@ -89,6 +89,9 @@ pub use request::{
     X_SDK_DATE, X_SECURITY_TOKEN,
 };
 pub use request_id::RequestId;
-pub use response::{InstanceCount, MAX_RESPONSE_BODY, parse, parse_with_limit};
+pub use response::{
+    InstanceCount, MAX_RESPONSE_BODY, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, parse,
+    parse_with_limit,
+};
 pub use retry::{Decision, Outcome, RetryAfter, RetryPolicy, StopReason};
 pub use sdk_date::SdkDate;

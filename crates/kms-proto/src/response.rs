@@ -19,6 +19,56 @@ use crate::retry::RetryAfter;
 /// one, and [`parse`] re-checks it, so every transport refuses at the same boundary.
 pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
 
+/// The largest response head accepted, in bytes: 64 KiB, measured as the header names and
+/// values plus 4 bytes a line (`": "` and CRLF) plus 19 for the status line and the blank
+/// line. The gateway's heads are well under 2 KiB.
+///
+/// The [`Call`](crate::call::Call) state machine checks it (with [`MAX_RESPONSE_HEADERS`])
+/// on every answer, so every transport accepts and refuses exactly the same heads; a head
+/// over a limit fails the attempt as a transport `io` failure (the request was sent),
+/// retried like any other. Transports also bound their HTTP library's own reading of a
+/// head, at no less than this, so that nothing is read without a bound before this check.
+pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// The most header lines a response head may have: 128 (ureq's fixed limit; kms-hyper
+/// sets hyper's to the same).
+pub const MAX_RESPONSE_HEADERS: usize = 128;
+
+/// Why a response head was refused: more than [`MAX_RESPONSE_HEADERS`] lines, or larger
+/// than [`MAX_RESPONSE_HEAD`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeadTooLarge {
+    lines: usize,
+    bytes: usize,
+}
+
+impl HeadTooLarge {
+    /// `Some` when `headers` passes a limit.
+    pub(crate) fn check(headers: &HeaderMap) -> Option<Self> {
+        let lines = headers.len();
+        let bytes = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>()
+            + 19;
+        (lines > MAX_RESPONSE_HEADERS || bytes > MAX_RESPONSE_HEAD)
+            .then_some(HeadTooLarge { lines, bytes })
+    }
+}
+
+impl fmt::Display for HeadTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the response head ({} header lines, about {} bytes) passes the limits of \
+             {MAX_RESPONSE_HEADERS} lines and {MAX_RESPONSE_HEAD} bytes",
+            self.lines, self.bytes
+        )
+    }
+}
+
+impl std::error::Error for HeadTooLarge {}
+
 /// A successful answer: the number of customer master keys the project created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceCount {

@@ -14,7 +14,7 @@ pub(crate) fn request_error(error: ureq::Error) -> TransportFailure {
         | ureq::Error::ConnectionFailed
         | ureq::Error::ConnectProxyFailed(_) => (Connect, false),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => (Tls, false),
-        ureq::Error::Io(e) if is_connect_error(e) => (Connect, false),
+        ureq::Error::Io(e) if is_connect_error(e) || is_lookup_error(e) => (Connect, false),
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => (Timeout, true),
         ureq::Error::Io(e) if is_tls_io_error(e) => (Tls, false),
         _ => (Io, true),
@@ -46,6 +46,12 @@ fn is_connect_error(e: &io::Error) -> bool {
             | io::ErrorKind::HostUnreachable
             | io::ErrorKind::NetworkDown
     )
+}
+
+/// A failed name lookup, as our resolver reports it.
+fn is_lookup_error(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<crate::resolve::LookupFailed>())
 }
 
 /// rustls reports handshake failures through `io::Error`s wrapping a `rustls::Error`.

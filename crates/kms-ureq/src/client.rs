@@ -76,6 +76,10 @@ impl Client {
             .timeout_global(Some(config.call().attempt_timeout()))
             .timeout_resolve(Some(config.connect_timeout()))
             .timeout_connect(Some(config.connect_timeout()))
+            // The core decides the head's limits (kms_proto::MAX_RESPONSE_HEAD); ureq's own
+            // bound, as kms-hyper's, must not refuse less (its limit on header lines is
+            // kms_proto::MAX_RESPONSE_HEADERS already).
+            .max_response_header_size(2 * kms_proto::MAX_RESPONSE_HEAD)
             .max_idle_connections(config.max_connections())
             .max_idle_connections_per_host(config.max_connections())
             // The request carries its own User-Agent and signs it; ureq adds nothing.

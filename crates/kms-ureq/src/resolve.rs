@@ -4,6 +4,10 @@
 //! can give up on time, including for `127.0.0.1`, where there is nothing to look up: a
 //! thread per request that costs more than the rest of a loopback call. Literals are
 //! answered here; names go to ureq's own resolver, timeout and all.
+//!
+//! A failed lookup comes back from ureq as a bare `io::Error`, which cannot be told apart
+//! from a failure after the request was written; it is wrapped in [`LookupFailed`] here, so
+//! that it is reported as what it is: a `connect` failure, nothing sent (as kms-hyper does).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -43,6 +47,27 @@ impl Resolver for LiteralFirst {
                 return Ok(addrs);
             }
         }
-        self.0.resolve(uri, config, timeout)
+        self.0.resolve(uri, config, timeout).map_err(|e| match e {
+            ureq::Error::Io(io) => {
+                ureq::Error::Io(std::io::Error::new(io.kind(), LookupFailed(io)))
+            }
+            other => other,
+        })
+    }
+}
+
+/// A host name that could not be resolved (the lookup's own error is its source).
+#[derive(Debug)]
+pub(crate) struct LookupFailed(std::io::Error);
+
+impl std::fmt::Display for LookupFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the host name could not be resolved")
+    }
+}
+
+impl std::error::Error for LookupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
