@@ -669,10 +669,16 @@ fn https_with_the_emulators_ca_and_without_it() {
         let err = transport.call(without).unwrap_err();
         assert_eq!(err.kind(), "tls", "{}: {err}", transport.name());
         assert!(!err.may_have_been_sent(), "{}", transport.name());
-
-        // A bundle that is not certificates cannot reach a transport: `CaBundle` refuses
-        // it, the same way for both (kms-proto's `ca_bundles` test has the cases).
-        assert!(CaBundle::from_pem(b"not a pem").is_err());
+    }
+    // A bundle that is not certificates cannot reach a transport: `CaBundle` refuses it,
+    // once, for both (kms-proto's `ca_bundles` test has the cases; kms-cli's tests show
+    // `--ca-file` refused with exit 2 on both transports).
+    for bad in [
+        &b"not a pem"[..],
+        b"-----BEGIN CERTIFICATE-----\nQUFBQUFB\n-----END CERTIFICATE-----\n",
+    ] {
+        let err = CaBundle::from_pem(bad).unwrap_err();
+        assert_eq!(err.input(), kms_proto::Input::CaCertificates, "{err}");
     }
 }
 

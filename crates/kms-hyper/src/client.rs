@@ -55,7 +55,8 @@ impl Client {
     /// Builds the client (its TLS configuration and connection pool) from `config`.
     ///
     /// # Errors
-    /// [`Error::Config`] when the CA bundle cannot be read.
+    /// [`Error::Config`] when rustls refuses the configured roots or the proxy's
+    /// credentials are not header text.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         let tls = tls::config(config.trust())?;
         let mut http = HttpConnector::new();

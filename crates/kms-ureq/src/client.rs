@@ -36,9 +36,9 @@ impl Client {
     /// Builds the client (its TLS configuration and connection pool) from `config`.
     ///
     /// # Errors
-    /// [`Error::Config`] when the CA bundle of the configuration cannot be read.
+    /// [`Error::Config`] when the proxy URL cannot be given to ureq.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
-        let tls = tls::config(config.trust())?;
+        let tls = tls::config(config.trust());
         let proxy = match config.proxy() {
             None => None,
             Some(p) => {

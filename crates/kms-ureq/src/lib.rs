@@ -40,4 +40,4 @@ mod tls;
 
 pub use client::Client;
 pub use kms_proto::call::{Error, TransportError, TransportErrorKind};
-pub use kms_proto::{ClientConfig, InstanceCount, ProxyUrl, RetryPolicy, TrustRoots};
+pub use kms_proto::{CaBundle, ClientConfig, InstanceCount, ProxyUrl, RetryPolicy, TrustRoots};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kms_proto::{CaBundle, InvalidInput, TrustRoots};
+use kms_proto::{CaBundle, TrustRoots};
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
 /// The TLS configuration of the agent: rustls, the ring provider passed explicitly (so no
@@ -10,8 +10,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 ///
 /// Nothing here can fail: a [`CaBundle`] was validated when it was made, by the check
 /// rustls applies to trust anchors (ureq would otherwise skip a bad certificate silently).
-/// The `Result` stays so both transports build their client the same way.
-pub(crate) fn config(trust: &TrustRoots) -> Result<TlsConfig, InvalidInput> {
+pub(crate) fn config(trust: &TrustRoots) -> TlsConfig {
     let roots = match trust {
         TrustRoots::WebPki => RootCerts::WebPki,
         TrustRoots::WebPkiAnd(bundle) => {
@@ -24,11 +23,11 @@ pub(crate) fn config(trust: &TrustRoots) -> Result<TlsConfig, InvalidInput> {
         }
         TrustRoots::Only(bundle) => RootCerts::from(certificates(bundle).collect::<Vec<_>>()),
     };
-    Ok(TlsConfig::builder()
+    TlsConfig::builder()
         .provider(TlsProvider::Rustls)
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .root_certs(roots)
-        .build())
+        .build()
 }
 
 /// The bundle's certificates as ureq takes them.
