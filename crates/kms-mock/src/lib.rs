@@ -70,7 +70,7 @@ mod tls;
 
 pub use config::{Clock, DEFAULT_MAX_CONNECTIONS, MockConfig, Throttle};
 pub use faults::{Fault, FaultScript};
-pub use record::RecordedRequest;
+pub use record::{MAX_RECORDED_BYTES, MAX_RECORDED_REQUESTS, RecordedRequest};
 pub use server::{
     BODY_READ_TIMEOUT, BlockingMockServer, HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD, MockServer,
 };

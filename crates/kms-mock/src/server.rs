@@ -83,7 +83,17 @@ macro_rules! accessors {
             self.shared.ca_pem.as_deref()
         }
 
-        /// Every request received so far (the last 10 000), oldest first.
+        /// The requests received so far, oldest first, as far as the recorder's bounds
+        /// allow: the most recent ones within [`MAX_RECORDED_REQUESTS`](crate::MAX_RECORDED_REQUESTS)
+        /// (10 000) requests and [`MAX_RECORDED_BYTES`](crate::MAX_RECORDED_BYTES) (8 MiB);
+        /// older ones are forgotten first.
+        ///
+        /// A request counts as its path and query, its request id, and its header names
+        /// and values (each value held in an allocation of its own), plus an estimate of
+        /// 256 bytes per request and 128 per header for the structures that hold them
+        /// (close to what they really take): so about 530 requests with 15 KiB heads, or
+        /// about 6 000 of this workspace's clients' requests (1.4 KiB each, as counted).
+        /// Bodies are not kept, only their lengths.
         pub fn requests(&self) -> Vec<RecordedRequest> {
             self.shared.state.recorder.snapshot()
         }

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use common::*;
 use http::{HeaderValue, Method};
-use kms_mock::MAX_REQUEST_HEAD;
+use kms_mock::{MAX_RECORDED_BYTES, MAX_REQUEST_HEAD};
 use kms_proto::AkSk;
 
 /// The largest request body the emulator reads (`service::MAX_REQUEST_BODY`, not public).
@@ -135,6 +135,53 @@ fn padded(url: &str, len: usize) -> http::Request<Vec<u8>> {
         HeaderValue::from_str(&"a".repeat(len)).unwrap(),
     );
     request
+}
+
+/// What a recorded request holds of its head: path and query, header names and values.
+fn head_bytes(request: &kms_mock::RecordedRequest) -> usize {
+    request.path_and_query.len()
+        + request
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum::<usize>()
+}
+
+#[test]
+fn recorder_keeps_at_most_max_recorded_bytes_of_heads_forgetting_the_oldest_first() {
+    let server = start();
+    let request = padded(&server.url(), 15 * 1024);
+    // About 12 MiB of heads in all, half again the bound.
+    let sent = 12 * 1024 * 1024 / (15 * 1024);
+    let mut conn = connect(server.local_addr());
+    let ids: Vec<String> = (0..sent)
+        .map(|_| {
+            let response = conn.send(&request).unwrap();
+            assert_count(&response, COUNT);
+            response.request_id()
+        })
+        .collect();
+    let recorded = server.requests();
+    let bytes: usize = recorded.iter().map(head_bytes).sum();
+    assert!(
+        bytes <= MAX_RECORDED_BYTES,
+        "{bytes} bytes of heads recorded ({} requests), bound {MAX_RECORDED_BYTES}",
+        recorded.len()
+    );
+    assert!(
+        bytes >= MAX_RECORDED_BYTES / 2,
+        "only {bytes} bytes kept: the bound is not used"
+    );
+    // The newest are kept, in order; the oldest went first.
+    let kept: Vec<&str> = recorded.iter().map(|r| r.request_id.as_str()).collect();
+    assert!(kept.len() < sent, "nothing was forgotten");
+    assert_eq!(kept, ids[sent - kept.len()..]);
+}
+
+#[test]
+fn recorder_bounds_are_eight_mib_and_ten_thousand_requests() {
+    assert_eq!(MAX_RECORDED_BYTES, 8 * 1024 * 1024);
+    assert_eq!(kms_mock::MAX_RECORDED_REQUESTS, 10_000);
 }
 
 #[test]
