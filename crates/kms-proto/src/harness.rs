@@ -411,6 +411,16 @@ pub fn small_parsers(data: &[u8]) {
             proxy.password().map(|_| "[redacted]")
         );
         assert_eq!(format!("{proxy:?}"), expected);
+        // RFC 7617: a user name with a colon would make the Basic credentials ambiguous,
+        // and nothing decoded may break a header line.
+        assert!(!proxy.username().unwrap_or_default().contains(':'));
+        if let Some(basic) = proxy.basic_authorization() {
+            assert!(!basic.bytes().any(|b| b.is_ascii_control()), "{basic:?}");
+        }
+    }
+    // A bundle accepted holds at least one certificate, each a trust anchor rustls takes.
+    if let Ok(bundle) = crate::CaBundle::from_pem(data) {
+        assert!(bundle.certificates().next().is_some());
     }
     if let Some(date) = SdkDate::parse(&s) {
         assert_eq!(
