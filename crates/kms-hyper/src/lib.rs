@@ -10,7 +10,17 @@
 //! Deliberate choices: TLS through hyper-rustls with the ring provider passed explicitly;
 //! redirects never followed (hyper does not follow them; a 3xx is an error); a timeout
 //! around each attempt's request AND body (the legacy client has none); never more than
-//! `max_connections` connections open, whatever the concurrency; no proxy and no certificates from the environment unless configured.
+//! `max_connections` connections open, whatever the concurrency, and no task left behind
+//! by a call (one task per open connection is all an idle client holds; see below); an
+//! attempt that times out, or that meets more than 16 informational (`1xx`) responses,
+//! closes its connection; no proxy and no certificates from the environment unless
+//! configured.
+//!
+//! The connection bound: hyper-util's pool races a checkout of an idle connection against a
+//! new connect. A connect that loses while still waiting for one of the `max_connections`
+//! permits gives up at once; one that already had its permit finishes and leaves its
+//! connection idle in the pool. So a call opens at most one connection it does not use, and
+//! never one beyond the limit.
 //! Configuration and its defaults: [`ClientConfig`].
 //!
 //! # Example
