@@ -14,6 +14,7 @@
 //! | situation | status | body |
 //! |---|---|---|
 //! | success | 200 | `{"instance_num":N}` |
+//! | no `Host` header (HTTP/1.1), or more than one (checked first) | 400 | flat `APIGW.0201` with `request_id` |
 //! | other path or method | 404 | flat `APIGW.0101` with `request_id` |
 //! | no credentials | 401 | flat `APIGW.0301` |
 //! | bad, expired or unknown signature; locked AK; bad security token | 401 | flat `APIGW.0301` (`verify aksk signature fail`, `calc aksk signature fail:signature expired, ...`) |

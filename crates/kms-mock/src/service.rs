@@ -197,6 +197,9 @@ impl State {
         now: SystemTime,
         request_id: &str,
     ) -> Answer {
+        if let Some(problem) = host_problem(parts) {
+            return Answer::gateway(StatusCode::BAD_REQUEST, "APIGW.0201", problem, request_id);
+        }
         let Some(project) = route(parts) else {
             return Answer::gateway(
                 StatusCode::NOT_FOUND,
@@ -446,6 +449,21 @@ async fn read_body(mut body: Incoming, timeout: Duration) -> (usize, Result<Byte
             }
             collected.extend_from_slice(&data);
         }
+    }
+}
+
+/// Why the request's `Host` makes it unanswerable, if it does: RFC 9112 section 3.2 requires a
+/// 400 for an HTTP/1.1 request without one and for any request with more than one. Checked
+/// before routing and credentials, as a server must.
+fn host_problem(parts: &http::request::Parts) -> Option<&'static str> {
+    let mut hosts = parts.headers.get_all(http::header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        // HTTP/1.0 predates Host; hyper hands the emulator only 1.0 and 1.1.
+        (None, _) if parts.version != http::Version::HTTP_10 => {
+            Some("Bad request: an HTTP/1.1 request must carry a Host header")
+        }
+        (Some(_), Some(_)) => Some("Bad request: more than one Host header"),
+        _ => None,
     }
 }
 

@@ -323,3 +323,69 @@ fn unknown_project_is_403_kms_0307() {
     );
     assert_nested_error(&response, 403, "KMS.0307");
 }
+
+/// The requests a missing or repeated `Host` must not get past: with a valid token (200
+/// otherwise), a signed AK/SK request (its signature covers Host: 401 otherwise), no
+/// credentials (401 otherwise), and an unknown path (404 otherwise).
+fn host_cases(url: &str) -> Vec<(&'static str, http::Request<Vec<u8>>)> {
+    let mut no_credentials = token_request(url, TOKEN, PID);
+    no_credentials.headers_mut().remove("x-auth-token");
+    let mut unknown_path = token_request(url, TOKEN, PID);
+    *unknown_path.uri_mut() = format!("/v1.0/{PID}/kms/list-keys").parse().unwrap();
+    vec![
+        ("valid token", token_request(url, TOKEN, PID)),
+        ("signed AK/SK", aksk_request(url, AK, SK, PID)),
+        ("no credentials", no_credentials),
+        ("unknown path", unknown_path),
+    ]
+}
+
+#[test]
+fn http_1_1_request_without_host_is_400_apigw_0201_before_routing_or_authentication() {
+    let server = start();
+    for (case, mut request) in host_cases(&server.url()) {
+        request.headers_mut().remove("host");
+        let response = send_ok(server.local_addr(), &request);
+        let message = assert_flat_error(&response, 400, "APIGW.0201");
+        assert!(message.contains("Host"), "{case}: {message}");
+    }
+    let recorded = server.requests();
+    assert_eq!(recorded.len(), 4, "refused requests are recorded too");
+    assert!(recorded.iter().all(|r| r.header("host").is_none()));
+}
+
+#[test]
+fn request_with_two_host_headers_is_400_even_when_they_agree() {
+    let server = start();
+    for (case, request) in host_cases(&server.url()) {
+        for second in ["kms.example.invalid", &endpoint(&server.url()).authority()] {
+            let mut request = request.clone();
+            request
+                .headers_mut()
+                .append("host", HeaderValue::from_str(second).unwrap());
+            let response = send_ok(server.local_addr(), &request);
+            let message = assert_flat_error(&response, 400, "APIGW.0201");
+            assert!(message.contains("Host"), "{case}, {second}: {message}");
+        }
+        // The same request with one Host is not refused for it.
+        assert_ne!(
+            send_ok(server.local_addr(), &request).status(),
+            400,
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn http_1_0_request_without_host_is_served() {
+    let server = start();
+    let mut request = token_request(&server.url(), TOKEN, PID);
+    request.headers_mut().remove("host");
+    let raw = serialize(&request);
+    let raw = String::from_utf8(raw)
+        .unwrap()
+        .replacen(" HTTP/1.1\r\n", " HTTP/1.0\r\n", 1);
+    let mut conn = connect(server.local_addr());
+    conn.write_raw(raw.as_bytes()).unwrap();
+    assert_count(&conn.read_response().unwrap(), COUNT);
+}
