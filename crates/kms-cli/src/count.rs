@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use kms_proto::config::{ENV_AK, ENV_AUTH_TOKEN, ENV_PROJECT_ID, ENV_SK, credentials_from_env};
 use kms_proto::{
-    AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl, Region,
-    RetryPolicy, TrustRoots,
+    AuthToken, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl, Region, RetryPolicy,
+    TrustRoots,
 };
 
+use crate::file;
 use crate::output::{self, Format};
 
 /// Which transport crate sends the request.
@@ -143,11 +144,8 @@ fn config(
         .with_attempt_timeout(timeout)
         .with_retry(RetryPolicy::default().with_max_attempts(args.retries.saturating_add(1)));
     if let Some(path) = &args.ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
-        let bundle = CaBundle::from_pem(&pem)
-            .map_err(|e| e.with_origin(path.display().to_string()).to_string())?;
-        config = config.with_trust(TrustRoots::WebPkiAnd(bundle));
+        let pem = file::read_bounded(path, &file::CA_FILE).map_err(|e| e.to_string())?;
+        config = config.with_trust(TrustRoots::WebPkiAnd(pem));
     }
     if let Some(proxy) = &args.proxy {
         config = config.with_proxy(ProxyUrl::parse(proxy).map_err(|e| e.to_string())?);
@@ -164,13 +162,19 @@ fn credentials(args: &Args, env: impl Fn(&str) -> Option<String>) -> Result<Cred
             "--auth-token-file and credentials in the environment ({ENV_AK}/{ENV_SK} or {ENV_AUTH_TOKEN}) are both given; use one"
         ));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the auth token file {}: {e}", path.display()))?;
+    let bytes = file::read_bounded(path, &file::TOKEN_FILE).map_err(|e| e.to_string())?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        format!(
+            "the auth token file {} is not text (byte {} is not UTF-8); an IAM token is printable ASCII",
+            file::one_line(path),
+            e.valid_up_to()
+        )
+    })?;
     // A file ends with a newline more often than not; nothing else is trimmed.
     let token = text.trim_end_matches(['\r', '\n']);
     AuthToken::new(token)
         .map(Credentials::from)
-        .map_err(|e| e.with_origin(path.display().to_string()).to_string())
+        .map_err(|e| e.with_origin(file::one_line(path)).to_string())
 }
 
 fn init_logging(verbose: u8) {

@@ -500,3 +500,420 @@ fn usage_errors_exit_2_and_demo_succeeds() {
         "{stdout}"
     );
 }
+
+// ---- Files the CLI reads are bounded (issue 11, item 4) ----
+
+/// How long a test waits for `kms` before killing it: generous, because it only runs out
+/// when something regressed (a FIFO opened without a writer blocks forever).
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Most address space `kms` may take in the file tests (Unix): far more than reading a
+/// 1 MiB file needs, and small enough that reading `/dev/zero` without a bound fails in a
+/// second instead of eating the memory of a machine shared with other builds.
+#[cfg(unix)]
+const ADDRESS_SPACE_KIB: u32 = 1024 * 1024;
+
+/// Runs `kms` like [`kms`], but kills it and fails if it has not exited within
+/// [`DEADLINE`], and (on Unix) under an address-space limit.
+fn kms_bounded(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let kms = env!("CARGO_BIN_EXE_kms");
+    #[cfg(unix)]
+    let mut command = {
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v {ADDRESS_SPACE_KIB} && exec \"$0\" \"$@\""
+            ))
+            .arg(kms);
+        command
+    };
+    #[cfg(not(unix))]
+    let mut command = Command::new(kms);
+    command
+        .env_clear()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "kms {args:?} still running after {DEADLINE:?}; stderr {:?}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A directory of its own for one test, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("kms-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str, contents: &[u8]) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `count` with everything valid (nothing is listening on the endpoint) and these flags.
+fn count_args<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "count",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--project-id",
+        PROJECT,
+        "--retries",
+        "0",
+    ];
+    args.extend_from_slice(flags);
+    args
+}
+
+/// Runs `count` with `flag path` and checks both formats: exit 2, and exactly `message`
+/// as one `kms: ` line on stderr, or as the message of one JSON line on stdout.
+fn assert_file_refused(flag: &str, path: &str, message: &str) {
+    let env = if flag == "--auth-token-file" {
+        vec![]
+    } else {
+        aksk_env()
+    };
+    let out = kms_bounded(&count_args(&[flag, path]), &env);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        (out.status.code(), stdout.as_ref(), stderr.as_ref()),
+        (Some(2), "", format!("kms: {message}\n").as_str()),
+        "{flag} {path}"
+    );
+    let out = kms_bounded(&count_args(&[flag, path, "--output", "json"]), &env);
+    assert_eq!(out.status.code(), Some(2), "{flag} {path} (json)");
+    assert!(out.stderr.is_empty(), "{flag} {path} (json)");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"error": {"kind": "config", "status": null, "code": null,
+            "message": message, "request_id": null, "retryable": false}}),
+        "{flag} {path} (json)"
+    );
+}
+
+const CA_NOT_REGULAR: &str = "; pass a PEM file";
+const TOKEN_NOT_REGULAR: &str = "; pass a file holding the token";
+
+#[cfg(unix)]
+#[test]
+fn dev_zero_is_refused_at_once_without_reading_it() {
+    assert_file_refused(
+        "--ca-file",
+        "/dev/zero",
+        &format!(
+            "the CA file /dev/zero is not a regular file (a character device){CA_NOT_REGULAR}"
+        ),
+    );
+    assert_file_refused(
+        "--auth-token-file",
+        "/dev/zero",
+        &format!(
+            "the auth token file /dev/zero is not a regular file (a character device){TOKEN_NOT_REGULAR}"
+        ),
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_without_a_writer_is_refused_without_blocking() {
+    let dir = TempDir::new("fifo");
+    let fifo = dir.0.join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let fifo = fifo.to_str().unwrap();
+    assert_file_refused(
+        "--ca-file",
+        fifo,
+        &format!("the CA file {fifo} is not a regular file (a FIFO){CA_NOT_REGULAR}"),
+    );
+    assert_file_refused(
+        "--auth-token-file",
+        fifo,
+        &format!("the auth token file {fifo} is not a regular file (a FIFO){TOKEN_NOT_REGULAR}"),
+    );
+}
+
+#[test]
+fn a_directory_is_refused() {
+    let dir = TempDir::new("directory");
+    let path = dir.0.to_str().unwrap();
+    assert_file_refused(
+        "--ca-file",
+        path,
+        &format!("the CA file {path} is not a regular file (a directory){CA_NOT_REGULAR}"),
+    );
+    assert_file_refused(
+        "--auth-token-file",
+        path,
+        &format!(
+            "the auth token file {path} is not a regular file (a directory){TOKEN_NOT_REGULAR}"
+        ),
+    );
+}
+
+#[test]
+fn a_missing_file_is_refused() {
+    let dir = TempDir::new("missing");
+    let path = dir.0.join("no-such-file");
+    let path = path.to_str().unwrap();
+    let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+    let missing = std::fs::metadata(path).err().unwrap_or(missing);
+    assert_file_refused(
+        "--ca-file",
+        path,
+        &format!("cannot read the CA file {path}: {missing}"),
+    );
+    assert_file_refused(
+        "--auth-token-file",
+        path,
+        &format!("cannot read the auth token file {path}: {missing}"),
+    );
+}
+
+/// The CA file may be 1 MiB (the mock's CA, padded with blank lines), the token file the
+/// longest token `kms_proto` accepts and a CRLF; a byte more is refused.
+#[test]
+fn files_at_the_limit_are_read_and_a_byte_more_is_refused() {
+    const CA_MAX: usize = 1024 * 1024;
+    const TOKEN_MAX: usize = kms_proto::MAX_TOKEN_LEN + 2;
+    let dir = TempDir::new("limits");
+    let server = mock(MockConfig::new().with_tls());
+    let mut pem = server.ca_pem().unwrap().as_bytes().to_vec();
+    pem.resize(CA_MAX, b'\n');
+    let at_limit = dir.file("ca-at-limit.pem", &pem);
+    let url = server.url();
+    let out = kms_bounded(
+        &[
+            "count",
+            "--endpoint",
+            &url,
+            "--project-id",
+            PROJECT,
+            "--ca-file",
+            &at_limit,
+        ],
+        &aksk_env(),
+    );
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).as_ref()
+        ),
+        (Some(0), "15\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pem.push(b'\n');
+    let over = dir.file("ca-over-limit.pem", &pem);
+    assert_file_refused(
+        "--ca-file",
+        &over,
+        &format!("the CA file {over} is larger than the 1 MiB a CA bundle may be"),
+    );
+
+    let mut token = vec![b't'; kms_proto::MAX_TOKEN_LEN];
+    token.extend_from_slice(b"\r\n");
+    assert_eq!(token.len(), TOKEN_MAX);
+    let at_limit = dir.file("token-at-limit", &token);
+    // Read and accepted: the request is made (and refused, nothing listens there).
+    let out = kms_bounded(&count_args(&["--auth-token-file", &at_limit]), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    token.push(b'\n');
+    let over = dir.file("token-over-limit", &token);
+    assert_file_refused(
+        "--auth-token-file",
+        &over,
+        &format!(
+            "the auth token file {over} is larger than the 32 KiB an IAM token may be, plus a line ending"
+        ),
+    );
+}
+
+// ---- `--output json` holds for usage errors too (issue 11, item 7) ----
+
+/// Checks that `out` is exactly one JSON config error on stdout, nothing on stderr, exit 2,
+/// with a one-line message from clap (no usage, no help hint, no colour) containing `needle`.
+fn assert_json_usage_error(args: &[&str], out: &Output, needle: &str) {
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
+    assert!(stderr.is_empty(), "{args:?}: stderr {stderr:?}");
+    assert_eq!(stdout.lines().count(), 1, "{args:?}: stdout {stdout:?}");
+    assert!(
+        stdout.starts_with(r#"{"error":{"kind":"config","status":null,"code":null,"message":""#)
+            && stdout.ends_with(",\"request_id\":null,\"retryable\":false}}\n"),
+        "{args:?}: {stdout}"
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    for unwanted in ["\n", "\u{1b}", "Usage", "For more information", "error:"] {
+        assert!(!message.contains(unwanted), "{args:?}: {message:?}");
+    }
+    assert!(message.contains(needle), "{args:?}: {message:?}");
+}
+
+#[test]
+fn usage_errors_with_json_output_are_one_json_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["count", "--output", "json", "--timeout", "abc"], "'abc'"),
+        (&["count", "--output=json", "--timeout", "abc"], "'abc'"),
+        (&["count", "--timeout", "abc", "--output", "json"], "'abc'"),
+        (&["count", "--output", "json", "--bogus"], "'--bogus'"),
+        // clap's tip is kept, on the same line.
+        (
+            &["count", "--output", "json", "--tmeout", "3"],
+            "'--timeout'",
+        ),
+        (
+            &[
+                "count",
+                "--output",
+                "json",
+                "--region",
+                "cn-north-4",
+                "--endpoint",
+                "https://kms.example.com",
+            ],
+            "'--endpoint <URL>'",
+        ),
+        // A flag's value missing.
+        (
+            &["count", "--output", "json", "--timeout"],
+            "'--timeout <SECONDS>'",
+        ),
+        // clap does not take `--output` as the value of --project-id: it reads both flags.
+        (
+            &["count", "--project-id", "--output", "json"],
+            "'--project-id <ID>'",
+        ),
+        // Repeated: clap refuses it, and the last one says which format the refusal takes.
+        (
+            &["count", "--output", "text", "--output", "json"],
+            "'--output <OUTPUT>'",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = kms(args, &aksk_env());
+        assert_json_usage_error(args, &out, needle);
+    }
+}
+
+#[test]
+fn usage_errors_without_json_output_are_clap_s_text() {
+    let cases: &[&[&str]] = &[
+        &["count", "--timeout", "abc"],
+        &["count", "--output", "text", "--timeout", "abc"],
+        &["count", "--bogus"],
+        &[
+            "count",
+            "--region",
+            "cn-north-4",
+            "--endpoint",
+            "https://kms.example.com",
+        ],
+        // The last --output wins.
+        &["count", "--output", "json", "--output", "text"],
+        // `--output json` where clap does not read it as the output flag.
+        &["count", "--project-id=--output", "json"],
+        &["count", "--", "--output", "json"],
+        &["--output", "json", "count"],
+        &["count", "--output", "JSON"],
+        &["count", "--output", "--timeout", "json"],
+        &[],
+    ];
+    for args in cases {
+        let out = kms(args, &aksk_env());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        if args.is_empty() {
+            // No subcommand: clap's help, on stderr.
+            assert!(stderr.contains("Usage: kms <COMMAND>"), "{stderr}");
+        } else {
+            assert!(
+                stderr.starts_with("error: ") && stderr.ends_with("try '--help'.\n"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    // Exactly clap's text, as before.
+    let out = kms(&["count", "--timeout", "abc"], &aksk_env());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: invalid value 'abc' for '--timeout <SECONDS>': invalid float literal\n\n\
+         For more information, try '--help'.\n"
+    );
+}
+
+#[test]
+fn help_and_version_are_unchanged_by_json_output() {
+    for args in [
+        &["count", "--output", "json", "--help"][..],
+        &["count", "--help"],
+        &["count", "--output=json", "-h"],
+    ] {
+        let out = kms(args, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}");
+        assert!(stdout.contains("Usage: kms count"), "{args:?}: {stdout}");
+    }
+    // A subcommand's version names it, as clap always did.
+    let version = env!("CARGO_PKG_VERSION");
+    for (args, name) in [
+        (&["count", "--output", "json", "--version"][..], "kms-count"),
+        (&["count", "--output=json", "-V"], "kms-count"),
+        (&["--version"], "kms"),
+    ] {
+        let out = kms(args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{name} {version}\n"),
+            "{args:?}"
+        );
+    }
+}
