@@ -59,6 +59,11 @@ pub enum Fault {
     },
     /// Send these bytes instead of an HTTP response, then close.
     NotHttp(Bytes),
+    /// Never answer: send `HTTP/1.1 102 Processing` informational responses instead, one
+    /// every millisecond or two (paced, so that it costs no CPU), until the client goes
+    /// away; then the connection is closed. For clients that must give up on a response
+    /// that never becomes final.
+    EndlessInformational,
     /// Panic in the handler: the connection dies, the emulator does not.
     Panic,
 }
@@ -142,6 +147,7 @@ impl fmt::Debug for Fault {
             Fault::EndlessBody => f.write_str("EndlessBody"),
             Fault::HugeBody { len } => f.debug_struct("HugeBody").field("len", len).finish(),
             Fault::NotHttp(b) => f.debug_struct("NotHttp").field("len", &b.len()).finish(),
+            Fault::EndlessInformational => f.write_str("EndlessInformational"),
             Fault::Panic => f.write_str("Panic"),
         }
     }

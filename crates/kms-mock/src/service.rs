@@ -630,6 +630,11 @@ async fn apply_fault(
             *lock(output) = Output::Replace(bytes);
             respond(answer, request_id, Vec::new())
         }
+        Fault::EndlessInformational => {
+            // hyper sends no 1xx of its own choosing, so the bytes replace its answer.
+            *lock(output) = Output::Repeat(Bytes::from_static(b"HTTP/1.1 102 Processing\r\n\r\n"));
+            respond(answer, request_id, Vec::new())
+        }
         Fault::Panic => {
             #[allow(
                 clippy::panic,

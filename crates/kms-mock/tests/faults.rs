@@ -9,6 +9,8 @@
 
 mod common;
 
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -346,6 +348,57 @@ fn not_http_sends_exactly_the_scripted_bytes_then_closes() {
         other => panic!("expected not HTTP, got {other:?}"),
     }
     assert_healthy(&server);
+}
+
+#[test]
+fn endless_informational_sends_only_paced_102s_until_the_client_hangs_up_then_stops() {
+    const PROCESSING: &[u8] = b"HTTP/1.1 102 Processing\r\n\r\n";
+    let server = start();
+    server.faults().next(1, Fault::EndlessInformational);
+    let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    stream
+        .write_all(&serialize(&request(&server, PID)))
+        .unwrap();
+    let window = Duration::from_millis(300);
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < window {
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("closed after {} bytes", received.len()),
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Nothing but 102s (the last one possibly cut by the end of the window)...
+    for (i, chunk) in received.chunks(PROCESSING.len()).enumerate() {
+        assert!(
+            PROCESSING.starts_with(chunk),
+            "answer {i} is {:?}",
+            String::from_utf8_lossy(chunk)
+        );
+    }
+    // ...coming all the time, but paced rather than as fast as the CPU goes.
+    let count = received.len() / PROCESSING.len();
+    assert!(count >= 20, "only {count} in {window:?}");
+    assert!(count <= 600, "{count} in {window:?}: not paced");
+    assert_eq!(server.open_connections(), 1);
+
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while server.open_connections() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(server.open_connections(), 0, "it goes on after the hang-up");
+    assert_healthy(&server);
+    assert_eq!(
+        format!("{:?}", Fault::EndlessInformational),
+        "EndlessInformational"
+    );
 }
 
 #[test]

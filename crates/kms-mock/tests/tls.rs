@@ -164,6 +164,15 @@ fn faults_apply_inside_tls() {
         }
         other => panic!("expected a close mid-body, got {other:?}"),
     }
+    // Informational answers for ever, each a proper record inside TLS.
+    server.faults().next(1, Fault::EndlessInformational);
+    let mut conn = connect_tls(server.local_addr(), config.clone(), "localhost").unwrap();
+    conn.write_request(&token_request(&url, TOKEN, PID))
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(conn.read_head().unwrap().status, 102);
+    }
+    drop(conn);
     let mut conn = connect_tls(server.local_addr(), config, "localhost").unwrap();
     assert_count(&conn.send(&token_request(&url, TOKEN, PID)).unwrap(), COUNT);
 }
