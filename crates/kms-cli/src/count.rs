@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kms_proto::config::{ENV_AK, ENV_AUTH_TOKEN, ENV_PROJECT_ID, ENV_SK, credentials_from_env};
 use kms_proto::{
-    AuthToken, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl, Region, RetryPolicy,
-    TrustRoots,
+    AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl, Region,
+    RetryPolicy, TrustRoots,
 };
 
 use crate::file;
@@ -145,7 +145,9 @@ fn config(
         .with_retry(RetryPolicy::default().with_max_attempts(args.retries.saturating_add(1)));
     if let Some(path) = &args.ca_file {
         let pem = file::read_bounded(path, &file::CA_FILE).map_err(|e| e.to_string())?;
-        config = config.with_trust(TrustRoots::WebPkiAnd(pem));
+        let bundle = CaBundle::from_pem(&pem)
+            .map_err(|e| e.with_origin(path.display().to_string()).to_string())?;
+        config = config.with_trust(TrustRoots::WebPkiAnd(bundle));
     }
     if let Some(proxy) = &args.proxy {
         config = config.with_proxy(ProxyUrl::parse(proxy).map_err(|e| e.to_string())?);
