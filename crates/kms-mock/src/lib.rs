@@ -5,16 +5,16 @@
 //! credentials as the API gateway does (IAM tokens, and SDK-HMAC-SHA256 signatures through
 //! [`kms_proto::verify`], so Python, Go, Java and this workspace's clients are all
 //! accepted), locks an AK after 5 failed signatures in a row, throttles on demand, serves
-//! HTTPS with a CA of its own, misbehaves on demand ([`Fault`]), and records every request
-//! so tests can assert what a client sent, how often it retried and whether it reused
-//! connections.
+//! HTTPS with a CA of its own, misbehaves on demand ([`Fault`]), and records the requests it
+//! receives (the most recent, within bounds) so tests can assert what a client sent, how
+//! often it retried and whether it reused connections.
 //!
 //! What it answers:
 //!
 //! | situation | status | body |
 //! |---|---|---|
 //! | success | 200 | `{"instance_num":N}` |
-//! | no `Host` header (HTTP/1.1), or more than one (checked first) | 400 | flat `APIGW.0201` with `request_id` |
+//! | no `Host` header (HTTP/1.1), or more than one (checked before the path and credentials) | 400 | flat `APIGW.0201` with `request_id` |
 //! | other path or method | 404 | flat `APIGW.0101` with `request_id` |
 //! | no credentials | 401 | flat `APIGW.0301` |
 //! | bad, expired or unknown signature; locked AK; bad security token | 401 | flat `APIGW.0301` (`verify aksk signature fail`, `calc aksk signature fail:signature expired, ...`) |
