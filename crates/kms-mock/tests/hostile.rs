@@ -278,18 +278,19 @@ fn thirty_stalled_bodies_all_close_and_no_connection_stays_open() {
 
 #[test]
 fn a_body_that_arrives_in_pieces_within_the_timeout_is_served() {
-    let server = start_with(config().with_body_read_timeout(Duration::from_millis(300)));
+    let timeout = Duration::from_millis(400);
+    let server = start_with(config().with_body_read_timeout(timeout));
     let mut conn = connect(server.local_addr());
     let raw = head_with_short_body(&server.url(), 20, 20);
     let (first, rest) = raw.split_at(raw.len() - 15);
     conn.write_raw(first).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(50));
     conn.write_raw(rest).unwrap();
     let response = conn.read_response().unwrap();
     assert_count(&response, COUNT);
     assert_eq!(server.requests()[0].body_len, 20);
     // The connection carries on past the timeout: it is per request, not per connection.
-    std::thread::sleep(Duration::from_millis(250));
+    std::thread::sleep(timeout);
     let mut again = token_request(&server.url(), TOKEN, PID);
     *again.body_mut() = b"{}".to_vec();
     assert_count(&conn.send(&again).unwrap(), COUNT);
