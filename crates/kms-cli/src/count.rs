@@ -146,7 +146,7 @@ fn config(
     if let Some(path) = &args.ca_file {
         let pem = file::read_bounded(path, &file::CA_FILE).map_err(|e| e.to_string())?;
         let bundle = CaBundle::from_pem(&pem)
-            .map_err(|e| e.with_origin(path.display().to_string()).to_string())?;
+            .map_err(|e| e.with_origin(file::one_line(path)).to_string())?;
         config = config.with_trust(TrustRoots::WebPkiAnd(bundle));
     }
     if let Some(proxy) = &args.proxy {

@@ -917,3 +917,43 @@ fn help_and_version_are_unchanged_by_json_output() {
         );
     }
 }
+
+#[test]
+fn a_pem_block_that_is_not_a_certificate_is_refused_before_anything_is_sent() {
+    // Issue 11: kms-hyper refused this bundle, kms-ureq sent the request. Now `CaBundle`
+    // refuses it for both, naming the file, before a connection is made.
+    let dir = TempDir::new("not-a-certificate");
+    let path = dir.0.join("bad-ca.pem");
+    std::fs::write(
+        &path,
+        "-----BEGIN CERTIFICATE-----\nQUFBQUFB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let server = mock(MockConfig::new());
+    for transport in ["ureq", "hyper"] {
+        let out = kms(
+            &[
+                "count",
+                "--endpoint",
+                &server.url(),
+                "--project-id",
+                PROJECT,
+                "--transport",
+                transport,
+                "--ca-file",
+                path,
+            ],
+            &aksk_env(),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{transport}: {stderr}");
+        assert!(
+            stderr.starts_with("kms: invalid CA certificate bundle (from ")
+                && stderr.contains(path)
+                && stderr.lines().count() == 1,
+            "{transport}: {stderr}"
+        );
+    }
+    assert_eq!(server.connections(), 0, "a transport connected");
+}
