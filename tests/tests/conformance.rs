@@ -827,3 +827,30 @@ fn a_clock_twenty_minutes_off_is_named_as_clock_skew() {
         "a 401 was retried"
     );
 }
+
+#[test]
+fn ureq_never_holds_more_connections_than_its_cap() {
+    // More threads than connections: callers beyond the cap wait for a connection, as
+    // kms-hyper's do (issue 11: six threads held six connections against a cap of four).
+    let server = BlockingMockServer::start(mock_config()).unwrap();
+    let client =
+        kms_ureq::Client::new(client_config(&server.url(), Auth::Token).with_max_connections(2))
+            .unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            let client = client.clone();
+            scope.spawn(move || {
+                for _ in 0..25 {
+                    assert_eq!(client.show_user_instances().unwrap().count(), COUNT);
+                }
+            });
+        }
+    });
+    assert_eq!(server.requests().len(), 200);
+    assert!(
+        server.peak_open_connections() <= 2 && server.connections() <= 2,
+        "{} connections open at once, {} in all, for a cap of 2",
+        server.peak_open_connections(),
+        server.connections()
+    );
+}

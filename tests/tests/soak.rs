@@ -9,8 +9,7 @@
 //! small margin; every result is the count, or an error of an expected kind (`status` 503
 //! once the retries ran out, `timeout`, `io`), never `connect`, `tls`, `malformed`,
 //! `config`, never a panic; no error shows a secret; the client never holds more
-//! connections open at once than its cap (kms-ureq: see [`UREQ_HONOURS_THE_CAP`]; counted
-//! from this process's sockets, see [`SocketWatch`] for why not by the emulator); and
+//! connections open at once than its cap (counted from this process's sockets, see [`SocketWatch`] for why not by the emulator); and
 //! afterwards nothing is left behind (kms-hyper: no task alive on the runtime once the
 //! client is dropped; kms-ureq: the process's thread count back to what it was; the
 //! emulator: no connection open). A floor on the faults actually applied, and on the
@@ -76,11 +75,6 @@ const SETTLE: Duration = Duration::from_secs(3);
 
 const UREQ_CONNECTIONS: usize = 4;
 const UREQ_THREADS: usize = 6;
-/// kms-ureq's `max_connections` bounds the connections its agent keeps idle
-/// (`max_idle_connections`), not those open at once: six threads hold six. Until it caps
-/// them, the soak holds it to one connection per caller thread; set this to hold it to
-/// the cap.
-const UREQ_HONOURS_THE_CAP: bool = false;
 const HYPER_CONNECTIONS: usize = 8;
 const HYPER_TASKS: usize = 48;
 const DEFAULT_CALLS: usize = 1_500;
@@ -531,8 +525,6 @@ struct Soak {
     /// Callers and the client's connection cap.
     callers: usize,
     cap: usize,
-    /// Whether the transport is held to its cap (see [`UREQ_HONOURS_THE_CAP`]).
-    capped: bool,
     wall: Duration,
     outcomes: Vec<Outcome>,
     /// The most client sockets seen open at once, and over how many samples.
@@ -657,7 +649,7 @@ impl Soak {
         );
         ensure!(failed > 0, "no call failed: were faults injected?");
         ensure!(
-            !self.capped || most_sockets <= self.cap,
+            most_sockets <= self.cap,
             "the client held {most_sockets} connections open at once, its cap is {}",
             self.cap
         );
@@ -724,7 +716,6 @@ fn soak_ureq(seed: u64, calls: usize) -> Soak {
         seed,
         callers: UREQ_THREADS,
         cap: UREQ_CONNECTIONS,
-        capped: UREQ_HONOURS_THE_CAP,
         wall,
         outcomes,
         client_sockets: watch.stop(),
@@ -783,7 +774,6 @@ fn soak_hyper(seed: u64, calls: usize) -> Soak {
         seed,
         callers: HYPER_TASKS,
         cap: HYPER_CONNECTIONS,
-        capped: true,
         wall,
         outcomes,
         client_sockets: watch.stop(),

@@ -109,13 +109,20 @@ macro_rules! accessors {
         }
 
         /// How many connections are open now: each counts from the moment it is accepted
-        /// until its socket is closed (by either side, or by a timeout).
+        /// until the emulator closes its socket (when it answers with `Connection: close`,
+        /// times out, or notices that the client closed it).
+        ///
+        /// The emulator notices a client's close only when it next reads, and accepts
+        /// connections in batches under load: a client that closes connections itself (a
+        /// timeout, a body it stopped reading) may for a moment be counted for more than it
+        /// holds. With a client that closes nothing, the count is exact.
         pub fn open_connections(&self) -> u64 {
             self.shared.state.open_connections.load(Ordering::Relaxed)
         }
 
-        /// The most connections that have been open at once since the emulator started;
-        /// never more than [`MockConfig::with_max_connections`] allows.
+        /// The most connections that have been open at once since the emulator started, as
+        /// [`open_connections`](Self::open_connections) counts them; never more than
+        /// [`MockConfig::with_max_connections`] allows.
         pub fn peak_open_connections(&self) -> u64 {
             self.shared
                 .state

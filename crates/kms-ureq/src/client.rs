@@ -4,16 +4,19 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use kms_proto::call::{Call, Error, Step};
+use kms_proto::call::{Call, Error, Step, TransportErrorKind, TransportFailure};
 use kms_proto::{ClientConfig, InstanceCount};
 use tracing::{Level, debug, span, warn};
 
+use crate::limit::{Acquired, Permits};
 use crate::{classify, tls};
 
 /// A blocking ShowUserInstances client.
 ///
 /// Build it once and share it: it is `Clone + Send + Sync`, and clones share one ureq
-/// agent, so one connection pool serves every call, thread and clone.
+/// agent, so one connection pool serves every call, thread and clone. It never holds more
+/// than [`ClientConfig::max_connections`] connections open; attempts beyond that wait for
+/// one (within their timeout).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -21,6 +24,8 @@ pub struct Client {
 
 struct Inner {
     agent: ureq::Agent,
+    /// One per connection the client may hold (see `limit`).
+    permits: Arc<Permits>,
     config: ClientConfig,
 }
 
@@ -93,7 +98,11 @@ impl Client {
             crate::resolve::LiteralFirst::default(),
         );
         Ok(Client {
-            inner: Arc::new(Inner { agent, config }),
+            inner: Arc::new(Inner {
+                agent,
+                permits: Permits::new(config.max_connections()),
+                config,
+            }),
         })
     }
 
@@ -121,62 +130,7 @@ impl Client {
             let attempt = call.attempts();
             let attempt_span = span!(Level::DEBUG, "kms.attempt", attempt);
             let _attempt = attempt_span.enter();
-            let started = Instant::now();
-            let timeout = call.attempt_timeout(started);
-            let request = request.map(|_| ());
-            let request = if timeout < settings.attempt_timeout() {
-                self.inner
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(timeout))
-                    .build()
-            } else {
-                request
-            };
-            let step = match self.inner.agent.run(request) {
-                Err(e) => {
-                    let failure = classify::request_error(e);
-                    warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
-                    call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
-                }
-                Ok(response) => {
-                    let (parts, body) = response.into_parts();
-                    let limit = settings.max_response_body() as u64 + 1;
-                    let mut bytes = Vec::new();
-                    match body.into_reader().take(limit).read_to_end(&mut bytes) {
-                        Err(e) => {
-                            let failure = classify::body_error(e);
-                            warn!(status = parts.status.as_u16(), failure = ?failure.kind(), "reading the body failed");
-                            call.on_failure(
-                                failure,
-                                fastrand::f64(),
-                                SystemTime::now(),
-                                Instant::now(),
-                            )
-                        }
-                        Ok(_) => {
-                            debug!(
-                                status = parts.status.as_u16(),
-                                request_id = parts
-                                    .headers
-                                    .get("x-request-id")
-                                    .and_then(|v| v.to_str().ok()),
-                                latency_ms = started.elapsed().as_millis() as u64,
-                                "answer"
-                            );
-                            call.on_response(
-                                parts.status,
-                                &parts.headers,
-                                &bytes,
-                                fastrand::f64(),
-                                SystemTime::now(),
-                                Instant::now(),
-                            )
-                        }
-                    }
-                }
-            };
-            match step {
+            match self.attempt(&mut call, request) {
                 Step::Done(result) => return result,
                 Step::Retry(delay) => {
                     std::thread::sleep(delay);
@@ -184,5 +138,75 @@ impl Client {
                 _ => {}
             }
         }
+    }
+
+    /// One attempt: a connection permit, the exchange, the body; the core decides.
+    fn attempt(&self, call: &mut Call<'_>, request: http::Request<Vec<u8>>) -> Step {
+        let settings = self.inner.config.call();
+        let started = Instant::now();
+        let mut timeout = call.attempt_timeout(started);
+        let Some((permit, acquired)) = self.inner.permits.acquire(timeout) else {
+            warn!(
+                timeout_ms = timeout.as_millis() as u64,
+                "no connection became free within the attempt timeout"
+            );
+            let failure = TransportFailure::new(TransportErrorKind::Timeout, false);
+            return call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now());
+        };
+        if let Acquired::After(waited) = acquired {
+            timeout = timeout.saturating_sub(waited);
+        }
+        let request = request.map(|_| ());
+        let request = if timeout < settings.attempt_timeout() {
+            self.inner
+                .agent
+                .configure_request(request)
+                .timeout_global(Some(timeout))
+                .build()
+        } else {
+            request
+        };
+        let step = match self.inner.agent.run(request) {
+            Err(e) => {
+                let failure = classify::request_error(e);
+                warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
+                call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
+            }
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                let limit = settings.max_response_body() as u64 + 1;
+                let mut bytes = Vec::new();
+                match body.into_reader().take(limit).read_to_end(&mut bytes) {
+                    Err(e) => {
+                        let failure = classify::body_error(e);
+                        warn!(status = parts.status.as_u16(), failure = ?failure.kind(), "reading the body failed");
+                        call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
+                    }
+                    Ok(_) => {
+                        debug!(
+                            status = parts.status.as_u16(),
+                            request_id = parts
+                                .headers
+                                .get("x-request-id")
+                                .and_then(|v| v.to_str().ok()),
+                            latency_ms = started.elapsed().as_millis() as u64,
+                            "answer"
+                        );
+                        call.on_response(
+                            parts.status,
+                            &parts.headers,
+                            &bytes,
+                            fastrand::f64(),
+                            SystemTime::now(),
+                            Instant::now(),
+                        )
+                    }
+                }
+            }
+        };
+        // Only now: the connection is back in the pool (or closed) before the permit lets
+        // another attempt look for one.
+        drop(permit);
+        step
     }
 }

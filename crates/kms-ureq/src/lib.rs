@@ -11,7 +11,10 @@
 //! redirects never followed (a 3xx is an error, so credentials never reach another host);
 //! 4xx/5xx bodies always read (ureq's `http_status_as_error` is off); no proxy and no
 //! certificates from the environment unless configured; explicit timeouts (ureq has none
-//! by default). Configuration and its defaults: [`ClientConfig`].
+//! by default); never more than `max_connections` connections open, whatever the number of
+//! threads (ureq's agent bounds only its idle ones: an attempt waits for a free connection
+//! within its timeout, and fails `timeout`, not sent, if none is freed). Configuration and
+//! its defaults: [`ClientConfig`].
 //!
 //! # Example
 //! ```no_run
@@ -35,6 +38,7 @@
 
 mod classify;
 mod client;
+mod limit;
 mod resolve;
 mod tls;
 
