@@ -1,21 +1,20 @@
 //! The client: one pooled hyper-util client shared by every call.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client as LegacyClient;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kms_proto::call::{Call, Error, Step, TransportErrorKind, TransportFailure};
 use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, Problem};
 use tracing::{Instrument, Level, debug, span, warn};
 
-use crate::limit::{self, AbortReason, LimitedConnector};
+use crate::limit::{self, LimitedConnector};
 use crate::{classify, tls};
 
 type Body = Empty<Bytes>;
@@ -147,16 +146,7 @@ impl Client {
         let limit = self.inner.config.call().max_response_body();
         let started = Instant::now();
         let timeout = call.attempt_timeout(started);
-        let mut request = request.map(|_| Empty::new());
-        // The connection the request goes out on, so that the attempt can close it.
-        let connection = capture_connection(&mut request);
-        let informational = AtomicUsize::new(0);
-        let flooded = connection.clone();
-        hyper::ext::on_informational(&mut request, move |_| {
-            if informational.fetch_add(1, Ordering::Relaxed) >= limit::MAX_INFORMATIONAL {
-                limit::abort_connection(&flooded, AbortReason::TooManyInformational);
-            }
-        });
+        let request = request.map(|_| Empty::new());
         let exchange = async {
             let response = limit::for_request(async {
                 match &self.inner.pool {
@@ -188,10 +178,7 @@ impl Client {
         match tokio::time::timeout(timeout, exchange).await {
             Err(_elapsed) => {
                 warn!(timeout_ms = timeout.as_millis() as u64, "attempt timed out");
-                // hyper's connection task may still be reading the late answer (or a flood
-                // of informational responses, during which it never looks at the dropped
-                // request): close the connection so that nothing outlives the attempt.
-                limit::abort_connection(&connection, AbortReason::TimedOut);
+
                 let failure = TransportFailure::new(TransportErrorKind::Timeout, true);
                 call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
             }

@@ -11,10 +11,11 @@
 //! redirects never followed (hyper does not follow them; a 3xx is an error); a timeout
 //! around each attempt's request AND body (the legacy client has none); never more than
 //! `max_connections` connections open, whatever the concurrency, and no task left behind
-//! by a call (one task per open connection is all an idle client holds; see below); an
-//! attempt that times out, or that meets more than 16 informational (`1xx`) responses,
-//! closes its connection; no proxy and no certificates from the environment unless
-//! configured.
+//! by a call (one task per open connection is all an idle client holds; see below); a
+//! connection reads at most 256 KiB after each request it sends (more than any answer of
+//! this API), so a server flooding informational (`1xx`) responses cannot keep its task
+//! busy after the attempt is over; no proxy and no certificates from the environment
+//! unless configured.
 //!
 //! The connection bound: hyper-util's pool races a checkout of an idle connection against a
 //! new connect. A connect that loses while still waiting for one of the `max_connections`

@@ -16,20 +16,22 @@
 //! one connection per request is opened that the request did not use, never more than the
 //! limit open at once, and none once every request has its answer.
 //!
-//! Each connection can also be closed by the attempt that uses it ([`Abort`]): an attempt
-//! that times out, or that meets a server flooding informational responses, closes its
-//! connection rather than leave hyper's connection task reading from it.
+//! Each connection also bounds what it reads: at most [`READ_BUDGET`] bytes after each
+//! request it writes. hyper parses any number of informational (`1xx`) responses in one
+//! go, without looking at a request that was dropped meanwhile, so a server flooding them
+//! would keep the connection task busy long after the attempt timed out; no answer of
+//! this API comes near the budget, so a connection that passes it fails, and its task ends.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
 use http::Uri;
-use hyper::rt::{Read, ReadBufCursor, Write};
-use hyper_util::client::legacy::connect::{CaptureConnection, Connected, Connection};
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_service::Service;
 
@@ -79,14 +81,14 @@ impl std::fmt::Display for NoLongerWanted {
 
 impl std::error::Error for NoLongerWanted {}
 
-impl<C> Service<Uri> for LimitedConnector<C>
+impl<C, S> Service<Uri> for LimitedConnector<C>
 where
-    C: Service<Uri> + Clone + Send + 'static,
-    C::Response: Send,
+    C: Service<Uri, Response = TokioIo<S>> + Clone + Send + 'static,
+    S: Send,
     C::Error: Into<BoxError>,
     C::Future: Send + 'static,
 {
-    type Response = Limited<C::Response>;
+    type Response = TokioIo<Limited<S>>;
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
@@ -116,113 +118,82 @@ where
                 },
             };
             let io = inner.call(uri).await.map_err(Into::into)?;
-            Ok(Limited {
-                io,
-                abort: Abort::default(),
+            // Counting needs tokio's `ReadBuf` (how much a read filled): wrap the socket
+            // inside the adapter, not around it.
+            Ok(TokioIo::new(Limited {
+                io: io.into_inner(),
+                read: 0,
                 _permit: permit,
-            })
+            }))
         })
     }
 }
 
-/// Why an attempt closed its connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum AbortReason {
-    /// The attempt timed out.
-    TimedOut = 1,
-    /// The server sent more informational responses than [`MAX_INFORMATIONAL`] allows.
-    TooManyInformational = 2,
-}
+/// How many bytes a connection may read after writing a request, before it fails:
+/// 256 KiB. An answer the transport can act on is at most a head twice
+/// [`MAX_RESPONSE_HEAD`](kms_proto::MAX_RESPONSE_HEAD) (hyper's own bound) and a body of
+/// [`MAX_RESPONSE_BODY`](kms_proto::MAX_RESPONSE_BODY) plus one byte: 192 KiB and a byte,
+/// leaving room for chunked framing and a few informational answers.
+pub(crate) const READ_BUDGET: usize =
+    2 * kms_proto::MAX_RESPONSE_HEAD + kms_proto::MAX_RESPONSE_BODY + 64 * 1024;
 
-/// How many informational (`1xx`) responses an attempt accepts before its final answer.
-/// Servers send one or two (`100 Continue`, `103 Early Hints`); hyper reads any number
-/// without returning to its caller, so an endless stream would keep its connection task
-/// busy for as long as the server likes.
-pub(crate) const MAX_INFORMATIONAL: usize = 16;
+/// The error of a read past [`READ_BUDGET`].
+#[derive(Debug)]
+struct OverBudget;
 
-/// Closes a connection from outside its connection task: once set, every read and write
-/// of the connection fails, so hyper's connection task ends at its next step (even in the
-/// middle of parsing a flood of informational responses, where it would not look at its
-/// cancelled request). Reached through the connection's `Connected` extras.
-#[derive(Clone, Default)]
-pub(crate) struct Abort(Arc<AtomicU8>);
-
-impl Abort {
-    /// Closes the connection for `reason` (the first reason given is kept).
-    pub(crate) fn abort(&self, reason: AbortReason) {
-        let _ = self
-            .0
-            .compare_exchange(0, reason as u8, Ordering::Relaxed, Ordering::Relaxed);
-    }
-
-    fn error(&self) -> Option<io::Error> {
-        match self.0.load(Ordering::Relaxed) {
-            0 => None,
-            1 => Some(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "kms-hyper: connection closed: the attempt using it timed out",
-            )),
-            _ => Some(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the server sent more than {MAX_INFORMATIONAL} informational (1xx) responses \
-                     without a final answer"
-                ),
-            )),
-        }
+impl std::fmt::Display for OverBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server sent more than {} KiB without an answer this client can use \
+             (a flood of informational responses?)",
+            READ_BUDGET / 1024
+        )
     }
 }
 
-/// Closes the connection `capture` saw the request go out on, if it was one of ours.
-pub(crate) fn abort_connection(capture: &CaptureConnection, reason: AbortReason) {
-    if let Some(connected) = capture.connection_metadata().as_ref() {
-        let mut extras = http::Extensions::new();
-        connected.get_extras(&mut extras);
-        if let Some(abort) = extras.get::<Abort>() {
-            abort.abort(reason);
-        }
-    }
-}
+impl std::error::Error for OverBudget {}
 
-/// A connection that gives its permit back when it is dropped, and that its attempt can
-/// close ([`Abort`]).
+/// A connection that gives its permit back when it is dropped and reads at most
+/// [`READ_BUDGET`] bytes per request it writes.
 pub(crate) struct Limited<T> {
     io: T,
-    abort: Abort,
+    /// Bytes read since the last write.
+    read: usize,
     _permit: OwnedSemaphorePermit,
 }
 
 impl<T: Connection> Connection for Limited<T> {
     fn connected(&self) -> Connected {
-        self.io.connected().extra(self.abort.clone())
+        self.io.connected()
     }
 }
 
-impl<T: Read + Unpin> Read for Limited<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for Limited<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
+        buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        // No waker is kept: a connection task parked in a read is woken by hyper itself
-        // when its request is dropped; only one that keeps reading needs this check.
-        if let Some(e) = self.abort.error() {
-            return Poll::Ready(Err(e));
+        if self.read > READ_BUDGET {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, OverBudget)));
         }
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        let read = buf.filled().len().saturating_sub(before);
+        self.read = self.read.saturating_add(read);
+        polled
     }
 }
 
-impl<T: Write + Unpin> Write for Limited<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for Limited<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if let Some(e) = self.abort.error() {
-            return Poll::Ready(Err(e));
-        }
+        // A request going out: what comes back next is its answer.
+        self.read = 0;
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
@@ -243,6 +214,7 @@ impl<T: Write + Unpin> Write for Limited<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        self.read = 0;
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 }
