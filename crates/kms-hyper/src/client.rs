@@ -10,7 +10,7 @@ use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use kms_proto::call::{Call, Error, Step, TransportErrorKind, TransportFailure};
+use kms_proto::call::{Attempt, Call, Error, Now, Step, TransportErrorKind, TransportFailure};
 use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, Problem};
 use tracing::{Instrument, Level, debug, span, warn};
 
@@ -121,20 +121,17 @@ impl Client {
         let settings = self.inner.config.call();
         let span = span!(Level::INFO, "kms.show_user_instances", endpoint = %settings.endpoint());
         async move {
-            let mut call = Call::new(settings, Instant::now());
+            let mut call = Call::new(settings, now());
             loop {
-                let request = call.next_request(SystemTime::now())?;
-                let attempt = call.attempts();
+                let attempt = call.start_attempt(now())?;
+                let number = attempt.number();
                 let step = self
-                    .attempt(&mut call, request)
-                    .instrument(span!(Level::DEBUG, "kms.attempt", attempt))
+                    .attempt(&mut call, attempt)
+                    .instrument(span!(Level::DEBUG, "kms.attempt", attempt = number))
                     .await;
                 match step {
                     Step::Done(result) => return result,
-                    Step::Retry(delay) => {
-                        tokio::time::sleep(delay).await;
-                    }
-                    _ => {}
+                    Step::Retry(delay) => tokio::time::sleep(delay).await,
                 }
             }
         }
@@ -142,10 +139,10 @@ impl Client {
         .await
     }
 
-    async fn attempt(&self, call: &mut Call<'_>, request: http::Request<Vec<u8>>) -> Step {
+    async fn attempt(&self, call: &mut Call<'_>, attempt: Attempt) -> Step {
         let limit = self.inner.config.call().max_response_body();
         let started = Instant::now();
-        let timeout = call.attempt_timeout(started);
+        let (request, timeout) = attempt.into_parts();
         let request = request.map(|_| Empty::new());
         let exchange = async {
             let response = limit::for_request(async {
@@ -180,11 +177,11 @@ impl Client {
                 warn!(timeout_ms = timeout.as_millis() as u64, "attempt timed out");
 
                 let failure = TransportFailure::new(TransportErrorKind::Timeout, true);
-                call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
+                call.on_failure(failure, now())
             }
             Ok(Err(failure)) => {
                 warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
-                call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
+                call.on_failure(failure, now())
             }
             Ok(Ok((parts, bytes))) => {
                 debug!(
@@ -196,15 +193,13 @@ impl Client {
                     latency_ms = started.elapsed().as_millis() as u64,
                     "answer"
                 );
-                call.on_response(
-                    parts.status,
-                    &parts.headers,
-                    &bytes,
-                    fastrand::f64(),
-                    SystemTime::now(),
-                    Instant::now(),
-                )
+                call.on_response(parts.status, &parts.headers, &bytes, now())
             }
         }
     }
+}
+
+/// "Now" for the core, made here only: the clocks and a jitter draw for retry backoff.
+fn now() -> Now {
+    Now::new(SystemTime::now(), Instant::now(), fastrand::f64())
 }

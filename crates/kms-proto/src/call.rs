@@ -6,21 +6,40 @@
 //! body limit, parsing, whether to retry and after how long, and the error reported at the
 //! end.
 //!
+//! The order of events cannot be got wrong: [`Call::start_attempt`] builds and signs the
+//! request and says how long the attempt may take, in one step; the attempt ends in
+//! [`Call::on_response`] or [`Call::on_failure`], which say what to do next ([`Step`]).
+//! Every event takes a [`Now`]: the wall clock (for signing and `Retry-After` dates), the
+//! monotonic clock (for timeouts and the deadline) and a jitter draw (for backoff), which a
+//! transport makes in one place. Methods that change the call are named for the event;
+//! readers take `&self`.
+//!
+//! ```text
+//! new(now) ─> start_attempt(now) ─> send attempt.request() within attempt.timeout()
+//!                  ▲                  ├─ an answer: on_response(status, headers, body, now)
+//!                  │                  └─ no answer: on_failure(failure, now)
+//!                  │                                  │
+//!                  └─── Step::Retry(delay): sleep ────┤
+//!                                                     └─> Step::Done(result): over
+//! ```
+//!
 //! ```
 //! # use std::time::{Duration, Instant, SystemTime};
-//! # use kms_proto::call::{Call, CallSettings, Step};
+//! # use kms_proto::call::{Call, CallSettings, Now, Step};
 //! # use kms_proto::{AuthToken, Endpoint, ProjectId, ShowUserInstances};
 //! let settings = CallSettings::new(
 //!     ShowUserInstances::new(ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?),
 //!     Endpoint::parse("http://127.0.0.1:8080")?,
 //!     AuthToken::new("token")?.into(),
 //! );
-//! let mut call = Call::new(&settings, Instant::now());
-//! let request = call.next_request(SystemTime::now())?;
-//! // ...send `request` within `call.attempt_timeout(Instant::now())`, reading at most
+//! // A transport makes "now" in one place: real clocks and a random jitter in [0, 1).
+//! let now = || Now::new(SystemTime::now(), Instant::now(), 0.5);
+//! let mut call = Call::new(&settings, now());
+//! let attempt = call.start_attempt(now())?;
+//! assert_eq!(attempt.timeout(), settings.attempt_timeout());
+//! // ...send `attempt.request()` within `attempt.timeout()`, reading at most
 //! // `settings.max_response_body() + 1` bytes of the body...
-//! let step = call.on_response(http::StatusCode::OK, &http::HeaderMap::new(), br#"{"instance_num":3}"#,
-//!     0.5, SystemTime::now(), Instant::now());
+//! let step = call.on_response(http::StatusCode::OK, &http::HeaderMap::new(), br#"{"instance_num":3}"#, now());
 //! let Step::Done(Ok(count)) = step else { panic!() };
 //! assert_eq!((count.count(), call.attempts()), (3, 1));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -205,13 +224,90 @@ impl TransportErrorKind {
 }
 
 /// What the transport does next.
+///
+/// Not `#[non_exhaustive]`, on purpose: a transport matches both variants, so a variant
+/// added later fails to compile there instead of being taken for another attempt.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Step {
     /// The call is over.
     Done(Result<InstanceCount, Error>),
-    /// Sleep this long, then call [`Call::next_request`] again.
+    /// Sleep this long, then [`Call::start_attempt`] again.
     Retry(Duration),
+}
+
+/// "Now", for one event of a call: the wall clock, the monotonic clock and a jitter draw.
+///
+/// The core reads no clock and draws no random number; a transport makes this value in
+/// one place and passes it to every event.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    wall: SystemTime,
+    monotonic: Instant,
+    jitter: f64,
+}
+
+impl Now {
+    /// `wall` signs requests and reads `Retry-After` dates; `monotonic` measures timeouts
+    /// and the deadline; `jitter`, a uniform draw in `[0, 1)`, spreads retry delays (other
+    /// values are clamped into that range; NaN counts as 0).
+    pub fn new(wall: SystemTime, monotonic: Instant, jitter: f64) -> Self {
+        let jitter = if jitter.is_nan() {
+            0.0
+        } else {
+            jitter.clamp(0.0, 1.0)
+        };
+        Now {
+            wall,
+            monotonic,
+            jitter,
+        }
+    }
+
+    /// The wall clock.
+    pub fn wall(&self) -> SystemTime {
+        self.wall
+    }
+
+    /// The monotonic clock.
+    pub fn monotonic(&self) -> Instant {
+        self.monotonic
+    }
+
+    /// The jitter draw, in `[0, 1]`.
+    pub fn jitter(&self) -> f64 {
+        self.jitter
+    }
+}
+
+/// One attempt to send: the signed request and how long the attempt may take.
+#[derive(Debug)]
+pub struct Attempt {
+    request: Request<Vec<u8>>,
+    timeout: Duration,
+    number: u32,
+}
+
+impl Attempt {
+    /// The request to send (absolute URI, every header, secrets marked sensitive).
+    pub fn request(&self) -> &Request<Vec<u8>> {
+        &self.request
+    }
+
+    /// How long the attempt may take, from sending to the last byte of the body: the
+    /// attempt timeout, or what is left of the overall deadline if that is shorter.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Which attempt this is, from 1.
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// The request and the timeout, to send.
+    pub fn into_parts(self) -> (Request<Vec<u8>>, Duration) {
+        (self.request, self.timeout)
+    }
 }
 
 /// One call in progress. See the [module docs](self).
@@ -225,11 +321,11 @@ pub struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    /// Starts a call at `started`; the overall deadline counts from it.
-    pub fn new(settings: &'a CallSettings, started: Instant) -> Self {
+    /// Starts a call at `now`; the overall deadline counts from it.
+    pub fn new(settings: &'a CallSettings, now: Now) -> Self {
         Call {
             settings,
-            deadline: started + settings.deadline,
+            deadline: now.monotonic + settings.deadline,
             attempts: 0,
             last_timeout_was_deadline: false,
         }
@@ -240,29 +336,28 @@ impl<'a> Call<'a> {
         self.attempts
     }
 
-    /// Builds (and signs, at `now`) the request of the next attempt.
+    /// Starts the next attempt: builds and signs its request at `now`, and gives it the
+    /// attempt timeout, or what is left of the overall deadline if that is shorter.
     ///
     /// # Errors
     /// [`Error::Config`] when the request cannot be built (a clock before 1970).
-    pub fn next_request(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+    pub fn start_attempt(&mut self, now: Now) -> Result<Attempt, Error> {
         let prepared = self
             .settings
             .prepared
             .as_ref()
             .map_err(|e| Error::Config(e.clone()))?;
         let request = prepared
-            .build(&self.settings.credentials, now)
+            .build(&self.settings.credentials, now.wall)
             .map_err(Error::Config)?;
         self.attempts += 1;
-        Ok(request)
-    }
-
-    /// How long the attempt starting at `now` may take: the attempt timeout, or what is
-    /// left of the overall deadline if that is shorter.
-    pub fn attempt_timeout(&mut self, now: Instant) -> Duration {
-        let left = self.deadline.saturating_duration_since(now);
+        let left = self.deadline.saturating_duration_since(now.monotonic);
         self.last_timeout_was_deadline = left < self.settings.attempt_timeout;
-        left.min(self.settings.attempt_timeout)
+        Ok(Attempt {
+            request,
+            timeout: left.min(self.settings.attempt_timeout),
+            number: self.attempts,
+        })
     }
 
     /// The attempt got a response: parses it (with the body limit) and decides.
@@ -271,16 +366,14 @@ impl<'a> Call<'a> {
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
-        jitter: f64,
-        now: SystemTime,
-        now_instant: Instant,
+        now: Now,
     ) -> Step {
         // The head's limits are the core's, so that no transport's HTTP library decides
         // them (hyper's only bound is its read buffer, which it may overshoot).
         if let Some(too_large) = crate::response::HeadTooLarge::check(headers) {
             let failure =
                 TransportFailure::new(TransportErrorKind::Io, true).with_source(too_large);
-            return self.on_failure(failure, jitter, now, now_instant);
+            return self.on_failure(failure, now);
         }
         let parsed = crate::response::parse_with_limit(
             status,
@@ -302,11 +395,11 @@ impl<'a> Call<'a> {
                 let decision = self.settings.retry.decide(
                     self.attempts,
                     Outcome::Response(&error),
-                    jitter,
-                    now,
+                    now.jitter,
+                    now.wall,
                 );
                 let attempts = self.attempts;
-                self.after(decision, now_instant, || Error::Response {
+                self.after(decision, now.monotonic, || Error::Response {
                     error,
                     attempts,
                 })
@@ -315,25 +408,19 @@ impl<'a> Call<'a> {
     }
 
     /// The attempt failed without a response: decides.
-    pub fn on_failure(
-        &mut self,
-        failure: TransportFailure,
-        jitter: f64,
-        now: SystemTime,
-        now_instant: Instant,
-    ) -> Step {
+    pub fn on_failure(&mut self, failure: TransportFailure, now: Now) -> Step {
         let decision = self.settings.retry.decide(
             self.attempts,
             Outcome::Transport {
                 request_may_have_been_sent: failure.may_have_been_sent,
             },
-            jitter,
-            now,
+            now.jitter,
+            now.wall,
         );
         let deadline =
             failure.kind == TransportErrorKind::Timeout && self.last_timeout_was_deadline;
         let attempts = self.attempts;
-        self.after(decision, now_instant, || {
+        self.after(decision, now.monotonic, || {
             Error::Transport(TransportError {
                 kind: failure.kind,
                 may_have_been_sent: failure.may_have_been_sent,
@@ -560,32 +647,32 @@ mod tests {
 
     const WALL: SystemTime = SystemTime::UNIX_EPOCH;
 
+    fn at(monotonic: Instant, jitter: f64) -> Now {
+        Now::new(WALL, monotonic, jitter)
+    }
+
     #[test]
     fn retries_a_503_then_counts() {
         let settings = settings();
         let t0 = Instant::now();
-        let mut call = Call::new(&settings, t0);
-        call.next_request(WALL).unwrap();
+        let mut call = Call::new(&settings, at(t0, 0.0));
+        call.start_attempt(at(t0, 0.0)).unwrap();
         let step = call.on_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &HeaderMap::new(),
             b"",
-            1.0,
-            WALL,
-            t0,
+            at(t0, 1.0),
         );
         assert!(
             matches!(step, Step::Retry(d) if d == Duration::from_millis(500)),
             "{step:?}"
         );
-        call.next_request(WALL).unwrap();
+        call.start_attempt(at(t0, 0.0)).unwrap();
         let step = call.on_response(
             StatusCode::OK,
             &HeaderMap::new(),
             br#"{"instance_num":2}"#,
-            1.0,
-            WALL,
-            t0,
+            at(t0, 1.0),
         );
         assert!(matches!(step, Step::Done(Ok(ref c)) if c.count() == 2));
         assert_eq!(call.attempts(), 2);
@@ -595,16 +682,14 @@ mod tests {
     fn a_401_ends_the_call_at_once() {
         let settings = settings();
         let t0 = Instant::now();
-        let mut call = Call::new(&settings, t0);
-        call.next_request(WALL).unwrap();
+        let mut call = Call::new(&settings, at(t0, 0.0));
+        call.start_attempt(at(t0, 0.0)).unwrap();
         let body = br#"{"error_code":"APIGW.0301","error_msg":"verify aksk signature fail"}"#;
         let Step::Done(Err(err)) = call.on_response(
             StatusCode::UNAUTHORIZED,
             &HeaderMap::new(),
             body,
-            0.5,
-            WALL,
-            t0,
+            at(t0, 0.5),
         ) else {
             panic!("expected the end of the call")
         };
@@ -621,13 +706,13 @@ mod tests {
             .with_attempt_timeout(Duration::from_secs(10))
             .with_deadline(Duration::from_secs(3));
         let t0 = Instant::now();
-        let mut call = Call::new(&settings, t0);
-        assert_eq!(call.attempt_timeout(t0), Duration::from_secs(3));
-        call.next_request(WALL).unwrap();
+        let mut call = Call::new(&settings, at(t0, 0.0));
+        let attempt = call.start_attempt(at(t0, 0.0)).unwrap();
+        assert_eq!(attempt.timeout(), Duration::from_secs(3));
         let timeout = TransportFailure::new(TransportErrorKind::Timeout, true);
         // At 2.9 s no retry fits before the deadline: the call ends with the timeout.
         let Step::Done(Err(err)) =
-            call.on_failure(timeout, 1.0, WALL, t0 + Duration::from_millis(2_900))
+            call.on_failure(timeout, at(t0 + Duration::from_millis(2_900), 1.0))
         else {
             panic!("expected the end of the call")
         };
@@ -642,18 +727,18 @@ mod tests {
     fn connect_failures_are_retried_and_say_nothing_was_sent() {
         let settings = settings().with_retry(RetryPolicy::default().with_max_attempts(2));
         let t0 = Instant::now();
-        let mut call = Call::new(&settings, t0);
-        call.next_request(WALL).unwrap();
+        let mut call = Call::new(&settings, at(t0, 0.0));
+        call.start_attempt(at(t0, 0.0)).unwrap();
         let refused = || {
             TransportFailure::new(TransportErrorKind::Connect, false)
                 .with_source(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
         };
         assert!(matches!(
-            call.on_failure(refused(), 0.0, WALL, t0),
+            call.on_failure(refused(), at(t0, 0.0)),
             Step::Retry(_)
         ));
-        call.next_request(WALL).unwrap();
-        let Step::Done(Err(err)) = call.on_failure(refused(), 0.0, WALL, t0) else {
+        call.start_attempt(at(t0, 0.0)).unwrap();
+        let Step::Done(Err(err)) = call.on_failure(refused(), at(t0, 0.0)) else {
             panic!()
         };
         assert!(
@@ -668,15 +753,13 @@ mod tests {
     fn the_body_limit_is_the_configured_one() {
         let settings = settings().with_max_response_body(10);
         let t0 = Instant::now();
-        let mut call = Call::new(&settings, t0);
-        call.next_request(WALL).unwrap();
+        let mut call = Call::new(&settings, at(t0, 0.0));
+        call.start_attempt(at(t0, 0.0)).unwrap();
         let Step::Done(Err(err)) = call.on_response(
             StatusCode::OK,
             &HeaderMap::new(),
             br#"{"instance_num":2}"#,
-            0.5,
-            WALL,
-            t0,
+            at(t0, 0.5),
         ) else {
             panic!()
         };

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use kms_proto::call::{Call, Error, Step, TransportErrorKind, TransportFailure};
+use kms_proto::call::{Attempt, Call, Error, Now, Step, TransportErrorKind, TransportFailure};
 use kms_proto::{ClientConfig, InstanceCount};
 use tracing::{Level, debug, span, warn};
 
@@ -124,34 +124,30 @@ impl Client {
         let call_span =
             span!(Level::INFO, "kms.show_user_instances", endpoint = %settings.endpoint());
         let _entered = call_span.enter();
-        let mut call = Call::new(settings, Instant::now());
+        let mut call = Call::new(settings, now());
         loop {
-            let request = call.next_request(SystemTime::now())?;
-            let attempt = call.attempts();
-            let attempt_span = span!(Level::DEBUG, "kms.attempt", attempt);
+            let attempt = call.start_attempt(now())?;
+            let attempt_span = span!(Level::DEBUG, "kms.attempt", attempt = attempt.number());
             let _attempt = attempt_span.enter();
-            match self.attempt(&mut call, request) {
+            match self.attempt(&mut call, attempt) {
                 Step::Done(result) => return result,
-                Step::Retry(delay) => {
-                    std::thread::sleep(delay);
-                }
-                _ => {}
+                Step::Retry(delay) => std::thread::sleep(delay),
             }
         }
     }
 
     /// One attempt: a connection permit, the exchange, the body; the core decides.
-    fn attempt(&self, call: &mut Call<'_>, request: http::Request<Vec<u8>>) -> Step {
+    fn attempt(&self, call: &mut Call<'_>, attempt: Attempt) -> Step {
         let settings = self.inner.config.call();
         let started = Instant::now();
-        let mut timeout = call.attempt_timeout(started);
+        let (request, mut timeout) = attempt.into_parts();
         let Some((permit, acquired)) = self.inner.permits.acquire(timeout) else {
             warn!(
                 timeout_ms = timeout.as_millis() as u64,
                 "no connection became free within the attempt timeout"
             );
             let failure = TransportFailure::new(TransportErrorKind::Timeout, false);
-            return call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now());
+            return call.on_failure(failure, now());
         };
         if let Acquired::After(waited) = acquired {
             timeout = timeout.saturating_sub(waited);
@@ -170,7 +166,7 @@ impl Client {
             Err(e) => {
                 let failure = classify::request_error(e);
                 warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
-                call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
+                call.on_failure(failure, now())
             }
             Ok(response) => {
                 let (parts, body) = response.into_parts();
@@ -180,7 +176,7 @@ impl Client {
                     Err(e) => {
                         let failure = classify::body_error(e);
                         warn!(status = parts.status.as_u16(), failure = ?failure.kind(), "reading the body failed");
-                        call.on_failure(failure, fastrand::f64(), SystemTime::now(), Instant::now())
+                        call.on_failure(failure, now())
                     }
                     Ok(_) => {
                         debug!(
@@ -192,14 +188,7 @@ impl Client {
                             latency_ms = started.elapsed().as_millis() as u64,
                             "answer"
                         );
-                        call.on_response(
-                            parts.status,
-                            &parts.headers,
-                            &bytes,
-                            fastrand::f64(),
-                            SystemTime::now(),
-                            Instant::now(),
-                        )
+                        call.on_response(parts.status, &parts.headers, &bytes, now())
                     }
                 }
             }
@@ -209,4 +198,9 @@ impl Client {
         drop(permit);
         step
     }
+}
+
+/// "Now" for the core, made here only: the clocks and a jitter draw for retry backoff.
+fn now() -> Now {
+    Now::new(SystemTime::now(), Instant::now(), fastrand::f64())
 }
