@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kms_mock::{BlockingMockServer, Fault, MockConfig, RecordedRequest};
-use kms_proto::call::Error;
+use kms_proto::call::{Error, ErrorKind};
 use kms_proto::{AkSk, ClientConfig, Endpoint, InstanceCount, ProjectId, RetryPolicy};
 
 const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
@@ -227,7 +227,7 @@ struct Outcome {
 }
 
 struct Failure {
-    kind: &'static str,
+    kind: ErrorKind,
     status: Option<u16>,
     attempts: u32,
     /// Display, Debug and the Display of every source, for the secrecy check.
@@ -564,14 +564,14 @@ impl Soak {
                 Err(f) => {
                     let name = match f.status {
                         Some(status) => format!("{} {status}", f.kind),
-                        None => f.kind.to_owned(),
+                        None => f.kind.to_string(),
                     };
                     *errors.entry(name).or_default() += 1;
                     *attempts.entry(f.attempts).or_default() += 1;
                     match (f.kind, f.status) {
                         // Retries ran out, or the next would not have started before the
                         // deadline (a backoff is at most twice BACKOFF before the last).
-                        ("status", Some(503)) => {
+                        (ErrorKind::Status, Some(503)) => {
                             if f.attempts != MAX_ATTEMPTS
                                 && o.took + 2 * BACKOFF + Duration::from_millis(10) < DEADLINE
                             {
@@ -581,7 +581,7 @@ impl Soak {
                                 ));
                             }
                         }
-                        ("timeout" | "io", None) => {}
+                        (ErrorKind::Timeout | ErrorKind::Io, None) => {}
                         _ => problems.push(format!("unexpected error: {}", f.shown)),
                     }
                     if f.attempts == 0 || f.attempts > MAX_ATTEMPTS {

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use kms_proto::InstanceCount;
-use kms_proto::call::Error;
+use kms_proto::call::{Error, ErrorKind};
 use serde_json::{Value, json};
 
 /// `text` or `json`.
@@ -20,12 +20,12 @@ pub(crate) enum Format {
 pub(crate) const EXIT_CONFIG: u8 = 2;
 
 /// The exit code of an error kind (see the README's output contract).
-pub(crate) fn exit_code(kind: &str) -> u8 {
+pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
-        "config" => EXIT_CONFIG,
-        "service" | "status" => 3,
-        "malformed" | "too_large" => 4,
-        _ => 5, // timeout, connect, tls, io
+        ErrorKind::Config => EXIT_CONFIG,
+        ErrorKind::Service | ErrorKind::Status => 3,
+        ErrorKind::Malformed | ErrorKind::TooLarge => 4,
+        ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Tls | ErrorKind::Io => 5,
     }
 }
 
@@ -50,7 +50,7 @@ pub(crate) fn failure(format: Format, error: &Error) -> ExitCode {
         format,
         kind,
         &[
-            ("kind", json!(kind)),
+            ("kind", json!(kind.as_str())),
             ("status", json!(error.status().map(|s| s.as_u16()))),
             ("code", json!(error.code())),
             ("message", json!(message)),
@@ -65,9 +65,9 @@ pub(crate) fn failure(format: Format, error: &Error) -> ExitCode {
 pub(crate) fn config_failure(format: Format, message: &str) -> ExitCode {
     report(
         format,
-        "config",
+        ErrorKind::Config,
         &[
-            ("kind", json!("config")),
+            ("kind", json!(ErrorKind::Config.as_str())),
             ("status", Value::Null),
             ("code", Value::Null),
             ("message", json!(message)),
@@ -78,7 +78,7 @@ pub(crate) fn config_failure(format: Format, message: &str) -> ExitCode {
     )
 }
 
-fn report(format: Format, kind: &str, fields: &[(&str, Value)], text: &str) -> ExitCode {
+fn report(format: Format, kind: ErrorKind, fields: &[(&str, Value)], text: &str) -> ExitCode {
     match format {
         Format::Json => stdout_line(&format!("{{\"error\":{}}}", ordered_object(fields))),
         Format::Text => stderr_line(&format!("kms: {text}")),
