@@ -41,8 +41,8 @@ fn main() {
     // The bare side sends exactly the request our client would send first.
     let template = kms_proto::ShowUserInstances::new(ProjectId::new(PROJECT).unwrap())
         .build(
-            config.call().endpoint(),
-            config.call().credentials(),
+            config.endpoint(),
+            config.credentials(),
             std::time::SystemTime::now(),
         )
         .unwrap();

@@ -118,10 +118,10 @@ impl Client {
     /// [`Error`]: the service's answer, or the transport failure, with the number of
     /// attempts made.
     pub async fn show_user_instances(&self) -> Result<InstanceCount, Error> {
-        let settings = self.inner.config.call();
-        let span = span!(Level::INFO, "kms.show_user_instances", endpoint = %settings.endpoint());
+        let config = &self.inner.config;
+        let span = span!(Level::INFO, "kms.show_user_instances", endpoint = %config.endpoint());
         async move {
-            let mut call = Call::new(settings, now());
+            let mut call = Call::new(config, now());
             loop {
                 let attempt = call.start_attempt(now())?;
                 let number = attempt.number();
@@ -140,7 +140,7 @@ impl Client {
     }
 
     async fn attempt(&self, call: &mut Call<'_>, attempt: Attempt) -> Step {
-        let limit = self.inner.config.call().max_response_body();
+        let limit = self.inner.config.max_response_body();
         let started = Instant::now();
         let (request, timeout) = attempt.into_parts();
         let request = request.map(|_| Empty::new());

@@ -25,20 +25,20 @@
 //!
 //! ```
 //! # use std::time::{Duration, Instant, SystemTime};
-//! # use kms_proto::call::{Call, CallSettings, Now, Step};
-//! # use kms_proto::{AuthToken, Endpoint, ProjectId, ShowUserInstances};
-//! let settings = CallSettings::new(
-//!     ShowUserInstances::new(ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?),
+//! # use kms_proto::call::{Call, Now, Step};
+//! # use kms_proto::{AuthToken, ClientConfig, Endpoint, ProjectId};
+//! let config = ClientConfig::new(
 //!     Endpoint::parse("http://127.0.0.1:8080")?,
+//!     ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?,
 //!     AuthToken::new("token")?.into(),
 //! );
 //! // A transport makes "now" in one place: real clocks and a random jitter in [0, 1).
 //! let now = || Now::new(SystemTime::now(), Instant::now(), 0.5);
-//! let mut call = Call::new(&settings, now());
+//! let mut call = Call::new(&config, now());
 //! let attempt = call.start_attempt(now())?;
-//! assert_eq!(attempt.timeout(), settings.attempt_timeout());
+//! assert_eq!(attempt.timeout(), config.attempt_timeout());
 //! // ...send `attempt.request()` within `attempt.timeout()`, reading at most
-//! // `settings.max_response_body() + 1` bytes of the body...
+//! // `config.max_response_body() + 1` bytes of the body...
 //! let step = call.on_response(http::StatusCode::OK, &http::HeaderMap::new(), br#"{"instance_num":3}"#, now());
 //! let Step::Done(Ok(count)) = step else { panic!() };
 //! assert_eq!((count.count(), call.attempts()), (3, 1));
@@ -51,112 +51,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, Request, StatusCode};
 
-use crate::retry::{Decision, Outcome, RetryPolicy};
-use crate::{
-    Credentials, Endpoint, InstanceCount, InvalidInput, MAX_RESPONSE_BODY, PreparedRequest,
-    ResponseError, ResponseErrorKind, ShowUserInstances,
-};
-
-/// Everything a call needs, set once and shared by every call of a client.
-///
-/// Defaults: [`RetryPolicy::default`], a 10 s timeout per attempt (headers and body), a
-/// 30 s overall deadline across attempts and retry delays, and a body limit of
-/// [`MAX_RESPONSE_BODY`].
-#[derive(Clone, Debug)]
-pub struct CallSettings {
-    request: ShowUserInstances,
-    endpoint: Endpoint,
-    /// The request prepared for the endpoint once, so each attempt only adds the date,
-    /// the signature and the credentials' headers.
-    prepared: Result<PreparedRequest, InvalidInput>,
-    credentials: Credentials,
-    retry: RetryPolicy,
-    attempt_timeout: Duration,
-    deadline: Duration,
-    max_response_body: usize,
-}
-
-impl CallSettings {
-    /// Settings with the defaults.
-    pub fn new(request: ShowUserInstances, endpoint: Endpoint, credentials: Credentials) -> Self {
-        CallSettings {
-            prepared: request.prepare(&endpoint),
-            request,
-            endpoint,
-            credentials,
-            retry: RetryPolicy::default(),
-            attempt_timeout: Duration::from_secs(10),
-            deadline: Duration::from_secs(30),
-            max_response_body: MAX_RESPONSE_BODY,
-        }
-    }
-
-    /// Replaces the request (to change its `User-Agent`).
-    pub fn with_request(mut self, request: ShowUserInstances) -> Self {
-        self.prepared = request.prepare(&self.endpoint);
-        self.request = request;
-        self
-    }
-
-    /// Replaces the retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets the timeout of each attempt, from sending to the last byte of the body.
-    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = timeout;
-        self
-    }
-
-    /// Sets the overall deadline, across attempts and the delays between them.
-    pub fn with_deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = deadline;
-        self
-    }
-
-    /// Sets the largest body accepted; values above [`MAX_RESPONSE_BODY`] are lowered to it.
-    pub fn with_max_response_body(mut self, limit: usize) -> Self {
-        self.max_response_body = limit.min(MAX_RESPONSE_BODY);
-        self
-    }
-
-    /// The request every attempt builds.
-    pub fn request(&self) -> &ShowUserInstances {
-        &self.request
-    }
-
-    /// Where requests go.
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
-    /// The credentials.
-    pub fn credentials(&self) -> &Credentials {
-        &self.credentials
-    }
-
-    /// The retry policy.
-    pub fn retry(&self) -> &RetryPolicy {
-        &self.retry
-    }
-
-    /// The timeout of each attempt.
-    pub fn attempt_timeout(&self) -> Duration {
-        self.attempt_timeout
-    }
-
-    /// The overall deadline.
-    pub fn deadline(&self) -> Duration {
-        self.deadline
-    }
-
-    /// The largest body accepted: read at most this plus one byte.
-    pub fn max_response_body(&self) -> usize {
-        self.max_response_body
-    }
-}
+use crate::retry::{Decision, Outcome};
+use crate::{ClientConfig, InstanceCount, InvalidInput, ResponseError, ResponseErrorKind};
 
 /// What a transport observed when an attempt gave no response to parse.
 #[derive(Debug)]
@@ -313,7 +209,7 @@ impl Attempt {
 /// One call in progress. See the [module docs](self).
 #[derive(Debug)]
 pub struct Call<'a> {
-    settings: &'a CallSettings,
+    config: &'a ClientConfig,
     deadline: Instant,
     attempts: u32,
     /// Set when an attempt was cut short by the overall deadline rather than its own timeout.
@@ -322,10 +218,10 @@ pub struct Call<'a> {
 
 impl<'a> Call<'a> {
     /// Starts a call at `now`; the overall deadline counts from it.
-    pub fn new(settings: &'a CallSettings, now: Now) -> Self {
+    pub fn new(config: &'a ClientConfig, now: Now) -> Self {
         Call {
-            settings,
-            deadline: now.monotonic + settings.deadline,
+            config,
+            deadline: now.monotonic + config.deadline(),
             attempts: 0,
             last_timeout_was_deadline: false,
         }
@@ -342,20 +238,17 @@ impl<'a> Call<'a> {
     /// # Errors
     /// [`Error::Config`] when the request cannot be built (a clock before 1970).
     pub fn start_attempt(&mut self, now: Now) -> Result<Attempt, Error> {
-        let prepared = self
-            .settings
-            .prepared
-            .as_ref()
-            .map_err(|e| Error::Config(e.clone()))?;
-        let request = prepared
-            .build(&self.settings.credentials, now.wall)
+        let request = self
+            .config
+            .prepared()
+            .build(self.config.credentials(), now.wall)
             .map_err(Error::Config)?;
         self.attempts += 1;
         let left = self.deadline.saturating_duration_since(now.monotonic);
-        self.last_timeout_was_deadline = left < self.settings.attempt_timeout;
+        self.last_timeout_was_deadline = left < self.config.attempt_timeout();
         Ok(Attempt {
             request,
-            timeout: left.min(self.settings.attempt_timeout),
+            timeout: left.min(self.config.attempt_timeout()),
             number: self.attempts,
         })
     }
@@ -379,7 +272,7 @@ impl<'a> Call<'a> {
             status,
             headers,
             body,
-            self.settings.max_response_body,
+            self.config.max_response_body(),
         );
         match parsed {
             Ok(count) => {
@@ -392,7 +285,7 @@ impl<'a> Call<'a> {
                 Step::Done(Ok(count))
             }
             Err(error) => {
-                let decision = self.settings.retry.decide(
+                let decision = self.config.retry().decide(
                     self.attempts,
                     Outcome::Response(&error),
                     now.jitter,
@@ -409,7 +302,7 @@ impl<'a> Call<'a> {
 
     /// The attempt failed without a response: decides.
     pub fn on_failure(&mut self, failure: TransportFailure, now: Now) -> Step {
-        let decision = self.settings.retry.decide(
+        let decision = self.config.retry().decide(
             self.attempts,
             Outcome::Transport {
                 request_may_have_been_sent: failure.may_have_been_sent,
@@ -708,12 +601,12 @@ impl From<InvalidInput> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AuthToken, ProjectId};
+    use crate::{AuthToken, Endpoint, ProjectId, RetryPolicy};
 
-    fn settings() -> CallSettings {
-        CallSettings::new(
-            ShowUserInstances::new(ProjectId::new("p1").unwrap()),
+    fn settings() -> ClientConfig {
+        ClientConfig::new(
             Endpoint::parse("http://127.0.0.1:1").unwrap(),
+            ProjectId::new("p1").unwrap(),
             AuthToken::new("tok").unwrap().into(),
         )
     }

@@ -3,11 +3,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::call::CallSettings;
 use crate::credentials::{AkSk, AuthToken, Credentials};
 use crate::input_error::{Input, InvalidInput, Problem};
 use crate::retry::RetryPolicy;
-use crate::{Endpoint, ProjectId, Region, ShowUserInstances, UserAgent};
+use crate::{
+    Endpoint, MAX_RESPONSE_BODY, PreparedRequest, ProjectId, Region, ShowUserInstances, UserAgent,
+};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -379,20 +380,52 @@ fn base64(bytes: &[u8]) -> String {
 /// | trusted roots | [`TrustRoots::WebPki`] |
 /// | proxy | none (proxy variables of the environment are never read) |
 /// | connections per client (requests in flight) | 32 |
+///
+/// It is also what the [`Call`](crate::call::Call) state machine reads: the one builder of
+/// everything a call and a transport need.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
-    call: CallSettings,
+    request: ShowUserInstances,
+    endpoint: Endpoint,
+    /// The request prepared for the endpoint once, so each attempt only adds the date,
+    /// the signature and the credentials' headers.
+    prepared: PreparedRequest,
+    credentials: Credentials,
+    retry: RetryPolicy,
+    attempt_timeout: Duration,
+    deadline: Duration,
+    max_response_body: usize,
     connect_timeout: Duration,
     trust: TrustRoots,
     proxy: Option<ProxyUrl>,
     max_connections: usize,
 }
 
+/// Prepares `request` for `endpoint`. Both were validated when they were made, so the URI
+/// and header values they form are always valid.
+#[allow(
+    clippy::expect_used,
+    reason = "a validated endpoint and project id always form a valid URI and header values"
+)]
+fn prepare(request: &ShowUserInstances, endpoint: &Endpoint) -> PreparedRequest {
+    request
+        .prepare(endpoint)
+        .expect("a validated endpoint and project id always form a valid URI and header values")
+}
+
 impl ClientConfig {
     /// A configuration with the defaults.
     pub fn new(endpoint: Endpoint, project_id: ProjectId, credentials: Credentials) -> Self {
+        let request = ShowUserInstances::new(project_id);
         ClientConfig {
-            call: CallSettings::new(ShowUserInstances::new(project_id), endpoint, credentials),
+            prepared: prepare(&request, &endpoint),
+            request,
+            endpoint,
+            credentials,
+            retry: RetryPolicy::default(),
+            attempt_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(30),
+            max_response_body: MAX_RESPONSE_BODY,
             connect_timeout: Duration::from_secs(5),
             trust: TrustRoots::default(),
             proxy: None,
@@ -432,35 +465,35 @@ impl ClientConfig {
         self
     }
 
-    /// Sets the timeout of each attempt, headers and body included.
+    /// Sets the timeout of each attempt, from sending to the last byte of the body.
     pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.call = self.call.with_attempt_timeout(timeout);
+        self.attempt_timeout = timeout;
         self
     }
 
     /// Sets the overall deadline of a call, across attempts and retry delays.
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
-        self.call = self.call.with_deadline(deadline);
+        self.deadline = deadline;
         self
     }
 
     /// Replaces the retry policy ([`RetryPolicy::never`] disables retries).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.call = self.call.with_retry(retry);
+        self.retry = retry;
         self
     }
 
-    /// Sets the largest response body accepted (at most
-    /// [`MAX_RESPONSE_BODY`](crate::MAX_RESPONSE_BODY)).
+    /// Sets the largest response body accepted; values above
+    /// [`MAX_RESPONSE_BODY`](crate::MAX_RESPONSE_BODY) are lowered to it.
     pub fn with_max_response_body(mut self, limit: usize) -> Self {
-        self.call = self.call.with_max_response_body(limit);
+        self.max_response_body = limit.min(MAX_RESPONSE_BODY);
         self
     }
 
     /// Replaces the `User-Agent` (see [`UserAgent::with_suffix`] to append your own text).
     pub fn with_user_agent(mut self, user_agent: UserAgent) -> Self {
-        let request = self.call.request().clone().with_user_agent(user_agent);
-        self.call = self.call.with_request(request);
+        self.request = self.request.with_user_agent(user_agent);
+        self.prepared = prepare(&self.request, &self.endpoint);
         self
     }
 
@@ -488,9 +521,44 @@ impl ClientConfig {
         self.max_connections
     }
 
-    /// The per-call settings the [`Call`](crate::call::Call) state machine uses.
-    pub fn call(&self) -> &CallSettings {
-        &self.call
+    /// The request every attempt builds.
+    pub fn request(&self) -> &ShowUserInstances {
+        &self.request
+    }
+
+    /// The request prepared for the endpoint.
+    pub(crate) fn prepared(&self) -> &PreparedRequest {
+        &self.prepared
+    }
+
+    /// Where requests go.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The timeout of each attempt.
+    pub fn attempt_timeout(&self) -> Duration {
+        self.attempt_timeout
+    }
+
+    /// The overall deadline of a call.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// The largest body accepted: read at most this plus one byte.
+    pub fn max_response_body(&self) -> usize {
+        self.max_response_body
     }
 
     /// The connect timeout.
@@ -1035,7 +1103,7 @@ mod tests {
             ),
         ]);
         let config = ClientConfig::from_env(&region, lookup).unwrap();
-        assert_eq!(config.call().endpoint().authority(), "kms.private:8443");
+        assert_eq!(config.endpoint().authority(), "kms.private:8443");
         assert_eq!(
             ClientConfig::from_env(&region, env(&[(ENV_AUTH_TOKEN, "T")])).unwrap_err(),
             EnvError::Missing(&[ENV_PROJECT_ID])

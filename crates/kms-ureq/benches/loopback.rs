@@ -33,8 +33,8 @@ fn main() {
     );
     let template = kms_proto::ShowUserInstances::new(ProjectId::new(PROJECT).unwrap())
         .build(
-            config.call().endpoint(),
-            config.call().credentials(),
+            config.endpoint(),
+            config.credentials(),
             std::time::SystemTime::now(),
         )
         .unwrap();

@@ -78,7 +78,7 @@ impl Client {
             // Every call's budget is the attempt timeout; `show_user_instances` sets a
             // shorter one on the request only when the overall deadline cuts an attempt
             // short, so the usual call does not copy the agent's configuration.
-            .timeout_global(Some(config.call().attempt_timeout()))
+            .timeout_global(Some(config.attempt_timeout()))
             .timeout_resolve(Some(config.connect_timeout()))
             .timeout_connect(Some(config.connect_timeout()))
             // The core decides the head's limits (kms_proto::MAX_RESPONSE_HEAD); ureq's own
@@ -120,11 +120,11 @@ impl Client {
     /// [`Error`]: the service's answer, or the transport failure, with the number of
     /// attempts made.
     pub fn show_user_instances(&self) -> Result<InstanceCount, Error> {
-        let settings = self.inner.config.call();
+        let config = &self.inner.config;
         let call_span =
-            span!(Level::INFO, "kms.show_user_instances", endpoint = %settings.endpoint());
+            span!(Level::INFO, "kms.show_user_instances", endpoint = %config.endpoint());
         let _entered = call_span.enter();
-        let mut call = Call::new(settings, now());
+        let mut call = Call::new(config, now());
         loop {
             let attempt = call.start_attempt(now())?;
             let attempt_span = span!(Level::DEBUG, "kms.attempt", attempt = attempt.number());
@@ -138,7 +138,7 @@ impl Client {
 
     /// One attempt: a connection permit, the exchange, the body; the core decides.
     fn attempt(&self, call: &mut Call<'_>, attempt: Attempt) -> Step {
-        let settings = self.inner.config.call();
+        let config = &self.inner.config;
         let started = Instant::now();
         let (request, mut timeout) = attempt.into_parts();
         let Some((permit, acquired)) = self.inner.permits.acquire(timeout) else {
@@ -153,7 +153,7 @@ impl Client {
             timeout = timeout.saturating_sub(waited);
         }
         let request = request.map(|_| ());
-        let request = if timeout < settings.attempt_timeout() {
+        let request = if timeout < config.attempt_timeout() {
             self.inner
                 .agent
                 .configure_request(request)
@@ -170,7 +170,7 @@ impl Client {
             }
             Ok(response) => {
                 let (parts, body) = response.into_parts();
-                let limit = settings.max_response_body() as u64 + 1;
+                let limit = config.max_response_body() as u64 + 1;
                 let mut bytes = Vec::new();
                 match body.into_reader().take(limit).read_to_end(&mut bytes) {
                     Err(e) => {
