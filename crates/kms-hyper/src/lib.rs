@@ -49,5 +49,5 @@ mod limit;
 mod tls;
 
 pub use client::Client;
-pub use kms_proto::call::{Error, TransportError, TransportErrorKind};
+pub use kms_proto::call::{Error, ErrorKind, TransportError, TransportErrorKind};
 pub use kms_proto::{CaBundle, ClientConfig, InstanceCount, ProxyUrl, RetryPolicy, TrustRoots};

@@ -43,5 +43,5 @@ mod resolve;
 mod tls;
 
 pub use client::Client;
-pub use kms_proto::call::{Error, TransportError, TransportErrorKind};
+pub use kms_proto::call::{Error, ErrorKind, TransportError, TransportErrorKind};
 pub use kms_proto::{CaBundle, ClientConfig, InstanceCount, ProxyUrl, RetryPolicy, TrustRoots};
