@@ -1,0 +1,333 @@
+//! How a call ends without a count: [`Error`], its [`ErrorKind`], and what a transport
+//! reports of a failed attempt ([`TransportFailure`]).
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use http::StatusCode;
+
+use crate::{InvalidInput, ResponseError, ResponseErrorKind};
+
+/// What a transport observed when an attempt gave no response to parse.
+#[derive(Debug)]
+pub struct TransportFailure {
+    kind: TransportErrorKind,
+    may_have_been_sent: bool,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl TransportFailure {
+    /// A failure of `kind`. `may_have_been_sent` is `false` only when no byte of the
+    /// request can have left (DNS, connect and TLS handshake failures).
+    pub fn new(kind: TransportErrorKind, may_have_been_sent: bool) -> Self {
+        TransportFailure {
+            kind,
+            may_have_been_sent,
+            source: None,
+        }
+    }
+
+    /// How the attempt failed.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// Whether the request may have been sent.
+    pub fn may_have_been_sent(&self) -> bool {
+        self.may_have_been_sent
+    }
+
+    /// Attaches the underlying error, reachable through [`Error::source`](StdError::source).
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+}
+
+/// How an attempt failed without a usable response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be made (DNS, refused, unreachable, connect timeout, proxy).
+    Connect,
+    /// The TLS handshake failed (untrusted certificate, wrong name, protocol).
+    Tls,
+    /// The attempt timeout or the overall deadline passed.
+    Timeout,
+    /// The connection failed after it was made (reset, closed early, not HTTP).
+    Io,
+}
+
+impl TransportErrorKind {
+    /// A stable lower-case name: `connect`, `tls`, `timeout` or `io`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Tls => "tls",
+            TransportErrorKind::Timeout => "timeout",
+            TransportErrorKind::Io => "io",
+        }
+    }
+}
+
+/// Why a call gave no count.
+///
+/// `Display` is one sentence saying what happened and what to do; the underlying error
+/// (`hyper`'s, `ureq`'s, `serde_json`'s...) is reached through [`source`](StdError::source).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration was refused before anything was sent.
+    Config(InvalidInput),
+    /// The service answered, without a count.
+    Response {
+        /// What the answer said.
+        error: ResponseError,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// No usable answer arrived.
+    Transport(TransportError),
+}
+
+/// A call that ended without a usable answer.
+#[derive(Debug)]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    may_have_been_sent: bool,
+    attempts: u32,
+    deadline: bool,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl TransportError {
+    /// The end of a call whose last attempt failed so, after `attempts` attempts;
+    /// `deadline` says the overall deadline, not the attempt timeout, cut it short.
+    pub(crate) fn new(failure: TransportFailure, attempts: u32, deadline: bool) -> Self {
+        TransportError {
+            kind: failure.kind,
+            may_have_been_sent: failure.may_have_been_sent,
+            attempts,
+            deadline,
+            source: failure.source,
+        }
+    }
+
+    /// How the last attempt failed.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// Whether the last attempt's request may have reached the service.
+    pub fn may_have_been_sent(&self) -> bool {
+        self.may_have_been_sent
+    }
+
+    /// How many attempts were made.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+/// What went wrong in a call, as one closed set: the configuration, the answer
+/// ([`ResponseErrorKind`](crate::ResponseErrorKind)) or the transport
+/// ([`TransportErrorKind`]).
+///
+/// Not `#[non_exhaustive]`, on purpose: what a program does about an error (the `kms`
+/// command's exit code, a test's expectation) is written against every kind, so a kind
+/// added later fails to compile there instead of falling into some default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The configuration was refused before anything was sent.
+    Config,
+    /// The service answered with an error document.
+    Service,
+    /// The service answered with an error status and no recognisable document.
+    Status,
+    /// A success status with a body that is not a usable count.
+    Malformed,
+    /// A body larger than the limit.
+    TooLarge,
+    /// The connection could not be made; nothing was sent.
+    Connect,
+    /// The TLS handshake failed; nothing was sent.
+    Tls,
+    /// The attempt timeout or the overall deadline passed.
+    Timeout,
+    /// The connection failed after it was made.
+    Io,
+}
+
+impl ErrorKind {
+    /// A stable lower-case name: `config`, `service`, `status`, `malformed`, `too_large`,
+    /// `connect`, `tls`, `timeout` or `io`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::Service => "service",
+            ErrorKind::Status => "status",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<ResponseErrorKind> for ErrorKind {
+    fn from(kind: ResponseErrorKind) -> Self {
+        match kind {
+            ResponseErrorKind::Service => ErrorKind::Service,
+            ResponseErrorKind::Status => ErrorKind::Status,
+            ResponseErrorKind::Malformed => ErrorKind::Malformed,
+            ResponseErrorKind::TooLarge => ErrorKind::TooLarge,
+        }
+    }
+}
+
+impl From<TransportErrorKind> for ErrorKind {
+    fn from(kind: TransportErrorKind) -> Self {
+        match kind {
+            TransportErrorKind::Connect => ErrorKind::Connect,
+            TransportErrorKind::Tls => ErrorKind::Tls,
+            TransportErrorKind::Timeout => ErrorKind::Timeout,
+            TransportErrorKind::Io => ErrorKind::Io,
+        }
+    }
+}
+
+impl Error {
+    /// What went wrong: the configuration, the kind of answer, or the kind of transport
+    /// failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) => ErrorKind::Config,
+            Error::Response { error, .. } => error.kind().into(),
+            Error::Transport(t) => t.kind.into(),
+        }
+    }
+
+    /// The response's error, when the service answered.
+    pub fn response(&self) -> Option<&ResponseError> {
+        match self {
+            Error::Response { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the service answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.response().map(ResponseError::status)
+    }
+
+    /// The error code of the answer, if any.
+    pub fn code(&self) -> Option<&str> {
+        self.response().and_then(ResponseError::code)
+    }
+
+    /// The error message of the answer, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.response().and_then(ResponseError::message)
+    }
+
+    /// The request id of the answer, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        self.response().and_then(ResponseError::request_id)
+    }
+
+    /// How many attempts were made (0 when the configuration was refused).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Config(_) => 0,
+            Error::Response { attempts, .. } => *attempts,
+            Error::Transport(t) => t.attempts,
+        }
+    }
+
+    /// Whether the request may have reached the service (always `true` when it answered).
+    pub fn may_have_been_sent(&self) -> bool {
+        match self {
+            Error::Config(_) => false,
+            Error::Response { .. } => true,
+            Error::Transport(t) => t.may_have_been_sent,
+        }
+    }
+
+    /// Whether trying again later may succeed: a retryable answer, or a transport failure.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Config(_) => false,
+            Error::Response { error, .. } => error.is_retryable(),
+            Error::Transport(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "{e}; nothing was sent"),
+            Error::Response { error, attempts } => {
+                write!(f, "{error}")?;
+                if *attempts > 1 {
+                    write!(f, " (after {attempts} attempts)")?;
+                }
+                Ok(())
+            }
+            Error::Transport(t) => {
+                let what = match t.kind {
+                    TransportErrorKind::Connect => {
+                        "could not connect to the KMS endpoint; check the endpoint, the network and the proxy"
+                    }
+                    TransportErrorKind::Tls => {
+                        "the TLS handshake with the KMS endpoint failed; check the endpoint's certificate and the trusted CAs"
+                    }
+                    TransportErrorKind::Timeout if t.deadline => {
+                        "the call's overall deadline passed before an answer arrived"
+                    }
+                    TransportErrorKind::Timeout => {
+                        "no complete answer arrived within the attempt timeout"
+                    }
+                    TransportErrorKind::Io => {
+                        "the connection to the KMS endpoint failed before a complete answer arrived"
+                    }
+                };
+                f.write_str(what)?;
+                let sent = if t.may_have_been_sent {
+                    "the request may have been sent"
+                } else {
+                    "the request was not sent"
+                };
+                let plural = if t.attempts == 1 { "" } else { "s" };
+                write!(f, " ({sent}; {} attempt{plural})", t.attempts)
+            }
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Response { error, .. } => Some(error),
+            Error::Transport(t) => t.source.as_deref().map(|e| e as &(dyn StdError + 'static)),
+        }
+    }
+}
+
+impl From<InvalidInput> for Error {
+    fn from(e: InvalidInput) -> Self {
+        Error::Config(e)
+    }
+}
