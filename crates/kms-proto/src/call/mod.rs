@@ -285,6 +285,8 @@ impl<'a> Call<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as _;
+
     use crate::{AuthToken, Endpoint, ProjectId, RetryPolicy};
 
     fn settings() -> ClientConfig {
