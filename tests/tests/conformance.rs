@@ -15,6 +15,7 @@ use kms_conformance::Transport;
 use kms_conformance::proxy::ConnectProxy;
 use kms_conformance::trace::Capture;
 use kms_mock::{BlockingMockServer, Fault, MockConfig};
+use kms_proto::call::ErrorKind;
 use kms_proto::{
     AkSk, AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl,
     RetryPolicy, TrustRoots,
@@ -45,7 +46,7 @@ enum Auth {
 enum Expect {
     Count,
     Error {
-        kind: &'static str,
+        kind: ErrorKind,
         status: Option<u16>,
         code: Option<&'static str>,
         retryable: bool,
@@ -54,7 +55,7 @@ enum Expect {
 }
 
 fn err(
-    kind: &'static str,
+    kind: ErrorKind,
     status: Option<u16>,
     code: Option<&'static str>,
     retryable: bool,
@@ -125,11 +126,11 @@ fn flat(code: &str, msg: &str) -> String {
 }
 
 macro_rules! status_scenarios {
-    ($($name:literal, $status:literal, $body:expr, $kind:literal, $code:expr, $retryable:literal;)*) => {
+    ($($name:literal, $status:literal, $body:expr, $kind:ident, $code:expr, $retryable:literal;)*) => {
         vec![$(Scenario {
             faults: |m| m.faults().next(1, Fault::json($status, &$body)),
             client: no_retry,
-            ..base($name, err($kind, Some($status), $code, $retryable, 1))
+            ..base($name, err(ErrorKind::$kind, Some($status), $code, $retryable, 1))
         }),*]
     };
 }
@@ -149,14 +150,14 @@ fn scenarios() -> Vec<Scenario> {
             auth: Auth::WrongSk,
             ..base(
                 "wrong-sk-401-never-retried",
-                err("service", Some(401), Some("APIGW.0301"), false, 1),
+                err(ErrorKind::Service, Some(401), Some("APIGW.0301"), false, 1),
             )
         },
         Scenario {
             mock: |m| m.with_clock(|| SystemTime::now() + Duration::from_secs(20 * 60)),
             ..base(
                 "clock-20-minutes-off",
-                err("service", Some(401), Some("APIGW.0301"), false, 1),
+                err(ErrorKind::Service, Some(401), Some("APIGW.0301"), false, 1),
             )
         },
         Scenario {
@@ -171,12 +172,15 @@ fn scenarios() -> Vec<Scenario> {
                 )
             },
             client: no_retry,
-            ..base("html-502", err("status", Some(502), None, true, 1))
+            ..base("html-502", err(ErrorKind::Status, Some(502), None, true, 1))
         },
         Scenario {
             faults: |m| m.faults().next(1, Fault::status(504)),
             client: no_retry,
-            ..base("empty-504", err("status", Some(504), None, true, 1))
+            ..base(
+                "empty-504",
+                err(ErrorKind::Status, Some(504), None, true, 1),
+            )
         },
         Scenario {
             faults: |m| {
@@ -185,7 +189,7 @@ fn scenarios() -> Vec<Scenario> {
             },
             ..base(
                 "200-with-error-document",
-                err("service", Some(200), Some("KMS.0101"), false, 1),
+                err(ErrorKind::Service, Some(200), Some("KMS.0101"), false, 1),
             )
         },
         Scenario {
@@ -193,7 +197,10 @@ fn scenarios() -> Vec<Scenario> {
                 m.faults()
                     .next(1, Fault::json(200, r#"{"instance_num": "15"}"#))
             },
-            ..base("200-malformed", err("malformed", Some(200), None, false, 1))
+            ..base(
+                "200-malformed",
+                err(ErrorKind::Malformed, Some(200), None, false, 1),
+            )
         },
         Scenario {
             faults: |m| {
@@ -238,7 +245,7 @@ fn scenarios() -> Vec<Scenario> {
             took_at_most: Duration::from_millis(2_500),
             ..base(
                 "stall-longer-than-attempt-timeout",
-                err("timeout", None, None, true, 1),
+                err(ErrorKind::Timeout, None, None, true, 1),
             )
         },
         Scenario {
@@ -261,7 +268,7 @@ fn scenarios() -> Vec<Scenario> {
             took_at_most: Duration::from_millis(2_500),
             ..base(
                 "stall-cut-short-by-the-overall-deadline",
-                err("timeout", None, None, true, 1),
+                err(ErrorKind::Timeout, None, None, true, 1),
             )
         },
         Scenario {
@@ -284,7 +291,7 @@ fn scenarios() -> Vec<Scenario> {
             client: |c| c.with_max_response_body(1000),
             ..base(
                 "body-of-cap-plus-one",
-                err("too_large", Some(200), None, false, 1),
+                err(ErrorKind::TooLarge, Some(200), None, false, 1),
             )
         },
         Scenario {
@@ -292,7 +299,7 @@ fn scenarios() -> Vec<Scenario> {
             took_at_most: Duration::from_secs(3),
             ..base(
                 "endless-body-refused",
-                err("too_large", Some(200), None, false, 1),
+                err(ErrorKind::TooLarge, Some(200), None, false, 1),
             )
         },
         Scenario {
@@ -301,7 +308,7 @@ fn scenarios() -> Vec<Scenario> {
                     .next(1, Fault::NotHttp("SSH-2.0-OpenSSH_9.6\r\n".into()))
             },
             client: no_retry,
-            ..base("not-http", err("io", None, None, true, 1))
+            ..base("not-http", err(ErrorKind::Io, None, None, true, 1))
         },
         Scenario {
             faults: |m| {
@@ -314,7 +321,7 @@ fn scenarios() -> Vec<Scenario> {
                 )
             },
             client: no_retry,
-            ..base("truncated-body", err("io", None, None, true, 1))
+            ..base("truncated-body", err(ErrorKind::Io, None, None, true, 1))
         },
         Scenario {
             faults: |m| {
@@ -323,26 +330,26 @@ fn scenarios() -> Vec<Scenario> {
             },
             ..base(
                 "redirect-not-followed",
-                err("status", Some(302), None, false, 1),
+                err(ErrorKind::Status, Some(302), None, false, 1),
             )
         },
     ];
     all.extend(response_head_scenarios());
     all.extend(status_scenarios![
-        "nested-400", 400, nested("KMS.0204", "Parameters missing."), "service", Some("KMS.0204"), false;
-        "nested-401", 401, nested("KMS.0303", "X-Auth-Token expired."), "service", Some("KMS.0303"), false;
-        "nested-403", 403, nested("KMS.0307", "The role has no permission for the API."), "service", Some("KMS.0307"), false;
-        "nested-404", 404, nested("KMS.0201", "Invalid request URL."), "service", Some("KMS.0201"), false;
-        "nested-500", 500, nested("KMS.0101", "kms error."), "service", Some("KMS.0101"), true;
-        "nested-502", 502, nested("KMS.0102", "abnormal I/O."), "service", Some("KMS.0102"), true;
-        "nested-504", 504, nested("KMS.0101", "kms error."), "service", Some("KMS.0101"), true;
-        "flat-400", 400, flat("APIGW.0201", "Request entity too large"), "service", Some("APIGW.0201"), false;
-        "flat-401", 401, flat("APIGW.0301", "Incorrect IAM authentication information: verify aksk signature fail"), "service", Some("APIGW.0301"), false;
-        "flat-403", 403, flat("APIGW.0302", "The IAM user is not authorized to access the API"), "service", Some("APIGW.0302"), false;
-        "flat-404", 404, flat("APIGW.0101", "The API does not exist or has not been published in the environment"), "service", Some("APIGW.0101"), false;
-        "flat-500", 500, flat("APIGW.0103", "The backend does not exist"), "service", Some("APIGW.0103"), true;
-        "flat-502", 502, flat("APIGW.0202", "The backend is unavailable"), "service", Some("APIGW.0202"), true;
-        "flat-504", 504, flat("APIGW.0203", "Backend timeout"), "service", Some("APIGW.0203"), true;
+        "nested-400", 400, nested("KMS.0204", "Parameters missing."), Service, Some("KMS.0204"), false;
+        "nested-401", 401, nested("KMS.0303", "X-Auth-Token expired."), Service, Some("KMS.0303"), false;
+        "nested-403", 403, nested("KMS.0307", "The role has no permission for the API."), Service, Some("KMS.0307"), false;
+        "nested-404", 404, nested("KMS.0201", "Invalid request URL."), Service, Some("KMS.0201"), false;
+        "nested-500", 500, nested("KMS.0101", "kms error."), Service, Some("KMS.0101"), true;
+        "nested-502", 502, nested("KMS.0102", "abnormal I/O."), Service, Some("KMS.0102"), true;
+        "nested-504", 504, nested("KMS.0101", "kms error."), Service, Some("KMS.0101"), true;
+        "flat-400", 400, flat("APIGW.0201", "Request entity too large"), Service, Some("APIGW.0201"), false;
+        "flat-401", 401, flat("APIGW.0301", "Incorrect IAM authentication information: verify aksk signature fail"), Service, Some("APIGW.0301"), false;
+        "flat-403", 403, flat("APIGW.0302", "The IAM user is not authorized to access the API"), Service, Some("APIGW.0302"), false;
+        "flat-404", 404, flat("APIGW.0101", "The API does not exist or has not been published in the environment"), Service, Some("APIGW.0101"), false;
+        "flat-500", 500, flat("APIGW.0103", "The backend does not exist"), Service, Some("APIGW.0103"), true;
+        "flat-502", 502, flat("APIGW.0202", "The backend is unavailable"), Service, Some("APIGW.0202"), true;
+        "flat-504", 504, flat("APIGW.0203", "Backend timeout"), Service, Some("APIGW.0203"), true;
     ]);
     all
 }
@@ -401,7 +408,7 @@ fn response_head_scenarios() -> Vec<Scenario> {
             may_have_been_sent: Some(true),
             ..base(
                 "one-response-header-too-many",
-                err("io", None, None, true, 1),
+                err(ErrorKind::Io, None, None, true, 1),
             )
         },
         Scenario {
@@ -420,7 +427,7 @@ fn response_head_scenarios() -> Vec<Scenario> {
             may_have_been_sent: Some(true),
             ..base(
                 "response-head-one-byte-over-the-limit",
-                err("io", None, None, true, 1),
+                err(ErrorKind::Io, None, None, true, 1),
             )
         },
         Scenario {
@@ -433,7 +440,7 @@ fn response_head_scenarios() -> Vec<Scenario> {
             may_have_been_sent: Some(true),
             ..base(
                 "response-head-four-times-the-limit",
-                err("io", None, None, true, 1),
+                err(ErrorKind::Io, None, None, true, 1),
             )
         },
         Scenario {
@@ -445,7 +452,10 @@ fn response_head_scenarios() -> Vec<Scenario> {
             },
             client: no_retry,
             may_have_been_sent: Some(true),
-            ..base("malformed-response-head", err("io", None, None, true, 1))
+            ..base(
+                "malformed-response-head",
+                err(ErrorKind::Io, None, None, true, 1),
+            )
         },
         Scenario {
             faults: |m| {
@@ -466,7 +476,7 @@ fn response_head_scenarios() -> Vec<Scenario> {
             may_have_been_sent: Some(false),
             ..base(
                 "name-that-does-not-resolve",
-                err("connect", None, None, true, 1),
+                err(ErrorKind::Connect, None, None, true, 1),
             )
         },
     ]
@@ -667,7 +677,7 @@ fn https_with_the_emulators_ca_and_without_it() {
 
         let without = no_retry(client_config(&server.url(), Auth::AkSk));
         let err = transport.call(without).unwrap_err();
-        assert_eq!(err.kind(), "tls", "{}: {err}", transport.name());
+        assert_eq!(err.kind(), ErrorKind::Tls, "{}: {err}", transport.name());
         assert!(!err.may_have_been_sent(), "{}", transport.name());
     }
     // A bundle that is not certificates cannot reach a transport: `CaBundle` refuses it,
@@ -705,7 +715,12 @@ fn through_a_loopback_connect_proxy_with_credentials() {
         let wrong = no_retry(client_config(&server.url(), Auth::AkSk))
             .with_proxy(ProxyUrl::parse(&proxy.url(Some("pr%40xy:wrong"))).unwrap());
         let err = transport.call(wrong).unwrap_err();
-        assert_eq!(err.kind(), "connect", "{}: {err}", transport.name());
+        assert_eq!(
+            err.kind(),
+            ErrorKind::Connect,
+            "{}: {err}",
+            transport.name()
+        );
         assert!(
             !format!("{err} {err:?}").contains("wrong"),
             "{}: the proxy password leaked",
@@ -736,7 +751,7 @@ fn connection_refused_is_a_connect_error_that_was_not_sent() {
         let err = transport.call(config).unwrap_err();
         assert_eq!(
             (err.kind(), err.may_have_been_sent(), err.attempts()),
-            ("connect", false, 2),
+            (ErrorKind::Connect, false, 2),
             "{}: {err}",
             transport.name()
         );
