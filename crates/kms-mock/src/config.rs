@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// The emulator's clock; replaceable so tests can move time.
-pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+use crate::gateway::{Clock, Lockout, Throttle};
 
 /// An AK/SK pair the emulator accepts.
 #[derive(Clone)]
@@ -26,15 +25,6 @@ pub(crate) struct TokenEntry {
     pub(crate) expires_at: Option<SystemTime>,
 }
 
-/// A fixed-window rate limit per credential (AK or token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttle {
-    /// Requests allowed in each window.
-    pub limit: u32,
-    /// The window.
-    pub per: Duration,
-}
-
 /// How the emulator is set up. Build it with the `with_*` methods, then start a
 /// [`MockServer`](crate::MockServer) or [`BlockingMockServer`](crate::BlockingMockServer).
 ///
@@ -49,8 +39,7 @@ pub struct MockConfig {
     pub(crate) projects: HashMap<String, u64>,
     pub(crate) aksks: HashMap<String, AkSkEntry>,
     pub(crate) tokens: HashMap<String, TokenEntry>,
-    pub(crate) lockout_after: u32,
-    pub(crate) lockout_for: Duration,
+    pub(crate) lockout: Lockout,
     pub(crate) throttle: Option<Throttle>,
     pub(crate) clock: Clock,
     pub(crate) max_connections: usize,
@@ -72,8 +61,7 @@ impl Default for MockConfig {
             projects: HashMap::new(),
             aksks: HashMap::new(),
             tokens: HashMap::new(),
-            lockout_after: 5,
-            lockout_for: Duration::from_secs(5 * 60),
+            lockout: Lockout::default(),
             throttle: None,
             clock: Arc::new(SystemTime::now),
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -93,8 +81,8 @@ impl fmt::Debug for MockConfig {
             .field("projects", &self.projects)
             .field("access_keys", &aks)
             .field("tokens", &self.tokens.len())
-            .field("lockout_after", &self.lockout_after)
-            .field("lockout_for", &self.lockout_for)
+            .field("lockout_after", &self.lockout.after)
+            .field("lockout_for", &self.lockout.duration)
             .field("throttle", &self.throttle)
             .field("max_connections", &self.max_connections)
             .field("body_read_timeout", &self.body_read_timeout)
@@ -191,21 +179,33 @@ impl MockConfig {
     }
 
     /// Locks an AK for `duration` after `failures` failed signatures in a row (defaults: 5
-    /// and 5 minutes, as the gateway does). `failures` = 0 disables the lockout.
+    /// and 5 minutes, as the gateway does). `failures` = 0 disables the lockout. The
+    /// duration is measured by the emulator's clock ([`with_clock`](Self::with_clock)).
     pub fn with_lockout(mut self, failures: u32, duration: Duration) -> Self {
-        self.lockout_after = failures;
-        self.lockout_for = duration;
+        self.lockout = Lockout {
+            after: failures,
+            duration,
+        };
         self
     }
 
     /// Throttles each credential to `limit` requests per `per` (429 `APIG.0308` with
-    /// `Retry-After` beyond it).
+    /// `Retry-After` beyond it). Default: no throttling. Each credential's window starts
+    /// with its first request and is measured by the emulator's clock
+    /// ([`with_clock`](Self::with_clock)).
     pub fn with_throttle(mut self, limit: u32, per: Duration) -> Self {
         self.throttle = Some(Throttle { limit, per });
         self
     }
 
-    /// Replaces the clock used for signature windows and token expiry.
+    /// Replaces the emulator's clock (default: [`SystemTime::now`]), the one clock of every
+    /// decision it makes by time: signature windows, token expiry, lockouts, throttle
+    /// windows, and the time requests are recorded at ([`RecordedRequest::received_at`](crate::RecordedRequest::received_at)).
+    /// It is read once per request. A test can move it instead of sleeping.
+    ///
+    /// A clock that goes backwards never ends a lockout or a throttle window early: time
+    /// before a window began counts as none, so a step back lengthens the window by the
+    /// step. No time or duration, however large, makes the emulator panic.
     pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
         self

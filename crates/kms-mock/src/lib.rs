@@ -9,6 +9,10 @@
 //! receives (the most recent, within bounds) so tests can assert what a client sent, how
 //! often it retried and whether it reused connections.
 //!
+//! Everything it decides by time (signature windows, token expiry, the lockout, throttle
+//! windows) reads one clock, the system clock unless [`MockConfig::with_clock`] replaces
+//! it, so a test moves time instead of sleeping for a window to pass.
+//!
 //! What it answers:
 //!
 //! | situation | status | body |
@@ -59,23 +63,29 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod answer;
+mod auth;
 mod body;
 pub mod cli;
 mod config;
+mod fault_response;
 mod faults;
+mod gateway;
 mod io;
 mod record;
+mod request_body;
 mod server;
 mod service;
 mod tls;
 
-pub use config::{Clock, DEFAULT_MAX_CONNECTIONS, MockConfig, Throttle};
+pub use config::{DEFAULT_MAX_CONNECTIONS, MockConfig};
 pub use faults::{Fault, FaultScript};
+pub use gateway::{Clock, Throttle};
 pub use record::{MAX_RECORDED_BYTES, MAX_RECORDED_REQUESTS, RecordedRequest};
+pub use request_body::MAX_REQUEST_BODY;
 pub use server::{
     BODY_READ_TIMEOUT, BlockingMockServer, HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD, MockServer,
 };
-pub use service::MAX_REQUEST_BODY;
 
 /// Locks a mutex, ignoring poisoning: the data behind it stays consistent even if a
 /// scripted fault or a caller's predicate panicked while another thread held it.

@@ -1,5 +1,6 @@
 //! The API gateway's protections: an AK locked after failed signatures in a row, and a
-//! per-credential throttle answering 429 with `Retry-After`.
+//! per-credential throttle answering 429 with `Retry-After`. Their windows pass on a test
+//! clock, moved by hand: nothing here sleeps.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,7 +10,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use common::*;
 use kms_mock::BlockingMockServer;
@@ -18,11 +19,17 @@ use kms_proto::AkSk;
 const LOCKED: &str = "locked";
 const MISMATCH: &str = "verify aksk signature fail";
 
-/// Sends a request signed with `sk` and returns (status, error message if any).
-fn try_sk(server: &BlockingMockServer, sk: &str) -> (u16, String) {
+/// Starts the emulator with `config` on `clock`.
+fn start_on(clock: &TestClock, config: kms_mock::MockConfig) -> BlockingMockServer {
+    BlockingMockServer::start(clock.install(config)).unwrap()
+}
+
+/// Sends a request signed with `sk` at the emulator's time and returns (status, error
+/// message if any).
+fn try_sk(server: &BlockingMockServer, clock: &TestClock, sk: &str) -> (u16, String) {
     let response = send_ok(
         server.local_addr(),
-        &aksk_request(&server.url(), AK, sk, PID),
+        &build(&server.url(), AkSk::new(AK, sk).unwrap(), PID, clock.now()),
     );
     if response.status() == 200 {
         assert_count(&response, COUNT);
@@ -34,16 +41,17 @@ fn try_sk(server: &BlockingMockServer, sk: &str) -> (u16, String) {
 
 #[test]
 fn five_wrong_signatures_lock_the_ak_even_for_the_right_one_until_the_lockout_ends() {
-    let lockout = Duration::from_secs(1);
-    let server = BlockingMockServer::start(config().with_lockout(5, lockout)).unwrap();
+    // The gateway's own lockout: no test has to wait for it.
+    let lockout = Duration::from_secs(5 * 60);
+    let clock = TestClock::new();
+    let server = start_on(&clock, config().with_lockout(5, lockout));
     for attempt in 1..=5 {
-        let (status, message) = try_sk(&server, "SKwrong");
+        let (status, message) = try_sk(&server, &clock, "SKwrong");
         assert_eq!(status, 401, "attempt {attempt}");
         assert!(message.contains(MISMATCH), "attempt {attempt}: {message}");
     }
-    let locked_at = Instant::now();
 
-    let (status, message) = try_sk(&server, SK);
+    let (status, message) = try_sk(&server, &clock, SK);
     assert_eq!(
         status, 401,
         "the right SK is refused while the AK is locked"
@@ -57,57 +65,73 @@ fn five_wrong_signatures_lock_the_ak_even_for_the_right_one_until_the_lockout_en
         .unwrap();
     let response = send_ok(
         server.local_addr(),
-        &build(&server.url(), temporary, PID, SystemTime::now()),
+        &build(&server.url(), temporary, PID, clock.now()),
     );
     assert_count(&response, COUNT);
 
-    std::thread::sleep(lockout.saturating_sub(locked_at.elapsed()) + Duration::from_millis(100));
-    let (status, message) = try_sk(&server, SK);
+    // Locked to the last second of the lockout, by the emulator's clock...
+    clock.advance(lockout - Duration::from_secs(1));
+    let (status, message) = try_sk(&server, &clock, SK);
+    assert_eq!(status, 401, "still locked a second before the end");
+    assert!(message.contains(LOCKED), "{message}");
+    // ...and accepted once it has passed.
+    clock.advance(Duration::from_secs(1));
+    let (status, message) = try_sk(&server, &clock, SK);
     assert_eq!(status, 200, "accepted after the lockout: {message}");
 }
 
 #[test]
 fn a_success_in_between_resets_the_failure_count() {
-    let server =
-        BlockingMockServer::start(config().with_lockout(5, Duration::from_secs(60))).unwrap();
+    let clock = TestClock::new();
+    let server = start_on(&clock, config().with_lockout(5, Duration::from_secs(60)));
     for _ in 0..4 {
-        assert_eq!(try_sk(&server, "SKwrong").0, 401);
+        assert_eq!(try_sk(&server, &clock, "SKwrong").0, 401);
     }
-    assert_eq!(try_sk(&server, SK).0, 200);
+    assert_eq!(try_sk(&server, &clock, SK).0, 200);
     for attempt in 1..=4 {
-        let (status, message) = try_sk(&server, "SKwrong");
+        let (status, message) = try_sk(&server, &clock, "SKwrong");
         assert_eq!(status, 401);
         assert!(
             message.contains(MISMATCH) && !message.contains(LOCKED),
             "attempt {attempt}: {message}"
         );
     }
-    assert_eq!(try_sk(&server, SK).0, 200, "4 + 4 failures do not lock");
+    assert_eq!(
+        try_sk(&server, &clock, SK).0,
+        200,
+        "4 + 4 failures do not lock"
+    );
     // The count was not carried over: five more in a row do lock.
     for _ in 0..5 {
-        assert_eq!(try_sk(&server, "SKwrong").0, 401);
+        assert_eq!(try_sk(&server, &clock, "SKwrong").0, 401);
     }
-    let (status, message) = try_sk(&server, SK);
+    let (status, message) = try_sk(&server, &clock, SK);
     assert_eq!(status, 401);
     assert!(message.contains(LOCKED), "{message}");
 }
 
 #[test]
 fn lockout_after_zero_failures_never_locks() {
-    let server =
-        BlockingMockServer::start(config().with_lockout(0, Duration::from_secs(60))).unwrap();
+    let clock = TestClock::new();
+    let server = start_on(&clock, config().with_lockout(0, Duration::from_secs(60)));
     for _ in 0..8 {
-        assert_eq!(try_sk(&server, "SKwrong").0, 401);
+        assert_eq!(try_sk(&server, &clock, "SKwrong").0, 401);
     }
-    assert_eq!(try_sk(&server, SK).0, 200);
+    assert_eq!(try_sk(&server, &clock, SK).0, 200);
 }
 
 #[test]
 fn third_request_in_the_window_is_429_apig_0308_with_retry_after_then_passes_after_waiting() {
-    let server =
-        BlockingMockServer::start(config().with_throttle(2, Duration::from_secs(1))).unwrap();
+    let window = Duration::from_secs(60);
+    let clock = TestClock::new();
+    let server = start_on(&clock, config().with_throttle(2, window));
     let url = server.url();
-    let request = token_request(&url, TOKEN, PID);
+    let request = build(
+        &url,
+        kms_proto::AuthToken::new(TOKEN).unwrap(),
+        PID,
+        clock.now(),
+    );
     assert_count(&send_ok(server.local_addr(), &request), COUNT);
     assert_count(&send_ok(server.local_addr(), &request), COUNT);
 
@@ -120,6 +144,8 @@ fn third_request_in_the_window_is_429_apig_0308_with_retry_after_then_passes_aft
         .parse()
         .expect("Retry-After in seconds");
     assert!(retry_after >= 1, "Retry-After {retry_after}");
+    // The clock has not moved: the whole window is left.
+    assert_eq!(retry_after, window.as_secs());
     let error = kms_proto::parse(
         http::StatusCode::TOO_MANY_REQUESTS,
         &response.header_map(),
@@ -131,10 +157,19 @@ fn third_request_in_the_window_is_429_apig_0308_with_retry_after_then_passes_aft
 
     // The throttle counts per credential: the AK has its own window.
     assert_count(
-        &send_ok(server.local_addr(), &aksk_request(&url, AK, SK, PID)),
+        &send_ok(
+            server.local_addr(),
+            &build(&url, AkSk::new(AK, SK).unwrap(), PID, clock.now()),
+        ),
         COUNT,
     );
 
-    std::thread::sleep(Duration::from_secs(retry_after));
+    // A second before the window ends it still refuses, and says one second is left...
+    clock.advance(Duration::from_secs(retry_after - 1));
+    let response = send_ok(server.local_addr(), &request);
+    assert_flat_error(&response, 429, "APIG.0308");
+    assert_eq!(response.header("retry-after"), Some("1"));
+    // ...and after waiting what Retry-After said, it passes.
+    clock.advance(Duration::from_secs(1));
     assert_count(&send_ok(server.local_addr(), &request), COUNT);
 }

@@ -12,6 +12,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use http::Request;
@@ -59,6 +60,42 @@ pub(crate) fn config() -> kms_mock::MockConfig {
 /// A blocking emulator with [`config`].
 pub(crate) fn start() -> kms_mock::BlockingMockServer {
     kms_mock::BlockingMockServer::start(config()).expect("the emulator starts")
+}
+
+/// A clock for the emulator that moves only when the test moves it, so that lockout and
+/// throttle windows pass without sleeping. It starts at the real time when it is made, so
+/// that requests signed then are within the signature window either way.
+#[derive(Clone)]
+pub(crate) struct TestClock {
+    start: SystemTime,
+    /// Milliseconds moved forward since `start`.
+    offset_ms: Arc<AtomicU64>,
+}
+
+impl TestClock {
+    pub(crate) fn new() -> Self {
+        TestClock {
+            start: SystemTime::now(),
+            offset_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The emulator's time: sign requests with it.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.start + Duration::from_millis(self.offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// Moves the clock forward by `by` (whole milliseconds).
+    pub(crate) fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).expect("a test moves the clock by less");
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// `config` running on this clock.
+    pub(crate) fn install(&self, config: kms_mock::MockConfig) -> kms_mock::MockConfig {
+        let clock = self.clone();
+        config.with_clock(move || clock.now())
+    }
 }
 
 // ---------------------------------------------------------------------------------------

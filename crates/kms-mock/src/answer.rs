@@ -1,0 +1,95 @@
+//! The answers the emulator makes, in the shapes the gateway and KMS use, and how one
+//! becomes an HTTP response.
+
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::body::MockBody;
+
+/// An answer to send, before faults are applied to it.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: String,
+    /// Seconds for `Retry-After`.
+    pub(crate) retry_after: Option<u64>,
+    /// Whether to send `Connection: close` (hyper then closes after the answer).
+    pub(crate) close: bool,
+}
+
+impl Answer {
+    /// 200 with the count.
+    pub(crate) fn ok(count: u64) -> Self {
+        Answer {
+            status: StatusCode::OK,
+            body: format!("{{\"instance_num\":{count}}}"),
+            retry_after: None,
+            close: false,
+        }
+    }
+
+    /// The gateway's flat shape, with the request id in the body.
+    pub(crate) fn gateway(status: StatusCode, code: &str, message: &str, request_id: &str) -> Self {
+        // Written by hand to keep the gateway's field order (serde_json's map sorts keys).
+        let body = format!(
+            "{{\"error_msg\":{},\"error_code\":{},\"request_id\":{}}}",
+            json_string(message),
+            json_string(code),
+            json_string(request_id)
+        );
+        Answer {
+            status,
+            body,
+            retry_after: None,
+            close: false,
+        }
+    }
+
+    /// KMS's nested shape.
+    pub(crate) fn kms(status: StatusCode, code: &str, message: &str) -> Self {
+        let body = serde_json::json!({"error": {"error_code": code, "error_msg": message}});
+        Answer {
+            status,
+            body: body.to_string(),
+            retry_after: None,
+            close: false,
+        }
+    }
+
+    /// The response that sends this answer: a JSON body, `X-Request-Id`, `Retry-After` and
+    /// `Connection: close` when the answer asks for them, then `extra` headers (a name or
+    /// value that is not valid HTTP is left out).
+    pub(crate) fn into_response(
+        self,
+        request_id: &str,
+        extra: Vec<(String, String)>,
+    ) -> Response<MockBody> {
+        let mut response = Response::new(MockBody::full(self.body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json;charset=UTF-8"),
+        );
+        if let Ok(id) = HeaderValue::from_str(request_id) {
+            headers.insert("x-request-id", id);
+        }
+        if let Some(after) = self.retry_after {
+            headers.insert(http::header::RETRY_AFTER, HeaderValue::from(after));
+        }
+        if self.close {
+            headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        for (name, value) in extra {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
