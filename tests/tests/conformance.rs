@@ -1,6 +1,25 @@
 //! One table of scenarios, run through every transport against `kms-mock` over real
-//! sockets on 127.0.0.1; every transport must reach the same outcome. Failures are named
-//! `scenario [transport]`.
+//! sockets on 127.0.0.1; every transport must reach the same outcome.
+//!
+//! Every scenario on every transport is a test of its own, named
+//! `scenario::<scenario>::<transport>` (`scenario::nested-404::kms-ureq`), so one failure
+//! hides no other and one can be run alone; the checks that are not rows of the table keep
+//! their function names. This file runs on `libtest-mimic` (`harness = false`), which takes
+//! the usual arguments:
+//!
+//! ```sh
+//! cargo test -p kms-conformance --test conformance -- --list        # every test's name
+//! cargo test -p kms-conformance scenario::nested-404::             # one scenario, both transports
+//! cargo test -p kms-conformance -- --exact scenario::nested-404::kms-ureq   # one run
+//! cargo test -p kms-conformance ::kms-hyper                        # the table on one transport
+//! cargo test -p kms-conformance --test conformance -- --test-threads 1      # one at a time
+//! ```
+//!
+//! A filter is a substring: `scenario::malformed-response-head::` (with its trailing `::`)
+//! leaves out `malformed-response-head-retried`. Tests run on as many threads as there are
+//! cores (libtest-mimic reads `--test-threads`, not `RUST_TEST_THREADS`), as the built-in
+//! harness did; each scenario starts its own emulator, and the few timing bounds
+//! (`took_at_most`) leave seconds of slack for that.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,6 +28,7 @@
     clippy::indexing_slicing
 )] // a test fails by panicking
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use kms_conformance::Transport;
@@ -20,6 +40,7 @@ use kms_proto::{
     AkSk, AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl,
     RetryPolicy, TrustRoots,
 };
+use libtest_mimic::{Arguments, Failed, Trial};
 
 const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
 const COUNT: u64 = 15;
@@ -70,6 +91,7 @@ fn err(
     }
 }
 
+#[derive(Clone)]
 struct Scenario {
     name: &'static str,
     auth: Auth,
@@ -592,44 +614,107 @@ fn run(s: &Scenario, transport: Transport, capture: &Capture) -> Result<(), Stri
     }
 }
 
-#[test]
-fn every_scenario_on_every_transport() {
+/// One scenario on one transport with a tracing capture of its own: besides the outcome,
+/// the log must show the attempt and no secret or signature.
+fn run_traced(s: &Scenario, transport: Transport) -> Result<(), String> {
     let capture = Capture::default();
-    let scenarios = scenarios();
-    let mut failures = Vec::new();
-    for s in &scenarios {
-        for transport in Transport::ALL {
-            if let Err(why) = run(s, transport, &capture) {
-                failures.push(format!("  {} [{}]: {why}", s.name, transport.name()));
-            }
+    let mut problems: Vec<String> = run(s, transport, &capture).err().into_iter().collect();
+    let log = capture.text();
+    if !log.contains("kms.attempt") {
+        problems.push("the tracing capture saw no attempt span".into());
+    }
+    for secret in SECRETS {
+        if log.contains(secret) {
+            problems.push("a secret appears in the tracing output".into());
         }
     }
-    let log = capture.text();
-    assert!(
-        log.contains("kms.attempt"),
-        "the tracing capture saw no attempt span"
-    );
-    for secret in SECRETS {
-        assert!(
-            !log.contains(secret),
-            "a secret appears in the tracing output"
-        );
+    if let Some(line) = log.lines().find(|l| l.contains("Signature=")) {
+        problems.push(format!(
+            "a signature appears in the tracing output: {line:?}"
+        ));
     }
-    let signature_shown = log.lines().find(|l| l.contains("Signature="));
-    assert!(
-        signature_shown.is_none(),
-        "a signature appears in the tracing output: {signature_shown:?}"
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {} scenario runs failed:\n{}",
-        failures.len(),
-        scenarios.len() * Transport::ALL.len(),
-        failures.join("\n")
-    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
-#[test]
+/// Test names are `scenario::<name>::<transport>`: two rows of one name would share them.
+fn each_scenario_is_named_once(names: &[&str]) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    let twice: Vec<&str> = names.iter().copied().filter(|n| !seen.insert(*n)).collect();
+    if twice.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("scenario names used more than once: {twice:?}"))
+    }
+}
+
+/// The checks beside the table, under the names they had as `#[test]` functions.
+const CHECKS: [(&str, fn()); 8] = [
+    (
+        "redirect_target_receives_nothing",
+        redirect_target_receives_nothing,
+    ),
+    (
+        "https_with_the_emulators_ca_and_without_it",
+        https_with_the_emulators_ca_and_without_it,
+    ),
+    (
+        "through_a_loopback_connect_proxy_with_credentials",
+        through_a_loopback_connect_proxy_with_credentials,
+    ),
+    (
+        "connection_refused_is_a_connect_error_that_was_not_sent",
+        connection_refused_is_a_connect_error_that_was_not_sent,
+    ),
+    (
+        "hyper_one_client_a_thousand_concurrent_calls_within_the_pool",
+        hyper_one_client_a_thousand_concurrent_calls_within_the_pool,
+    ),
+    (
+        "ureq_one_client_shared_by_threads_reuses_connections",
+        ureq_one_client_shared_by_threads_reuses_connections,
+    ),
+    (
+        "a_clock_twenty_minutes_off_is_named_as_clock_skew",
+        a_clock_twenty_minutes_off_is_named_as_clock_skew,
+    ),
+    (
+        "ureq_never_holds_more_connections_than_its_cap",
+        ureq_never_holds_more_connections_than_its_cap,
+    ),
+];
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let table = scenarios();
+    let names: Vec<&'static str> = table.iter().map(|s| s.name).collect();
+    let mut trials = vec![Trial::test(
+        "the_table_names_each_scenario_once",
+        move || each_scenario_is_named_once(&names).map_err(Failed::from),
+    )];
+    for s in table {
+        for transport in Transport::ALL {
+            let s = s.clone();
+            trials.push(Trial::test(
+                format!("scenario::{}::{}", s.name, transport.name()),
+                move || run_traced(&s, transport).map_err(Failed::from),
+            ));
+        }
+    }
+    // Trials start in this order: the heavy checks (a thousand calls, threads sharing a
+    // client) start after the table's timed rows, beside its last, untimed ones.
+    trials.extend(CHECKS.into_iter().map(|(name, check)| {
+        Trial::test(name, move || {
+            check();
+            Ok(())
+        })
+    }));
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
 fn redirect_target_receives_nothing() {
     let target = BlockingMockServer::start(mock_config()).unwrap();
     for transport in Transport::ALL {
@@ -654,7 +739,6 @@ fn redirect_target_receives_nothing() {
     assert_eq!(target.connections(), 0);
 }
 
-#[test]
 fn https_with_the_emulators_ca_and_without_it() {
     let server = BlockingMockServer::start(mock_config().with_tls()).unwrap();
     let ca = CaBundle::from_pem(server.ca_pem().unwrap().as_bytes()).unwrap();
@@ -692,7 +776,6 @@ fn https_with_the_emulators_ca_and_without_it() {
     }
 }
 
-#[test]
 fn through_a_loopback_connect_proxy_with_credentials() {
     let server = BlockingMockServer::start(mock_config()).unwrap();
     // user "pr@xy", password "p:ss" -> Basic cHJAeHk6cDpzcw==
@@ -735,7 +818,6 @@ fn through_a_loopback_connect_proxy_with_credentials() {
     );
 }
 
-#[test]
 fn connection_refused_is_a_connect_error_that_was_not_sent() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -758,7 +840,6 @@ fn connection_refused_is_a_connect_error_that_was_not_sent() {
     }
 }
 
-#[test]
 fn hyper_one_client_a_thousand_concurrent_calls_within_the_pool() {
     let server = BlockingMockServer::start(mock_config()).unwrap();
     let config = client_config(&server.url(), Auth::AkSk).with_max_connections(8);
@@ -794,7 +875,6 @@ fn hyper_one_client_a_thousand_concurrent_calls_within_the_pool() {
     );
 }
 
-#[test]
 fn ureq_one_client_shared_by_threads_reuses_connections() {
     let server = BlockingMockServer::start(mock_config()).unwrap();
     let client =
@@ -818,7 +898,6 @@ fn ureq_one_client_shared_by_threads_reuses_connections() {
     );
 }
 
-#[test]
 fn a_clock_twenty_minutes_off_is_named_as_clock_skew() {
     let server = BlockingMockServer::start(
         mock_config().with_clock(|| SystemTime::now() + Duration::from_secs(20 * 60)),
@@ -843,7 +922,6 @@ fn a_clock_twenty_minutes_off_is_named_as_clock_skew() {
     );
 }
 
-#[test]
 fn ureq_never_holds_more_connections_than_its_cap() {
     // More threads than connections: callers beyond the cap wait for a connection, as
     // kms-hyper's do (issue 11: six threads held six connections against a cap of four).
