@@ -314,56 +314,43 @@ fn parse_userinfo(
 }
 
 /// Decodes `%XX` escapes of a user or password found at byte `offset` of the URL, refusing
-/// what [`crate::sign::percent_decode`] lets through (it must stay lenient for signing): a
-/// `%` without two hex digits, an escaped control character, bytes that are not UTF-8.
+/// what the lenient decoding that signing needs lets through: a `%` without two hex digits,
+/// an escaped control character, bytes that are not UTF-8.
 fn decode_strict(s: &str, offset: usize) -> Result<String, InvalidInput> {
     let err = |problem| InvalidInput::new(Input::Proxy, problem);
     let hex = |b: Option<&u8>| b.and_then(|&b| char::from(b).to_digit(16));
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b != b'%' {
-            out.push(b);
-            i += 1;
-            continue;
-        }
+    // Every escape is checked before decoding, because the decoder keeps a malformed one as
+    // it is and an error must name the escape's place in the URL. A `%` inside a
+    // well-formed escape is impossible (hex digits are not `%`), so each `%` starts one.
+    for (i, _) in s.match_indices('%') {
         let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
             return Err(err(Problem::InvalidEscape { index: offset + i }));
         };
-        // Both digits are below 16, so the byte cannot overflow.
-        let byte = u8::try_from(hi << 4 | lo).unwrap_or(u8::MAX);
-        if byte.is_ascii_control() {
+        // The escaped byte as a character: an ASCII control character is below 0x80, so
+        // `from_u32` (which only fails above 0x10FFFF or on surrogates) cannot hide one.
+        if let Some(ch) = char::from_u32(hi << 4 | lo).filter(char::is_ascii_control) {
             return Err(err(Problem::InvalidChar {
-                ch: Some(char::from(byte)),
+                ch: Some(ch),
                 index: offset + i,
                 allowed: PROXY_DECODED_CHARS,
             }));
         }
-        out.push(byte);
-        i += 3;
     }
-    String::from_utf8(out).map_err(|_| {
-        err(Problem::Malformed {
-            expected: PROXY_UTF8,
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| {
+            err(Problem::Malformed {
+                expected: PROXY_UTF8,
+            })
         })
-    })
 }
 
-/// Standard base64 with padding (for `Proxy-Authorization`; small enough not to need a crate).
+/// Standard base64 with padding, as RFC 7617 Basic authentication writes `user:password`.
 fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let sextet = |n: u32| char::from(TABLE.get((n & 63) as usize).copied().unwrap_or(b'='));
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
-        let n = b(0) << 16 | b(1) << 8 | b(2);
-        out.push(sextet(n >> 18));
-        out.push(sextet(n >> 12));
-        out.push(if chunk.len() > 1 { sextet(n >> 6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(n) } else { '=' });
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Everything a transport client is built from. Both transports take this same value, so
