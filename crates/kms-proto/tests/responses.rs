@@ -1,7 +1,17 @@
-//! The language-neutral response fixtures: one case per entry, every failing case named.
+//! The language-neutral response fixtures: each case a test of its own, named
+//! `fixture::<case name>`, beside one test of the file itself
+//! (`fixtures::the_file_names_each_case_once`: it can be read, holds cases, no name twice).
 //!
 //! Reads `tests/fixtures/responses.json`, or the file named by `KMS_RESPONSE_FIXTURES`.
-//! `tests/fixtures/gen_responses.py` generates the file and documents its rules.
+//! `tests/fixtures/gen_responses.py` generates the file and documents its rules. This file
+//! runs on `libtest-mimic` (`harness = false`), which takes the usual arguments:
+//!
+//! ```sh
+//! cargo test -p kms-proto --test responses -- --list              # every case's name
+//! cargo test -p kms-proto fixture::ok-pretty                       # cases whose name holds it
+//! cargo test -p kms-proto --test responses -- --exact fixture::ok-pretty
+//! KMS_RESPONSE_FIXTURES=/path/to/other.json cargo test -p kms-proto --test responses
+//! ```
 
 #![allow(
     clippy::unwrap_used,
@@ -10,11 +20,13 @@
     clippy::indexing_slicing
 )] // a test fails by panicking
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use kms_proto::{InstanceCount, ResponseError};
+use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -123,34 +135,54 @@ fn check_error(
     }
 }
 
-#[test]
-fn every_fixture_parses_as_expected() {
-    let path = fixtures_path();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read response fixtures {}: {e}", path.display()));
-    let fixtures: Fixtures = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("response fixtures {} are not valid: {e}", path.display()));
-    assert!(
-        !fixtures.cases.is_empty(),
-        "{} holds no case",
-        path.display()
-    );
-    let mut seen = std::collections::HashSet::new();
-    let mut failures = Vec::new();
-    for case in &fixtures.cases {
-        if !seen.insert(case.name.as_str()) {
-            failures.push(format!("  {}: duplicate case name", case.name));
-        }
-        if let Err(why) = run(case) {
-            failures.push(format!("  {}: {why}", case.name));
-        }
+fn load(path: &Path) -> Result<Fixtures, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read response fixtures {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("response fixtures {} are not valid: {e}", path.display()))
+}
+
+/// The file's own checks: it holds cases, and no two of one name (each names a test).
+fn check_file(path: &Path, fixtures: &Fixtures) -> Result<(), String> {
+    if fixtures.cases.is_empty() {
+        return Err(format!("{} holds no case", path.display()));
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} response fixtures failed ({}):\n{}",
-        failures.len(),
-        fixtures.cases.len(),
-        path.display(),
-        failures.join("\n")
-    );
+    let mut seen = std::collections::HashSet::new();
+    let twice: Vec<&str> = fixtures
+        .cases
+        .iter()
+        .map(|case| case.name.as_str())
+        .filter(|name| !seen.insert(*name))
+        .collect();
+    if twice.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: duplicate case names {twice:?}",
+            path.display()
+        ))
+    }
+}
+
+/// The file's test, then one per case. A file that cannot be read or parsed leaves only the
+/// file's test, failing with the reason.
+fn trials(path: &Path) -> Vec<Trial> {
+    const FILE: &str = "fixtures::the_file_names_each_case_once";
+    let fixtures = match load(path) {
+        Ok(fixtures) => fixtures,
+        Err(why) => return vec![Trial::test(FILE, move || Err(why.into()))],
+    };
+    let file = check_file(path, &fixtures);
+    let mut trials = vec![Trial::test(FILE, move || file.map_err(Failed::from))];
+    trials.extend(fixtures.cases.into_iter().map(|case| {
+        Trial::test(format!("fixture::{}", case.name), move || {
+            run(&case).map_err(Failed::from)
+        })
+    }));
+    trials
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    libtest_mimic::run(&args, trials(&fixtures_path())).exit_code()
 }

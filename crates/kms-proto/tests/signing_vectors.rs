@@ -1,7 +1,19 @@
-//! Every case of the official signer's vectors: canonical request, string to sign,
-//! signed headers and `Authorization`, checked byte for byte. Failing cases are named.
+//! Every case of the official signer's vectors, each a test of its own:
+//! `vector::<case name>::signs` checks canonical request, string to sign, signed headers and
+//! `Authorization` byte for byte; `vector::<case name>::verifies` checks the verifier accepts
+//! the request and refuses it with any one byte changed. Beside them,
+//! `vectors::the_file_holds_cases_for_this_algorithm` checks the file itself, and
+//! `a_wrong_expectation_is_reported_by_name` that a case can fail.
 //!
 //! Reads `tests/vectors/sdk-hmac-sha256.json`, or the file named by `KMS_SIGNING_VECTORS`.
+//! This file runs on `libtest-mimic` (`harness = false`), which takes the usual arguments:
+//!
+//! ```sh
+//! cargo test -p kms-proto --test signing_vectors -- --list        # every test's name
+//! cargo test -p kms-proto vector::unicode-sk::                     # one case, both tests
+//! cargo test -p kms-proto --test signing_vectors -- --exact vector::unicode-sk::signs
+//! KMS_SIGNING_VECTORS=/path/to/other.json cargo test -p kms-proto --test signing_vectors
+//! ```
 
 #![allow(
     clippy::unwrap_used,
@@ -11,8 +23,10 @@
 )] // a test fails by panicking
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use kms_proto::sign::{self, SignableRequest};
+use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -21,7 +35,7 @@ struct Vectors {
     cases: Vec<Case>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct Case {
     name: String,
     method: String,
@@ -35,7 +49,7 @@ struct Case {
     expected: Expected,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct Expected {
     canonical_request: String,
     string_to_sign: String,
@@ -54,12 +68,12 @@ fn vectors_path() -> PathBuf {
     }
 }
 
-fn load() -> Vectors {
+fn load() -> Result<Vectors, String> {
     let path = vectors_path();
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read signing vectors {}: {e}", path.display()));
+        .map_err(|e| format!("cannot read signing vectors {}: {e}", path.display()))?;
     serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("signing vectors {} are not valid: {e}", path.display()))
+        .map_err(|e| format!("signing vectors {} are not valid: {e}", path.display()))
 }
 
 /// What one case produces, step by step.
@@ -129,43 +143,52 @@ fn run(case: &Case) -> Result<(), String> {
     }
 }
 
-#[test]
-fn every_vector_matches_the_official_signer() {
-    let vectors = load();
-    assert_eq!(vectors.algorithm, sign::ALGORITHM);
-    assert!(
-        !vectors.cases.is_empty(),
-        "{} holds no case",
-        vectors_path().display()
-    );
-    let failures: Vec<String> = vectors
+/// The file's own checks: its algorithm is ours, it holds cases, and no two of one name
+/// (each names tests).
+fn check_file(vectors: &Vectors) -> Result<(), String> {
+    let path = vectors_path();
+    let mut problems = Vec::new();
+    if vectors.algorithm != sign::ALGORITHM {
+        problems.push(format!(
+            "{}: algorithm {:?}, want {:?}",
+            path.display(),
+            vectors.algorithm,
+            sign::ALGORITHM
+        ));
+    }
+    if vectors.cases.is_empty() {
+        problems.push(format!("{} holds no case", path.display()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let twice: Vec<&str> = vectors
         .cases
         .iter()
-        .filter_map(|case| {
-            run(case)
-                .err()
-                .map(|why| format!("  {}:\n    {why}", case.name))
-        })
+        .map(|case| case.name.as_str())
+        .filter(|name| !seen.insert(*name))
         .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} signing vectors failed ({}):\n{}",
-        failures.len(),
-        vectors.cases.len(),
-        vectors_path().display(),
-        failures.join("\n")
-    );
+    if !twice.is_empty() {
+        problems.push(format!(
+            "{}: duplicate case names {twice:?}",
+            path.display()
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
-/// The test above must be able to fail: a vector with one byte changed is reported by name.
-#[test]
-fn a_wrong_expectation_is_reported_by_name() {
-    let mut vectors = load();
+/// `vector::*::signs` must be able to fail: a vector with one byte changed is reported, and
+/// by the step that differs.
+fn a_wrong_expectation_is_reported_by_name() -> Result<(), Failed> {
+    let mut vectors = load()?;
     let case = &mut vectors.cases[0];
     case.expected.authorization.pop();
     let why = run(case).unwrap_err();
     assert!(why.contains("authorization"), "{why}");
     assert!(!why.contains("canonical request"), "{why}");
+    Ok(())
 }
 
 /// The request of a vector as a server receives it, with the expected `Authorization`.
@@ -231,68 +254,95 @@ fn verify_received(
     .map(|_| ())
 }
 
-#[test]
-fn every_vector_verifies_and_no_one_byte_change_does() {
+/// The verifier accepts the genuine request of `case`, and refuses it with one byte of the
+/// signature, of the SK or of any signed header's value changed.
+fn verifies_and_no_one_byte_change_does(case: &Case) -> Result<(), String> {
     use kms_proto::verify::VerifyError;
-    let vectors = load();
-    let mut failures = Vec::new();
-    for case in &vectors.cases {
-        let r = received(case);
-        if let Err(e) = verify_received(&r, &case.method, &case.sk) {
-            failures.push(format!(
-                "  {}: the genuine request was refused: {e}",
-                case.name
-            ));
-            continue;
-        }
-        // One byte of the signature.
-        let mut tampered = received(case);
-        let mut auth = case.expected.authorization.clone().into_bytes();
-        let last = auth.len() - 1;
-        auth[last] = if auth[last] == b'0' { b'1' } else { b'0' };
-        tampered.headers.insert(
-            "authorization",
-            http::HeaderValue::from_bytes(&auth).unwrap(),
+    let r = received(case);
+    if let Err(e) = verify_received(&r, &case.method, &case.sk) {
+        return Err(format!("the genuine request was refused: {e}"));
+    }
+    // One byte of the signature.
+    let mut tampered = received(case);
+    let mut auth = case.expected.authorization.clone().into_bytes();
+    let last = auth.len() - 1;
+    auth[last] = if auth[last] == b'0' { b'1' } else { b'0' };
+    tampered.headers.insert(
+        "authorization",
+        http::HeaderValue::from_bytes(&auth).unwrap(),
+    );
+    let mut mutants: Vec<(String, Received, String)> =
+        vec![("signature".into(), tampered, case.sk.clone())];
+    // One byte of the SK.
+    let mut sk = case.sk.clone().into_bytes();
+    sk[0] ^= 0x01;
+    mutants.push(("SK".into(), received(case), String::from_utf8(sk).unwrap()));
+    // One byte of every signed header's value.
+    let signed = case.expected.signed_headers.split(';');
+    for name in signed {
+        let mut r = received(case);
+        let mut value = r.headers[name].as_bytes().to_vec();
+        let i = value
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .unwrap();
+        value[i] = if value[i] == b'a' { b'b' } else { b'a' };
+        r.headers.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            http::HeaderValue::from_bytes(&value).unwrap(),
         );
-        let mut mutants: Vec<(String, Received, String)> =
-            vec![("signature".into(), tampered, case.sk.clone())];
-        // One byte of the SK.
-        let mut sk = case.sk.clone().into_bytes();
-        sk[0] ^= 0x01;
-        mutants.push(("SK".into(), received(case), String::from_utf8(sk).unwrap()));
-        // One byte of every signed header's value.
-        let signed = case.expected.signed_headers.split(';');
-        for name in signed {
-            let mut r = received(case);
-            let mut value = r.headers[name].as_bytes().to_vec();
-            let i = value
-                .iter()
-                .rposition(|b| !b.is_ascii_whitespace())
-                .unwrap();
-            value[i] = if value[i] == b'a' { b'b' } else { b'a' };
-            r.headers.insert(
-                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                http::HeaderValue::from_bytes(&value).unwrap(),
-            );
-            mutants.push((format!("header {name}"), r, case.sk.clone()));
-        }
-        for (what, r, sk) in &mutants {
-            match verify_received(r, &case.method, sk) {
-                Err(VerifyError::SignatureMismatch) => {}
-                // A changed X-Sdk-Date may stop being a date, or move out of the window.
-                Err(VerifyError::MalformedDate | VerifyError::Expired { .. })
-                    if what == "header x-sdk-date" => {}
-                other => failures.push(format!(
-                    "  {}: with one byte of the {what} changed: {other:?}",
-                    case.name
-                )),
-            }
+        mutants.push((format!("header {name}"), r, case.sk.clone()));
+    }
+    let mut failures = Vec::new();
+    for (what, r, sk) in &mutants {
+        match verify_received(r, &case.method, sk) {
+            Err(VerifyError::SignatureMismatch) => {}
+            // A changed X-Sdk-Date may stop being a date, or move out of the window.
+            Err(VerifyError::MalformedDate | VerifyError::Expired { .. })
+                if what == "header x-sdk-date" => {}
+            other => failures.push(format!("with one byte of the {what} changed: {other:?}")),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} problems:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} problems:\n    {}",
+            failures.len(),
+            failures.join("\n    ")
+        ))
+    }
+}
+
+/// The file's test, then two per case, then the check that a case can fail. A file that
+/// cannot be read or parsed leaves only the file's test, failing with the reason.
+fn trials() -> Vec<Trial> {
+    const FILE: &str = "vectors::the_file_holds_cases_for_this_algorithm";
+    let vectors = match load() {
+        Ok(vectors) => vectors,
+        Err(why) => return vec![Trial::test(FILE, move || Err(why.into()))],
+    };
+    let file = check_file(&vectors);
+    let mut trials = vec![Trial::test(FILE, move || file.map_err(Failed::from))];
+    for case in vectors.cases {
+        let case = std::sync::Arc::new(case);
+        let (name, signed) = (case.name.clone(), std::sync::Arc::clone(&case));
+        trials.push(Trial::test(format!("vector::{name}::signs"), move || {
+            run(&signed).map_err(Failed::from)
+        }));
+        trials.push(Trial::test(
+            format!("vector::{name}::verifies"),
+            move || verifies_and_no_one_byte_change_does(&case).map_err(Failed::from),
+        ));
+    }
+    trials.push(Trial::test(
+        "a_wrong_expectation_is_reported_by_name",
+        a_wrong_expectation_is_reported_by_name,
+    ));
+    trials
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    libtest_mimic::run(&args, trials()).exit_code()
 }
