@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use kms_proto::config::{ENV_AK, ENV_AUTH_TOKEN, ENV_PROJECT_ID, ENV_SK, credentials_from_env};
+use kms_proto::env::{ENV_AK, ENV_AUTH_TOKEN, ENV_PROJECT_ID, ENV_SK, credentials_from_env};
 use kms_proto::{
     AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl, Region,
     RetryPolicy, TrustRoots,

@@ -59,9 +59,10 @@
 #![deny(missing_docs)]
 
 pub mod call;
-pub mod config;
+mod config;
 mod credentials;
 mod endpoint;
+pub mod env;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -77,7 +78,7 @@ mod sdk_date;
 pub mod sign;
 pub mod verify;
 
-pub use config::{CaBundle, ClientConfig, EnvError, ProxyUrl, TrustRoots};
+pub use config::{CaBundle, ClientConfig, ProxyUrl, TrustRoots};
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
 pub use endpoint::{Endpoint, HttpPolicy};
 pub use error::{ResponseError, ResponseErrorKind};

@@ -1,0 +1,202 @@
+//! What every transport is configured with, in one place, so both read it the same way:
+//! [`ClientConfig`], the one builder, and what it holds that is not the call's own
+//! (trusted roots, a proxy).
+
+use std::time::Duration;
+
+use crate::credentials::Credentials;
+use crate::retry::RetryPolicy;
+use crate::{
+    Endpoint, MAX_RESPONSE_BODY, PreparedRequest, ProjectId, ShowUserInstances, UserAgent,
+};
+
+mod proxy;
+mod trust;
+
+pub use proxy::ProxyUrl;
+pub use trust::{CaBundle, TrustRoots};
+
+/// Everything a transport client is built from. Both transports take this same value, so
+/// they are configured, and behave, the same way.
+///
+/// | setting | default |
+/// |---|---|
+/// | connect timeout (TCP, TLS and proxy handshake) | 5 s |
+/// | attempt timeout (from sending to the last body byte) | 10 s |
+/// | overall deadline across attempts and retry delays | 30 s |
+/// | retry policy | [`RetryPolicy::default`] (4 attempts, 0.5 s to 10 s backoff) |
+/// | largest response body | [`MAX_RESPONSE_BODY`](crate::MAX_RESPONSE_BODY), 64 KiB |
+/// | `User-Agent` | `kms-rs/<version>` |
+/// | trusted roots | [`TrustRoots::WebPki`] |
+/// | proxy | none (proxy variables of the environment are never read) |
+/// | connections per client (requests in flight) | 32 |
+///
+/// It is also what the [`Call`](crate::call::Call) state machine reads: the one builder of
+/// everything a call and a transport need.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    request: ShowUserInstances,
+    endpoint: Endpoint,
+    /// The request prepared for the endpoint once, so each attempt only adds the date,
+    /// the signature and the credentials' headers.
+    prepared: PreparedRequest,
+    credentials: Credentials,
+    retry: RetryPolicy,
+    attempt_timeout: Duration,
+    deadline: Duration,
+    max_response_body: usize,
+    connect_timeout: Duration,
+    trust: TrustRoots,
+    proxy: Option<ProxyUrl>,
+    max_connections: usize,
+}
+
+/// Prepares `request` for `endpoint`. Both were validated when they were made, so the URI
+/// and header values they form are always valid.
+#[allow(
+    clippy::expect_used,
+    reason = "a validated endpoint and project id always form a valid URI and header values"
+)]
+fn prepare(request: &ShowUserInstances, endpoint: &Endpoint) -> PreparedRequest {
+    request
+        .prepare(endpoint)
+        .expect("a validated endpoint and project id always form a valid URI and header values")
+}
+
+impl ClientConfig {
+    /// A configuration with the defaults.
+    pub fn new(endpoint: Endpoint, project_id: ProjectId, credentials: Credentials) -> Self {
+        let request = ShowUserInstances::new(project_id);
+        ClientConfig {
+            prepared: prepare(&request, &endpoint),
+            request,
+            endpoint,
+            credentials,
+            retry: RetryPolicy::default(),
+            attempt_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(30),
+            max_response_body: MAX_RESPONSE_BODY,
+            connect_timeout: Duration::from_secs(5),
+            trust: TrustRoots::default(),
+            proxy: None,
+            max_connections: 32,
+        }
+    }
+
+    /// Sets the connect timeout (TCP connect, TLS handshake and proxy `CONNECT`).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the timeout of each attempt, from sending to the last byte of the body.
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Sets the overall deadline of a call, across attempts and retry delays.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Replaces the retry policy ([`RetryPolicy::never`] disables retries).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the largest response body accepted; values above
+    /// [`MAX_RESPONSE_BODY`](crate::MAX_RESPONSE_BODY) are lowered to it.
+    pub fn with_max_response_body(mut self, limit: usize) -> Self {
+        self.max_response_body = limit.min(MAX_RESPONSE_BODY);
+        self
+    }
+
+    /// Replaces the `User-Agent` (see [`UserAgent::with_suffix`] to append your own text).
+    pub fn with_user_agent(mut self, user_agent: UserAgent) -> Self {
+        self.request = self.request.with_user_agent(user_agent);
+        self.prepared = prepare(&self.request, &self.endpoint);
+        self
+    }
+
+    /// Sets the certificates trusted for HTTPS.
+    pub fn with_trust(mut self, trust: TrustRoots) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Sends every request through this HTTP proxy.
+    pub fn with_proxy(mut self, proxy: ProxyUrl) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Sets how many connections a client may hold to the endpoint (and so how many of
+    /// its requests may be in flight at once). 0 is taken as 1.
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// How many connections a client may hold.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// The request every attempt builds.
+    pub fn request(&self) -> &ShowUserInstances {
+        &self.request
+    }
+
+    /// The request prepared for the endpoint.
+    pub(crate) fn prepared(&self) -> &PreparedRequest {
+        &self.prepared
+    }
+
+    /// Where requests go.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The timeout of each attempt.
+    pub fn attempt_timeout(&self) -> Duration {
+        self.attempt_timeout
+    }
+
+    /// The overall deadline of a call.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// The largest body accepted: read at most this plus one byte.
+    pub fn max_response_body(&self) -> usize {
+        self.max_response_body
+    }
+
+    /// The connect timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// The trusted roots.
+    pub fn trust(&self) -> &TrustRoots {
+        &self.trust
+    }
+
+    /// The proxy, if any.
+    pub fn proxy(&self) -> Option<&ProxyUrl> {
+        self.proxy.as_ref()
+    }
+}

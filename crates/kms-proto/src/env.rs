@@ -1,0 +1,203 @@
+//! The official environment variables: their names, the credentials and the configuration
+//! they give. The only place the core looks at an environment, and only through a lookup
+//! function the caller passes.
+
+use std::fmt;
+
+use crate::credentials::{AkSk, AuthToken, Credentials};
+use crate::input_error::{Input, InvalidInput};
+use crate::{ClientConfig, Endpoint, ProjectId, Region};
+
+impl ClientConfig {
+    /// Reads the official environment variables through `lookup` (pass
+    /// `|name| std::env::var(name).ok()` for the real environment), for `region`:
+    ///
+    /// * `HUAWEICLOUD_SDK_PROJECT_ID`;
+    /// * `HUAWEICLOUD_SDK_AK` and `HUAWEICLOUD_SDK_SK` (with `HUAWEICLOUD_SDK_SECURITY_TOKEN`
+    ///   for temporary credentials), or `HUAWEICLOUD_SDK_AUTH_TOKEN` for an IAM token;
+    /// * `HUAWEICLOUD_SDK_REGION_KMS_<REGION>` to override the region's endpoint.
+    ///
+    /// Empty values count as unset.
+    ///
+    /// # Errors
+    /// An [`EnvError`] naming the variables: missing, both kinds of credentials at once, or
+    /// a value the validators refuse.
+    pub fn from_env(
+        region: &Region,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, EnvError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let project = get(ENV_PROJECT_ID).ok_or(EnvError::Missing(&[ENV_PROJECT_ID]))?;
+        let project = ProjectId::new(&project)
+            .map_err(|e| EnvError::Invalid(e.with_origin(ENV_PROJECT_ID)))?;
+        let credentials = credentials_from_env(get)?;
+        let endpoint = Endpoint::resolve(region, get).map_err(EnvError::Invalid)?;
+        Ok(ClientConfig::new(endpoint, project, credentials))
+    }
+}
+
+/// `HUAWEICLOUD_SDK_AK`.
+pub const ENV_AK: &str = "HUAWEICLOUD_SDK_AK";
+/// `HUAWEICLOUD_SDK_SK`.
+pub const ENV_SK: &str = "HUAWEICLOUD_SDK_SK";
+/// `HUAWEICLOUD_SDK_SECURITY_TOKEN`.
+pub const ENV_SECURITY_TOKEN: &str = "HUAWEICLOUD_SDK_SECURITY_TOKEN";
+/// `HUAWEICLOUD_SDK_AUTH_TOKEN` (this client's addition: the official SDKs have no token).
+pub const ENV_AUTH_TOKEN: &str = "HUAWEICLOUD_SDK_AUTH_TOKEN";
+/// `HUAWEICLOUD_SDK_PROJECT_ID`.
+pub const ENV_PROJECT_ID: &str = "HUAWEICLOUD_SDK_PROJECT_ID";
+
+/// The credentials of the official environment variables, read through `get` (which
+/// returns `None` for unset or empty variables).
+///
+/// # Errors
+/// [`EnvError`] when none are set, both kinds are, only one of AK and SK is, or a value is
+/// refused by the validators.
+pub fn credentials_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Credentials, EnvError> {
+    let (ak, sk, token) = (get(ENV_AK), get(ENV_SK), get(ENV_AUTH_TOKEN));
+    let invalid = |var: &'static str| move |e: InvalidInput| EnvError::Invalid(e.with_origin(var));
+    match (ak, sk, token) {
+        (None, None, None) => Err(EnvError::Missing(&[ENV_AK, ENV_SK, ENV_AUTH_TOKEN])),
+        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(EnvError::Conflict),
+        (None, None, Some(token)) => Ok(AuthToken::new(&token)
+            .map_err(invalid(ENV_AUTH_TOKEN))?
+            .into()),
+        (Some(_), None, None) => Err(EnvError::Missing(&[ENV_SK])),
+        (None, Some(_), None) => Err(EnvError::Missing(&[ENV_AK])),
+        (Some(ak), Some(sk), None) => {
+            let mut aksk = AkSk::new(&ak, &sk).map_err(|e| {
+                let var = if e.input() == Input::AccessKey {
+                    ENV_AK
+                } else {
+                    ENV_SK
+                };
+                EnvError::Invalid(e.with_origin(var))
+            })?;
+            if let Some(token) = get(ENV_SECURITY_TOKEN) {
+                aksk = aksk
+                    .with_security_token(&token)
+                    .map_err(invalid(ENV_SECURITY_TOKEN))?;
+            }
+            Ok(aksk.into())
+        }
+    }
+}
+
+/// Why the environment gave no usable configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// None of these variables is set.
+    Missing(&'static [&'static str]),
+    /// AK/SK and an auth token are both set; the choice would be a guess.
+    Conflict,
+    /// A variable holds a value the validators refuse (its name is the error's origin).
+    Invalid(InvalidInput),
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvError::Missing([one]) => write!(f, "{one} is not set"),
+            EnvError::Missing(names) => {
+                write!(
+                    f,
+                    "no credentials found: set {} and {}, or {}",
+                    names.first().unwrap_or(&""),
+                    names.get(1).unwrap_or(&""),
+                    names.get(2).unwrap_or(&"")
+                )
+            }
+            EnvError::Conflict => write!(
+                f,
+                "both {ENV_AK}/{ENV_SK} and {ENV_AUTH_TOKEN} are set; unset one kind of credentials"
+            ),
+            EnvError::Invalid(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for EnvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EnvError::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned().filter(|v| !v.is_empty())
+    }
+
+    #[test]
+    fn credentials_from_the_official_variables() {
+        let c = credentials_from_env(env(&[
+            (ENV_AK, "AK"),
+            (ENV_SK, "SK"),
+            (ENV_SECURITY_TOKEN, "ST"),
+        ]))
+        .unwrap();
+        assert!(matches!(c, Credentials::AkSk(ref a) if a.has_security_token()));
+        assert!(matches!(
+            credentials_from_env(env(&[(ENV_AUTH_TOKEN, "T")])).unwrap(),
+            Credentials::Token(_)
+        ));
+        assert_eq!(
+            credentials_from_env(env(&[])).unwrap_err().to_string(),
+            "no credentials found: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or HUAWEICLOUD_SDK_AUTH_TOKEN"
+        );
+        assert_eq!(
+            credentials_from_env(env(&[(ENV_AK, "AK"), (ENV_AUTH_TOKEN, "T")])).unwrap_err(),
+            EnvError::Conflict
+        );
+        assert_eq!(
+            credentials_from_env(env(&[(ENV_AK, "AK")])).unwrap_err(),
+            EnvError::Missing(&[ENV_SK])
+        );
+        let err = credentials_from_env(env(&[(ENV_AK, "AK"), (ENV_SK, "bad\nsk")])).unwrap_err();
+        assert!(
+            err.to_string().contains("(from HUAWEICLOUD_SDK_SK)"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("bad"), "{err}");
+    }
+
+    #[test]
+    fn config_from_env() {
+        let region = Region::new("cn-north-4").unwrap();
+        let lookup = env(&[
+            (ENV_PROJECT_ID, "0dea2644dc80d5d22ff1c01e3ebea6fc"),
+            (ENV_AUTH_TOKEN, "T"),
+            (
+                "HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4",
+                "https://kms.private:8443",
+            ),
+        ]);
+        let config = ClientConfig::from_env(&region, lookup).unwrap();
+        assert_eq!(config.endpoint().authority(), "kms.private:8443");
+        assert_eq!(
+            ClientConfig::from_env(&region, env(&[(ENV_AUTH_TOKEN, "T")])).unwrap_err(),
+            EnvError::Missing(&[ENV_PROJECT_ID])
+        );
+        let err = ClientConfig::from_env(
+            &region,
+            env(&[(ENV_PROJECT_ID, "a/b"), (ENV_AUTH_TOKEN, "T")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid project id (from HUAWEICLOUD_SDK_PROJECT_ID)"),
+            "{err}"
+        );
+    }
+}
