@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
 pid_project=0dea2644dc80d5d22ff1c01e3ebea6fc
-cargo build -q --release --locked -p kms-mock --bin kms-mock
+cargo build -q --release --locked -p kms-mock --features cli --bin kms-mock
 out=$(mktemp)
 ./target/release/kms-mock --project "$pid_project=15" --ak AKLOAD --sk SKLOAD --lockout-after 0 >"$out" &
 mock=$!

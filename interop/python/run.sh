@@ -96,8 +96,8 @@ if [ -n "${KMS_MOCK_BIN:-}" ]; then
     MOCK="$KMS_MOCK_BIN"
     echo "interop: using KMS_MOCK_BIN=$MOCK"
 else
-    echo "interop: cargo build --locked -p kms-mock --bin kms-mock"
-    cargo build --locked -p kms-mock --bin kms-mock || die "cargo build of kms-mock failed"
+    echo "interop: cargo build --locked -p kms-mock --features cli --bin kms-mock"
+    cargo build --locked -p kms-mock --features cli --bin kms-mock || die "cargo build of kms-mock failed"
     MOCK="$TARGET_DIR/debug/kms-mock"
 fi
 [ -x "$MOCK" ] || die "emulator binary not found at $MOCK"

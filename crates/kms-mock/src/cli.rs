@@ -1,4 +1,5 @@
-//! The command line of the `kms-mock` binary, shared with `kms mock`.
+//! The command line of the `kms-mock` binary, shared with `kms mock`. Only with the `cli`
+//! feature, so that the library builds without clap.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;

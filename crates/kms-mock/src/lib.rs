@@ -44,6 +44,11 @@
 //! [`MockServer::requests`]). [`MockServer::open_connections`] and
 //! [`MockServer::peak_open_connections`] let a soak test check.
 //!
+//! # Features
+//! `cli` (off by default): the `kms_mock::cli` module, the command line of the `kms-mock`
+//! binary that `kms mock` shares, and clap for it. The binary needs it
+//! (`cargo run -p kms-mock --features cli -- --help`); the library does not.
+//!
 //! # Example
 //! ```
 //! use kms_mock::{BlockingMockServer, Fault, MockConfig};
@@ -66,6 +71,7 @@
 mod answer;
 mod auth;
 mod body;
+#[cfg(feature = "cli")]
 pub mod cli;
 mod config;
 mod fault_response;
