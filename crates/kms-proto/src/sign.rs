@@ -15,9 +15,8 @@
 //!    UTF-8 bytes.
 //! 4. `Authorization: SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<list>, Signature=<hex>`.
 
-use std::borrow::Cow;
-
 use hmac::{Hmac, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, percent_encode};
 use sha2::{Digest, Sha256};
 
 /// The algorithm name, first word of `Authorization` and first line of the string to sign.
@@ -290,34 +289,25 @@ pub(crate) fn signed_header_list(headers: &[(&str, &str)]) -> String {
     list
 }
 
+/// What the canonical query percent-encodes: everything but `A-Z a-z 0-9 - _ . ~`
+/// (non-ASCII bytes are always encoded), with upper-case hex.
+const QUERY_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// What the canonical URI percent-encodes: the same, but `/` is kept, so that encoding the
+/// whole decoded path re-encodes each segment and keeps the `/` between them.
+const PATH_ENCODED: &AsciiSet = &QUERY_ENCODED.remove(b'/');
+
 /// The path percent-decoded (as Python's `unquote`: invalid escapes kept, invalid UTF-8
 /// replaced by U+FFFD), split on `/`, each segment re-encoded, with a trailing `/`.
 fn write_canonical_uri(sink: &mut impl CanonicalSink, path: &str) {
-    // The common case, and ours: nothing to decode or encode.
-    if path.starts_with('/') && path_is_canonical(path.as_bytes()) {
-        sink.put(path.as_bytes());
-        if !path.ends_with('/') {
-            sink.put(b"/");
-        }
-        return;
-    }
-    let decoded: Cow<'_, str> = if path.contains('%') {
-        Cow::Owned(String::from_utf8_lossy(&percent_decode(path.as_bytes())).into_owned())
-    } else {
-        Cow::Borrowed(path)
-    };
-    let mut last = b'/';
-    for (i, segment) in decoded.split('/').enumerate() {
-        if i > 0 {
-            sink.put(b"/");
-            last = b'/';
-        }
-        if let Some(&b) = segment.as_bytes().last() {
-            last = b;
-        }
-        encode_into(sink, segment.as_bytes());
-    }
-    if last != b'/' || decoded.is_empty() {
+    // Borrowed, with nothing copied, in the usual case of a path without escapes.
+    let decoded = percent_decode(path.as_bytes()).decode_utf8_lossy();
+    encode_into(sink, decoded.as_bytes(), PATH_ENCODED);
+    if !decoded.ends_with('/') {
         sink.put(b"/");
     }
 }
@@ -332,98 +322,25 @@ fn write_canonical_query(sink: &mut impl CanonicalSink, query: &[(&str, &str)]) 
         if i > 0 {
             sink.put(b"&");
         }
-        encode_into(sink, name.as_bytes());
+        encode_into(sink, name.as_bytes(), QUERY_ENCODED);
         sink.put(b"=");
-        encode_into(sink, value.as_bytes());
+        encode_into(sink, value.as_bytes(), QUERY_ENCODED);
     }
 }
 
-/// Percent-encodes everything but `A-Z a-z 0-9 - _ . ~`, with upper-case hex.
-fn encode_into(sink: &mut impl CanonicalSink, bytes: &[u8]) {
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if is_unreserved(b) {
-            continue;
-        }
-        sink.put(bytes.get(start..i).unwrap_or_default());
-        sink.put(&[b'%', hex_digit(b >> 4, b'A'), hex_digit(b & 0x0f, b'A')]);
-        start = i + 1;
+/// Percent-encodes `bytes` into `sink`: runs of kept bytes go in whole, one piece each.
+fn encode_into(sink: &mut impl CanonicalSink, bytes: &[u8], encoded: &'static AsciiSet) {
+    for piece in percent_encode(bytes, encoded) {
+        sink.put(piece.as_bytes());
     }
-    sink.put(bytes.get(start..).unwrap_or_default());
 }
 
-/// The hex digit of a nibble (0-15), with `a` = `b'a'` or `b'A'` for the letters.
-fn hex_digit(nibble: u8, a: u8) -> u8 {
+/// The lower-case hex digit of a nibble (0-15).
+fn hex_digit(nibble: u8) -> u8 {
     if nibble < 10 {
         b'0' + nibble
     } else {
-        a + (nibble - 10)
-    }
-}
-
-/// `A-Z a-z 0-9 - _ . ~`, the bytes the canonical URI and query keep as they are.
-const fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
-}
-
-/// `is_unreserved(b) || b == b'/'` for every byte, by table: the check runs over every
-/// path signed or verified, and a table lookup does not mispredict the way the chain of
-/// comparisons does.
-#[allow(
-    clippy::indexing_slicing,
-    reason = "the index runs over 0..256 of a 256-entry table, at compile time"
-)]
-const PATH_KEEPS: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = is_unreserved(b as u8) || b == b'/' as usize;
-        b += 1;
-    }
-    table
-};
-
-/// Whether the canonical URI of `path` is `path` itself: every byte unreserved or `/`.
-fn path_is_canonical(path: &[u8]) -> bool {
-    // `&` rather than `all`: no early exit, so no branch per byte.
-    path.iter().fold(true, |ok, &b| {
-        ok & PATH_KEEPS.get(usize::from(b)).copied().unwrap_or(false)
-    })
-}
-
-/// Decodes `%XX` escapes; a `%` not followed by two hex digits is kept as it is.
-pub(crate) fn percent_decode(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let escaped = (b == b'%')
-            .then(|| {
-                Some((
-                    hex_value(*bytes.get(i + 1)?)?,
-                    hex_value(*bytes.get(i + 2)?)?,
-                ))
-            })
-            .flatten();
-        match escaped {
-            Some((hi, lo)) => {
-                out.push(hi << 4 | lo);
-                i += 3;
-            }
-            None => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-pub(crate) fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+        b'a' + (nibble - 10)
     }
 }
 
@@ -445,7 +362,7 @@ impl Hex64 {
 pub(crate) fn hex(bytes: &[u8; 32]) -> Hex64 {
     let mut out = [0u8; 64];
     for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair.copy_from_slice(&[hex_digit(b >> 4, b'a'), hex_digit(b & 0x0f, b'a')]);
+        pair.copy_from_slice(&[hex_digit(b >> 4), hex_digit(b & 0x0f)]);
     }
     Hex64(out)
 }
@@ -477,12 +394,25 @@ mod tests {
         assert_eq!(uri("/é"), "/%C3%A9/");
     }
 
+    /// `A-Z a-z 0-9 - _ . ~`, the bytes the canonical URI and query keep as they are.
+    fn is_unreserved(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+    }
+
+    /// Whether `percent_encode` keeps every byte of `bytes` as it is.
+    fn path_is_canonical(bytes: &[u8]) -> bool {
+        percent_encode(bytes, PATH_ENCODED).next() == std::str::from_utf8(bytes).ok()
+    }
+
     #[test]
     fn the_path_table_is_the_predicate() {
         for b in 0..=255u8 {
             let want = is_unreserved(b) || b == b'/';
             assert_eq!(path_is_canonical(&[b'/', b'a', b]), want, "{b:#x}");
             assert_eq!(path_is_canonical(&[b, b'a', b'/']), want, "{b:#x}");
+            let mut query = Vec::new();
+            encode_into(&mut query, &[b], QUERY_ENCODED);
+            assert_eq!(query == [b], is_unreserved(b), "{b:#x}");
         }
     }
 

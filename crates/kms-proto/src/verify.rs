@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue};
+use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 
 use crate::sdk_date::SdkDate;
@@ -561,8 +562,8 @@ fn decode_query(query: &str) -> Vec<(String, String)> {
         .filter(|part| !part.is_empty())
         .map(|part| {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            let decode =
-                |s: &str| String::from_utf8_lossy(&sign::percent_decode(s.as_bytes())).into_owned();
+            // Lenient, as the signer's path decoding: a bad escape stays as it is.
+            let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
             (decode(k), decode(v))
         })
         .collect()
