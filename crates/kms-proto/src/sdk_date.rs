@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use time::OffsetDateTime;
+use time::{Date, Month, OffsetDateTime};
 
 use crate::input_error::{Input, InvalidInput, Problem};
 
@@ -12,6 +12,7 @@ use crate::input_error::{Input, InvalidInput, Problem};
 /// Stored inline, so formatting one allocates nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SdkDate {
+    /// `YYYYMMDDTHHMMSSZ`: only ASCII digits, `T` and `Z`, as both constructors ensure.
     text: [u8; 16],
     /// Seconds since 1970, computed once: the verifier needs them for every request.
     unix: u64,
@@ -24,50 +25,55 @@ impl SdkDate {
     /// [`Problem::TimeOutOfRange`] for a time before 1970 or after 9999.
     pub fn from_system_time(time: SystemTime) -> Result<Self, InvalidInput> {
         let out_of_range = || InvalidInput::new(Input::SigningTime, Problem::TimeOutOfRange);
-        let since_epoch = time
+        let unix = time
             .duration_since(UNIX_EPOCH)
-            .map_err(|_| out_of_range())?;
-        let since_epoch_secs = since_epoch.as_secs();
-        let since_epoch = time::Duration::try_from(Duration::from_secs(since_epoch_secs))
-            .map_err(|_| out_of_range())?;
-        let utc = OffsetDateTime::UNIX_EPOCH
-            .checked_add(since_epoch)
+            .map_err(|_| out_of_range())?
+            .as_secs();
+        let utc = i64::try_from(unix)
+            .ok()
+            .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+            // `time` may be built with years past 9999, which `YYYY` cannot hold.
             .filter(|t| t.year() <= 9999)
             .ok_or_else(out_of_range)?;
-        let mut buf = *b"00000000T000000Z";
-        // Year is 1970..=9999 here, so every field fits its digits.
-        let fields: [(usize, usize, u32); 6] = [
-            (0, 4, utc.year().unsigned_abs()),
-            (4, 2, u8::from(utc.month()).into()),
-            (6, 2, utc.day().into()),
-            (9, 2, utc.hour().into()),
-            (11, 2, utc.minute().into()),
-            (13, 2, utc.second().into()),
-        ];
-        for (start, width, mut value) in fields {
-            for i in (start..start + width).rev() {
-                if let Some(slot) = buf.get_mut(i) {
-                    // `value % 10` is below 10, so the cast cannot truncate.
-                    *slot = b'0' + (value % 10) as u8;
-                }
-                value /= 10;
-            }
-        }
+        // 1970..=9999, so the year has four digits.
+        let [y0, y1, y2, y3] = digits(utc.year().unsigned_abs());
+        let [mo0, mo1] = digits(u8::from(utc.month()).into());
+        let [d0, d1] = digits(utc.day().into());
+        let [h0, h1] = digits(utc.hour().into());
+        let [mi0, mi1] = digits(utc.minute().into());
+        let [s0, s1] = digits(utc.second().into());
         Ok(SdkDate {
-            text: buf,
-            unix: since_epoch_secs,
+            text: [
+                y0, y1, y2, y3, mo0, mo1, d0, d1, b'T', h0, h1, mi0, mi1, s0, s1, b'Z',
+            ],
+            unix,
         })
     }
 
     /// Parses an `X-Sdk-Date` value. Only the exact form `YYYYMMDDTHHMMSSZ` with a real
     /// calendar date from 1970 on is accepted.
     pub fn parse(text: &str) -> Option<Self> {
-        let bytes: [u8; 16] = text.as_bytes().try_into().ok()?;
-        if bytes[8] != b'T' || bytes[15] != b'Z' {
+        let text: [u8; 16] = text.as_bytes().try_into().ok()?;
+        let [day @ .., b'T', h0, h1, mi0, mi1, s0, s1, b'Z'] = text else {
             return None;
-        }
-        let unix = unix_seconds(&bytes)?;
-        Some(SdkDate { text: bytes, unix })
+        };
+        let [y0, y1, y2, y3, mo0, mo1, d0, d1] = day;
+        // Each of the other 14 bytes goes through `two_digits` before a date is made, so
+        // a parsed date holds only digits, 'T' and 'Z', as `as_str` relies on.
+        let year = i32::from(two_digits(y0, y1)?) * 100 + i32::from(two_digits(y2, y3)?);
+        let month = Month::try_from(two_digits(mo0, mo1)?).ok()?;
+        let date = Date::from_calendar_date(year, month, two_digits(d0, d1)?).ok()?;
+        let at = date
+            .with_hms(
+                two_digits(h0, h1)?,
+                two_digits(mi0, mi1)?,
+                two_digits(s0, s1)?,
+            )
+            .ok()?
+            .assume_utc();
+        // Negative before 1970, which is refused.
+        let unix = u64::try_from(at.unix_timestamp()).ok()?;
+        Some(SdkDate { text, unix })
     }
 
     /// The time as a `SystemTime`.
@@ -76,40 +82,31 @@ impl SdkDate {
     }
 
     /// The text, `YYYYMMDDTHHMMSSZ`.
+    #[allow(
+        clippy::expect_used,
+        reason = "both constructors store only ASCII digits, 'T' and 'Z', which are UTF-8"
+    )]
     pub fn as_str(&self) -> &str {
-        // Only ASCII digits, 'T' and 'Z' are ever stored.
-        std::str::from_utf8(&self.text).unwrap_or("19700101T000000Z")
+        std::str::from_utf8(&self.text)
+            .expect("SdkDate holds only ASCII digits, 'T' and 'Z' (checked by both constructors)")
     }
 }
 
-/// Seconds since 1970 of `YYYYMMDDTHHMMSSZ` (the `T` and `Z` already checked), or `None`
-/// for a field that is not digits or not a real calendar time from 1970 on.
-fn unix_seconds(b: &[u8; 16]) -> Option<u64> {
-    let num = |range: std::ops::Range<usize>| -> Option<u64> {
-        b.get(range)?.iter().try_fold(0u64, |acc, &d| {
-            d.is_ascii_digit().then(|| acc * 10 + u64::from(d - b'0'))
-        })
-    };
-    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if year < 1970 || day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
-        return None;
+/// The last `N` decimal digits of `value`, as ASCII.
+fn digits<const N: usize>(mut value: u32) -> [u8; N] {
+    let mut out = [b'0'; N];
+    for slot in out.iter_mut().rev() {
+        // `value % 10` is below 10, so the cast cannot truncate.
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
     }
-    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil, for years >= 1).
-    let y = if month <= 2 { year - 1 } else { year };
-    let (era, year_of_era) = (y / 400, y % 400);
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = (era * 146_097 + day_of_era).checked_sub(719_468)?;
-    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
+    out
+}
+
+/// The number two ASCII digits write, or `None` if either is not a digit.
+fn two_digits(tens: u8, ones: u8) -> Option<u8> {
+    let digit = |b: u8| b.is_ascii_digit().then(|| b - b'0');
+    Some(digit(tens)? * 10 + digit(ones)?)
 }
 
 impl fmt::Display for SdkDate {
