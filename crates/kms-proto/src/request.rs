@@ -303,7 +303,7 @@ impl PreparedRequest {
     /// into an HMAC keyed once per credential, so no intermediate text is built.
     fn authorization(&self, aksk: &AkSk, date: SdkDate) -> String {
         let mut hasher = sign::BufferedSha256::new(self.canonical_prefix.clone());
-        sign::CanonicalSink::put(&mut hasher, date.as_str().as_bytes());
+        sign::CanonicalSink::put(&mut hasher, date.as_bytes());
         sign::CanonicalSink::put(&mut hasher, b"\n");
         let signed = match aksk.security_token() {
             Some((token, _)) => {
@@ -315,7 +315,7 @@ impl PreparedRequest {
         sign::write_canonical_tail(&mut hasher, signed.split(';'), EMPTY_BODY_SHA256);
         let canonical_hash = sign::hex(&hasher.finalize());
         let mut mac = aksk.keyed_hmac().clone();
-        mac.update(&sign::string_to_sign_bytes(date, &canonical_hash));
+        sign::update_string_to_sign(&mut mac, &date, &canonical_hash);
         let signature = sign::hex(&mac.finalize().into_bytes().into());
         sign::authorization(aksk.access_key(), signed, signature.as_str())
     }

@@ -90,6 +90,11 @@ impl SdkDate {
         std::str::from_utf8(&self.text)
             .expect("SdkDate holds only ASCII digits, 'T' and 'Z' (checked by both constructors)")
     }
+
+    /// The text as bytes, for hashing: no UTF-8 check needed.
+    pub(crate) fn as_bytes(&self) -> &[u8; 16] {
+        &self.text
+    }
 }
 
 /// The last `N` decimal digits of `value`, as ASCII.

@@ -89,31 +89,22 @@ pub fn string_to_sign(sdk_date: &str, canonical_request: &str) -> String {
     format!("{ALGORITHM}\n{sdk_date}\n{}", hash.as_str())
 }
 
-/// The length of every string to sign: algorithm, date (16) and hex hash (64), two newlines.
-const STRING_TO_SIGN_LEN: usize = ALGORITHM.len() + 1 + 16 + 1 + 64;
-
-/// The string to sign as one stack buffer (`SDK-HMAC-SHA256\n<date>\n<hash>`), so that the
-/// HMAC takes it in one update.
-pub(crate) fn string_to_sign_bytes(
-    date: crate::SdkDate,
+/// Feeds the string to sign, `SDK-HMAC-SHA256\n<date>\n<hash>`, into `mac` piece by piece:
+/// no intermediate text, and no buffer that a piece could fail to fit.
+pub(crate) fn update_string_to_sign(
+    mac: &mut Hmac<Sha256>,
+    date: &crate::SdkDate,
     canonical_hash: &Hex64,
-) -> [u8; STRING_TO_SIGN_LEN] {
-    let mut out = [0u8; STRING_TO_SIGN_LEN];
-    let parts: [&[u8]; 5] = [
+) {
+    for part in [
         ALGORITHM.as_bytes(),
         b"\n",
-        date.as_str().as_bytes(),
+        date.as_bytes(),
         b"\n",
-        &canonical_hash.0,
-    ];
-    let mut at = 0;
-    for part in parts {
-        if let Some(slot) = out.get_mut(at..at + part.len()) {
-            slot.copy_from_slice(part);
-        }
-        at += part.len();
+        canonical_hash.as_bytes(),
+    ] {
+        mac.update(part);
     }
-    out
 }
 
 /// The lower-case hex signature of a string to sign, keyed with the SK's UTF-8 bytes.
@@ -170,9 +161,16 @@ impl BufferedSha256 {
         self.hasher.finalize().into()
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "`len` only grows in `put`, by the length of bytes it copied into `buf[len..]`"
+    )]
     fn flush(&mut self) {
-        self.hasher
-            .update(self.buf.get(..self.len).unwrap_or_default());
+        let filled = self
+            .buf
+            .get(..self.len)
+            .expect("BufferedSha256: len never exceeds buf.len(), put only counts what it copied");
+        self.hasher.update(filled);
         self.len = 0;
     }
 }
@@ -349,18 +347,28 @@ pub(crate) fn hmac_sha256(key: &str) -> Hmac<Sha256> {
     <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length")
 }
 
-/// 64 lower-case hex digits, stored inline.
+/// 64 lower-case hex digits, stored inline. Only [`hex`] makes one.
 #[derive(Clone, Copy)]
 pub(crate) struct Hex64([u8; 64]);
 
 impl Hex64 {
+    #[allow(
+        clippy::expect_used,
+        reason = "only `hex` makes a Hex64, and it writes nothing but `hex_digit`'s 0-9 and a-f"
+    )]
     pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        std::str::from_utf8(&self.0).expect("Hex64 holds only the ASCII digits 0-9 and a-f")
+    }
+
+    /// The digits as bytes, for hashing: no UTF-8 check needed.
+    pub(crate) fn as_bytes(&self) -> &[u8; 64] {
+        &self.0
     }
 }
 
 pub(crate) fn hex(bytes: &[u8; 32]) -> Hex64 {
     let mut out = [0u8; 64];
+    // `chunks_exact_mut(2)` of 64 bytes gives exactly the 32 pairs the zip needs.
     for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
         pair.copy_from_slice(&[hex_digit(b >> 4), hex_digit(b & 0x0f)]);
     }

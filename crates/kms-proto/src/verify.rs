@@ -409,7 +409,7 @@ pub fn verify<'a, K: SecretKey>(
     );
     let canonical_hash = sign::hex(&hasher.finalize());
     let mut mac = sk.keyed_hmac();
-    mac.update(&sign::string_to_sign_bytes(date, &canonical_hash));
+    sign::update_string_to_sign(&mut mac, &date, &canonical_hash);
     // `verify_slice` compares in constant time.
     mac.verify_slice(&auth.signature)
         .map_err(|_| VerifyError::SignatureMismatch)?;
