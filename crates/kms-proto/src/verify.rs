@@ -222,24 +222,12 @@ impl<'a> AuthorizationHeader<'a> {
             return Ok(parsed);
         }
         let (mut access, mut signed, mut signature) = (None, None, None);
-        // Byte scanning rather than `str::split`: the parts are short, and this runs on
-        // every request the emulator verifies.
-        let mut parts = rest;
-        loop {
-            let (part, more) = match parts.as_bytes().iter().position(|&b| b == b',') {
-                Some(i) => (parts.get(..i).unwrap_or_default(), parts.get(i + 1..)),
-                None => (parts, None),
-            };
-            let part = trim_spaces(part);
-            let eq = part
-                .as_bytes()
-                .iter()
-                .position(|&b| b == b'=')
+        // Only unusual shapes get here: `parse_usual` reads what the SDKs write.
+        for part in rest.split(',') {
+            let (key, val) = part
+                .trim_matches(' ')
+                .split_once('=')
                 .ok_or(malformed("a part is not key=value"))?;
-            let (key, val) = (
-                part.get(..eq).unwrap_or_default(),
-                part.get(eq + 1..).unwrap_or_default(),
-            );
             let slot = match key {
                 "Access" => &mut access,
                 "SignedHeaders" => &mut signed,
@@ -248,10 +236,6 @@ impl<'a> AuthorizationHeader<'a> {
             };
             if slot.replace(val).is_some() {
                 return Err(malformed("a part appears twice"));
-            }
-            match more {
-                Some(rest) => parts = rest,
-                None => break,
             }
         }
         let access_key = access
@@ -334,13 +318,13 @@ pub fn verify<'a, K: SecretKey>(
     // The declared headers, then their values in a second walk: on the stack for the five
     // or six that real clients sign, on the heap for a longer list.
     let (mut inline_slots, mut heap_slots) = ([Slot::new(""); INLINE_SIGNED], Vec::new());
-    let slots = stack_or_heap(&mut inline_slots, &mut heap_slots, declared);
+    let slots = stack_or_heap(&mut inline_slots, &mut heap_slots, declared, Slot::new(""));
     for (slot, name) in slots.iter_mut().zip(auth.signed_headers.split(';')) {
         slot.name = name;
     }
     find_headers(headers, slots);
     let (mut inline_signed, mut heap_signed) = ([("", ""); INLINE_SIGNED], Vec::new());
-    let signed = stack_or_heap(&mut inline_signed, &mut heap_signed, declared);
+    let signed = stack_or_heap(&mut inline_signed, &mut heap_signed, declared, ("", ""));
     // In the declared order, so that the first missing header is the one reported.
     let mut date_signed = false;
     for (pair, slot) in signed.iter_mut().zip(slots.iter()) {
@@ -426,20 +410,21 @@ const SPECIAL_HEADERS: [&str; 3] = ["authorization", "x-sdk-date", "x-sdk-conten
 /// How many signed headers [`verify`] keeps on the stack.
 const INLINE_SIGNED: usize = 16;
 
-/// The first `len` elements of `inline`, or of `heap` (filled with copies of `inline`'s
-/// first element) when `inline` is too short.
+/// The first `len` elements of `inline`, or `len` copies of `fill` in `heap` when `inline`
+/// is too short.
 fn stack_or_heap<'b, T: Copy>(
     inline: &'b mut [T],
     heap: &'b mut Vec<T>,
     len: usize,
+    fill: T,
 ) -> &'b mut [T] {
-    if len <= inline.len() {
-        return inline.get_mut(..len).unwrap_or_default();
+    match inline.get_mut(..len) {
+        Some(first) => first,
+        None => {
+            heap.resize(len, fill);
+            heap.as_mut_slice()
+        }
     }
-    if let Some(&fill) = inline.first() {
-        heap.resize(len, fill);
-    }
-    heap.as_mut_slice()
 }
 
 /// The number of names in a `SignedHeaders` list, once the whole list is known to be
@@ -541,18 +526,6 @@ fn find_headers<'h>(headers: &'h HeaderMap, slots: &mut [Slot<'h>]) {
             }
         }
     }
-}
-
-/// `s.trim_matches(' ')` without the generic pattern machinery, which costs more than the
-/// short parts of an `Authorization` header.
-fn trim_spaces(s: &str) -> &str {
-    let bytes = s.as_bytes();
-    let start = bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ')
-        .map_or(start, |i| i + 1);
-    s.get(start..end).unwrap_or_default()
 }
 
 /// Splits a raw query into decoded pairs; a part without `=` has an empty value.
