@@ -1,5 +1,6 @@
 //! Building the ShowUserInstances request.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -33,7 +34,12 @@ const JSON: &str = "application/json";
 ///
 /// Default: `kms-rs/` and this crate's version.
 #[derive(Clone, PartialEq, Eq)]
-pub struct UserAgent(HeaderValue);
+pub struct UserAgent {
+    /// The text, kept beside its header value so that the signed text can be read without
+    /// a conversion that could fail.
+    text: Cow<'static, str>,
+    header: HeaderValue,
+}
 
 impl UserAgent {
     /// The longest caller text accepted, in bytes.
@@ -61,13 +67,17 @@ impl UserAgent {
             |c| c.is_ascii_graphic() || c == ' ',
         )?;
         let text = format!("{} {suffix}", Self::BASE);
-        HeaderValue::from_str(&text).map(UserAgent).map_err(|_| {
+        let header = HeaderValue::from_str(&text).map_err(|_| {
             InvalidInput::new(
                 Input::UserAgent,
                 Problem::Malformed {
                     expected: "header text",
                 },
             )
+        })?;
+        Ok(UserAgent {
+            text: Cow::Owned(text),
+            header,
         })
     }
 
@@ -75,13 +85,16 @@ impl UserAgent {
 
     /// The header text.
     pub fn as_str(&self) -> &str {
-        self.0.to_str().unwrap_or(Self::BASE)
+        &self.text
     }
 }
 
 impl Default for UserAgent {
     fn default() -> Self {
-        UserAgent(HeaderValue::from_static(Self::BASE))
+        UserAgent {
+            text: Cow::Borrowed(Self::BASE),
+            header: HeaderValue::from_static(Self::BASE),
+        }
     }
 }
 
@@ -180,7 +193,7 @@ impl ShowUserInstances {
             })?;
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(HOST, header_value(&authority, Input::Endpoint)?);
-        headers.insert(USER_AGENT, self.user_agent.0.clone());
+        headers.insert(USER_AGENT, self.user_agent.header.clone());
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
         headers.insert(
             X_PROJECT_ID,
@@ -321,10 +334,15 @@ impl PreparedRequest {
     }
 }
 
-/// Replaces the placeholder of `name` in a prepared template.
+/// Replaces the placeholder of `name` in a prepared template, walking the few headers
+/// rather than hashing the name. Every template has its placeholders; were one missing,
+/// the header would be inserted, so the request never goes without it.
 fn fill(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) {
-    if let Some((_, slot)) = headers.iter_mut().find(|(n, _)| *n == name) {
-        *slot = value;
+    match headers.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, slot)) => *slot = value,
+        None => {
+            headers.insert(name.clone(), value);
+        }
     }
 }
 
