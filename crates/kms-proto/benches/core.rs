@@ -1,16 +1,17 @@
-//! The core beside the bare minimum of the same libraries: parsing beside a bare serde
-//! parse, building a signed request and verifying one beside the HMAC and SHA-256 alone.
-//! Criterion measures each; `side_by_side` prints the ratio of medians in the same run.
+//! The core's operations beside the bare minimum of the same libraries, measured by
+//! criterion: parsing beside a bare serde parse, building a signed request and verifying
+//! one beside the HMAC and SHA-256 alone.
+//!
+//! There are no targets on these nanoseconds (issue 12 retired them): a call costs tens of
+//! microseconds on loopback, and what counts is the whole call (the loopback benches of
+//! the transports) and the emulator's verified requests per second. These numbers say
+//! where the time of the core goes.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::print_stdout
+    clippy::indexing_slicing
 )]
-
-#[path = "support/side_by_side.rs"]
-mod side_by_side;
 
 use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
@@ -102,11 +103,10 @@ fn crypto_alone(canonical: &[u8], string_to_sign: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// (criterion group, side-by-side label, baseline, ours).
-type Pair<'a> = (&'a str, &'a str, &'a dyn Fn(), &'a dyn Fn());
+/// (criterion group, baseline, ours).
+type Pair<'a> = (&'a str, &'a dyn Fn(), &'a dyn Fn());
 
-/// Each operation is written once and measured twice: by criterion, and side by side with
-/// its baseline for the ratio.
+/// Each operation beside its baseline, in one criterion group.
 fn all(c: &mut Criterion) {
     let h = headers();
     let (call, endpoint, creds, now) = signing_setup();
@@ -153,38 +153,13 @@ fn all(c: &mut Criterion) {
     };
 
     let pairs: [Pair<'_>; 5] = [
-        (
-            "parse-200",
-            "parse 200 (target <= 1.25x)",
-            &bare_200,
-            &parse_200,
-        ),
-        (
-            "parse-nested",
-            "parse nested error (target <= 2x)",
-            &bare_nested,
-            &parse_nested,
-        ),
-        (
-            "parse-flat",
-            "parse flat error (target <= 2x)",
-            &bare_flat,
-            &parse_flat,
-        ),
-        (
-            "build",
-            "build a signed request, per attempt (target <= 3x)",
-            &crypto,
-            &build,
-        ),
-        (
-            "verify",
-            "verify a signed request (target <= 3x)",
-            &crypto,
-            &verify_request,
-        ),
+        ("parse-200", &bare_200, &parse_200),
+        ("parse-nested", &bare_nested, &parse_nested),
+        ("parse-flat", &bare_flat, &parse_flat),
+        ("build", &crypto, &build),
+        ("verify", &crypto, &verify_request),
     ];
-    for (group, _, baseline, ours) in pairs {
+    for (group, baseline, ours) in pairs {
         let mut g = c.benchmark_group(group);
         g.bench_function("bare", |b| b.iter(baseline));
         g.bench_function("kms", |b| b.iter(ours));
@@ -193,11 +168,6 @@ fn all(c: &mut Criterion) {
     c.bench_function("build/kms-prepare-and-build", |b| {
         b.iter(|| call.build(&endpoint, &creds, black_box(now)).unwrap())
     });
-
-    let run = |n: u64, f: &dyn Fn()| (0..n).for_each(|_| f());
-    for (_, label, baseline, ours) in pairs {
-        side_by_side::compare(label, |n| run(n, baseline), |n| run(n, ours));
-    }
 }
 
 criterion_group!(core, all);

@@ -59,14 +59,6 @@ pub fn parse_response(data: &[u8]) {
         lower.append(n, v.clone());
         upper.append(n_upper, v);
     }
-    // The fast path for the usual success body must agree with the full parse.
-    if let Some(n) = crate::response::usual_success(body) {
-        assert_eq!(
-            crate::response::serde_count(body),
-            Some(n),
-            "the fast path read a count the serde path does not"
-        );
-    }
     let result = crate::parse(status, &lower, body);
     let again = crate::parse(status, &upper, body);
     assert_eq!(

@@ -16,7 +16,7 @@
 //! * the request: [`ShowUserInstances::build`], signed with SDK-HMAC-SHA256 ([`sign`])
 //!   exactly as the official signer does;
 //! * the response: [`parse`], which recognises every error shape the service and its
-//!   gateway are known to send and makes no heap allocation on success;
+//!   gateway are known to send;
 //! * retries: [`RetryPolicy::decide`], a pure function;
 //! * the server side of signing: [`verify::verify`], for emulators and gateways.
 //!

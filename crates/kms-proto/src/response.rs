@@ -1,11 +1,10 @@
 //! Turning a response's parts into the instance count or a typed error.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde_json::{Map, Value};
 
 use crate::error::{ResponseError, ResponseErrorKind};
 use crate::request::X_REQUEST_ID;
@@ -102,8 +101,6 @@ impl InstanceCount {
 ///   `u64::MAX` is the count; unknown fields are ignored. A duplicate `instance_num`, a
 ///   negative, fractional or exponent number, a string, `null`, a top-level array, trailing
 ///   bytes or anything that is not JSON is [`Malformed`](ResponseErrorKind::Malformed).
-///   This path makes no heap allocation (the one exception: a string with escapes in an
-///   unknown field, which serde_json decodes in a scratch buffer).
 /// * A 2xx status whose body is an error document (it has no usable `instance_num`, or it
 ///   has `error`, `error_code` or `errorCode` beside one) is a
 ///   [`Service`](ResponseErrorKind::Service) error: the service said no.
@@ -147,27 +144,13 @@ pub fn parse_with_limit(
         return Err(err);
     }
     let failure = if status.is_success() {
-        // The answer as the service writes it is read without serde; anything else, however
-        // slightly different, takes the full parse below, so this can only be faster.
-        if let Some(count) = usual_success(body) {
-            return Ok(InstanceCount {
-                count,
-                request_id: header_request_id(headers).map(RequestId::new),
-            });
-        }
-        // JSON is UTF-8 (RFC 8259). serde_json checks every string it parses, and `Skip`
-        // parses the strings of unknown fields too (`IgnoredAny` would skip them unchecked),
-        // while any byte above 0x7F outside a string is a syntax error: so `from_slice`
-        // refuses invalid UTF-8 anywhere without a separate pass over the body.
-        match serde_json::from_slice::<SuccessBody>(body).map_err(SuccessFailure::Invalid) {
+        match serde_json::from_slice::<SuccessBody>(body) {
             Ok(SuccessBody {
                 instance_num: Some(count),
-                error_marker: false,
-            }) => {
-                return Ok(InstanceCount {
-                    count,
-                    request_id: header_request_id(headers).map(RequestId::new),
-                });
+                other,
+            }) if !says_error(&other) => {
+                let request_id = header_request_id(headers).map(RequestId::new);
+                return Ok(InstanceCount::new(count, request_id));
             }
             Ok(SuccessBody {
                 instance_num: Some(_),
@@ -176,7 +159,7 @@ pub fn parse_with_limit(
             Ok(SuccessBody {
                 instance_num: None, ..
             }) => SuccessFailure::Missing,
-            Err(failure) => failure,
+            Err(e) => SuccessFailure::Invalid(e),
         }
     } else {
         SuccessFailure::NotSuccess
@@ -184,61 +167,35 @@ pub fn parse_with_limit(
     Err(error_response(status, headers, body, failure))
 }
 
-/// The count from a body of exactly the shape the service sends, `{"instance_num": 15}`
-/// (any JSON whitespace around the tokens, the number written as JSON writes an integer:
-/// no sign, no leading zero, no fraction or exponent, at most `u64::MAX`); `None` for
-/// everything else, which the serde parse then reads.
+/// A 2xx body: `instance_num` at most once, as a u64 (`null` is refused like any other
+/// type), and every other field by name.
 ///
-/// Why not serde alone: the serde path costs about 75 ns for these 20 bytes, most of it the
-/// machinery of a general deserializer, and the success answer is the one a client parses
-/// all the time. Whatever this accepts the serde path accepts with the same count (a
-/// property test and the `parse_response` fuzz target compare the two on every input).
-pub(crate) fn usual_success(body: &[u8]) -> Option<u64> {
-    const KEY: &[u8] = b"\"instance_num\"";
-    let rest = skip_ws(body).strip_prefix(b"{")?;
-    let rest = skip_ws(rest).strip_prefix(KEY)?;
-    let rest = skip_ws(rest).strip_prefix(b":")?;
-    let rest = skip_ws(rest);
-    let (&first, mut rest) = rest.split_first()?;
-    let mut count = u64::from(first.wrapping_sub(b'0'));
-    if count > 9 {
-        return None;
-    }
-    if count != 0 {
-        while let Some((&b, more)) = rest.split_first() {
-            let digit = b.wrapping_sub(b'0');
-            if digit > 9 {
-                break;
-            }
-            count = count.checked_mul(10)?.checked_add(u64::from(digit))?;
-            rest = more;
-        }
-    }
-    // After the number: `}` (a digit after a leading zero, `.`, `e` or `,` end up here too,
-    // and are refused).
-    let rest = skip_ws(rest).strip_prefix(b"}")?;
-    skip_ws(rest).is_empty().then_some(count)
+/// The other fields are kept rather than ignored for two reasons: an error field beside a
+/// count makes the answer an error, and serde_json checks what it keeps (strings are UTF-8
+/// without lone surrogates, nesting is at most 128 deep) but skips an ignored value without
+/// those checks: a bad string in an unknown field would then make a count here of a body
+/// that is not JSON to the error path.
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object with \"instance_num\"")]
+struct SuccessBody {
+    #[serde(default, deserialize_with = "some_u64")]
+    instance_num: Option<u64>,
+    #[serde(flatten)]
+    other: Map<String, Value>,
 }
 
-/// The count the serde path reads from a 2xx body, for comparison with [`usual_success`]
-/// in tests and in the `parse_response` fuzz target.
-#[cfg(any(test, feature = "fuzzing"))]
-pub(crate) fn serde_count(body: &[u8]) -> Option<u64> {
-    match serde_json::from_slice::<SuccessBody>(body) {
-        Ok(SuccessBody {
-            instance_num: Some(n),
-            error_marker: false,
-        }) => Some(n),
-        _ => None,
-    }
+/// `instance_num` when present: a u64, never `null` (a plain `Option<u64>` would read
+/// `null` as absent, and report it as missing rather than as the wrong type).
+fn some_u64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    u64::deserialize(deserializer).map(Some)
 }
 
-/// `bytes` without its leading JSON whitespace (RFC 8259: space, tab, LF, CR).
-fn skip_ws(mut bytes: &[u8]) -> &[u8] {
-    while let Some((b' ' | b'\t' | b'\n' | b'\r', rest)) = bytes.split_first() {
-        bytes = rest;
-    }
-    bytes
+/// Whether a body with a count also carries an error field (whatever its value): the
+/// service then said no, whatever the count.
+fn says_error(fields: &Map<String, Value>) -> bool {
+    ["error", "error_code", "errorCode"]
+        .into_iter()
+        .any(|key| fields.contains_key(key))
 }
 
 /// Why a 2xx body gave no count.
@@ -249,20 +206,15 @@ enum SuccessFailure {
     Invalid(serde_json::Error),
 }
 
-/// The slow path: everything that is not a count. Allocation is fine here.
-#[cold]
+/// Everything that is not a count.
 fn error_response(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
     failure: SuccessFailure,
 ) -> ResponseError {
-    let doc = ErrorDoc::parse(body);
-    let (code, message) = doc
-        .as_ref()
-        .map(ErrorDoc::code_and_message)
-        .unwrap_or_default();
-    let recognised = code.is_some() || message.is_some();
+    let said = ErrorDocument::read(body).unwrap_or_default();
+    let recognised = said.code.is_some() || said.message.is_some();
     let kind = match (&failure, recognised) {
         (_, true) => ResponseErrorKind::Service,
         (SuccessFailure::NotSuccess, false) => ResponseErrorKind::Status,
@@ -271,11 +223,11 @@ fn error_response(
     let mut err = ResponseError::new(kind, status);
     err.0.request_id = header_request_id(headers)
         .map(str::to_owned)
-        .or_else(|| doc.as_ref().and_then(ErrorDoc::request_id));
+        .or(said.request_id);
     err.0.retry_after = RetryAfter::from_headers(headers);
     if recognised {
-        err.0.code = code;
-        err.0.message = message;
+        err.0.code = said.code;
+        err.0.message = said.message;
         return err;
     }
     match failure {
@@ -304,589 +256,118 @@ fn describe_json_error(e: &serde_json::Error, body: &[u8]) -> String {
     format!("{e}")
 }
 
-/// `X-Request-Id` when it is non-empty printable ASCII (no spaces).
+/// `X-Request-Id` when it is non-empty printable ASCII (no spaces): anything else could
+/// not be quoted to support as it was sent.
 fn header_request_id(headers: &HeaderMap) -> Option<&str> {
-    let value = find_header(headers, &X_REQUEST_ID)?.as_bytes();
-    if value.is_empty() || !all_ascii_graphic(value) {
-        return None;
-    }
-    std::str::from_utf8(value).ok()
+    let value = headers.get(&X_REQUEST_ID)?.to_str().ok()?;
+    (!value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic())).then_some(value)
 }
 
-/// The first value of header `name`. Answers carry a handful of headers: comparing names is
-/// then cheaper than hashing one, which matters on the allocation-free success path.
-pub(crate) fn find_header<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-) -> Option<&'h HeaderValue> {
-    if headers.keys_len() <= 16 {
-        headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-    } else {
-        headers.get(name)
-    }
+/// What an error document says: its usable code, message and request id.
+///
+/// The service, its gateway and IAM write errors in several shapes (nested or flat, snake
+/// or camel case, `code`/`message`, `"error": "text"`), with values of any type and keys
+/// that may repeat (the last one wins). So the body is read as a JSON value and searched,
+/// rather than into one struct that would refuse half of them.
+#[derive(Default)]
+struct ErrorDocument {
+    code: Option<String>,
+    message: Option<String>,
+    request_id: Option<String>,
 }
 
-/// `bytes.iter().all(u8::is_ascii_graphic)`, eight bytes at a time: this check is most of
-/// the cost of taking the request id on the success path.
-pub(crate) fn all_ascii_graphic(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // With every byte below 0x80: a byte below 0x21 borrows into its high bit when 0x21
-        // is subtracted (and `!x` keeps it), a byte of 0x7F carries into it when 1 is added.
-        let below = x.wrapping_sub(0x21 * ONES) & !x;
-        let above = x.wrapping_add(ONES);
-        if (x | below | above) & HIGH != 0 {
-            return false;
-        }
-    }
-    chunks.remainder().iter().all(u8::is_ascii_graphic)
-}
-
-/// The strict view of a success body: only `instance_num` matters, exactly once, as a u64.
-struct SuccessBody {
-    instance_num: Option<u64>,
-    /// `error`, `error_code` or `errorCode` was present: the body is (also) an error.
-    error_marker: bool,
-}
-
-impl<'de> Deserialize<'de> for SuccessBody {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(SuccessVisitor)
-    }
-}
-
-struct SuccessVisitor;
-
-impl<'de> Visitor<'de> for SuccessVisitor {
-    type Value = SuccessBody;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object with \"instance_num\"")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SuccessBody, A::Error> {
-        let mut body = SuccessBody {
-            instance_num: None,
-            error_marker: false,
+impl ErrorDocument {
+    /// `None` when `body` is not a JSON object.
+    fn read(body: &[u8]) -> Option<ErrorDocument> {
+        let Ok(Value::Object(top)) = serde_json::from_slice::<Value>(body) else {
+            return None;
         };
-        while let Some(key) = map.next_key::<SuccessKey>()? {
-            match key {
-                SuccessKey::InstanceNum => {
-                    if body.instance_num.is_some() {
-                        return Err(de::Error::duplicate_field("instance_num"));
-                    }
-                    body.instance_num = Some(map.next_value::<u64>()?);
-                }
-                SuccessKey::ErrorMarker => {
-                    body.error_marker = true;
-                    map.next_value::<Skip>()?;
-                }
-                SuccessKey::Other => {
-                    map.next_value::<Skip>()?;
-                }
+        let nested = match top.get("error") {
+            Some(Value::Object(nested)) => Some(nested),
+            _ => None,
+        };
+        // The nested `error` object wins when it says anything; then `"error": "text"`;
+        // then the top-level fields.
+        let (code, message) = match (nested, top.get("error")) {
+            (Some(nested), _) if code(nested).is_some() || message(nested).is_some() => {
+                (code(nested), message(nested))
             }
-        }
-        Ok(body)
+            (_, Some(Value::String(text))) if !text.is_empty() => (None, Some(text.clone())),
+            _ => (code(&top), message(&top)),
+        };
+        let request_id = text(&top, "request_id").or_else(|| text(nested?, "request_id"));
+        Some(ErrorDocument {
+            code,
+            message,
+            request_id,
+        })
     }
 }
 
-/// Skips any JSON value without allocating. serde_json's own `IgnoredAny` keeps a stack of
-/// open containers in a heap buffer; this recurses instead (serde_json bounds the depth at
-/// 128). Only a string with escapes still goes through serde_json's scratch buffer.
-struct Skip;
-
-impl<'de> Deserialize<'de> for Skip {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SkipVisitor)
-    }
+/// The first usable code: a non-empty string, or an integer as its decimal text (IAM's
+/// `"code": 401`); a fraction, `true` or an object says nothing.
+fn code(fields: &Map<String, Value>) -> Option<String> {
+    ["error_code", "errorCode", "code"]
+        .into_iter()
+        .find_map(|key| match fields.get(key)? {
+            Value::String(code) if !code.is_empty() => Some(code.clone()),
+            Value::Number(code) if !code.is_f64() => Some(code.to_string()),
+            _ => None,
+        })
 }
 
-struct SkipVisitor;
-
-impl<'de> Visitor<'de> for SkipVisitor {
-    type Value = Skip;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Skip)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-        while map.next_entry::<SkipKey, Skip>()?.is_some() {}
-        Ok(Skip)
-    }
+/// The first usable message: a non-empty string.
+fn message(fields: &Map<String, Value>) -> Option<String> {
+    ["error_msg", "errorMsg", "message"]
+        .into_iter()
+        .find_map(|key| text(fields, key))
 }
 
-/// A map key, skipped without allocating (borrowed unless it has escapes).
-struct SkipKey;
-
-impl<'de> Deserialize<'de> for SkipKey {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_identifier(SkipVisitor)
-            .map(|_| SkipKey)
-    }
-}
-
-enum SuccessKey {
-    InstanceNum,
-    ErrorMarker,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for SuccessKey {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = SuccessKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<SuccessKey, E> {
-                Ok(match key {
-                    "instance_num" => SuccessKey::InstanceNum,
-                    "error" | "error_code" | "errorCode" => SuccessKey::ErrorMarker,
-                    _ => SuccessKey::Other,
-                })
-            }
-        }
-        deserializer.deserialize_identifier(KeyVisitor)
-    }
-}
-
-/// The lenient view of an error document: every field optional, every type accepted,
-/// later duplicates winning. Strings are borrowed from the body when they have no escapes.
-/// Visitors fill it in place (no large values moved around on the way out).
-#[derive(Default)]
-struct ErrorDoc<'a> {
-    fields: ErrorFields<'a>,
-    /// The `error` object, when the top level has one.
-    nested: Option<ErrorFields<'a>>,
-    /// `"error": "text"`.
-    error_text: Option<Cow<'a, str>>,
-}
-
-/// The usable value of each key an error document may use: a non-empty string (or, for
-/// codes, an integer as its decimal text); anything else counts as absent.
-#[derive(Default)]
-struct ErrorFields<'a> {
-    error_code: Option<Cow<'a, str>>,
-    error_code_camel: Option<Cow<'a, str>>,
-    code: Option<Cow<'a, str>>,
-    error_msg: Option<Cow<'a, str>>,
-    error_msg_camel: Option<Cow<'a, str>>,
-    message: Option<Cow<'a, str>>,
-    request_id: Option<Cow<'a, str>>,
-}
-
-impl ErrorFields<'_> {
-    fn code(&self) -> Option<&str> {
-        [&self.error_code, &self.error_code_camel, &self.code]
-            .into_iter()
-            .find_map(|c| c.as_deref())
-    }
-
-    fn message(&self) -> Option<&str> {
-        [&self.error_msg, &self.error_msg_camel, &self.message]
-            .into_iter()
-            .find_map(|m| m.as_deref())
-    }
-}
-
-impl ErrorDoc<'_> {
-    /// Parses `body`; `None` when it is not a JSON object.
-    fn parse(body: &[u8]) -> Option<ErrorDoc<'_>> {
-        let mut doc = ErrorDoc::default();
-        let mut de = serde_json::Deserializer::from_slice(body);
-        DocSeed { doc: &mut doc }.deserialize(&mut de).ok()?;
-        de.end().ok()?;
-        Some(doc)
-    }
-
-    /// The nested `error` object wins when it says anything; then `"error": "text"`; then
-    /// the top-level fields.
-    fn code_and_message(&self) -> (Option<String>, Option<String>) {
-        if let Some(nested) = &self.nested {
-            let (code, message) = (nested.code(), nested.message());
-            if code.is_some() || message.is_some() {
-                return (code.map(str::to_owned), message.map(str::to_owned));
-            }
-        }
-        if let Some(text) = self.error_text.as_deref().filter(|t| !t.is_empty()) {
-            return (None, Some(text.to_owned()));
-        }
-        (
-            self.fields.code().map(str::to_owned),
-            self.fields.message().map(str::to_owned),
-        )
-    }
-
-    fn request_id(&self) -> Option<String> {
-        self.fields
-            .request_id
-            .as_deref()
-            .or_else(|| self.nested.as_ref().and_then(|n| n.request_id.as_deref()))
-            .map(str::to_owned)
-    }
-}
-
-/// How a value is reduced: as a code (integers count) or as text.
-#[derive(Clone, Copy)]
-enum Want {
-    Code,
-    Text,
-}
-
-/// One value of an error document, reduced to its usable text (see [`ErrorFields`]).
-struct ValueSeed(Want);
-
-impl<'de> DeserializeSeed<'de> for ValueSeed {
-    type Value = Option<Cow<'de, str>>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(ValueVisitor(self.0))
-    }
-}
-
-struct ValueVisitor(Want);
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Option<Cow<'de, str>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok((!v.is_empty()).then_some(Cow::Borrowed(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok((!v.is_empty()).then(|| Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok((!v.is_empty()).then_some(Cow::Owned(v)))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(matches!(self.0, Want::Code).then(|| Cow::Owned(v.to_string())))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(matches!(self.0, Want::Code).then(|| Cow::Owned(v.to_string())))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        SkipVisitor.visit_seq(seq).map(|_| None)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        SkipVisitor.visit_map(map).map(|_| None)
-    }
-}
-
-/// The top-level object, filled into `doc`.
-struct DocSeed<'s, 'de> {
-    doc: &'s mut ErrorDoc<'de>,
-}
-
-impl<'de> DeserializeSeed<'de> for DocSeed<'_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DocSeed<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<ErrorKey>()? {
-            if let ErrorKey::Error = key {
-                // A later `error` replaces an earlier one, whatever its type.
-                self.doc.nested = None;
-                self.doc.error_text = None;
-                map.next_value_seed(NestedSeed {
-                    doc: &mut *self.doc,
-                })?;
-            } else {
-                fill(&mut self.doc.fields, key, &mut map)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Stores the value of `key` into `fields` (or skips it).
-fn fill<'de, A: MapAccess<'de>>(
-    fields: &mut ErrorFields<'de>,
-    key: ErrorKey,
-    map: &mut A,
-) -> Result<(), A::Error> {
-    let (slot, want) = match key {
-        ErrorKey::ErrorCode => (&mut fields.error_code, Want::Code),
-        ErrorKey::ErrorCodeCamel => (&mut fields.error_code_camel, Want::Code),
-        ErrorKey::Code => (&mut fields.code, Want::Code),
-        ErrorKey::ErrorMsg => (&mut fields.error_msg, Want::Text),
-        ErrorKey::ErrorMsgCamel => (&mut fields.error_msg_camel, Want::Text),
-        ErrorKey::Message => (&mut fields.message, Want::Text),
-        ErrorKey::RequestId => (&mut fields.request_id, Want::Text),
-        ErrorKey::Error | ErrorKey::Other => {
-            map.next_value::<Skip>()?;
-            return Ok(());
-        }
-    };
-    *slot = map.next_value_seed(ValueSeed(want))?;
-    Ok(())
-}
-
-/// The keys an error document may use; matched without allocating.
-enum ErrorKey {
-    ErrorCode,
-    ErrorCodeCamel,
-    Code,
-    ErrorMsg,
-    ErrorMsgCamel,
-    Message,
-    RequestId,
-    Error,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for ErrorKey {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = ErrorKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<ErrorKey, E> {
-                Ok(match key {
-                    "error_code" => ErrorKey::ErrorCode,
-                    "errorCode" => ErrorKey::ErrorCodeCamel,
-                    "code" => ErrorKey::Code,
-                    "error_msg" => ErrorKey::ErrorMsg,
-                    "errorMsg" => ErrorKey::ErrorMsgCamel,
-                    "message" => ErrorKey::Message,
-                    "request_id" => ErrorKey::RequestId,
-                    "error" => ErrorKey::Error,
-                    _ => ErrorKey::Other,
-                })
-            }
-        }
-        deserializer.deserialize_identifier(KeyVisitor)
-    }
-}
-
-/// The value of the top-level `error`: an object (filled into `doc.nested`), a string
-/// (`doc.error_text`), or anything else (ignored).
-struct NestedSeed<'s, 'de> {
-    doc: &'s mut ErrorDoc<'de>,
-}
-
-impl<'de> DeserializeSeed<'de> for NestedSeed<'_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for NestedSeed<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an error object or text")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let nested = self.doc.nested.insert(ErrorFields::default());
-        while let Some(key) = map.next_key::<ErrorKey>()? {
-            fill(nested, key, &mut map)?;
-        }
-        Ok(())
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
-        self.doc.error_text = Some(Cow::Borrowed(v));
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        self.doc.error_text = Some(Cow::Owned(v.to_owned()));
-        Ok(())
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        SkipVisitor.visit_seq(seq).map(|_| ())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
+/// The value of `key` when it is a non-empty string.
+fn text(fields: &Map<String, Value>, key: &str) -> Option<String> {
+    match fields.get(key)? {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{all_ascii_graphic, serde_count, usual_success};
-    use proptest::prelude::*;
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 
-    /// Bodies near the usual shape: JSON-ish tokens in any order, so that most are almost
-    /// right.
-    fn near_success() -> impl Strategy<Value = Vec<u8>> {
-        let token = prop_oneof![
-            Just(&b"{"[..]),
-            Just(&b"}"[..]),
-            Just(&b"\"instance_num\""[..]),
-            Just(&b"\"instance_nu\""[..]),
-            Just(&b"\"error\""[..]),
-            Just(&b":"[..]),
-            Just(&b","[..]),
-            Just(&b" "[..]),
-            Just(&b"\t\r\n"[..]),
-            Just(&b"\x0b"[..]),
-            Just(&b"0"[..]),
-            Just(&b"15"[..]),
-            Just(&b"-"[..]),
-            Just(&b"."[..]),
-            Just(&b"e2"[..]),
-            Just(&b"18446744073709551615"[..]),
-            Just(&b"18446744073709551616"[..]),
-            Just(&b"null"[..]),
-            Just(&b"\xff"[..]),
-        ];
-        // The usual body's tokens with up to three edits (insert or replace a token), so
-        // that many cases are one step away from what the fast path accepts.
-        let usual: Vec<&'static [u8]> = vec![b"{", b"\"instance_num\"", b":", b"15", b"}"];
-        let edit = (any::<bool>(), any::<prop::sample::Index>(), token);
-        proptest::collection::vec(edit, 0..4).prop_map(move |edits| {
-            let mut tokens = usual.clone();
-            for (insert, at, token) in edits {
-                let i = at.index(tokens.len() + 1);
-                if insert || i == tokens.len() {
-                    tokens.insert(i, token);
-                } else if let Some(slot) = tokens.get_mut(i) {
-                    *slot = token;
-                }
-            }
-            tokens.concat()
-        })
-    }
+    use http::{HeaderMap, StatusCode};
 
-    proptest! {
-        // Cheap cases, and the interesting ones are a few edits among many.
-        #![proptest_config(ProptestConfig::with_cases(8192))]
+    use crate::ResponseErrorKind;
 
-        #[test]
-        fn fast_path_agrees_with_serde(body in near_success()) {
-            if let Some(n) = usual_success(&body) {
-                prop_assert_eq!(serde_count(&body), Some(n), "{:?}", String::from_utf8_lossy(&body));
-            }
-        }
-
-        #[test]
-        fn fast_path_reads_every_count(n in any::<u64>(), ws in "[ \t\r\n]{0,3}") {
-            let body = format!("{ws}{{{ws}\"instance_num\"{ws}:{ws}{n}{ws}}}{ws}");
-            prop_assert_eq!(usual_success(body.as_bytes()), Some(n));
-        }
-    }
-
+    /// Unknown fields of a success body are checked as strictly as the error path reads
+    /// them (see `SuccessBody`): serde_json would skip an ignored value unchecked.
     #[test]
-    fn fast_path_cases() {
-        let cases: &[(&str, Option<u64>)] = &[
-            (r#"{"instance_num": 15}"#, Some(15)),
-            (r#"{"instance_num":0}"#, Some(0)),
-            (
-                "\r\n{ \"instance_num\" :\t18446744073709551615 }\n",
-                Some(u64::MAX),
-            ),
-            // Left to serde (which refuses them or reads them its own way).
-            (r#"{"instance_num": 18446744073709551616}"#, None),
-            (r#"{"instance_num": 015}"#, None),
-            (r#"{"instance_num": 00}"#, None),
-            (r#"{"instance_num": -0}"#, None),
-            (r#"{"instance_num": 1.0}"#, None),
-            (r#"{"instance_num": 1e2}"#, None),
-            (r#"{"instance_num": 15,}"#, None),
-            (r#"{"instance_num": 15, "x": 1}"#, None),
-            (r#"{"instance_num": 15}}"#, None),
-            (r#"{"instance_num": 15} x"#, None),
-            (r#"{"instance_num": "15"}"#, None),
-            (r#"{"instance_num": }"#, None),
-            (r#"{"instance_num" 15}"#, None),
-            (r#"{"instance_nu\u006d": 15}"#, None),
-            ("{\"instance_num\": 15}\x0b", None),
-            ("", None),
+    fn unknown_fields_of_a_success_body_are_checked() {
+        let deep = format!(
+            r#"{{"instance_num":1,"x":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let bodies: [&[u8]; 3] = [
+            br#"{"instance_num":1,"x":"\ud800"}"#,
+            b"{\"instance_num\":1,\"x\":\"\xff\"}",
+            deep.as_bytes(),
         ];
-        for (body, want) in cases {
-            assert_eq!(usual_success(body.as_bytes()), *want, "{body:?}");
-            if let Some(n) = want {
-                assert_eq!(serde_count(body.as_bytes()), Some(*n), "{body:?}");
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn word_at_a_time_check_equals_the_plain_one(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
-            prop_assert_eq!(all_ascii_graphic(&bytes), bytes.iter().all(u8::is_ascii_graphic));
-        }
-    }
-
-    #[test]
-    fn boundaries() {
-        for b in 0..=255u8 {
-            let word = [b'a', b'b', b'c', b, b'd', b'e', b'f', b'g', b'h'];
-            assert_eq!(all_ascii_graphic(&word), b.is_ascii_graphic(), "{b:#x}");
+        for body in bodies {
+            let err = crate::parse(StatusCode::OK, &HeaderMap::new(), body).unwrap_err();
             assert_eq!(
-                all_ascii_graphic(&word[..8]),
-                b.is_ascii_graphic(),
-                "{b:#x}"
+                err.kind(),
+                ResponseErrorKind::Malformed,
+                "{}",
+                String::from_utf8_lossy(body)
             );
         }
+        let shallow = br#"{"instance_num":1,"x":[[[{"a":"\ud83d\ude00"}]]]}"#;
+        assert_eq!(
+            crate::parse(StatusCode::OK, &HeaderMap::new(), shallow)
+                .unwrap()
+                .count(),
+            1
+        );
     }
 }

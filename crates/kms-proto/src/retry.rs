@@ -31,8 +31,7 @@ impl RetryAfter {
 
     /// The `Retry-After` of `headers`, if it is valid (the first one, when repeated).
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        crate::response::find_header(headers, &RETRY_AFTER)
-            .and_then(|v| RetryAfter::parse(v.as_bytes()))
+        RetryAfter::parse(headers.get(RETRY_AFTER)?.as_bytes())
     }
 
     /// How long to wait from `now`; a date in the past gives zero.

@@ -1,4 +1,5 @@
-//! Side-by-side timing shared by the benches of the workspace (included with `#[path]`):
+//! Side-by-side timing shared by the loopback benches of the transports (included with
+//! `#[path]`):
 //! the baseline and the code under test take turns, round after round, in one process, so
 //! drift (frequency, other load) hits both alike; the median of the per-round ratios is
 //! what is reported.
@@ -25,19 +26,6 @@ pub(crate) fn budget() -> (Duration, usize) {
         .filter(|&r| r > 0)
         .unwrap_or(15);
     (Duration::from_millis(300), rounds)
-}
-
-/// The median time ratio (subject / baseline) of `rounds` turns; each closure performs
-/// `n` operations when called with `n`. Prints one line, with the middle half of the
-/// per-round ratios so that a reader sees how much the rounds agreed.
-pub(crate) fn compare(label: &str, baseline: impl FnMut(u64), subject: impl FnMut(u64)) -> f64 {
-    let m = measure(baseline, subject);
-    println!(
-        "side-by-side {label}: baseline {:.1} ns/op, ours {:.1} ns/op, ratio {:.2}x \
-         (middle half of rounds {:.2}x-{:.2}x)",
-        m.baseline_ns, m.subject_ns, m.ratio, m.quartiles.0, m.quartiles.1
-    );
-    m.ratio
 }
 
 /// The median throughput ratio (subject calls/s over baseline calls/s; higher is better).
