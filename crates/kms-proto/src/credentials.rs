@@ -10,7 +10,7 @@ use hmac::Hmac;
 use http::HeaderValue;
 use sha2::Sha256;
 
-use crate::input_error::{Input, InvalidInput, Problem, check_chars, check_len};
+use crate::input::{Input, InvalidInput, Problem, check_chars, check_len};
 
 /// A secret string. `Debug` prints `[redacted]`; there is no `Display` and no accessor
 /// outside this crate, so a secret cannot end up in a log line by accident.

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use crate::credentials::{AkSk, AuthToken, Credentials};
-use crate::input_error::{Input, InvalidInput};
+use crate::input::{Input, InvalidInput};
 use crate::{ClientConfig, Endpoint, ProjectId, Region};
 
 impl ClientConfig {

@@ -61,15 +61,12 @@
 pub mod call;
 mod config;
 mod credentials;
-mod endpoint;
 pub mod env;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod harness;
-mod input_error;
-mod project;
-mod region;
+mod input;
 mod request;
 mod request_id;
 mod response;
@@ -80,11 +77,8 @@ pub mod verify;
 
 pub use config::{CaBundle, ClientConfig, ProxyUrl, TrustRoots};
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
-pub use endpoint::{Endpoint, HttpPolicy};
 pub use error::{ResponseError, ResponseErrorKind};
-pub use input_error::{Input, InvalidInput, Problem};
-pub use project::ProjectId;
-pub use region::{KNOWN_REGIONS, Region};
+pub use input::{Endpoint, HttpPolicy, Input, InvalidInput, KNOWN_REGIONS, Problem, ProjectId, Region};
 pub use request::{
     PreparedRequest, ShowUserInstances, UserAgent, X_AUTH_TOKEN, X_PROJECT_ID, X_REQUEST_ID,
     X_SDK_DATE, X_SECURITY_TOKEN,

@@ -10,7 +10,7 @@ use http::{HeaderMap, Method, Request, Uri};
 use sha2::{Digest, Sha256};
 
 use crate::credentials::{AkSk, Credentials};
-use crate::input_error::{Input, InvalidInput, Problem, check_chars};
+use crate::input::{Input, InvalidInput, Problem, check_chars};
 use crate::sdk_date::SdkDate;
 use crate::sign::{self, EMPTY_BODY_SHA256};
 use crate::{Endpoint, ProjectId};
@@ -53,7 +53,7 @@ impl UserAgent {
     /// [`MAX_SUFFIX_LEN`](Self::MAX_SUFFIX_LEN), has surrounding whitespace or contains
     /// anything but printable ASCII and spaces.
     pub fn with_suffix(suffix: &str) -> Result<Self, InvalidInput> {
-        crate::input_error::check_len(Input::UserAgent, suffix, Self::MAX_SUFFIX_LEN)?;
+        crate::input::check_len(Input::UserAgent, suffix, Self::MAX_SUFFIX_LEN)?;
         if suffix.trim() != suffix {
             return Err(InvalidInput::new(
                 Input::UserAgent,

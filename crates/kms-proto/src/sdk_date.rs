@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use time::{Date, Month, OffsetDateTime};
 
-use crate::input_error::{Input, InvalidInput, Problem};
+use crate::input::{Input, InvalidInput, Problem};
 
 /// A signing time as written in `X-Sdk-Date` (`20261122T080000Z`), whole seconds, UTC.
 ///

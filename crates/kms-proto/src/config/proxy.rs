@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::Endpoint;
-use crate::input_error::{Input, InvalidInput, Problem};
+use crate::input::{Input, InvalidInput, Problem};
 
 /// An explicit HTTP proxy (`http://[user:password@]host:port`), reached with `CONNECT`.
 ///

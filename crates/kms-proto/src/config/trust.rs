@@ -6,7 +6,7 @@ use std::fmt;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use crate::input_error::{Input, InvalidInput, Problem};
+use crate::input::{Input, InvalidInput, Problem};
 
 /// The certificates a transport trusts for HTTPS.
 ///

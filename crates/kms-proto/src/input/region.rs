@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::input_error::{Input, InvalidInput, Problem, check_chars, check_len};
+use crate::input::{Input, InvalidInput, Problem, check_chars, check_len};
 
 /// The 32 regions of the official Huawei Cloud KMS endpoint table.
 ///

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::input_error::{Input, InvalidInput, Problem, check_chars};
-use crate::region::Region;
+use crate::input::Region;
+use crate::input::{Input, InvalidInput, Problem, check_chars};
 
 /// Whether plain `http` may be used to a host that is not loopback.
 ///

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::input_error::{Input, InvalidInput, check_chars, check_len};
+use crate::input::{Input, InvalidInput, check_chars, check_len};
 
 /// A validated Huawei Cloud project id.
 ///
@@ -75,7 +75,7 @@ impl TryFrom<&str> for ProjectId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input_error::Problem;
+    use crate::input::Problem;
 
     #[test]
     fn accepts_real_shapes() {
