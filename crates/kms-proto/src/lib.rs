@@ -78,7 +78,9 @@ pub mod verify;
 pub use config::{CaBundle, ClientConfig, ProxyUrl, TrustRoots};
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
 pub use error::{ResponseError, ResponseErrorKind};
-pub use input::{Endpoint, HttpPolicy, Input, InvalidInput, KNOWN_REGIONS, Problem, ProjectId, Region};
+pub use input::{
+    Endpoint, HttpPolicy, Input, InvalidInput, KNOWN_REGIONS, Problem, ProjectId, Region,
+};
 pub use request::{
     PreparedRequest, ShowUserInstances, UserAgent, X_AUTH_TOKEN, X_PROJECT_ID, X_REQUEST_ID,
     X_SDK_DATE, X_SECURITY_TOKEN,
