@@ -1,5 +1,5 @@
 //! Replays the committed fuzz corpus of every target, and every saved crash reproducer,
-//! through the same harness functions the fuzz targets call (`kms_proto::harness`), on
+//! through the same harness functions the fuzz targets call (`kms_fuzz_harness`), on
 //! stable, as an ordinary test. Failing inputs are named.
 
 #![allow(
@@ -14,7 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use kms_conformance::workspace_root;
-use kms_proto::harness::TARGETS;
+use kms_fuzz_harness::TARGETS;
 
 /// Runs every file of `dir` through `harness`; returns (files run, failures).
 fn replay(dir: &Path, harness: fn(&[u8])) -> (usize, Vec<String>) {
@@ -85,7 +85,7 @@ fn every_fuzz_target_has_a_harness() {
             .into_owned();
         assert!(
             TARGETS.iter().any(|(t, _)| *t == name),
-            "fuzz target {name} is not in kms_proto::harness::TARGETS"
+            "fuzz target {name} is not in kms_fuzz_harness::TARGETS"
         );
     }
 }

@@ -63,9 +63,6 @@ mod config;
 mod credentials;
 pub mod env;
 mod error;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod harness;
 mod input;
 mod request;
 mod request_id;

@@ -1,15 +1,27 @@
-//! Entry points for the fuzz targets in `fuzz/` and for the corpus replay in `tests/`.
+//! The fuzz checks of the workspace: one function per fuzz target in `fuzz/`, also run by
+//! the corpus replay in `tests/tests/fuzz_corpus.rs`, so that `cargo test` on stable checks
+//! every committed input with the same code the fuzzer runs.
 //!
 //! Each function takes arbitrary bytes, derives its inputs from them deterministically,
-//! drives one parser or validator, and panics when an invariant breaks, which is how a
-//! fuzzer (and the replay test) notices. Not part of the supported API: compiled only with
-//! the `fuzzing` feature.
+//! drives one parser or validator of `kms-proto` through its public API, and panics when an
+//! invariant breaks, which is how a fuzzer (and the replay test) notices.
+//!
+//! An unpublished crate of its own, not a feature of `kms-proto`, so that no build of the
+//! product compiles test machinery.
+//!
+//! ```
+//! for (name, harness) in kms_fuzz_harness::TARGETS {
+//!     harness(b"");
+//!     assert!(!name.is_empty());
+//! }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![allow(
     clippy::panic,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    missing_docs,
     reason = "a harness reports a broken invariant by panicking"
 )]
 
@@ -17,9 +29,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use crate::sign::{self, SignableRequest};
-use crate::verify::{self, ReceivedRequest, VerifyError};
-use crate::{
+use kms_proto::sign::{self, SignableRequest};
+use kms_proto::verify::{self, ReceivedRequest, VerifyError};
+use kms_proto::{
     AkSk, AuthToken, Credentials, Endpoint, HttpPolicy, MAX_RESPONSE_BODY, Outcome, ProjectId,
     ProxyUrl, Region, RetryAfter, RetryPolicy, SdkDate, ShowUserInstances,
 };
@@ -59,8 +71,8 @@ pub fn parse_response(data: &[u8]) {
         lower.append(n, v.clone());
         upper.append(n_upper, v);
     }
-    let result = crate::parse(status, &lower, body);
-    let again = crate::parse(status, &upper, body);
+    let result = kms_proto::parse(status, &lower, body);
+    let again = kms_proto::parse(status, &upper, body);
     assert_eq!(
         summary(&result),
         summary(&again),
@@ -84,7 +96,7 @@ pub fn parse_response(data: &[u8]) {
             );
             assert_eq!(e.status(), status);
             assert_eq!(
-                e.kind() == crate::ResponseErrorKind::TooLarge,
+                e.kind() == kms_proto::ResponseErrorKind::TooLarge,
                 body.len() > MAX_RESPONSE_BODY
             );
             if let Some(id) = e.request_id() {
@@ -102,7 +114,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn summary(r: &Result<crate::InstanceCount, crate::ResponseError>) -> String {
+fn summary(r: &Result<kms_proto::InstanceCount, kms_proto::ResponseError>) -> String {
     match r {
         Ok(c) => format!("ok {} {:?}", c.count(), c.request_id()),
         Err(e) => format!(
@@ -355,10 +367,11 @@ pub fn retry_after(data: &[u8]) {
         "retry-after",
         HeaderValue::from_bytes(data).unwrap_or(HeaderValue::from_static("0")),
     );
-    let err = crate::parse(StatusCode::TOO_MANY_REQUESTS, &headers, b"").unwrap_err();
+    let err = kms_proto::parse(StatusCode::TOO_MANY_REQUESTS, &headers, b"").unwrap_err();
     let policy = RetryPolicy::default();
     for attempt in 1..=5 {
-        if let crate::Decision::Retry(d) = policy.decide(attempt, Outcome::Response(&err), 0.5, now)
+        if let kms_proto::Decision::Retry(d) =
+            policy.decide(attempt, Outcome::Response(&err), 0.5, now)
         {
             assert!(d <= policy.max_backoff());
         }
@@ -411,7 +424,7 @@ pub fn small_parsers(data: &[u8]) {
         }
     }
     // A bundle accepted holds at least one certificate, each a trust anchor rustls takes.
-    if let Ok(bundle) = crate::CaBundle::from_pem(data) {
+    if let Ok(bundle) = kms_proto::CaBundle::from_pem(data) {
         assert!(bundle.certificates().next().is_some());
     }
     if let Some(date) = SdkDate::parse(&s) {
