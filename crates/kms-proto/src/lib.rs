@@ -62,19 +62,17 @@ pub mod call;
 mod config;
 mod credentials;
 pub mod env;
-mod error;
 mod input;
 mod request;
-mod request_id;
 mod response;
 mod retry;
+mod untrusted;
 mod sdk_date;
 pub mod sign;
 pub mod verify;
 
 pub use config::{CaBundle, ClientConfig, ProxyUrl, TrustRoots};
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
-pub use error::{ResponseError, ResponseErrorKind};
 pub use input::{
     Endpoint, HttpPolicy, Input, InvalidInput, KNOWN_REGIONS, Problem, ProjectId, Region,
 };
@@ -82,10 +80,9 @@ pub use request::{
     PreparedRequest, ShowUserInstances, UserAgent, X_AUTH_TOKEN, X_PROJECT_ID, X_REQUEST_ID,
     X_SDK_DATE, X_SECURITY_TOKEN,
 };
-pub use request_id::RequestId;
 pub use response::{
-    InstanceCount, MAX_RESPONSE_BODY, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, parse,
-    parse_with_limit,
+    InstanceCount, MAX_RESPONSE_BODY, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, RequestId,
+    ResponseError, ResponseErrorKind, RetryAfter, parse, parse_with_limit,
 };
-pub use retry::{Decision, Outcome, RetryAfter, RetryPolicy, StopReason};
+pub use retry::{Decision, Outcome, RetryPolicy, StopReason};
 pub use sdk_date::SdkDate;

@@ -113,13 +113,13 @@ impl fmt::Display for VerifyError {
                 write!(
                     f,
                     "access key {:?} is unknown",
-                    crate::error::Untrusted(ak).to_string()
+                    crate::untrusted::Untrusted(ak).to_string()
                 )
             }
             VerifyError::SignedHeaderMissing(name) => write!(
                 f,
                 "signed header {:?} is missing from the request or present more than once",
-                crate::error::Untrusted(name).to_string()
+                crate::untrusted::Untrusted(name).to_string()
             ),
             VerifyError::MissingDate => f.write_str("the request has no X-Sdk-Date header"),
             VerifyError::DateNotSigned => f.write_str("X-Sdk-Date is not among the signed headers"),

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+use http::HeaderMap;
+
+use crate::request::X_REQUEST_ID;
+
 /// A request id, as found in `X-Request-Id`: what support asks for when a call went wrong.
 ///
 /// Ids seen in practice are 32 hex digits. [`parse`](crate::parse) keeps one only when it
@@ -49,6 +53,13 @@ impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RequestId({:?})", self.as_str())
     }
+}
+
+/// `X-Request-Id` when it is non-empty printable ASCII (no spaces): anything else could
+/// not be quoted to support as it was sent.
+pub(super) fn from_headers(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(&X_REQUEST_ID)?.to_str().ok()?;
+    (!value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic())).then_some(value)
 }
 
 #[cfg(test)]

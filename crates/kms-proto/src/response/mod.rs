@@ -6,10 +6,13 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::error::{ResponseError, ResponseErrorKind};
-use crate::request::X_REQUEST_ID;
-use crate::request_id::RequestId;
-use crate::retry::RetryAfter;
+mod error;
+mod request_id;
+mod retry_after;
+
+pub use error::{ResponseError, ResponseErrorKind};
+pub use request_id::RequestId;
+pub use retry_after::RetryAfter;
 
 /// The largest response body the protocol accepts, in bytes: 64 KiB.
 ///
@@ -137,11 +140,10 @@ pub fn parse_with_limit(
 ) -> Result<InstanceCount, ResponseError> {
     let limit = limit.min(MAX_RESPONSE_BODY);
     if body.len() > limit {
-        let mut err = ResponseError::new(ResponseErrorKind::TooLarge, status);
-        err.0.request_id = header_request_id(headers).map(str::to_owned);
-        err.0.retry_after = RetryAfter::from_headers(headers);
-        err.0.detail = Some(format!("the body is larger than the {limit}-byte limit").into());
-        return Err(err);
+        return Err(
+            ResponseError::new(ResponseErrorKind::TooLarge, status, headers)
+                .with_detail(format!("the body is larger than the {limit}-byte limit")),
+        );
     }
     let failure = if status.is_success() {
         match serde_json::from_slice::<SuccessBody>(body) {
@@ -149,7 +151,7 @@ pub fn parse_with_limit(
                 instance_num: Some(count),
                 other,
             }) if !says_error(&other) => {
-                let request_id = header_request_id(headers).map(RequestId::new);
+                let request_id = request_id::from_headers(headers).map(RequestId::new);
                 return Ok(InstanceCount::new(count, request_id));
             }
             Ok(SuccessBody {
@@ -220,33 +222,20 @@ fn error_response(
         (SuccessFailure::NotSuccess, false) => ResponseErrorKind::Status,
         (_, false) => ResponseErrorKind::Malformed,
     };
-    let mut err = ResponseError::new(kind, status);
-    err.0.request_id = header_request_id(headers)
-        .map(str::to_owned)
-        .or(said.request_id);
-    err.0.retry_after = RetryAfter::from_headers(headers);
+    let err = ResponseError::new(kind, status, headers).or_request_id(said.request_id);
     if recognised {
-        err.0.code = said.code;
-        err.0.message = said.message;
-        return err;
+        return err.with_document(said.code, said.message);
     }
     match failure {
-        SuccessFailure::NotSuccess => {}
-        SuccessFailure::Missing => {
-            err.0.detail = Some("the JSON object has no \"instance_num\" field".into());
-        }
-        SuccessFailure::ErrorMarker => {
-            err.0.detail = Some(
-                "the JSON object has \"instance_num\" beside an error field that says nothing"
-                    .into(),
-            );
-        }
-        SuccessFailure::Invalid(e) => {
-            err.0.detail = Some(describe_json_error(&e, body).into());
-            err.0.source = Some(Box::new(e));
-        }
+        SuccessFailure::NotSuccess => err,
+        SuccessFailure::Missing => err.with_detail("the JSON object has no \"instance_num\" field"),
+        SuccessFailure::ErrorMarker => err.with_detail(
+            "the JSON object has \"instance_num\" beside an error field that says nothing",
+        ),
+        SuccessFailure::Invalid(e) => err
+            .with_detail(describe_json_error(&e, body))
+            .with_source(e),
     }
-    err
 }
 
 fn describe_json_error(e: &serde_json::Error, body: &[u8]) -> String {
@@ -254,13 +243,6 @@ fn describe_json_error(e: &serde_json::Error, body: &[u8]) -> String {
         return "the body is empty".to_owned();
     }
     format!("{e}")
-}
-
-/// `X-Request-Id` when it is non-empty printable ASCII (no spaces): anything else could
-/// not be quoted to support as it was sent.
-fn header_request_id(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(&X_REQUEST_ID)?.to_str().ok()?;
-    (!value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic())).then_some(value)
 }
 
 /// What an error document says: its usable code, message and request id.

@@ -5,7 +5,11 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::retry::RetryAfter;
+use http::HeaderMap;
+
+use super::request_id;
+use super::retry_after::RetryAfter;
+use crate::untrusted::Untrusted;
 
 /// What kind of answer a [`ResponseError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,37 +45,66 @@ impl ResponseErrorKind {
 /// do. Text that came from the network is shown with control characters escaped and
 /// shortened to 300 characters; the accessors give it whole.
 #[derive(Debug)]
-pub struct ResponseError(pub(crate) Box<Fields>);
+pub struct ResponseError(Box<Fields>);
 
 /// The fields of a [`ResponseError`], boxed so that `Result<InstanceCount, ResponseError>`
 /// stays small on the success path.
 #[derive(Debug)]
-pub(crate) struct Fields {
-    pub(crate) kind: ResponseErrorKind,
-    pub(crate) status: StatusCode,
-    pub(crate) code: Option<String>,
-    pub(crate) message: Option<String>,
-    pub(crate) request_id: Option<String>,
-    pub(crate) retry_after: Option<RetryAfter>,
-    pub(crate) detail: Option<Box<str>>,
-    pub(crate) source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+struct Fields {
+    kind: ResponseErrorKind,
+    status: StatusCode,
+    code: Option<String>,
+    message: Option<String>,
+    request_id: Option<String>,
+    retry_after: Option<RetryAfter>,
+    detail: Option<Box<str>>,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
 /// Error codes that mean "throttled" whatever the status.
 const THROTTLING_CODES: [&str; 2] = ["APIG.0308", "APIGW.0308"];
 
 impl ResponseError {
-    pub(crate) fn new(kind: ResponseErrorKind, status: StatusCode) -> Self {
+    /// An answer of `kind` with `status`, and what its headers say: the request id
+    /// (`X-Request-Id`) and `Retry-After`.
+    pub(super) fn new(kind: ResponseErrorKind, status: StatusCode, headers: &HeaderMap) -> Self {
         ResponseError(Box::new(Fields {
             kind,
             status,
             code: None,
             message: None,
-            request_id: None,
-            retry_after: None,
+            request_id: request_id::from_headers(headers).map(str::to_owned),
+            retry_after: RetryAfter::from_headers(headers),
             detail: None,
             source: None,
         }))
+    }
+
+    /// The body's request id, used when the headers gave none.
+    pub(super) fn or_request_id(mut self, id: Option<String>) -> Self {
+        if self.0.request_id.is_none() {
+            self.0.request_id = id;
+        }
+        self
+    }
+
+    /// What the error document said.
+    pub(super) fn with_document(mut self, code: Option<String>, message: Option<String>) -> Self {
+        self.0.code = code;
+        self.0.message = message;
+        self
+    }
+
+    /// What was wrong with the answer, for `Display`, when no document says it.
+    pub(super) fn with_detail(mut self, detail: impl Into<Box<str>>) -> Self {
+        self.0.detail = Some(detail.into());
+        self
+    }
+
+    /// The underlying error (serde_json's), for [`source`](StdError::source).
+    pub(super) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.0.source = Some(Box::new(source));
+        self
     }
 
     /// What kind of answer this was.
@@ -227,26 +260,5 @@ impl fmt::Display for Status {
             Some(reason) => write!(f, "{} {reason}", self.0.as_u16()),
             None => write!(f, "{}", self.0.as_u16()),
         }
-    }
-}
-
-/// Text from the network, made safe for one log line: control characters escaped, cut to
-/// 300 characters.
-pub(crate) struct Untrusted<'a>(pub(crate) &'a str);
-
-impl fmt::Display for Untrusted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const MAX_CHARS: usize = 300;
-        for (i, c) in self.0.chars().enumerate() {
-            if i == MAX_CHARS {
-                return f.write_str("…");
-            }
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                fmt::Write::write_char(f, c)?;
-            }
-        }
-        Ok(())
     }
 }
