@@ -66,9 +66,9 @@ mod input;
 mod request;
 mod response;
 mod retry;
-mod untrusted;
 mod sdk_date;
 pub mod sign;
+mod untrusted;
 pub mod verify;
 
 pub use config::{CaBundle, ClientConfig, ProxyUrl, TrustRoots};
