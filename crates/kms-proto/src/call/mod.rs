@@ -266,7 +266,8 @@ impl<'a> Call<'a> {
                 );
                 Step::Retry(delay)
             }
-            _ => {
+            // Both named: a decision added later must be placed here, not fall into "stop".
+            Decision::Retry(_) | Decision::Stop(_) => {
                 let error = error();
                 tracing::warn!(
                     attempts = self.attempts,
