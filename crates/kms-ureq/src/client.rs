@@ -146,7 +146,18 @@ impl Client {
                 timeout_ms = timeout.as_millis() as u64,
                 "no connection became free within the attempt timeout"
             );
-            let failure = TransportFailure::new(TransportErrorKind::Timeout, false);
+            // The source says why, so that `-vv` and `source()` tell this wait apart from a
+            // slow server: the fix is more connections or a longer timeout.
+            let failure = TransportFailure::new(TransportErrorKind::Timeout, false).with_source(
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "all {} connections of the client (max_connections) stayed busy for the \
+                         whole attempt timeout; raise max_connections or the timeout",
+                        config.max_connections()
+                    ),
+                ),
+            );
             return call.on_failure(failure, now());
         };
         if let Acquired::After(waited) = acquired {
@@ -203,4 +214,48 @@ impl Client {
 /// "Now" for the core, made here only: the clocks and a jitter draw for retry backoff.
 fn now() -> Now {
     Now::new(SystemTime::now(), Instant::now(), fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::error::Error as _;
+    use std::time::Duration;
+
+    use kms_mock::{BlockingMockServer, MockConfig};
+    use kms_proto::call::ErrorKind;
+    use kms_proto::{AuthToken, Endpoint, ProjectId, RetryPolicy};
+
+    use super::*;
+
+    #[test]
+    fn a_call_with_no_free_connection_times_out_unsent_and_says_why() {
+        const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
+        let server = BlockingMockServer::start(
+            MockConfig::new()
+                .with_project(PROJECT, 15)
+                .with_token("tok", PROJECT),
+        )
+        .unwrap();
+        let config = ClientConfig::new(
+            Endpoint::parse(&server.url()).unwrap(),
+            ProjectId::new(PROJECT).unwrap(),
+            AuthToken::new("tok").unwrap().into(),
+        )
+        .with_max_connections(1)
+        .with_retry(RetryPolicy::never())
+        .with_attempt_timeout(Duration::from_millis(200));
+        let client = Client::new(config).unwrap();
+        // Another call holds the only connection for the whole attempt.
+        let (held, _) = client.inner.permits.acquire(Duration::ZERO).unwrap();
+        let err = client.show_user_instances().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(!err.may_have_been_sent(), "{err}");
+        let why = err.source().map(ToString::to_string).unwrap_or_default();
+        assert!(why.contains("max_connections"), "{why}");
+        assert_eq!(server.requests().len(), 0);
+        drop(held);
+        assert_eq!(client.show_user_instances().unwrap().count(), 15);
+    }
 }
