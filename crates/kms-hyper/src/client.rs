@@ -175,7 +175,6 @@ impl Client {
         match tokio::time::timeout(timeout, exchange).await {
             Err(_elapsed) => {
                 warn!(timeout_ms = timeout.as_millis() as u64, "attempt timed out");
-
                 let failure = TransportFailure::new(TransportErrorKind::Timeout, true);
                 call.on_failure(failure, now())
             }
