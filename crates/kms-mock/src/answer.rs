@@ -13,17 +13,37 @@ pub(crate) struct Answer {
     pub(crate) retry_after: Option<u64>,
     /// Whether to send `Connection: close` (hyper then closes after the answer).
     pub(crate) close: bool,
+    /// The `Content-Type` of `body`.
+    pub(crate) content_type: &'static str,
+    /// Headers of this answer beyond the usual ones (`Allow` on a 405).
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
+/// The `Content-Type` of the gateway's and KMS's JSON answers.
+pub(crate) const JSON: &str = "application/json;charset=UTF-8";
+/// The `Content-Type` of the metadata service's text answers.
+pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
+
 impl Answer {
-    /// 200 with the count.
-    pub(crate) fn ok(count: u64) -> Self {
+    /// An answer with `status`, `body` of `content_type`, and nothing else.
+    pub(crate) fn new(status: StatusCode, content_type: &'static str, body: String) -> Self {
         Answer {
-            status: StatusCode::OK,
-            body: format!("{{\"instance_num\":{count}}}"),
+            status,
+            body,
             retry_after: None,
             close: false,
+            content_type,
+            headers: Vec::new(),
         }
+    }
+
+    /// 200 with the count.
+    pub(crate) fn ok(count: u64) -> Self {
+        Answer::new(
+            StatusCode::OK,
+            JSON,
+            format!("{{\"instance_num\":{count}}}"),
+        )
     }
 
     /// The gateway's flat shape, with the request id in the body.
@@ -35,28 +55,18 @@ impl Answer {
             json_string(code),
             json_string(request_id)
         );
-        Answer {
-            status,
-            body,
-            retry_after: None,
-            close: false,
-        }
+        Answer::new(status, JSON, body)
     }
 
     /// KMS's nested shape.
     pub(crate) fn kms(status: StatusCode, code: &str, message: &str) -> Self {
         let body = serde_json::json!({"error": {"error_code": code, "error_msg": message}});
-        Answer {
-            status,
-            body: body.to_string(),
-            retry_after: None,
-            close: false,
-        }
+        Answer::new(status, JSON, body.to_string())
     }
 
-    /// The response that sends this answer: a JSON body, `X-Request-Id`, `Retry-After` and
-    /// `Connection: close` when the answer asks for them, then `extra` headers (a name or
-    /// value that is not valid HTTP is left out).
+    /// The response that sends this answer: its body and `Content-Type`, `X-Request-Id`,
+    /// `Retry-After` and `Connection: close` when the answer asks for them, the answer's own
+    /// headers, then `extra` headers (a name or value that is not valid HTTP is left out).
     pub(crate) fn into_response(
         self,
         request_id: &str,
@@ -67,7 +77,7 @@ impl Answer {
         let headers = response.headers_mut();
         headers.insert(
             http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json;charset=UTF-8"),
+            HeaderValue::from_static(self.content_type),
         );
         if let Ok(id) = HeaderValue::from_str(request_id) {
             headers.insert("x-request-id", id);
@@ -78,7 +88,8 @@ impl Answer {
         if self.close {
             headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
-        for (name, value) in extra {
+        let own = self.headers.into_iter().map(|(n, v)| (n.to_owned(), v));
+        for (name, value) in own.chain(extra) {
             if let (Ok(name), Ok(value)) = (
                 http::HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(&value),

@@ -1,6 +1,8 @@
 //! Checking the credentials a request carries, as the API gateway and KMS do: an IAM token,
 //! or an SDK-HMAC-SHA256 signature under the gateway's lockout.
 
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::request::Parts;
@@ -10,6 +12,7 @@ use kms_proto::verify::{self, AuthorizationHeader, ReceivedRequest, Verified, Ve
 use crate::answer::Answer;
 use crate::config::{AkSkEntry, MockConfig};
 use crate::gateway::{Caller, Gateway};
+use crate::issued::{Issued, rfc3339_micros};
 
 const IAM_PREFIX: &str = "Incorrect IAM authentication information: ";
 
@@ -36,19 +39,55 @@ impl Presented<'_> {
     }
 }
 
+/// The access keys a request may be signed with: those configured, and the temporary ones
+/// the credential endpoints have issued.
+#[derive(Clone, Copy)]
+pub(crate) struct Keys<'a> {
+    pub(crate) config: &'a MockConfig,
+    pub(crate) issued: &'a Issued,
+}
+
+/// A known access key: configured (borrowed, as most requests use one) or issued (shared
+/// with the table, which may forget it meanwhile).
+enum Known<'a> {
+    Configured(&'a AkSkEntry),
+    Issued(Arc<AkSkEntry>),
+}
+
+impl Deref for Known<'_> {
+    type Target = AkSkEntry;
+
+    fn deref(&self) -> &AkSkEntry {
+        match self {
+            Known::Configured(entry) => entry,
+            Known::Issued(entry) => entry,
+        }
+    }
+}
+
+impl<'a> Keys<'a> {
+    /// The entry of `access_key`: a configured key wins over an issued one.
+    fn get(&self, access_key: &str) -> Option<Known<'a>> {
+        match self.config.aksks.get(access_key) {
+            Some(entry) => Some(Known::Configured(entry)),
+            None => self.issued.get(access_key).map(Known::Issued),
+        }
+    }
+}
+
 /// Checks the credentials of `request`: an `X-Auth-Token` if it carries one, its signature
 /// otherwise.
 ///
 /// # Errors
 /// The answer that refuses the request.
 pub(crate) fn authenticate(
-    config: &MockConfig,
+    keys: Keys<'_>,
     gateway: &Gateway,
     request: &Presented<'_>,
 ) -> Result<Caller, Answer> {
     match request.parts.headers.get("x-auth-token") {
-        Some(token) => check_token(config, token, request),
-        None => check_signature(config, gateway, request),
+        Some(token) => check_token(keys.config, token, request),
+        None => check_signature(keys, gateway, request),
     }
 }
 
@@ -88,9 +127,9 @@ fn check_token(
 
 /// The steps of an AK/SK request: an `Authorization` header; its access key not locked;
 /// the signature verified (a failure counts towards the lockout, a success resets it);
-/// then what the key may do: its security token, its projects.
+/// then what the key may do: its security token, its expiry, its projects.
 fn check_signature(
-    config: &MockConfig,
+    keys: Keys<'_>,
     gateway: &Gateway,
     request: &Presented<'_>,
 ) -> Result<Caller, Answer> {
@@ -112,13 +151,15 @@ fn check_signature(
             "the access key is locked after too many failed signatures; wait and check the SK",
         ));
     }
-    let entry = access_key.and_then(|ak| config.aksks.get(ak));
-    let verified = match verify_signature(request, entry) {
+    let entry = access_key.and_then(|ak| keys.get(ak));
+    let verified = match verify_signature(request, entry.as_deref()) {
         Ok(verified) => verified,
         Err(error) => {
             // Only known keys count: counting unknown ones would let any client grow the
             // table without bound.
-            if let (Some(ak), Some(_)) = (access_key, entry) {
+            if let Some(ak) = access_key
+                && entry.is_some()
+            {
                 gateway.record_failure(ak, request.now);
             }
             return Err(request.unauthorized(&signature_message(&error)));
@@ -128,8 +169,9 @@ fn check_signature(
     let Some(entry) = entry else {
         return Err(request.unauthorized("access key does not exist"));
     };
-    check_security_token(entry, &verified, request)?;
-    check_projects(entry, request.project)?;
+    check_security_token(&entry, &verified, request)?;
+    check_expiry(&entry, request)?;
+    check_projects(&entry, request.project)?;
     Ok(Caller::AccessKey(verified.access_key().to_owned()))
 }
 
@@ -177,6 +219,18 @@ fn check_security_token(
     Err(request.unauthorized(
         "the security token is missing, unsigned or invalid for this temporary access key",
     ))
+}
+
+/// A temporary key that expires (an issued one) is used before it does, as the gateway
+/// words an expired token: `... expires, expires_at: <when>`.
+fn check_expiry(entry: &AkSkEntry, request: &Presented<'_>) -> Result<(), Answer> {
+    match entry.expires_at {
+        Some(at) if request.now >= at => Err(request.unauthorized(&format!(
+            "security token expires, expires_at: {}",
+            rfc3339_micros(at)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// A key restricted to some projects is used on one of them.

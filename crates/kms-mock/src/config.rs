@@ -16,6 +16,19 @@ pub(crate) struct AkSkEntry {
     pub(crate) security_token: Option<String>,
     /// `None`: every configured project.
     pub(crate) projects: Option<Vec<String>>,
+    /// When the key stops being accepted (issued temporary credentials); `None`: never.
+    pub(crate) expires_at: Option<SystemTime>,
+}
+
+/// How the ECS metadata service behaves, when the emulator serves it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct MetadataConfig {
+    /// `GET /openstack/latest/securitykey` without `X-Metadata-Token` is refused.
+    pub(crate) token_required: bool,
+    /// `PUT /meta-data/latest/api/token` answers 404.
+    pub(crate) v2_unavailable: bool,
+    /// The instance has no agency: the security key is refused.
+    pub(crate) no_agency: bool,
 }
 
 /// An IAM token the emulator accepts.
@@ -31,7 +44,10 @@ pub(crate) struct TokenEntry {
 /// Defaults: listen on `127.0.0.1:0` (a free port), plain HTTP, no projects, no
 /// credentials, lock an AK for 5 minutes after 5 failed signatures in a row, no throttling,
 /// the system clock, at most [`DEFAULT_MAX_CONNECTIONS`] (1024) connections open at once,
-/// and [`BODY_READ_TIMEOUT`](crate::BODY_READ_TIMEOUT) (30 s) for a request body.
+/// [`BODY_READ_TIMEOUT`](crate::BODY_READ_TIMEOUT) (30 s) for a request body, no credential
+/// endpoints (no ECS metadata, no CCE pod identity), and
+/// [`DEFAULT_CREDENTIAL_LIFETIME`](crate::DEFAULT_CREDENTIAL_LIFETIME) (6 hours) for the
+/// temporary credentials they would issue.
 #[derive(Clone)]
 pub struct MockConfig {
     pub(crate) listen: SocketAddr,
@@ -44,6 +60,9 @@ pub struct MockConfig {
     pub(crate) clock: Clock,
     pub(crate) max_connections: usize,
     pub(crate) body_read_timeout: Duration,
+    pub(crate) metadata: Option<MetadataConfig>,
+    pub(crate) pod_identity_token: Option<String>,
+    pub(crate) credential_lifetime: Duration,
 }
 
 /// How many connections the emulator holds open at once unless
@@ -66,6 +85,9 @@ impl Default for MockConfig {
             clock: Arc::new(SystemTime::now),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             body_read_timeout: crate::server::BODY_READ_TIMEOUT,
+            metadata: None,
+            pod_identity_token: None,
+            credential_lifetime: crate::issued::DEFAULT_CREDENTIAL_LIFETIME,
         }
     }
 }
@@ -86,6 +108,10 @@ impl fmt::Debug for MockConfig {
             .field("throttle", &self.throttle)
             .field("max_connections", &self.max_connections)
             .field("body_read_timeout", &self.body_read_timeout)
+            .field("metadata", &self.metadata)
+            // Whether it is served, never the token.
+            .field("pod_identity", &self.pod_identity_token.is_some())
+            .field("credential_lifetime", &self.credential_lifetime)
             .finish()
     }
 }
@@ -123,6 +149,7 @@ impl MockConfig {
                 key: kms_proto::verify::PreparedKey::new(sk),
                 security_token: None,
                 projects: None,
+                expires_at: None,
             },
         );
         self
@@ -136,6 +163,7 @@ impl MockConfig {
                 key: kms_proto::verify::PreparedKey::new(sk),
                 security_token: Some(security_token.to_owned()),
                 projects: None,
+                expires_at: None,
             },
         );
         self
@@ -230,6 +258,90 @@ impl MockConfig {
     /// and its connection is closed. Tests set a short one.
     pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
         self.body_read_timeout = timeout;
+        self
+    }
+
+    /// Also serves the ECS metadata service's credential endpoints on the emulator's own
+    /// listener (default: not served; those paths then get the gateway's 404):
+    ///
+    /// - `PUT /meta-data/latest/api/token` with `X-Metadata-Token-Ttl-Seconds: N` (1 to
+    ///   21600; anything else is 400): 200 with a fresh session token (`text/plain`), valid
+    ///   for N seconds by the emulator's clock.
+    /// - `GET /openstack/latest/securitykey`: 200 with a credential document
+    ///   `{"credential":{"access","secret","securitytoken","expires_at"}}` of freshly issued
+    ///   temporary credentials (see [`with_credential_lifetime`](Self::with_credential_lifetime)),
+    ///   which the KMS path then accepts. With `X-Metadata-Token`, the token must be live,
+    ///   else 401 (`text/plain`, without the "Please configure Cloud Service Agency first"
+    ///   of [`with_metadata_no_agency`](Self::with_metadata_no_agency), so that a client
+    ///   gets a new session token and tries again). Without it, the request is answered
+    ///   (token-less access is allowed) unless
+    ///   [`with_metadata_token_required`](Self::with_metadata_token_required).
+    ///
+    /// Another method on either path is 405 with `Allow`. Requests there are recorded, and
+    /// scripted faults apply to them, exactly as on the KMS path.
+    pub fn with_metadata(mut self) -> Self {
+        self.metadata.get_or_insert_with(MetadataConfig::default);
+        self
+    }
+
+    /// Serves the metadata service ([`with_metadata`](Self::with_metadata)) and refuses a
+    /// security key request without `X-Metadata-Token` with the same 401 as a stale token
+    /// (default: token-less requests are answered).
+    pub fn with_metadata_token_required(mut self) -> Self {
+        self.metadata
+            .get_or_insert_with(MetadataConfig::default)
+            .token_required = true;
+        self
+    }
+
+    /// Serves the metadata service ([`with_metadata`](Self::with_metadata)) as an instance
+    /// without the session token service: `PUT /meta-data/latest/api/token` answers 404, so
+    /// clients must use the token-less path (default: the token service answers). Together
+    /// with [`with_metadata_token_required`](Self::with_metadata_token_required) no client
+    /// can get credentials.
+    pub fn with_metadata_v2_unavailable(mut self) -> Self {
+        self.metadata
+            .get_or_insert_with(MetadataConfig::default)
+            .v2_unavailable = true;
+        self
+    }
+
+    /// Serves the metadata service ([`with_metadata`](Self::with_metadata)) as an instance
+    /// with no agency bound: the security key request (with a valid session token or
+    /// none) answers 401 with a body containing `Please configure Cloud Service Agency
+    /// first`, the text the official SDKs look for to stop asking (default: an agency is
+    /// bound and credentials are issued).
+    pub fn with_metadata_no_agency(mut self) -> Self {
+        self.metadata
+            .get_or_insert_with(MetadataConfig::default)
+            .no_agency = true;
+        self
+    }
+
+    /// Also serves CCE pod identity (default: not served): `POST /pod-identity/credentials`
+    /// with `Authorization: token` exactly and a JSON object as its body (the SDKs send
+    /// `{}`) answers 200 with the same credential document as the metadata service, of
+    /// freshly issued temporary credentials. Another or no `Authorization` is 401 with an
+    /// IAM-shaped body (`{"error_code":"IAM.0001","error_msg":...}`); a body that is not a
+    /// JSON object is 400 (`IAM.0011`); another method is 405 with `Allow: POST`.
+    pub fn with_pod_identity_token(mut self, token: &str) -> Self {
+        self.pod_identity_token = Some(token.to_owned());
+        self
+    }
+
+    /// How long the temporary credentials the credential endpoints issue stay valid, from
+    /// the emulator's clock when they are issued (default
+    /// [`DEFAULT_CREDENTIAL_LIFETIME`](crate::DEFAULT_CREDENTIAL_LIFETIME), 6 hours).
+    ///
+    /// Their `expires_at` is that time in whole microseconds (rounded down), kept to what
+    /// RFC 3339 can write (a lifetime too large ends at 9999-12-31T23:59:59.999999Z). The
+    /// KMS path accepts them, signed with their security token in `X-Security-Token`, on
+    /// every configured project while the emulator's clock reads earlier than
+    /// `expires_at`, and refuses them from then on with 401 `APIGW.0301` (`Incorrect IAM
+    /// authentication information: security token expires, expires_at: ...`). A zero
+    /// lifetime issues credentials that are already expired.
+    pub fn with_credential_lifetime(mut self, lifetime: Duration) -> Self {
+        self.credential_lifetime = lifetime;
         self
     }
 }

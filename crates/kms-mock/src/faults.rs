@@ -113,6 +113,15 @@ impl Fault {
     pub fn redirect(location: &str) -> Self {
         Fault::status(302).with_header("location", location)
     }
+
+    /// Whether the client receives the normal answer (or a part of it) under this fault:
+    /// only then do the credential endpoints issue anything.
+    pub(crate) fn sends_answer(&self) -> bool {
+        matches!(
+            self,
+            Fault::DelayHeaders(_) | Fault::StallBody { .. } | Fault::CloseMidBody { .. }
+        )
+    }
 }
 
 impl fmt::Debug for Fault {

@@ -74,10 +74,12 @@ mod body;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod config;
+mod credential_endpoints;
 mod fault_response;
 mod faults;
 mod gateway;
 mod io;
+mod issued;
 mod record;
 mod request_body;
 mod server;
@@ -87,6 +89,7 @@ mod tls;
 pub use config::{DEFAULT_MAX_CONNECTIONS, MockConfig};
 pub use faults::{Fault, FaultScript};
 pub use gateway::{Clock, Throttle};
+pub use issued::{DEFAULT_CREDENTIAL_LIFETIME, MAX_ISSUED_CREDENTIALS, MAX_METADATA_TOKENS};
 pub use record::{MAX_RECORDED_BYTES, MAX_RECORDED_REQUESTS, RecordedRequest};
 pub use request_body::MAX_REQUEST_BODY;
 pub use server::{

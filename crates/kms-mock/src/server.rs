@@ -130,6 +130,18 @@ macro_rules! accessors {
                 .load(Ordering::Relaxed)
         }
 
+        /// How many temporary credentials the credential endpoints
+        /// ([`MockConfig::with_metadata`], [`MockConfig::with_pod_identity_token`]) have
+        /// issued since the emulator started: one per 200 they sent. A scripted [`Fault`](crate::Fault)
+        /// that replaces the answer (a status, a closed connection...) issues none; one that
+        /// only delays or cuts short the answer ([`Fault::DelayHeaders`](crate::Fault::DelayHeaders),
+        /// [`Fault::StallBody`](crate::Fault::StallBody), [`Fault::CloseMidBody`](crate::Fault::CloseMidBody))
+        /// does. Cheaper than counting [`requests`](Self::requests), and not bounded by the
+        /// recorder. 0 when neither endpoint is served.
+        pub fn issued_credentials(&self) -> u64 {
+            self.shared.state.issued.count()
+        }
+
         /// The faults scripted for the coming requests.
         pub fn faults(&self) -> &FaultScript {
             &self.shared.state.faults

@@ -8,13 +8,14 @@ use hyper::body::Incoming;
 use sha2::{Digest, Sha256};
 
 use crate::answer::Answer;
-use crate::auth::{self, Presented};
+use crate::auth::{self, Keys, Presented};
 use crate::body::MockBody;
 use crate::config::MockConfig;
 use crate::fault_response::apply_fault;
-use crate::faults::FaultScript;
+use crate::faults::{Fault, FaultScript};
 use crate::gateway::{Gateway, Throttle, Throttled};
 use crate::io::OutputControl;
+use crate::issued::Issued;
 use crate::record::{RecordedRequest, Recorder};
 use crate::request_body::read_body;
 
@@ -31,6 +32,8 @@ pub(crate) struct State {
     pub(crate) peak_open_connections: AtomicU64,
     /// The lockout, the throttle, and the clock of every decision.
     gateway: Gateway,
+    /// The temporary credentials and session tokens the credential endpoints issued.
+    pub(crate) issued: Issued,
     request_counter: AtomicU64,
     id_seed: u128,
 }
@@ -45,6 +48,7 @@ impl State {
         State {
             gateway: Gateway::new(config.clock.clone(), config.lockout, config.throttle),
             config,
+            issued: Issued::new(),
             recorder: Recorder::default(),
             faults: FaultScript::default(),
             connections: AtomicU64::new(0),
@@ -84,9 +88,12 @@ impl State {
         let fault = self.faults.take_for(&recorded);
         self.recorder.push(recorded);
 
+        // A fault that replaces the answer keeps the credential endpoints from issuing
+        // credentials or session tokens nobody receives.
+        let sent = fault.as_ref().is_none_or(Fault::sends_answer);
         let answer = match &body {
             Err(problem) => problem.answer(self.config.body_read_timeout, &request_id),
-            Ok(body) => self.answer(&parts, body, now, &request_id),
+            Ok(body) => self.answer(&parts, body, now, &request_id, sent),
         };
         match fault {
             None => answer.into_response(&request_id, Vec::new()),
@@ -94,17 +101,24 @@ impl State {
         }
     }
 
-    /// The steps of the service's answer, each able to refuse the request: its `Host`; its
-    /// route; its credentials; `X-Project-Id` against the path; the throttle; the project.
+    /// The steps of the service's answer, each able to refuse the request: its `Host`; the
+    /// credential endpoints, when it is for one that is served; its route; its credentials;
+    /// `X-Project-Id` against the path; the throttle; the project.
     fn answer(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
         now: SystemTime,
         request_id: &str,
+        sent: bool,
     ) -> Answer {
         if let Some(problem) = host_problem(parts) {
             return Answer::gateway(StatusCode::BAD_REQUEST, "APIGW.0201", problem, request_id);
+        }
+        if let Some(answer) =
+            crate::credential_endpoints::answer(&self.config, &self.issued, parts, body, now, sent)
+        {
+            return answer;
         }
         let Some(project) = route(parts) else {
             return Answer::gateway(
@@ -121,7 +135,14 @@ impl State {
             now,
             request_id,
         };
-        let caller = match auth::authenticate(&self.config, &self.gateway, &presented) {
+        let caller = match auth::authenticate(
+            Keys {
+                config: &self.config,
+                issued: &self.issued,
+            },
+            &self.gateway,
+            &presented,
+        ) {
             Ok(caller) => caller,
             Err(answer) => return answer,
         };
