@@ -13,10 +13,12 @@ use crate::{MockConfig, MockServer};
 /// Run a local emulator of Huawei Cloud KMS ShowUserInstances.
 ///
 /// Prints `listening on <url>` as its first line on stdout (and `ca certificate: <path>`
-/// with --tls), then serves until killed. The credentials given here are test values the
-/// emulator accepts, not real ones.
+/// with --tls, then one `credentials: ...` line per credential endpoint served), then
+/// serves until killed. The credentials given here are test values the emulator accepts,
+/// not real ones.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "kms-mock", version)]
+#[command(group(clap::ArgGroup::new("credential_endpoint").multiple(true)))]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
@@ -66,6 +68,25 @@ pub struct Args {
     /// Hold at most N connections open at once; further ones wait in the listen backlog.
     #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+
+    /// Also serve the ECS metadata service: PUT /meta-data/latest/api/token and
+    /// GET /openstack/latest/securitykey, which issues temporary credentials.
+    #[arg(long, group = "credential_endpoint")]
+    pub metadata: bool,
+
+    /// Also serve CCE pod identity: POST /pod-identity/credentials with this exact
+    /// Authorization issues temporary credentials.
+    #[arg(long, value_name = "TOKEN", group = "credential_endpoint", value_parser = parse_pod_token)]
+    pub pod_identity_token: Option<String>,
+
+    /// How long issued temporary credentials stay valid. Default: 21600 (6 hours).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        requires = "credential_endpoint",
+        value_parser = parse_lifetime
+    )]
+    pub credential_lifetime: Option<u64>,
 }
 
 impl Args {
@@ -96,7 +117,38 @@ impl Args {
         if let Some((limit, secs)) = self.throttle {
             config = config.with_throttle(limit, Duration::from_secs(secs));
         }
+        if self.metadata {
+            config = config.with_metadata();
+        }
+        if let Some(token) = &self.pod_identity_token {
+            config = config.with_pod_identity_token(token);
+        }
+        if let Some(secs) = self.credential_lifetime {
+            config = config.with_credential_lifetime(Duration::from_secs(secs));
+        }
         config
+    }
+
+    /// The start-up lines that say which credential endpoints are served (never the pod
+    /// identity token), for the emulator at `url`.
+    fn credential_lines(&self, url: &str) -> Vec<String> {
+        let lifetime = self
+            .credential_lifetime
+            .unwrap_or(crate::DEFAULT_CREDENTIAL_LIFETIME.as_secs());
+        let mut lines = Vec::new();
+        if self.metadata {
+            lines.push(format!(
+                "credentials: ECS metadata at {url}/openstack/latest/securitykey \
+                 (session tokens at {url}/meta-data/latest/api/token), valid {lifetime} s"
+            ));
+        }
+        if self.pod_identity_token.is_some() {
+            lines.push(format!(
+                "credentials: CCE pod identity at {url}/pod-identity/credentials \
+                 (Authorization: the --pod-identity-token value), valid {lifetime} s"
+            ));
+        }
+        lines
     }
 }
 
@@ -129,6 +181,9 @@ pub async fn run(args: &Args, mut out: impl Write) -> io::Result<()> {
     writeln!(out, "listening on {}", server.url())?;
     if let Some(path) = ca_path {
         writeln!(out, "ca certificate: {}", path.display())?;
+    }
+    for line in args.credential_lines(&server.url()) {
+        writeln!(out, "{line}")?;
     }
     out.flush()?;
     std::future::pending::<()>().await;
@@ -173,4 +228,21 @@ fn parse_throttle(text: &str) -> Result<(u32, u64), String> {
         .filter(|s| *s > 0)
         .ok_or_else(|| format!("{secs:?} is not a number of seconds above 0"))?;
     Ok((n, secs))
+}
+
+fn parse_pod_token(text: &str) -> Result<String, String> {
+    // It is sent as a header value, so it must be one; its text is never repeated here.
+    let valid = !text.is_empty() && http::HeaderValue::from_str(text).is_ok();
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("the token must be non-empty printable text (a valid header value)".to_owned())
+    }
+}
+
+fn parse_lifetime(text: &str) -> Result<u64, String> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| format!("{text:?} is not a number of seconds above 0"))
 }

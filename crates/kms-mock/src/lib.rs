@@ -10,7 +10,7 @@
 //! often it retried and whether it reused connections.
 //!
 //! Everything it decides by time (signature windows, token expiry, the lockout, throttle
-//! windows) reads one clock, the system clock unless [`MockConfig::with_clock`] replaces
+//! windows, the expiry of the credentials it issues) reads one clock, the system clock unless [`MockConfig::with_clock`] replaces
 //! it, so a test moves time instead of sleeping for a window to pass.
 //!
 //! What it answers:
@@ -30,6 +30,27 @@
 //! | request body over [`MAX_REQUEST_BODY`] | 413 | flat `APIGW.0201` |
 //! | request body that cannot be decoded (bad chunked encoding) | 400 | flat `APIGW.0201` |
 //! | request body not complete within the body read timeout ([`BODY_READ_TIMEOUT`], 30 s, by default) | 408 | flat `APIGW.0201`, with `Connection: close`; then the connection is closed |
+//!
+//! # Credential endpoints
+//! On request it also serves, on the same listener, the endpoints that hand out temporary
+//! credentials, so that a client's credential sources can be tested end to end:
+//!
+//! | configured with | request | answer |
+//! |---|---|---|
+//! | [`MockConfig::with_metadata`] | `PUT /meta-data/latest/api/token`, `X-Metadata-Token-Ttl-Seconds: 1..=21600` | 200, a session token (`text/plain`); 400 for a missing or out-of-range TTL; 404 with [`MockConfig::with_metadata_v2_unavailable`] |
+//! | [`MockConfig::with_metadata`] | `GET /openstack/latest/securitykey` (`X-Metadata-Token` optional unless [`MockConfig::with_metadata_token_required`]) | 200, a credential document; 401 `text/plain` for a missing (when required), unknown or expired session token; 401 containing `Please configure Cloud Service Agency first` with [`MockConfig::with_metadata_no_agency`] |
+//! | [`MockConfig::with_pod_identity_token`] | `POST /pod-identity/credentials`, `Authorization: <token>`, a JSON object body | 200, a credential document; 401 `IAM.0001` for another or no `Authorization`; 400 `IAM.0011` for a body that is not a JSON object |
+//!
+//! The credential document is
+//! `{"credential":{"access":AK,"secret":SK,"securitytoken":TOKEN,"expires_at":"2026-12-01T03:50:07.574000Z"}}`,
+//! with a fresh random AK (20 upper-case letters and digits), SK (40 letters and digits) and
+//! security token (320 base64 characters) each time, valid for
+//! [`MockConfig::with_credential_lifetime`] ([`DEFAULT_CREDENTIAL_LIFETIME`], 6 hours) by
+//! the emulator's clock. The KMS path accepts them, signed with `X-Security-Token`, on every
+//! configured project until `expires_at`, and answers 401 `APIGW.0301` (`... security token
+//! expires, expires_at: ...`) from then on. At most [`MAX_ISSUED_CREDENTIALS`] (10 000) are
+//! remembered, expired ones forgotten first; [`MockServer::issued_credentials`] counts
+//! them. These requests are recorded, and scripted faults apply to them, as to any other.
 //!
 //! Every answer the emulator makes carries an `X-Request-Id`. (hyper answers a request head
 //! it cannot parse, or one larger than [`MAX_REQUEST_HEAD`], with a bare 400 or 431 before
