@@ -12,6 +12,19 @@ use sha2::Sha256;
 
 use crate::input::{Input, InvalidInput, Problem, check_chars, check_len};
 
+mod document;
+mod koocli;
+mod profile;
+
+pub use document::{
+    DocumentError, DocumentErrorKind, DocumentField, MAX_DOCUMENT_LEN, TemporaryCredentials,
+    parse_document,
+};
+pub use koocli::{MAX_KOOCLI_LEN, parse_koocli};
+pub use profile::{
+    MAX_PROFILE_LEN, Profile, ProfileError, ProfileErrorKind, ProfileSection, parse_profile,
+};
+
 /// A secret string. `Debug` prints `[redacted]`; there is no `Display` and no accessor
 /// outside this crate, so a secret cannot end up in a log line by accident.
 #[derive(Clone, PartialEq, Eq)]
