@@ -222,6 +222,90 @@ fn binary_max_connections_holds_a_connection_over_the_cap_unanswered() {
     assert_count(&second.read_response().unwrap(), 7);
 }
 
+#[test]
+fn binary_serves_metadata_and_pod_identity_as_its_flags_say_and_never_prints_the_pod_token() {
+    const POD: &str = "pod-identity-secret-token";
+    let project = format!("{PID}=7");
+    let running = Running::start(&[
+        "--project",
+        &project,
+        "--metadata",
+        "--pod-identity-token",
+        POD,
+        "--credential-lifetime",
+        "120",
+    ]);
+    let (url, addr) = running.listening("http");
+    let metadata = running.next_line();
+    assert!(
+        metadata.starts_with("credentials: ECS metadata at ")
+            && metadata.contains(&format!("{url}{SECURITY_KEY_PATH}"))
+            && metadata.contains(&format!("{url}{METADATA_TOKEN_PATH}"))
+            && metadata.contains("120 s"),
+        "{metadata}"
+    );
+    let pod = running.next_line();
+    assert!(
+        pod.starts_with("credentials: CCE pod identity at ")
+            && pod.contains(&format!("{url}{POD_IDENTITY_PATH}")),
+        "{pod}"
+    );
+    assert!(
+        !metadata.contains(POD) && !pod.contains(POD),
+        "{metadata} {pod}"
+    );
+    assert!(
+        running
+            .lines
+            .recv_timeout(Duration::from_millis(200))
+            .is_err(),
+        "nothing more is printed"
+    );
+
+    let response = send_ok(addr, &metadata_token_request(&url, "60"));
+    assert_eq!(response.status(), 200, "{}", response.text());
+    let token = response.text();
+    let before = SystemTime::now();
+    let issued = Issued::from_response(&send_ok(addr, &security_key_request(&url, Some(&token))));
+    let after = SystemTime::now();
+    let lifetime = Duration::from_secs(120);
+    assert!(
+        issued.expires_at >= floor_micros(before + lifetime)
+            && issued.expires_at <= after + lifetime,
+        "{}",
+        issued.expires_at_text
+    );
+    let request = build(&url, issued.credentials(), PID, SystemTime::now());
+    assert_count(&send_ok(addr, &request), 7);
+
+    let issued = Issued::from_response(&send_ok(addr, &pod_identity_request(&url, Some(POD))));
+    assert_count(
+        &send_ok(
+            addr,
+            &build(&url, issued.credentials(), PID, SystemTime::now()),
+        ),
+        7,
+    );
+    let response = send_ok(addr, &pod_identity_request(&url, Some("not-the-token")));
+    assert_eq!(response.status(), 401, "{}", response.text());
+}
+
+#[test]
+fn binary_without_credential_flags_serves_no_credential_endpoint() {
+    let project = format!("{PID}=7");
+    let running = Running::start(&["--project", &project]);
+    let (url, addr) = running.listening("http");
+    assert!(
+        running
+            .lines
+            .recv_timeout(Duration::from_millis(200))
+            .is_err(),
+        "no credentials line"
+    );
+    let response = send_ok(addr, &security_key_request(&url, None));
+    assert_flat_error(&response, 404, "APIGW.0101");
+}
+
 /// Runs `kms-mock args`, expecting it to exit on its own; returns its status and stderr.
 fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
     let mut child = ChildGuard(
@@ -270,6 +354,15 @@ fn binary_refuses_bad_flags_with_exit_code_2_and_names_the_problem() {
         (&["--listen", "localhost"], &["--listen"]),
         (&["--ak", "AK"], &["--sk"]),
         (&["--ca-out", "/tmp/x.pem"], &["--tls"]),
+        (
+            &["--credential-lifetime", "60"],
+            &["--metadata", "--pod-identity-token"],
+        ),
+        (
+            &["--metadata", "--credential-lifetime", "0"],
+            &["--credential-lifetime", "seconds above 0"],
+        ),
+        (&["--pod-identity-token", ""], &["--pod-identity-token"]),
     ];
     for (args, expected) in cases {
         let (status, stderr) = run_to_exit(args);

@@ -764,3 +764,180 @@ pub(crate) fn assert_nested_error(response: &Response, status: u16, code: &str) 
     assert_eq!(parsed.code(), Some(code));
     json["error"]["error_msg"].as_str().unwrap().to_owned()
 }
+
+// ---------------------------------------------------------------------------------------
+// Credential endpoints
+// ---------------------------------------------------------------------------------------
+
+/// The metadata service's session token path.
+pub(crate) const METADATA_TOKEN_PATH: &str = "/meta-data/latest/api/token";
+/// The metadata service's temporary credentials path.
+pub(crate) const SECURITY_KEY_PATH: &str = "/openstack/latest/securitykey";
+/// CCE pod identity's credentials path.
+pub(crate) const POD_IDENTITY_PATH: &str = "/pod-identity/credentials";
+/// What the metadata service says when the instance has no agency.
+pub(crate) const NO_AGENCY: &str = "Please configure Cloud Service Agency first";
+
+/// A request to `path` on the emulator at `url` with `headers` and `body`, and a `Host`.
+pub(crate) fn plain_request(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Request<Vec<u8>> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", endpoint(url).authority());
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body.to_vec()).unwrap()
+}
+
+/// `PUT /meta-data/latest/api/token` asking for a session token of `ttl` (as sent).
+pub(crate) fn metadata_token_request(url: &str, ttl: &str) -> Request<Vec<u8>> {
+    plain_request(
+        url,
+        "PUT",
+        METADATA_TOKEN_PATH,
+        &[("x-metadata-token-ttl-seconds", ttl)],
+        b"",
+    )
+}
+
+/// `GET /openstack/latest/securitykey`, with `X-Metadata-Token` when given.
+pub(crate) fn security_key_request(url: &str, token: Option<&str>) -> Request<Vec<u8>> {
+    let headers: Vec<(&str, &str)> = token.map(|t| ("x-metadata-token", t)).into_iter().collect();
+    plain_request(url, "GET", SECURITY_KEY_PATH, &headers, b"")
+}
+
+/// `POST /pod-identity/credentials` with body `{}`, and `Authorization` when given, as the
+/// official SDKs send it.
+pub(crate) fn pod_identity_request(url: &str, authorization: Option<&str>) -> Request<Vec<u8>> {
+    let mut headers = vec![("content-type", "application/json; charset=utf-8")];
+    headers.extend(authorization.map(|a| ("authorization", a)));
+    plain_request(url, "POST", POD_IDENTITY_PATH, &headers, b"{}")
+}
+
+/// Issued temporary credentials, as a credential document gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Issued {
+    pub(crate) ak: String,
+    pub(crate) sk: String,
+    pub(crate) security_token: String,
+    pub(crate) expires_at_text: String,
+    pub(crate) expires_at: SystemTime,
+}
+
+impl Issued {
+    /// Parses and checks a 200 credential document: its content type, exactly the four
+    /// fields in the official order, the AK/SK/token alphabets and lengths, and the
+    /// `expires_at` format.
+    pub(crate) fn from_response(response: &Response) -> Self {
+        assert_eq!(response.status(), 200, "{}", response.text());
+        let content_type = response.header("content-type").unwrap_or_default();
+        assert!(
+            content_type.starts_with("application/json"),
+            "content type {content_type:?}"
+        );
+        response.request_id();
+        let text = response.text();
+        assert!(
+            text.starts_with(r#"{"credential":{"access":""#),
+            "not the document's shape: {text}"
+        );
+        let json = response.json();
+        let object = json.as_object().unwrap();
+        assert_eq!(object.len(), 1, "{json}");
+        let credential = json["credential"].as_object().unwrap();
+        let keys: Vec<&str> = credential.keys().map(String::as_str).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, ["access", "expires_at", "secret", "securitytoken"]);
+        let field = |name: &str| credential[name].as_str().unwrap().to_owned();
+        let (ak, sk, security_token) = (field("access"), field("secret"), field("securitytoken"));
+        // The official order, as written (serde_json's map would sort it).
+        let positions: Vec<usize> = [
+            "\"access\"",
+            "\"secret\"",
+            "\"securitytoken\"",
+            "\"expires_at\"",
+        ]
+        .iter()
+        .map(|k| text.find(k).unwrap())
+        .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "order: {text}");
+        assert_eq!(ak.len(), 20, "{ak}");
+        assert!(
+            ak.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+            "{ak}"
+        );
+        assert_eq!(sk.len(), 40, "{sk}");
+        assert!(sk.bytes().all(|b| b.is_ascii_alphanumeric()), "{sk}");
+        assert!(security_token.len() >= 200, "{security_token}");
+        assert!(
+            security_token.bytes().all(|b| b.is_ascii_graphic()),
+            "{security_token}"
+        );
+        let expires_at_text = field("expires_at");
+        let expires_at = parse_expires_at(&expires_at_text);
+        Issued {
+            ak,
+            sk,
+            security_token,
+            expires_at_text,
+            expires_at,
+        }
+    }
+
+    /// The credentials to sign with.
+    pub(crate) fn credentials(&self) -> Credentials {
+        AkSk::new(&self.ak, &self.sk)
+            .unwrap()
+            .with_security_token(&self.security_token)
+            .unwrap()
+            .into()
+    }
+}
+
+/// `2026-12-01T03:50:07.574000Z` (exactly: UTC, six fractional digits, `Z`) as a time.
+pub(crate) fn parse_expires_at(text: &str) -> SystemTime {
+    let b = text.as_bytes();
+    let shape_ok = b.len() == 27
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            26 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    assert!(
+        shape_ok,
+        "expires_at {text:?} is not YYYY-MM-DDTHH:MM:SS.ffffffZ"
+    );
+    let num = |range: std::ops::Range<usize>| text[range].parse::<u64>().unwrap();
+    let (y, m, d) = (num(0..4), num(5..7), num(8..10));
+    // Howard Hinnant's days_from_civil, for dates after 1970.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + num(11..13) * 3600 + num(14..16) * 60 + num(17..19);
+    let micros = num(20..26);
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros)
+}
+
+/// `at`, rounded down to whole microseconds.
+pub(crate) fn floor_micros(at: SystemTime) -> SystemTime {
+    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+    SystemTime::UNIX_EPOCH
+        + Duration::from_secs(since.as_secs())
+        + Duration::from_micros(u64::from(since.subsec_micros()))
+}
