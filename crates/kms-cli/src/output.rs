@@ -26,6 +26,7 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Service | ErrorKind::Status => 3,
         ErrorKind::Malformed | ErrorKind::TooLarge => 4,
         ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Tls | ErrorKind::Io => 5,
+        ErrorKind::Credentials => 6,
     }
 }
 

@@ -14,6 +14,7 @@ use kms_proto::call::{Attempt, Call, Error, Now, Step, TransportErrorKind, Trans
 use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, Problem};
 use tracing::{Instrument, Level, debug, span, warn};
 
+use crate::credentials::Credentials;
 use crate::limit::{self, LimitedConnector};
 use crate::{classify, tls};
 
@@ -39,6 +40,8 @@ pub struct Client {
 
 struct Inner {
     pool: Pool,
+    /// The credential cache and what refreshes it.
+    credentials: Arc<Credentials>,
     config: ClientConfig,
 }
 
@@ -74,6 +77,7 @@ impl Client {
             .http1_max_buf_size(2 * kms_proto::MAX_RESPONSE_HEAD)
             .http1_max_headers(kms_proto::MAX_RESPONSE_HEADERS)
             .clone();
+        let credentials = Credentials::new(&config, tls.clone());
         let https = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -100,7 +104,11 @@ impl Client {
             }
         };
         Ok(Client {
-            inner: Arc::new(Inner { pool, config }),
+            inner: Arc::new(Inner {
+                pool,
+                credentials,
+                config,
+            }),
         })
     }
 
@@ -109,7 +117,16 @@ impl Client {
         &self.inner.config
     }
 
+    /// The credentials in use (their source and expiry), once a call has needed them.
+    pub fn identity(&self) -> Option<Arc<kms_proto::credentials::Identity>> {
+        self.inner.credentials.current()
+    }
+
     /// Queries the number of instances (customer master keys) of the configured project.
+    ///
+    /// Each attempt is signed with the credentials current at that attempt: from the
+    /// cache at once while usable ones exist (a refresh due ahead of expiry runs in a task
+    /// of its own), else after the one refresh in flight.
     ///
     /// Each attempt is built and signed afresh; retries follow the configured
     /// [`RetryPolicy`](kms_proto::RetryPolicy) within the overall deadline.
@@ -123,7 +140,11 @@ impl Client {
         async move {
             let mut call = Call::new(config, now());
             loop {
-                let attempt = call.start_attempt(now())?;
+                let identity = match self.inner.credentials.for_attempt(&call).await {
+                    Ok(identity) => identity,
+                    Err(error) => return Err(call.on_no_credentials(error)),
+                };
+                let attempt = call.start_attempt(now(), identity.credentials())?;
                 let number = attempt.number();
                 let step = self
                     .attempt(&mut call, attempt)
@@ -199,6 +220,6 @@ impl Client {
 }
 
 /// "Now" for the core, made here only: the clocks and a jitter draw for retry backoff.
-fn now() -> Now {
+pub(crate) fn now() -> Now {
     Now::new(SystemTime::now(), Instant::now(), fastrand::f64())
 }

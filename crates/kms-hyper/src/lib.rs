@@ -45,6 +45,7 @@
 
 mod classify;
 mod client;
+mod credentials;
 mod limit;
 mod tls;
 

@@ -60,7 +60,7 @@
 
 pub mod call;
 mod config;
-mod credentials;
+pub mod credentials;
 pub mod env;
 mod input;
 mod request;

@@ -34,7 +34,7 @@ fn main() {
     let template = kms_proto::ShowUserInstances::new(ProjectId::new(PROJECT).unwrap())
         .build(
             config.endpoint(),
-            config.credentials(),
+            &AuthToken::new(TOKEN).unwrap().into(),
             std::time::SystemTime::now(),
         )
         .unwrap();

@@ -8,6 +8,7 @@ use kms_proto::call::{Attempt, Call, Error, Now, Step, TransportErrorKind, Trans
 use kms_proto::{ClientConfig, InstanceCount};
 use tracing::{Level, debug, span, warn};
 
+use crate::credentials::Credentials;
 use crate::limit::{Acquired, Permits};
 use crate::{classify, tls};
 
@@ -26,6 +27,8 @@ struct Inner {
     agent: ureq::Agent,
     /// One per connection the client may hold (see `limit`).
     permits: Arc<Permits>,
+    /// The credential cache and what refreshes it.
+    credentials: Arc<Credentials>,
     config: ClientConfig,
 }
 
@@ -74,7 +77,7 @@ impl Client {
             .max_redirects_will_error(false)
             // Only what is configured: no proxy from the environment.
             .proxy(proxy)
-            .tls_config(tls)
+            .tls_config(tls.clone())
             // Every call's budget is the attempt timeout; `show_user_instances` sets a
             // shorter one on the request only when the overall deadline cuts an attempt
             // short, so the usual call does not copy the agent's configuration.
@@ -101,6 +104,7 @@ impl Client {
             inner: Arc::new(Inner {
                 agent,
                 permits: Permits::new(config.max_connections()),
+                credentials: Credentials::new(&config, tls),
                 config,
             }),
         })
@@ -111,7 +115,16 @@ impl Client {
         &self.inner.config
     }
 
+    /// The credentials in use (their source and expiry), once a call has needed them.
+    pub fn identity(&self) -> Option<Arc<kms_proto::credentials::Identity>> {
+        self.inner.credentials.current()
+    }
+
     /// Queries the number of instances (customer master keys) of the configured project.
+    ///
+    /// Each attempt is signed with the credentials current at that attempt: from the
+    /// cache at once while usable ones exist (a refresh due ahead of expiry runs on a
+    /// thread of its own), else after the one refresh in flight.
     ///
     /// Each attempt is built and signed afresh; retries follow the configured
     /// [`RetryPolicy`](kms_proto::RetryPolicy) within the overall deadline.
@@ -126,7 +139,11 @@ impl Client {
         let _entered = call_span.enter();
         let mut call = Call::new(config, now());
         loop {
-            let attempt = call.start_attempt(now())?;
+            let identity = match self.inner.credentials.for_attempt(&call) {
+                Ok(identity) => identity,
+                Err(error) => return Err(call.on_no_credentials(error)),
+            };
+            let attempt = call.start_attempt(now(), identity.credentials())?;
             let attempt_span = span!(Level::DEBUG, "kms.attempt", attempt = attempt.number());
             let _attempt = attempt_span.enter();
             match self.attempt(&mut call, attempt) {
@@ -212,7 +229,7 @@ impl Client {
 }
 
 /// "Now" for the core, made here only: the clocks and a jitter draw for retry backoff.
-fn now() -> Now {
+pub(crate) fn now() -> Now {
     Now::new(SystemTime::now(), Instant::now(), fastrand::f64())
 }
 

@@ -38,6 +38,7 @@
 
 mod classify;
 mod client;
+mod credentials;
 mod limit;
 mod resolve;
 mod tls;

@@ -6,6 +6,7 @@ use std::fmt;
 
 use http::StatusCode;
 
+use crate::credentials::CredentialError;
 use crate::{InvalidInput, ResponseError, ResponseErrorKind};
 
 /// What a transport observed when an attempt gave no response to parse.
@@ -44,6 +45,13 @@ impl TransportFailure {
     ) -> Self {
         self.source = Some(source.into());
         self
+    }
+
+    /// The underlying error, if one was attached.
+    pub(crate) fn cause(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -91,6 +99,14 @@ pub enum Error {
     },
     /// No usable answer arrived.
     Transport(TransportError),
+    /// There were no credentials to sign with: the source failed, or they expired and
+    /// could not be refreshed.
+    Credentials {
+        /// Why.
+        error: CredentialError,
+        /// How many attempts were made before (0: none was sent).
+        attempts: u32,
+    },
 }
 
 /// A call that ended without a usable answer.
@@ -159,11 +175,13 @@ pub enum ErrorKind {
     Timeout,
     /// The connection failed after it was made.
     Io,
+    /// No credentials could be had from their source.
+    Credentials,
 }
 
 impl ErrorKind {
     /// A stable lower-case name: `config`, `service`, `status`, `malformed`, `too_large`,
-    /// `connect`, `tls`, `timeout` or `io`.
+    /// `connect`, `tls`, `timeout`, `io` or `credentials`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Config => "config",
@@ -175,6 +193,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Io => "io",
+            ErrorKind::Credentials => "credentials",
         }
     }
 }
@@ -215,6 +234,7 @@ impl Error {
             Error::Config(_) => ErrorKind::Config,
             Error::Response { error, .. } => error.kind().into(),
             Error::Transport(t) => t.kind.into(),
+            Error::Credentials { .. } => ErrorKind::Credentials,
         }
     }
 
@@ -252,6 +272,7 @@ impl Error {
             Error::Config(_) => 0,
             Error::Response { attempts, .. } => *attempts,
             Error::Transport(t) => t.attempts,
+            Error::Credentials { attempts, .. } => *attempts,
         }
     }
 
@@ -261,6 +282,8 @@ impl Error {
             Error::Config(_) => false,
             Error::Response { .. } => true,
             Error::Transport(t) => t.may_have_been_sent,
+            // The attempts before may have been sent; the last was not.
+            Error::Credentials { attempts, .. } => *attempts > 0,
         }
     }
 
@@ -270,6 +293,7 @@ impl Error {
             Error::Config(_) => false,
             Error::Response { error, .. } => error.is_retryable(),
             Error::Transport(_) => true,
+            Error::Credentials { error, .. } => error.is_retryable(),
         }
     }
 }
@@ -312,6 +336,7 @@ impl fmt::Display for Error {
                 let plural = if t.attempts == 1 { "" } else { "s" };
                 write!(f, " ({sent}; {} attempt{plural})", t.attempts)
             }
+            Error::Credentials { error, .. } => write!(f, "{error}"),
         }
     }
 }
@@ -322,6 +347,17 @@ impl StdError for Error {
             Error::Config(e) => Some(e),
             Error::Response { error, .. } => Some(error),
             Error::Transport(t) => t.source.as_deref().map(|e| e as &(dyn StdError + 'static)),
+            Error::Credentials { error, .. } => error.source(),
+        }
+    }
+}
+
+impl Error {
+    /// The credential error, when there were no credentials to sign with.
+    pub fn credentials(&self) -> Option<&CredentialError> {
+        match self {
+            Error::Credentials { error, .. } => Some(error),
+            _ => None,
         }
     }
 }

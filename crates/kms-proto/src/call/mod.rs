@@ -15,7 +15,7 @@
 //! readers take `&self`.
 //!
 //! ```text
-//! new(now) ─> start_attempt(now) ─> send attempt.request() within attempt.timeout()
+//! new(now) ─> start_attempt(now, credentials) ─> send attempt.request() within attempt.timeout()
 //!                  ▲                  ├─ an answer: on_response(status, headers, body, now)
 //!                  │                  └─ no answer: on_failure(failure, now)
 //!                  │                                  │
@@ -27,15 +27,18 @@
 //! # use std::time::{Duration, Instant, SystemTime};
 //! # use kms_proto::call::{Call, Now, Step};
 //! # use kms_proto::{AuthToken, ClientConfig, Endpoint, ProjectId};
+//! let credentials = AuthToken::new("token")?.into();
 //! let config = ClientConfig::new(
 //!     Endpoint::parse("http://127.0.0.1:8080")?,
 //!     ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?,
-//!     AuthToken::new("token")?.into(),
+//!     credentials,
 //! );
+//! # let credentials = AuthToken::new("token")?.into();
 //! // A transport makes "now" in one place: real clocks and a random jitter in [0, 1).
 //! let now = || Now::new(SystemTime::now(), Instant::now(), 0.5);
 //! let mut call = Call::new(&config, now());
-//! let attempt = call.start_attempt(now())?;
+//! // (credentials from a provider come from a CredentialCache, asked before each attempt)
+//! let attempt = call.start_attempt(now(), &credentials)?;
 //! assert_eq!(attempt.timeout(), config.attempt_timeout());
 //! // ...send `attempt.request()` within `attempt.timeout()`, reading at most
 //! // `config.max_response_body() + 1` bytes of the body...
@@ -169,16 +172,29 @@ impl<'a> Call<'a> {
         self.attempts
     }
 
-    /// Starts the next attempt: builds and signs its request at `now`, and gives it the
-    /// attempt timeout, or what is left of the overall deadline if that is shorter.
+    /// What is left of the overall deadline at `now` (for a transport waiting on
+    /// credentials being refreshed).
+    pub fn time_left(&self, now: Now) -> Duration {
+        self.deadline.saturating_duration_since(now.monotonic)
+    }
+
+    /// Starts the next attempt: builds and signs its request at `now` with `credentials`
+    /// (the ones current now: a transport asks its
+    /// [`CredentialCache`](crate::credentials::CredentialCache) before every attempt), and
+    /// gives it the attempt timeout, or what is left of the overall deadline if that is
+    /// shorter.
     ///
     /// # Errors
     /// [`Error::Config`] when the request cannot be built (a clock before 1970).
-    pub fn start_attempt(&mut self, now: Now) -> Result<Attempt, Error> {
+    pub fn start_attempt(
+        &mut self,
+        now: Now,
+        credentials: &crate::Credentials,
+    ) -> Result<Attempt, Error> {
         let request = self
             .config
             .prepared()
-            .build(self.config.credentials(), now.wall)
+            .build(credentials, now.wall)
             .map_err(Error::Config)?;
         self.attempts += 1;
         let left = self.deadline.saturating_duration_since(now.monotonic);
@@ -235,6 +251,21 @@ impl<'a> Call<'a> {
                 })
             }
         }
+    }
+
+    /// There are no credentials to sign the next attempt with: the call is over.
+    pub fn on_no_credentials(&mut self, error: crate::credentials::CredentialError) -> Error {
+        let error = Error::Credentials {
+            error,
+            attempts: self.attempts,
+        };
+        tracing::warn!(
+            attempts = self.attempts,
+            kind = error.kind().as_str(),
+            error = %error,
+            "call failed"
+        );
+        error
     }
 
     /// The attempt failed without a response: decides.
@@ -300,6 +331,10 @@ mod tests {
 
     const WALL: SystemTime = SystemTime::UNIX_EPOCH;
 
+    fn creds() -> crate::Credentials {
+        AuthToken::new("tok").unwrap().into()
+    }
+
     fn at(monotonic: Instant, jitter: f64) -> Now {
         Now::new(WALL, monotonic, jitter)
     }
@@ -309,7 +344,7 @@ mod tests {
         let settings = settings();
         let t0 = Instant::now();
         let mut call = Call::new(&settings, at(t0, 0.0));
-        call.start_attempt(at(t0, 0.0)).unwrap();
+        call.start_attempt(at(t0, 0.0), &creds()).unwrap();
         let step = call.on_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &HeaderMap::new(),
@@ -320,7 +355,7 @@ mod tests {
             matches!(step, Step::Retry(d) if d == Duration::from_millis(500)),
             "{step:?}"
         );
-        call.start_attempt(at(t0, 0.0)).unwrap();
+        call.start_attempt(at(t0, 0.0), &creds()).unwrap();
         let step = call.on_response(
             StatusCode::OK,
             &HeaderMap::new(),
@@ -336,7 +371,7 @@ mod tests {
         let settings = settings();
         let t0 = Instant::now();
         let mut call = Call::new(&settings, at(t0, 0.0));
-        call.start_attempt(at(t0, 0.0)).unwrap();
+        call.start_attempt(at(t0, 0.0), &creds()).unwrap();
         let body = br#"{"error_code":"APIGW.0301","error_msg":"verify aksk signature fail"}"#;
         let Step::Done(Err(err)) = call.on_response(
             StatusCode::UNAUTHORIZED,
@@ -360,7 +395,7 @@ mod tests {
             .with_deadline(Duration::from_secs(3));
         let t0 = Instant::now();
         let mut call = Call::new(&settings, at(t0, 0.0));
-        let attempt = call.start_attempt(at(t0, 0.0)).unwrap();
+        let attempt = call.start_attempt(at(t0, 0.0), &creds()).unwrap();
         assert_eq!(attempt.timeout(), Duration::from_secs(3));
         let timeout = TransportFailure::new(TransportErrorKind::Timeout, true);
         // At 2.9 s no retry fits before the deadline: the call ends with the timeout.
@@ -381,7 +416,7 @@ mod tests {
         let settings = settings().with_retry(RetryPolicy::default().with_max_attempts(2));
         let t0 = Instant::now();
         let mut call = Call::new(&settings, at(t0, 0.0));
-        call.start_attempt(at(t0, 0.0)).unwrap();
+        call.start_attempt(at(t0, 0.0), &creds()).unwrap();
         let refused = || {
             TransportFailure::new(TransportErrorKind::Connect, false)
                 .with_source(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
@@ -390,7 +425,7 @@ mod tests {
             call.on_failure(refused(), at(t0, 0.0)),
             Step::Retry(_)
         ));
-        call.start_attempt(at(t0, 0.0)).unwrap();
+        call.start_attempt(at(t0, 0.0), &creds()).unwrap();
         let Step::Done(Err(err)) = call.on_failure(refused(), at(t0, 0.0)) else {
             panic!()
         };
@@ -407,7 +442,7 @@ mod tests {
         let settings = settings().with_max_response_body(10);
         let t0 = Instant::now();
         let mut call = Call::new(&settings, at(t0, 0.0));
-        call.start_attempt(at(t0, 0.0)).unwrap();
+        call.start_attempt(at(t0, 0.0), &creds()).unwrap();
         let Step::Done(Err(err)) = call.on_response(
             StatusCode::OK,
             &HeaderMap::new(),

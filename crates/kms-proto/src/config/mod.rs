@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Provider, RefreshPolicy};
 use crate::retry::RetryPolicy;
 use crate::{
     Endpoint, MAX_RESPONSE_BODY, PreparedRequest, ProjectId, ShowUserInstances, UserAgent,
@@ -30,6 +30,8 @@ pub use trust::{CaBundle, TrustRoots};
 /// | trusted roots | [`TrustRoots::WebPki`] |
 /// | proxy | none (proxy variables of the environment are never read) |
 /// | connections per client (requests in flight) | 32 |
+/// | credentials | the static ones given to [`new`](Self::new) |
+/// | credential refresh | [`RefreshPolicy::default`] (40 min ahead, single flight) |
 ///
 /// It is also what the [`Call`](crate::call::Call) state machine reads: the one builder of
 /// everything a call and a transport need.
@@ -40,7 +42,8 @@ pub struct ClientConfig {
     /// The request prepared for the endpoint once, so each attempt only adds the date,
     /// the signature and the credentials' headers.
     prepared: PreparedRequest,
-    credentials: Credentials,
+    credentials: Provider,
+    refresh: RefreshPolicy,
     retry: RetryPolicy,
     attempt_timeout: Duration,
     deadline: Duration,
@@ -64,14 +67,17 @@ fn prepare(request: &ShowUserInstances, endpoint: &Endpoint) -> PreparedRequest 
 }
 
 impl ClientConfig {
-    /// A configuration with the defaults.
+    /// A configuration with the defaults and static `credentials` (see
+    /// [`with_credential_provider`](Self::with_credential_provider) for credentials from a
+    /// source that refreshes them).
     pub fn new(endpoint: Endpoint, project_id: ProjectId, credentials: Credentials) -> Self {
         let request = ShowUserInstances::new(project_id);
         ClientConfig {
             prepared: prepare(&request, &endpoint),
             request,
             endpoint,
-            credentials,
+            credentials: Provider::fixed(credentials),
+            refresh: RefreshPolicy::default(),
             retry: RetryPolicy::default(),
             attempt_timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(30),
@@ -81,6 +87,21 @@ impl ClientConfig {
             proxy: None,
             max_connections: 32,
         }
+    }
+
+    /// Takes credentials from `provider` (one source, or
+    /// [`Provider::default_chain`]) instead of the static ones: a client then refreshes
+    /// them ahead of expiry, one refresh at a time, as [`CredentialCache`](crate::credentials::CredentialCache)
+    /// decides.
+    pub fn with_credential_provider(mut self, provider: Provider) -> Self {
+        self.credentials = provider;
+        self
+    }
+
+    /// Replaces when credentials are refreshed (default [`RefreshPolicy::default`]).
+    pub fn with_refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.refresh = policy;
+        self
     }
 
     /// Sets the connect timeout (TCP connect, TLS handshake and proxy `CONNECT`).
@@ -160,9 +181,14 @@ impl ClientConfig {
         &self.endpoint
     }
 
-    /// The credentials.
-    pub fn credentials(&self) -> &Credentials {
+    /// Where the credentials come from.
+    pub fn credential_provider(&self) -> &Provider {
         &self.credentials
+    }
+
+    /// When credentials are refreshed.
+    pub fn refresh_policy(&self) -> &RefreshPolicy {
+        &self.refresh
     }
 
     /// The retry policy.

@@ -1,4 +1,8 @@
-//! Credentials: an IAM token, or an AK/SK pair with an optional security token.
+//! Credentials: an IAM token, or an AK/SK pair with an optional security token; where they
+//! come from ([`Provider`]: static, the environment, a profile file, KooCLI, CCE pod
+//! identity, ECS metadata, or the default chain of them); and when to refresh them
+//! ([`CredentialCache`]). Everything here is sans-IO: sources say which file to read or
+//! which request to send ([`Need`]) and the transport does it.
 //!
 //! Secret values live in [`Secret`], whose `Debug` prints `[redacted]` and which has no
 //! `Display`. Every value is validated when the credential is made, so a value that could
@@ -11,6 +15,20 @@ use http::HeaderValue;
 use sha2::Sha256;
 
 use crate::input::{Input, InvalidInput, Problem, check_chars, check_len};
+
+mod cache;
+mod error;
+mod identity;
+mod source;
+
+pub use cache::{CacheStep, CredentialCache, RefreshPolicy, RefreshTicket};
+pub use error::{CredentialError, FileProblem, SourceError};
+pub use identity::{Identity, SourceKind};
+pub use source::{
+    DEFAULT_METADATA_ENDPOINT, ENV_CREDENTIALS_FILE, ENV_METADATA_ENDPOINT, ENV_POD_IDENTITY_TOKEN_FILE,
+    ENV_POD_IDENTITY_URI, FileRead, MAX_SOURCE_BODY, Need, Provider, Refresh, SOURCE_CONNECT_TIMEOUT,
+    SourceRequest,
+};
 
 mod document;
 mod koocli;

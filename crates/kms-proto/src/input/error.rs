@@ -28,6 +28,14 @@ pub enum Input {
     Proxy,
     /// A bundle of CA certificates (PEM) to trust.
     CaCertificates,
+    /// The ECS metadata service's base URL (`HUAWEICLOUD_SDK_METADATA_ENDPOINT`).
+    MetadataEndpoint,
+    /// The session token the ECS metadata service issued.
+    MetadataToken,
+    /// The CCE pod identity URL (`HC_CONTAINER_CREDENTIALS_FULL_URI`).
+    PodIdentityUri,
+    /// The CCE pod identity token (`HC_CONTAINER_AUTHORIZATION_TOKEN_FILE`'s contents).
+    PodIdentityToken,
 }
 
 impl Input {
@@ -45,6 +53,10 @@ impl Input {
             Input::SigningTime => "signing time",
             Input::Proxy => "proxy URL",
             Input::CaCertificates => "CA certificate bundle",
+            Input::MetadataEndpoint => "metadata endpoint URL",
+            Input::MetadataToken => "metadata session token",
+            Input::PodIdentityUri => "pod identity URL",
+            Input::PodIdentityToken => "pod identity token",
         }
     }
 
@@ -52,7 +64,11 @@ impl Input {
     pub fn is_secret(self) -> bool {
         matches!(
             self,
-            Input::SecretKey | Input::SecurityToken | Input::AuthToken
+            Input::SecretKey
+                | Input::SecurityToken
+                | Input::AuthToken
+                | Input::MetadataToken
+                | Input::PodIdentityToken
         )
     }
 }

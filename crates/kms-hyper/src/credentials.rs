@@ -1,0 +1,230 @@
+//! Credentials for each attempt: the core's [`CredentialCache`] decides, this module does
+//! what it says with async I/O (file reads, HTTP to the credential services) and wakes the
+//! tasks that wait.
+//!
+//! Every refresh runs in a task of its own, so a call that is cancelled or times out never
+//! abandons a refresh others wait for. A refresh due ahead of expiry is not waited for:
+//! no caller waits while usable credentials exist. When nothing usable is cached, callers
+//! wait (within their call's deadline) for the one refresh in flight.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client as LegacyClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use kms_proto::ClientConfig;
+use kms_proto::call::{Call, Now, TransportErrorKind, TransportFailure};
+use kms_proto::credentials::{
+    CacheStep, CredentialCache, CredentialError, FileProblem, Identity, MAX_SOURCE_BODY, Need,
+    Provider, RefreshTicket, SOURCE_CONNECT_TIMEOUT,
+};
+use tokio::sync::Notify;
+use tracing::debug;
+
+use crate::classify;
+
+type SourceClient = LegacyClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// What every call of a client shares about credentials.
+pub(crate) struct Credentials {
+    /// Never held across an `.await`.
+    cache: Mutex<CredentialCache>,
+    /// Woken after every refresh reports.
+    refreshed: Notify,
+    /// Only the task holding a refresh ticket locks it.
+    provider: tokio::sync::Mutex<Provider>,
+    /// For the credential services: no proxy, a short connect timeout, no redirects.
+    client: SourceClient,
+}
+
+impl Credentials {
+    pub(crate) fn new(config: &ClientConfig, tls: rustls::ClientConfig) -> Arc<Self> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(SOURCE_CONNECT_TIMEOUT));
+        let https = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = LegacyClient::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_max_idle_per_host(2)
+            .build(https);
+        Arc::new(Credentials {
+            cache: Mutex::new(CredentialCache::new(*config.refresh_policy())),
+            refreshed: Notify::new(),
+            provider: tokio::sync::Mutex::new(config.credential_provider().clone()),
+            client,
+        })
+    }
+
+    /// The credentials cached now, if any.
+    pub(crate) fn current(&self) -> Option<Arc<Identity>> {
+        lock(&self.cache).current().cloned()
+    }
+
+    /// The credentials to sign the next attempt of `call` with: at once when usable ones
+    /// are cached, else after the refresh in flight.
+    pub(crate) async fn for_attempt(
+        self: &Arc<Self>,
+        call: &Call<'_>,
+    ) -> Result<Arc<Identity>, CredentialError> {
+        loop {
+            let notified = {
+                let mut cache = lock(&self.cache);
+                match cache.poll(now()) {
+                    CacheStep::Use { identity, refresh } => {
+                        drop(cache);
+                        if let Some(ticket) = refresh {
+                            self.spawn_refresh(ticket);
+                        }
+                        return Ok(identity);
+                    }
+                    CacheStep::Fail(error) => return Err(error),
+                    CacheStep::Refresh(ticket) => {
+                        // Made before the refresh can report: `notify_waiters` wakes every
+                        // `Notified` that exists when it is called, polled or not.
+                        let notified = self.refreshed.notified();
+                        drop(cache);
+                        self.spawn_refresh(ticket);
+                        notified
+                    }
+                    CacheStep::Wait => self.refreshed.notified(),
+                }
+            };
+            let left = call.time_left(now());
+            if tokio::time::timeout(left, notified).await.is_err() {
+                return Err(CredentialError::waited_too_long());
+            }
+        }
+    }
+
+    fn spawn_refresh(self: &Arc<Self>, ticket: RefreshTicket) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let result = {
+                let mut provider = this.provider.lock().await;
+                this.run(&mut provider).await
+            };
+            debug!(
+                ok = result.is_ok(),
+                latency_ms = started.elapsed().as_millis() as u64,
+                "credential refresh"
+            );
+            lock(&this.cache).on_refreshed(ticket, result, now());
+            this.refreshed.notify_waiters();
+        });
+    }
+
+    async fn run(&self, provider: &mut Provider) -> Result<Identity, CredentialError> {
+        let mut refresh = provider.refresh(SystemTime::now());
+        let mut need = refresh.start();
+        loop {
+            need = match need {
+                Need::Done(result) => return result,
+                Need::File(read) => {
+                    let (path, max_len) = (read.path().to_path_buf(), read.max_len());
+                    refresh.on_file(read_file_blocking(path, max_len).await)
+                }
+                Need::Http(request) => {
+                    let (request, timeout) = request.into_parts();
+                    match self.send(request, timeout).await {
+                        Ok((parts, body)) => {
+                            refresh.on_response(parts.status, &parts.headers, &body)
+                        }
+                        Err(failure) => refresh.on_failure(failure),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
+        let request = request.map(|body| Full::new(Bytes::from(body)));
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(classify::request_error)?;
+            let (parts, mut body) = response.into_parts();
+            let mut bytes = Vec::new();
+            while bytes.len() <= MAX_SOURCE_BODY {
+                match body.frame().await {
+                    None => break,
+                    Some(Err(e)) => return Err(classify::body_error(e)),
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            let room = MAX_SOURCE_BODY + 1 - bytes.len();
+                            bytes.extend_from_slice(
+                                data.get(..room.min(data.len())).unwrap_or_default(),
+                            );
+                        }
+                    }
+                }
+            }
+            Ok((parts, bytes))
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(TransportFailure::new(TransportErrorKind::Timeout, true)),
+        }
+    }
+}
+
+/// Reads a file a source needs on tokio's blocking pool (see [`read_file`]).
+async fn read_file_blocking(path: PathBuf, max_len: u64) -> Result<Vec<u8>, FileProblem> {
+    match tokio::task::spawn_blocking(move || read_file(&path, max_len)).await {
+        Ok(result) => result,
+        Err(e) => Err(FileProblem::Unreadable(std::io::Error::other(e))),
+    }
+}
+
+/// Reads a file a source needs: a regular file of at most `max_len` bytes.
+///
+/// The type is checked before opening, so that a FIFO put where a token file should be
+/// cannot block the refresh on `open`; a file swapped for one between the check and the
+/// open is read as it is then (the length bound still holds).
+fn read_file(path: &Path, max_len: u64) -> Result<Vec<u8>, FileProblem> {
+    let problem = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => FileProblem::NotFound,
+        _ => FileProblem::Unreadable(e),
+    };
+    let metadata = std::fs::metadata(path).map_err(problem)?;
+    if !metadata.is_file() {
+        return Err(FileProblem::NotAFile);
+    }
+    if metadata.len() > max_len {
+        return Err(FileProblem::TooLarge { limit: max_len });
+    }
+    let file = std::fs::File::open(path).map_err(problem)?;
+    let mut bytes = Vec::new();
+    file.take(max_len + 1)
+        .read_to_end(&mut bytes)
+        .map_err(FileProblem::Unreadable)?;
+    if bytes.len() as u64 > max_len {
+        return Err(FileProblem::TooLarge { limit: max_len });
+    }
+    Ok(bytes)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every change to the cache is one assignment: a panic elsewhere cannot leave it torn.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn now() -> Now {
+    crate::client::now()
+}

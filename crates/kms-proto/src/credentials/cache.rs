@@ -1,0 +1,284 @@
+//! The refresh decision, as a state machine on injected time: given the cached credentials,
+//! their expiry and the last refresh failure, use these, refresh now (and who: one caller
+//! only), wait for that refresh, or fail.
+//!
+//! A transport keeps one [`CredentialCache`] behind a lock for all its calls, and before
+//! each attempt asks [`poll`](CredentialCache::poll):
+//!
+//! | the cache holds | a refresh is | answer |
+//! |---|---|---|
+//! | usable credentials, not due | - | [`CacheStep::Use`] |
+//! | usable credentials, due for refresh | not running, not backing off | `Use` with a [`RefreshTicket`]: refresh in the background |
+//! | usable credentials, due | running, or backing off after a failure | `Use` |
+//! | nothing usable | not running | [`CacheStep::Refresh`]: refresh, then poll again |
+//! | nothing usable | running | [`CacheStep::Wait`] until it reports, then poll again |
+//! | nothing usable | failed, backing off | [`CacheStep::Fail`] with that failure |
+//!
+//! So a caller never waits while usable credentials exist, and however many callers poll
+//! at once, one refresh runs. The one holding the ticket reports with
+//! [`on_refreshed`](CredentialCache::on_refreshed); a ticket that never reports (its task
+//! was cancelled) is forgotten after [`RefreshPolicy::stale_after`], and the next poll hands
+//! out a new one.
+//!
+//! # When credentials are due, and when they are no longer usable
+//! With `lifetime` = expiry − the time they were obtained:
+//! * due for refresh when fewer than `min(40 min, lifetime / 2)` remain. The official SDKs
+//!   refresh at 40 minutes; credentials that live shorter than that would otherwise be
+//!   refreshed on every call, so the margin scales down to half their lifetime;
+//! * no longer used when fewer than `min(10 s, lifetime / 10)` remain, so that a request
+//!   signed with them still reaches the service before they expire.
+//!
+//! A failed refresh is retried after 1 s, 2 s, 4 s... (times 0.5 to 1, by the jitter of the
+//! [`Now`] it was reported at), at most 60 s apart while the cached credentials are still
+//! usable and at most 5 s apart when they are not.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::identity::rfc3339;
+use super::{CredentialError, Identity};
+use crate::call::Now;
+
+/// The timings of [`CredentialCache`]. See the [module docs](self) for the rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RefreshPolicy {
+    max_margin: Duration,
+    max_buffer: Duration,
+    retry_base: Duration,
+    retry_cap_usable: Duration,
+    retry_cap_unusable: Duration,
+    stale_after: Duration,
+}
+
+impl Default for RefreshPolicy {
+    /// Refresh 40 minutes ahead (at most half the lifetime), stop using credentials 10 s
+    /// before expiry (at most a tenth of the lifetime), retry failed refreshes from 1 s up
+    /// to 60 s apart (5 s when nothing is usable), forget a refresh silent for 60 s.
+    fn default() -> Self {
+        RefreshPolicy {
+            max_margin: Duration::from_secs(40 * 60),
+            max_buffer: Duration::from_secs(10),
+            retry_base: Duration::from_secs(1),
+            retry_cap_usable: Duration::from_secs(60),
+            retry_cap_unusable: Duration::from_secs(5),
+            stale_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// Sets how far ahead of expiry credentials are refreshed, at most (default 40
+    /// minutes; half the lifetime when that is less).
+    pub fn with_max_margin(mut self, margin: Duration) -> Self {
+        self.max_margin = margin;
+        self
+    }
+
+    /// Sets how long a refresh may stay silent before another caller may start one
+    /// (default 60 s: longer than every source's timeouts together).
+    pub fn with_stale_after(mut self, after: Duration) -> Self {
+        self.stale_after = after;
+        self
+    }
+
+    /// How long a refresh may stay silent before it is taken for lost.
+    pub fn stale_after(&self) -> Duration {
+        self.stale_after
+    }
+
+    /// How far ahead of expiry credentials of this lifetime are refreshed.
+    pub fn margin(&self, lifetime: Duration) -> Duration {
+        self.max_margin.min(lifetime / 2)
+    }
+
+    /// How long before expiry credentials of this lifetime stop being used.
+    pub fn buffer(&self, lifetime: Duration) -> Duration {
+        self.max_buffer.min(lifetime / 10)
+    }
+
+    fn retry_delay(&self, consecutive: u32, jitter: f64, usable: bool) -> Duration {
+        let cap = if usable {
+            self.retry_cap_usable
+        } else {
+            self.retry_cap_unusable
+        };
+        let exponent = consecutive.saturating_sub(1).min(16);
+        let delay = self.retry_base.saturating_mul(1 << exponent).min(cap);
+        delay.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
+    }
+}
+
+/// What a caller does with its credentials now.
+///
+/// Not `#[non_exhaustive]`, on purpose: a transport matches every variant.
+#[derive(Debug)]
+pub enum CacheStep {
+    /// Sign with these. With a ticket, the caller also starts a refresh in the background
+    /// (without waiting for it) and reports it with [`CredentialCache::on_refreshed`].
+    Use {
+        /// The credentials to sign with.
+        identity: Arc<Identity>,
+        /// Set when they are due for refresh and this caller was picked to start it.
+        refresh: Option<RefreshTicket>,
+    },
+    /// Nothing usable is cached: refresh with this ticket, report, and poll again.
+    Refresh(RefreshTicket),
+    /// Another caller's refresh is running and nothing usable is cached: wait until it
+    /// reports (a transport wakes its waiters after `on_refreshed`), then poll again.
+    Wait,
+    /// Nothing usable is cached and the last refresh failed a moment ago: fail with this.
+    Fail(CredentialError),
+}
+
+/// The right, and the duty, to refresh: only one exists at a time. Hand it back with
+/// [`CredentialCache::on_refreshed`].
+#[derive(Debug)]
+#[must_use = "a refresh ticket must be reported with CredentialCache::on_refreshed"]
+pub struct RefreshTicket {
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct Cached {
+    identity: Arc<Identity>,
+    obtained_at: SystemTime,
+}
+
+impl Cached {
+    /// `(due, usable)` at `now`.
+    fn state(&self, policy: &RefreshPolicy, now: SystemTime) -> (bool, bool) {
+        let Some(expires_at) = self.identity.expires_at() else {
+            return (false, true);
+        };
+        let lifetime = expires_at
+            .duration_since(self.obtained_at)
+            .unwrap_or_default();
+        let left = expires_at.duration_since(now).unwrap_or_default();
+        (
+            left <= policy.margin(lifetime),
+            left > policy.buffer(lifetime),
+        )
+    }
+}
+
+#[derive(Debug)]
+struct Failed {
+    error: CredentialError,
+    at: Instant,
+    consecutive: u32,
+    jitter: f64,
+}
+
+/// The cached credentials and the refresh state of one client. See the
+/// [module docs](self).
+#[derive(Debug, Default)]
+pub struct CredentialCache {
+    policy: RefreshPolicy,
+    cached: Option<Cached>,
+    /// The ticket out, and since when (monotonic).
+    refreshing: Option<(u64, Instant)>,
+    generation: u64,
+    failed: Option<Failed>,
+}
+
+impl CredentialCache {
+    /// An empty cache with `policy`.
+    pub fn new(policy: RefreshPolicy) -> Self {
+        CredentialCache {
+            policy,
+            ..CredentialCache::default()
+        }
+    }
+
+    /// The credentials cached, if any (usable or not).
+    pub fn current(&self) -> Option<&Arc<Identity>> {
+        self.cached.as_ref().map(|c| &c.identity)
+    }
+
+    /// What the caller does now. See the [module docs](self).
+    pub fn poll(&mut self, now: Now) -> CacheStep {
+        let refreshing = self
+            .refreshing
+            .is_some_and(|(_, since)| now.monotonic() < since + self.policy.stale_after);
+        let state = self
+            .cached
+            .as_ref()
+            .map(|c| c.state(&self.policy, now.wall()));
+        let backing_off = |usable: bool| {
+            self.failed.as_ref().is_some_and(|f| {
+                let delay = self.policy.retry_delay(f.consecutive, f.jitter, usable);
+                now.monotonic() < f.at + delay
+            })
+        };
+        match (state, &self.cached) {
+            (Some((due, true)), Some(cached)) => {
+                let identity = cached.identity.clone();
+                let refresh = (due && !refreshing && !backing_off(true)).then(|| self.ticket(now));
+                CacheStep::Use { identity, refresh }
+            }
+            _ if refreshing => CacheStep::Wait,
+            _ if backing_off(false) => match (&self.failed, &self.cached) {
+                (Some(failed), Some(cached)) => {
+                    let expired_at = cached.identity.expires_at().unwrap_or(now.wall());
+                    CacheStep::Fail(CredentialError::expired(
+                        expired_at,
+                        cached.identity.source(),
+                        failed.error.clone(),
+                    ))
+                }
+                (Some(failed), None) => CacheStep::Fail(failed.error.clone()),
+                (None, _) => CacheStep::Refresh(self.ticket(now)),
+            },
+            _ => CacheStep::Refresh(self.ticket(now)),
+        }
+    }
+
+    fn ticket(&mut self, now: Now) -> RefreshTicket {
+        self.generation += 1;
+        self.refreshing = Some((self.generation, now.monotonic()));
+        RefreshTicket {
+            generation: self.generation,
+        }
+    }
+
+    /// The refresh of `ticket` ended with `result` at `now`. A ticket taken for lost
+    /// (another was handed out since) changes nothing.
+    pub fn on_refreshed(
+        &mut self,
+        ticket: RefreshTicket,
+        result: Result<Identity, CredentialError>,
+        now: Now,
+    ) {
+        if self.refreshing.map(|(generation, _)| generation) != Some(ticket.generation) {
+            return;
+        }
+        self.refreshing = None;
+        match result {
+            Ok(identity) => {
+                tracing::info!(
+                    source = identity.source().as_str(),
+                    expires_at = identity.expires_at().map(rfc3339),
+                    "credentials obtained"
+                );
+                self.failed = None;
+                self.cached = Some(Cached {
+                    identity: Arc::new(identity),
+                    obtained_at: now.wall(),
+                });
+            }
+            Err(error) => {
+                let consecutive = self.failed.as_ref().map_or(0, |f| f.consecutive) + 1;
+                tracing::warn!(consecutive, error = %error, "refreshing credentials failed");
+                self.failed = Some(Failed {
+                    error,
+                    at: now.monotonic(),
+                    consecutive,
+                    jitter: now.jitter(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

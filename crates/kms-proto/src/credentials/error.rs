@@ -1,0 +1,399 @@
+//! Why credentials could not be had: one source's failure ([`SourceError`]), and what a call
+//! gets ([`CredentialError`]): one source's failure, the chain's list of them, or expired
+//! credentials that could not be refreshed.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::StatusCode;
+
+use super::SourceKind;
+use super::document::DocumentError;
+use super::identity::rfc3339;
+use super::profile::ProfileError;
+use crate::call::{TransportErrorKind, TransportFailure};
+use crate::env::EnvError;
+use crate::input::InvalidInput;
+use crate::untrusted::Untrusted;
+
+/// Why a file a source needs could not be read. The transports make it; the source names
+/// the file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FileProblem {
+    /// There is no such file.
+    NotFound,
+    /// The path is not a regular file (a directory, a FIFO, a device...).
+    NotAFile,
+    /// The file is larger than the source accepts.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Reading failed (permissions, I/O).
+    Unreadable(std::io::Error),
+}
+
+impl fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileProblem::NotFound => f.write_str("there is no such file"),
+            FileProblem::NotAFile => f.write_str("it is not a regular file"),
+            FileProblem::TooLarge { limit } => {
+                write!(f, "it is larger than {limit} bytes; is it the right file?")
+            }
+            FileProblem::Unreadable(e) => write!(f, "it could not be read ({e})"),
+        }
+    }
+}
+
+/// Why one source gave no credentials.
+#[derive(Debug)]
+#[non_exhaustive]
+pub(crate) enum Failure {
+    /// The source is not set up here (skipped in a chain).
+    NotConfigured(String),
+    /// The source's file does not exist (skipped in a chain when the path was a default).
+    NoFile(PathBuf),
+    /// The source's file exists but could not be used.
+    File(PathBuf, FileProblem),
+    /// The environment variables are wrong.
+    Env(EnvError),
+    /// The profile file or KooCLI configuration is wrong.
+    Profile(ProfileError),
+    /// A profile holds no AK/SK (only what a later kind of source uses).
+    NoKeys(PathBuf),
+    /// A setting of the source (a URL, a token file's contents) is refused.
+    Invalid(InvalidInput),
+    /// The service could not be reached; nothing was sent.
+    Unreachable {
+        url: String,
+        failure: TransportFailure,
+    },
+    /// The request may have been sent, but no complete answer arrived.
+    NoAnswer {
+        url: String,
+        failure: TransportFailure,
+    },
+    /// The service answered with an error.
+    Status {
+        url: String,
+        status: StatusCode,
+        code: Option<String>,
+        message: Option<String>,
+    },
+    /// The instance has no agency bound (ECS metadata's own answer).
+    NoAgency,
+    /// The answer was not a usable credential document.
+    Document { url: String, error: DocumentError },
+}
+
+/// Why one credential source gave no credentials: which source, whether it was merely
+/// skipped (not set up here) or failed, and the cause.
+#[derive(Debug)]
+pub struct SourceError {
+    source: SourceKind,
+    failure: Failure,
+}
+
+impl SourceError {
+    pub(crate) fn new(source: SourceKind, failure: Failure) -> Self {
+        SourceError { source, failure }
+    }
+
+    /// The source.
+    pub fn source_kind(&self) -> SourceKind {
+        self.source
+    }
+
+    /// Whether the source was skipped because it is not set up here (no file at its
+    /// default path, variables unset), rather than failing.
+    pub fn is_skipped(&self) -> bool {
+        matches!(
+            self.failure,
+            Failure::NotConfigured(_) | Failure::NoFile(_) | Failure::NoKeys(_)
+        )
+    }
+
+    /// Whether the source could not be reached at all (nothing was sent).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self.failure, Failure::Unreachable { .. })
+    }
+
+    /// The HTTP status the source answered with, if it answered with an error.
+    pub fn status(&self) -> Option<StatusCode> {
+        match &self.failure {
+            Failure::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The error code of the source's answer, if any.
+    pub fn code(&self) -> Option<&str> {
+        match &self.failure {
+            Failure::Status { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The error message of the source's answer, if any.
+    pub fn message(&self) -> Option<&str> {
+        match &self.failure {
+            Failure::Status { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The transport failure, when no answer arrived.
+    pub fn transport_failure(&self) -> Option<TransportErrorKind> {
+        match &self.failure {
+            Failure::Unreachable { failure, .. } | Failure::NoAnswer { failure, .. } => {
+                Some(failure.kind())
+            }
+            _ => None,
+        }
+    }
+
+    /// The file the source read, when the failure was about it.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.failure {
+            Failure::NoFile(p) | Failure::File(p, _) | Failure::NoKeys(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// What to do about it, in a few words.
+    fn advice(&self) -> Option<&'static str> {
+        match (&self.failure, self.source) {
+            (Failure::Unreachable { .. }, SourceKind::Metadata) => Some(
+                "not on an ECS instance? give credentials another way, or set HUAWEICLOUD_SDK_METADATA_ENDPOINT",
+            ),
+            (Failure::NoAgency, _) => {
+                Some("bind an agency to the instance (ECS console: Management > Agency)")
+            }
+            (Failure::Status { status, .. }, SourceKind::PodIdentity)
+                if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
+            {
+                Some("check the pod's service account and HC_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = self.source.label();
+        match &self.failure {
+            Failure::NotConfigured(why) => write!(f, "{label}: skipped: {why}"),
+            Failure::NoFile(path) => {
+                write!(f, "{label}: skipped: no file at {}", path.display())
+            }
+            Failure::NoKeys(path) => write!(
+                f,
+                "{label}: skipped: {} holds no ak and sk",
+                path.display()
+            ),
+            Failure::File(path, problem) => {
+                write!(f, "{label}: cannot use {}: {problem}", path.display())
+            }
+            Failure::Env(e) => write!(f, "{label}: {e}"),
+            Failure::Profile(e) => write!(f, "{label}: {e}"),
+            Failure::Invalid(e) => write!(f, "{label}: {e}"),
+            Failure::Unreachable { url, failure } => {
+                let why = match failure.kind() {
+                    TransportErrorKind::Timeout => "the connection timed out",
+                    TransportErrorKind::Tls => "the TLS handshake failed",
+                    _ => "the connection failed",
+                };
+                write!(f, "{label}: the service at {url} was not reachable ({why})")
+            }
+            Failure::NoAnswer { url, failure } => {
+                let why = match failure.kind() {
+                    TransportErrorKind::Timeout => "no complete answer in time",
+                    _ => "the connection failed before a complete answer",
+                };
+                write!(f, "{label}: {url} did not answer ({why})")
+            }
+            Failure::Status {
+                url,
+                status,
+                code,
+                message,
+            } => {
+                write!(f, "{label}: {url} answered {status}")?;
+                if let Some(code) = code {
+                    write!(f, " {}", Untrusted(code))?;
+                }
+                if let Some(message) = message {
+                    write!(f, ": {}", Untrusted(message))?;
+                }
+                Ok(())
+            }
+            Failure::NoAgency => write!(f, "{label}: the instance has no agency"),
+            Failure::Document { url, error } => write!(f, "{label}: the answer of {url}: {error}"),
+        }?;
+        if let Some(advice) = self.advice() {
+            write!(f, "; {advice}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for SourceError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.failure {
+            Failure::File(_, FileProblem::Unreadable(e)) => Some(e),
+            Failure::Env(e) => Some(e),
+            Failure::Profile(e) => Some(e),
+            Failure::Invalid(e) => Some(e),
+            Failure::Unreachable { failure, .. } | Failure::NoAnswer { failure, .. } => {
+                failure.cause()
+            }
+            Failure::Document { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Why a call had no credentials to sign with. Cheap to clone: every call waiting on the
+/// same failed refresh gets the same error.
+#[derive(Clone, Debug)]
+pub struct CredentialError {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+enum Inner {
+    /// The one source asked failed.
+    Source(SourceError),
+    /// No source of the chain gave credentials: why, source by source.
+    Chain(Vec<SourceError>),
+    /// The cached credentials expired and refreshing them failed.
+    Expired {
+        expired_at: SystemTime,
+        source: SourceKind,
+        refresh: CredentialError,
+    },
+    /// The call's deadline passed while it waited for a refresh.
+    Waited,
+}
+
+impl CredentialError {
+    pub(crate) fn from_source(error: SourceError) -> Self {
+        Self::of(Inner::Source(error))
+    }
+
+    pub(crate) fn chain(errors: Vec<SourceError>) -> Self {
+        Self::of(Inner::Chain(errors))
+    }
+
+    pub(crate) fn expired(expired_at: SystemTime, source: SourceKind, refresh: Self) -> Self {
+        Self::of(Inner::Expired {
+            expired_at,
+            source,
+            refresh,
+        })
+    }
+
+    /// The call's deadline passed while it waited for another caller's refresh. A
+    /// transport makes this error when its wait times out.
+    pub fn waited_too_long() -> Self {
+        Self::of(Inner::Waited)
+    }
+
+    fn of(inner: Inner) -> Self {
+        CredentialError {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Every source's failure, in the order they were tried (one for a single source;
+    /// none when the wait for a refresh timed out).
+    pub fn sources(&self) -> &[SourceError] {
+        match &*self.inner {
+            Inner::Source(e) => std::slice::from_ref(e),
+            Inner::Chain(errors) => errors,
+            Inner::Expired { refresh, .. } => refresh.sources(),
+            Inner::Waited => &[],
+        }
+    }
+
+    /// When the credentials in use expired, if that is why the call has none.
+    pub fn expired_at(&self) -> Option<SystemTime> {
+        match &*self.inner {
+            Inner::Expired { expired_at, .. } => Some(*expired_at),
+            _ => None,
+        }
+    }
+
+    /// Whether the call gave up waiting for another caller's refresh.
+    pub fn is_wait_timeout(&self) -> bool {
+        matches!(&*self.inner, Inner::Waited)
+    }
+
+    /// Whether trying again later may succeed: a source that did not answer or answered
+    /// with a 5xx or 429, or a wait that timed out; not a missing or wrong setting.
+    pub fn is_retryable(&self) -> bool {
+        match &*self.inner {
+            Inner::Waited => true,
+            Inner::Expired { refresh, .. } => refresh.is_retryable(),
+            Inner::Source(_) | Inner::Chain(_) => self.sources().iter().any(|e| {
+                matches!(
+                    &e.failure,
+                    Failure::Unreachable { .. } | Failure::NoAnswer { .. }
+                ) || e
+                    .status()
+                    .is_some_and(|s| s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS)
+            }),
+        }
+    }
+}
+
+impl fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.inner {
+            Inner::Source(e) => write!(f, "no credentials: {e}"),
+            Inner::Chain(errors) => {
+                f.write_str(
+                    "no credential source gave credentials; set HUAWEICLOUD_SDK_AK and \
+                     HUAWEICLOUD_SDK_SK, write ~/.huaweicloud/credentials, or run where an \
+                     agency or pod identity is bound. Each source:",
+                )?;
+                for e in errors {
+                    write!(f, "\n  - {e}")?;
+                }
+                Ok(())
+            }
+            Inner::Expired {
+                expired_at,
+                source,
+                refresh,
+            } => write!(
+                f,
+                "the credentials from {} expired at {} and could not be refreshed: {refresh}",
+                source.label(),
+                rfc3339(*expired_at)
+            ),
+            Inner::Waited => f.write_str(
+                "the call's deadline passed while it waited for credentials being refreshed; \
+                 the credential source is slow or down",
+            ),
+        }
+    }
+}
+
+/// `Display` already says what each source said, so the source is the cause underneath
+/// (an I/O error, a transport's error), not the source's failure again.
+impl StdError for CredentialError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &*self.inner {
+            Inner::Source(e) => e.source(),
+            Inner::Expired { refresh, .. } => refresh.source(),
+            Inner::Chain(_) | Inner::Waited => None,
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Credentials for each attempt: the core's [`CredentialCache`] decides, this module does
+//! what it says with blocking I/O (file reads, HTTP to the credential services) and wakes
+//! the threads that wait.
+//!
+//! A refresh due ahead of expiry runs on a short-lived thread of its own, so no caller
+//! waits while usable credentials exist. When nothing usable is cached, the one caller the
+//! cache picks refreshes on its own thread, and the others wait (within their call's
+//! deadline) until it reports.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use kms_proto::call::{Call, Now};
+use kms_proto::credentials::{
+    CacheStep, CredentialCache, CredentialError, FileProblem, Identity, MAX_SOURCE_BODY, Need,
+    Provider, RefreshTicket, SOURCE_CONNECT_TIMEOUT,
+};
+use kms_proto::{ClientConfig, call::TransportFailure};
+use tracing::{debug, warn};
+
+use crate::classify;
+
+/// What every call of a client shares about credentials.
+pub(crate) struct Credentials {
+    cache: Mutex<CredentialCache>,
+    /// Signalled after every refresh reports.
+    refreshed: Condvar,
+    /// Only the caller holding a refresh ticket locks it.
+    provider: Mutex<Provider>,
+    /// For the credential services: no proxy, a short connect timeout, no redirects.
+    agent: ureq::Agent,
+}
+
+impl Credentials {
+    pub(crate) fn new(config: &ClientConfig, tls: ureq::tls::TlsConfig) -> Arc<Self> {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            // The metadata service and pod identity are local: never through the proxy.
+            .proxy(None)
+            .tls_config(tls)
+            .timeout_resolve(Some(SOURCE_CONNECT_TIMEOUT))
+            .timeout_connect(Some(SOURCE_CONNECT_TIMEOUT))
+            .max_idle_connections(2)
+            .user_agent(ureq::config::AutoHeaderValue::None)
+            .accept_encoding(ureq::config::AutoHeaderValue::None)
+            .build()
+            .new_agent();
+        Arc::new(Credentials {
+            cache: Mutex::new(CredentialCache::new(*config.refresh_policy())),
+            refreshed: Condvar::new(),
+            provider: Mutex::new(config.credential_provider().clone()),
+            agent,
+        })
+    }
+
+    /// The credentials cached now, if any.
+    pub(crate) fn current(&self) -> Option<Arc<Identity>> {
+        lock(&self.cache).current().cloned()
+    }
+
+    /// The credentials to sign the next attempt of `call` with: at once when usable ones
+    /// are cached, else after a refresh (this thread's or another's).
+    pub(crate) fn for_attempt(
+        self: &Arc<Self>,
+        call: &Call<'_>,
+    ) -> Result<Arc<Identity>, CredentialError> {
+        let mut cache = lock(&self.cache);
+        loop {
+            match cache.poll(now()) {
+                CacheStep::Use { identity, refresh } => {
+                    drop(cache);
+                    if let Some(ticket) = refresh {
+                        self.refresh_in_background(ticket);
+                    }
+                    return Ok(identity);
+                }
+                CacheStep::Refresh(ticket) => {
+                    drop(cache);
+                    self.refresh(ticket);
+                    cache = lock(&self.cache);
+                }
+                CacheStep::Wait => {
+                    let left = call.time_left(now());
+                    if left.is_zero() {
+                        return Err(CredentialError::waited_too_long());
+                    }
+                    cache = match self.refreshed.wait_timeout(cache, left) {
+                        Ok((guard, _)) => guard,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    };
+                }
+                CacheStep::Fail(error) => return Err(error),
+            }
+        }
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, ticket: RefreshTicket) {
+        let this = Arc::clone(self);
+        // The ticket moves into the thread; if the thread cannot start, the cache takes
+        // the refresh for lost after its silence limit and hands out another.
+        let spawned = std::thread::Builder::new()
+            .name("kms-credentials".into())
+            .spawn(move || this.refresh(ticket));
+        if let Err(e) = spawned {
+            warn!(error = %e, "could not start a thread to refresh credentials");
+        }
+    }
+
+    /// Runs one refresh and reports it.
+    fn refresh(&self, ticket: RefreshTicket) {
+        let started = Instant::now();
+        let result = {
+            let mut provider = lock(&self.provider);
+            self.run(&mut provider)
+        };
+        debug!(
+            ok = result.is_ok(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "credential refresh"
+        );
+        lock(&self.cache).on_refreshed(ticket, result, now());
+        self.refreshed.notify_all();
+    }
+
+    fn run(&self, provider: &mut Provider) -> Result<Identity, CredentialError> {
+        let mut refresh = provider.refresh(SystemTime::now());
+        let mut need = refresh.start();
+        loop {
+            need = match need {
+                Need::Done(result) => return result,
+                Need::File(read) => refresh.on_file(read_file(read.path(), read.max_len())),
+                Need::Http(request) => {
+                    let (request, timeout) = request.into_parts();
+                    match self.send(request, timeout) {
+                        Ok((parts, body)) => refresh.on_response(parts.status, &parts.headers, &body),
+                        Err(failure) => refresh.on_failure(failure),
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(timeout))
+            .build();
+        let response = self.agent.run(request).map_err(classify::request_error)?;
+        let (parts, body) = response.into_parts();
+        let mut bytes = Vec::new();
+        body.into_reader()
+            .take(MAX_SOURCE_BODY as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(classify::body_error)?;
+        Ok((parts, bytes))
+    }
+}
+
+/// Reads a file a source needs: a regular file of at most `max_len` bytes.
+///
+/// The type is checked before opening, so that a FIFO put where a token file should be
+/// cannot block the refresh on `open`; a file swapped for one between the check and the
+/// open is read as it is then (the length bound still holds).
+fn read_file(path: &Path, max_len: u64) -> Result<Vec<u8>, FileProblem> {
+    let problem = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => FileProblem::NotFound,
+        _ => FileProblem::Unreadable(e),
+    };
+    let metadata = std::fs::metadata(path).map_err(problem)?;
+    if !metadata.is_file() {
+        return Err(FileProblem::NotAFile);
+    }
+    if metadata.len() > max_len {
+        return Err(FileProblem::TooLarge { limit: max_len });
+    }
+    let file = std::fs::File::open(path).map_err(problem)?;
+    let mut bytes = Vec::new();
+    file.take(max_len + 1)
+        .read_to_end(&mut bytes)
+        .map_err(FileProblem::Unreadable)?;
+    if bytes.len() as u64 > max_len {
+        return Err(FileProblem::TooLarge { limit: max_len });
+    }
+    Ok(bytes)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere while holding the lock leaves the cache consistent (every change
+    // is one assignment), so keep going.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn now() -> Now {
+    crate::client::now()
+}
