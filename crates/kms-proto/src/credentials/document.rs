@@ -1,26 +1,5 @@
-//! The credential document: temporary AK/SK, security token and expiry, as the ECS metadata
-//! service (`/openstack/latest/securitykey`), CCE pod identity and IAM
-//! (`/v3.0/OS-CREDENTIAL/securitytokens`) answer it.
-//!
-//! ```json
-//! {"credential": {"access": "...", "secret": "...", "securitytoken": "...",
-//!                 "expires_at": "2020-01-08T03:50:07.574000Z"}}
-//! ```
-//!
-//! The spellings the official Python parser (`StsAccessor._process_credential`, 3.1.219)
-//! accepts are accepted too: the envelope `credentials` instead of `credential` (or none: a
-//! flat object), `accessKeyId`/`access_key_id`, `secretAccessKey`/`secret_access_key`,
-//! `securityToken`/`security_token`, and `expiration`. For each field the first spelling
-//! with a non-empty value wins, in that order; `null` and `""` count as absent, as with
-//! Python's `or`. Unknown fields are ignored.
-//!
-//! Unlike Python, which reads `expires_at` with `%Y-%m-%dT%H:%M:%S.%fZ` as local time, the
-//! expiry is read as RFC 3339: `Z` or any offset, any number of fractional digits
-//! (nanoseconds kept).
-//!
-//! Nothing here ever prints a value of the document: secret values are validated by
-//! [`AkSk`], whose errors never echo them, and JSON type mismatches are reported by field
-//! name only.
+//! The credential document that ECS metadata, CCE pod identity and IAM answer: see
+//! [`parse_document`].
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -243,10 +222,32 @@ impl StdError for DocumentError {
     }
 }
 
-/// Reads a credential document (see the [module docs](self) for the accepted spellings).
+/// Reads a credential document: temporary AK/SK, security token and expiry, as the ECS
+/// metadata service (`/openstack/latest/securitykey`), CCE pod identity and IAM
+/// (`/v3.0/OS-CREDENTIAL/securitytokens`) answer it.
+///
+/// ```json
+/// {"credential": {"access": "...", "secret": "...", "securitytoken": "...",
+///                 "expires_at": "2020-01-08T03:50:07.574000Z"}}
+/// ```
+///
+/// The spellings the official Python parser (`StsAccessor._process_credential`, 3.1.219)
+/// accepts are accepted too: the envelope `credentials` instead of `credential` (or none: a
+/// flat object), `accessKeyId`/`access_key_id`, `secretAccessKey`/`secret_access_key`,
+/// `securityToken`/`security_token`, and `expiration` ([`DocumentField::spellings`]). For
+/// each field the first spelling with a non-empty value wins, in that order; `null` and
+/// `""` count as absent, as with Python's `or`. Unknown fields are ignored.
+///
+/// Unlike Python, which reads `expires_at` with `%Y-%m-%dT%H:%M:%S.%fZ` as local time, the
+/// expiry is read as RFC 3339: `Z` or any offset, any number of fractional digits
+/// (nanoseconds kept).
 ///
 /// A security token is required: temporary credentials without one would be refused by
 /// every service, so a document without one is an error here rather than there.
+///
+/// Nothing here ever prints a value of the document: secret values are validated by
+/// [`AkSk`], whose errors never echo them, and JSON type mismatches are reported by field
+/// name only.
 ///
 /// # Errors
 /// [`DocumentError`]: the body is larger than [`MAX_DOCUMENT_LEN`], is not a JSON object,

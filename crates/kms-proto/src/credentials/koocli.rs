@@ -1,30 +1,4 @@
-//! KooCLI's config file, `~/.hcloud/config.json`, as KooCLI (`hcloud configure`) writes it
-//! and the Terraform provider reads it (`shared_config_file`, `profile`):
-//!
-//! ```json
-//! {
-//!   "language": "en", "current": "default", "authEncrypt": "false",
-//!   "profiles": [{
-//!     "name": "default", "mode": "AKSK",
-//!     "accessKeyId": "...", "secretAccessKey": "...", "securityToken": "",
-//!     "region": "cn-north-4", "projectId": "", "domainId": "",
-//!     "readTimeout": 10, "connectTimeout": 5, "retryCount": 0, "skipSecureVerify": "false"
-//!   }]
-//! }
-//! ```
-//!
-//! Read into the same [`Profile`] as the official profile file: `accessKeyId`,
-//! `secretAccessKey`, `securityToken`, `region`, `projectId` and `domainId`. Other fields
-//! (timeouts, agency and SSO settings...) are ignored. Only profiles in `AKSK` mode (or
-//! with no mode, as hand-written files have) are supported; `SSO`, `ecsAgency` and the
-//! other modes are refused by name.
-//!
-//! KooCLI encrypts the keys by default, which makes them useless outside KooCLI; the
-//! Terraform provider asks users to run `hcloud configure set --cli-auth-encrypt=false`.
-//! A file is taken as encrypted when its `authEncrypt` is `true` (or `"true"`), or, when
-//! there is no `authEncrypt`, when it has a non-empty `crypter` (older KooCLI versions).
-//!
-//! No error ever shows a value of the file other than profile names and modes.
+//! KooCLI's config file (`~/.hcloud/config.json`): see [`parse_koocli`].
 
 use serde_json::{Map, Value};
 
@@ -44,6 +18,34 @@ const NAMES: KeyNames = KeyNames {
 
 /// Reads the profile named `profile` (or, when `None`, the one `current` names) from a
 /// KooCLI config file.
+///
+/// The file is the one KooCLI (`hcloud configure`) writes and the Terraform provider reads
+/// (`shared_config_file`, `profile`):
+///
+/// ```json
+/// {
+///   "language": "en", "current": "default", "authEncrypt": "false",
+///   "profiles": [{
+///     "name": "default", "mode": "AKSK",
+///     "accessKeyId": "...", "secretAccessKey": "...", "securityToken": "",
+///     "region": "cn-north-4", "projectId": "", "domainId": "",
+///     "readTimeout": 10, "connectTimeout": 5, "retryCount": 0, "skipSecureVerify": "false"
+///   }]
+/// }
+/// ```
+///
+/// It is read into the same [`Profile`] as [`parse_profile`](super::parse_profile) gives: `accessKeyId`,
+/// `secretAccessKey`, `securityToken`, `region`, `projectId` and `domainId`. Other fields
+/// (timeouts, agency and SSO settings...) are ignored. Only profiles in `AKSK` mode (or
+/// with no mode, as hand-written files have) are supported; `SSO`, `ecsAgency` and the
+/// other modes are refused by name.
+///
+/// KooCLI encrypts the keys by default, which makes them useless outside KooCLI; the
+/// Terraform provider asks users to run `hcloud configure set --cli-auth-encrypt=false`.
+/// A file is taken as encrypted when its `authEncrypt` is `true` (or `"true"`), or, when
+/// there is no `authEncrypt`, when it has a non-empty `crypter` (older KooCLI versions).
+///
+/// No error ever shows a value of the file other than profile names and modes.
 ///
 /// Names are compared exactly, as KooCLI and the Terraform provider do.
 ///
@@ -137,7 +139,7 @@ pub fn parse_koocli(bytes: &[u8], profile: Option<&str>) -> Result<Profile, Prof
     raw.validate(&NAMES)
 }
 
-/// Whether KooCLI encrypted the keys of this file (see the [module docs](self)).
+/// Whether KooCLI encrypted the keys of this file (see [`parse_koocli`]).
 fn is_encrypted(top: &Map<String, Value>) -> bool {
     match top.get("authEncrypt") {
         Some(Value::Bool(on)) => *on,

@@ -1,46 +1,5 @@
-//! The official SDKs' profile file: `HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
-//! `~/.huaweicloud/credentials`. Reading the file is the caller's business; this module
-//! parses its bytes into a [`Profile`] of validated values.
-//!
-//! ```ini
-//! [basic]
-//! ak = QTWAOYTTINDUT2QVKYUC
-//! sk = MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc
-//! project_id = 0dea2644dc80d5d22ff1c01e3ebea6fc
-//! region = cn-north-4
-//!
-//! [global]
-//! ak = ...
-//! sk = ...
-//! domain_id = ...
-//! ```
-//!
-//! The section is the credential type: `[basic]` for project-scoped services such as KMS,
-//! `[global]` for domain-scoped ones. The official SDKs read the one section that matches
-//! the client's type and fail when it is absent; so does [`parse_profile`], with a
-//! distinct [`ProfileErrorKind::MissingSection`] that a chain can treat as "skipped".
-//!
-//! Keys: `ak`, `sk`, `security_token`, `project_id`, `domain_id`, `iam_endpoint`, `idp_id`,
-//! `id_token_file` (the official ones) and `region` (this client's addition).
-//!
-//! The syntax is the subset of Python's `configparser` that the official file uses:
-//! * UTF-8, a byte order mark allowed; LF or CRLF line endings;
-//! * `[section]` headers; `key = value` or `key: value` (split at the first `=` or `:`);
-//! * `#` and `;` start comment lines; there are no inline comments, so `ak = X # mine` is
-//!   the value `X # mine` (which the AK check then refuses);
-//! * whitespace around names and values is trimmed; quotes are not removed (a value
-//!   wrapped in quotes is refused rather than used with them);
-//! * section and key names are case-insensitive (Python lower-cases keys only);
-//! * an empty value counts as absent; unknown keys and sections are ignored;
-//! * a duplicate key in a section, a duplicate section, a key before any section and a
-//!   line that is none of the above are errors with their line number, anywhere in the
-//!   file (Python's strict parser refuses such a file too).
-//!
-//! Not supported: continuation lines, `%` interpolation and the `[DEFAULT]` section's
-//! inheritance. Values are taken literally (Python would interpolate `%(name)s` and fail on
-//! a lone `%`).
-//!
-//! No error ever shows a value: they may be secrets.
+//! The official SDKs' profile file (`~/.huaweicloud/credentials`): see [`parse_profile`].
+//! [`Profile`] and [`ProfileError`] serve the KooCLI config file too.
 
 use std::collections::HashSet;
 use std::error::Error as StdError;
@@ -552,10 +511,51 @@ fn check(
     }
 }
 
-/// Parses a profile file and validates the keys of `section` (see the
-/// [module docs](self) for the syntax).
+/// Parses the official SDKs' profile file: `HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
+/// `~/.huaweicloud/credentials`. Reading the file is the caller's business; this function
+/// parses its bytes into a [`Profile`] of validated values.
 ///
-/// An empty section, or one holding only unknown keys, gives an empty [`Profile`].
+/// ```ini
+/// [basic]
+/// ak = QTWAOYTTINDUT2QVKYUC
+/// sk = MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc
+/// project_id = 0dea2644dc80d5d22ff1c01e3ebea6fc
+/// region = cn-north-4
+///
+/// [global]
+/// ak = ...
+/// sk = ...
+/// domain_id = ...
+/// ```
+///
+/// The section is the credential type: `[basic]` for project-scoped services such as KMS,
+/// `[global]` for domain-scoped ones. The official SDKs read the one section that matches
+/// the client's type and fail when it is absent; so does this function, with a
+/// distinct [`ProfileErrorKind::MissingSection`] that a chain can treat as "skipped".
+///
+/// Keys: `ak`, `sk`, `security_token`, `project_id`, `domain_id`, `iam_endpoint`, `idp_id`,
+/// `id_token_file` (the official ones) and `region` (this client's addition).
+///
+/// The syntax is the subset of Python's `configparser` that the official file uses:
+/// * UTF-8, a byte order mark allowed; LF or CRLF line endings;
+/// * `[section]` headers; `key = value` or `key: value` (split at the first `=` or `:`);
+/// * `#` and `;` start comment lines; there are no inline comments, so `ak = X # mine` is
+///   the value `X # mine` (which the AK check then refuses);
+/// * whitespace around names and values is trimmed; quotes are not removed (a value
+///   wrapped in quotes is refused rather than used with them);
+/// * section and key names are case-insensitive (Python lower-cases keys only);
+/// * an empty value counts as absent; unknown keys and sections are ignored;
+/// * a duplicate key in a section, a duplicate section, a key before any section and a
+///   line that is none of the above are errors with their line number, anywhere in the
+///   file (Python's strict parser refuses such a file too).
+///
+/// Not supported: continuation lines, `%` interpolation and the `[DEFAULT]` section's
+/// inheritance. Values are taken literally (Python would interpolate `%(name)s` and fail on
+/// a lone `%`).
+///
+/// No error ever shows a value: they may be secrets.
+///
+/// Only the keys of `section` are validated. An empty section, or one holding only unknown keys, gives an empty [`Profile`].
 ///
 /// # Errors
 /// [`ProfileError`] (without a path: add it with [`ProfileError::with_path`]): the file is
