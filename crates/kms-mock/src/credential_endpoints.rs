@@ -5,8 +5,10 @@
 //!
 //! The bodies of their refusals:
 //!
-//! - The metadata service answers in plain text, as OpenStack's metadata service (which
-//!   ECS's descends from) does: `401 Unauthorized`, a blank line, and the reason. Its 401
+//! - The metadata service answers in plain text in the style of OpenStack's metadata
+//!   service (webob's `401 Unauthorized`, a blank line, and the reason), from which ECS's
+//!   is derived; the real body was not found in any source read, and the one sighting of
+//!   the no-agency answer (a user's notes) shows that status line and the text. Its 401
 //!   for an instance without an agency says `Please configure Cloud Service Agency first`,
 //!   the text the official SDKs look for; its 401 for a missing, unknown or expired session
 //!   token never does, so that a client gets a new token and tries once more.
