@@ -26,6 +26,7 @@ use kms_proto::credentials::{
 };
 use tokio::sync::Notify;
 use tracing::debug;
+use tracing::instrument::{Instrument, WithSubscriber};
 
 use crate::classify;
 
@@ -108,7 +109,9 @@ impl Credentials {
 
     fn spawn_refresh(self: &Arc<Self>, ticket: RefreshTicket) {
         let this = Arc::clone(self);
-        tokio::spawn(async move {
+        // The refresh logs where the call that started it logs: its subscriber (a scoped
+        // one included) and its span.
+        let refresh = async move {
             let started = Instant::now();
             let result = {
                 let mut provider = this.provider.lock().await;
@@ -121,7 +124,8 @@ impl Credentials {
             );
             lock(&this.cache).on_refreshed(ticket, result, now());
             this.refreshed.notify_waiters();
-        });
+        };
+        tokio::spawn(refresh.in_current_span().with_current_subscriber());
     }
 
     async fn run(&self, provider: &mut Provider) -> Result<Identity, CredentialError> {
@@ -222,7 +226,9 @@ fn read_file(path: &Path, max_len: u64) -> Result<Vec<u8>, FileProblem> {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every change to the cache is one assignment: a panic elsewhere cannot leave it torn.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn now() -> Now {

@@ -100,11 +100,19 @@ impl Credentials {
 
     fn refresh_in_background(self: &Arc<Self>, ticket: RefreshTicket) {
         let this = Arc::clone(self);
+        // The refresh logs where the call that started it logs: its subscriber (a scoped
+        // one included) and its span.
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        let span = tracing::Span::current();
         // The ticket moves into the thread; if the thread cannot start, the cache takes
         // the refresh for lost after its silence limit and hands out another.
         let spawned = std::thread::Builder::new()
             .name("kms-credentials".into())
-            .spawn(move || this.refresh(ticket));
+            .spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    span.in_scope(|| this.refresh(ticket));
+                });
+            });
         if let Err(e) = spawned {
             warn!(error = %e, "could not start a thread to refresh credentials");
         }
@@ -136,7 +144,9 @@ impl Credentials {
                 Need::Http(request) => {
                     let (request, timeout) = request.into_parts();
                     match self.send(request, timeout) {
-                        Ok((parts, body)) => refresh.on_response(parts.status, &parts.headers, &body),
+                        Ok((parts, body)) => {
+                            refresh.on_response(parts.status, &parts.headers, &body)
+                        }
                         Err(failure) => refresh.on_failure(failure),
                     }
                 }
@@ -196,7 +206,9 @@ fn read_file(path: &Path, max_len: u64) -> Result<Vec<u8>, FileProblem> {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere while holding the lock leaves the cache consistent (every change
     // is one assignment), so keep going.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn now() -> Now {

@@ -71,12 +71,20 @@ impl ClientConfig {
     /// [`with_credential_provider`](Self::with_credential_provider) for credentials from a
     /// source that refreshes them).
     pub fn new(endpoint: Endpoint, project_id: ProjectId, credentials: Credentials) -> Self {
+        Self::from_provider(endpoint, project_id, Provider::fixed(credentials))
+    }
+
+    /// A configuration with the defaults whose credentials come from `provider` (one
+    /// source, or [`Provider::default_chain`]): a client refreshes them ahead of expiry,
+    /// one refresh at a time, as [`CredentialCache`](crate::credentials::CredentialCache)
+    /// decides.
+    pub fn from_provider(endpoint: Endpoint, project_id: ProjectId, provider: Provider) -> Self {
         let request = ShowUserInstances::new(project_id);
         ClientConfig {
             prepared: prepare(&request, &endpoint),
             request,
             endpoint,
-            credentials: Provider::fixed(credentials),
+            credentials: provider,
             refresh: RefreshPolicy::default(),
             retry: RetryPolicy::default(),
             attempt_timeout: Duration::from_secs(10),

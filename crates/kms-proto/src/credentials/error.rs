@@ -192,11 +192,9 @@ impl fmt::Display for SourceError {
             Failure::NoFile(path) => {
                 write!(f, "{label}: skipped: no file at {}", path.display())
             }
-            Failure::NoKeys(path) => write!(
-                f,
-                "{label}: skipped: {} holds no ak and sk",
-                path.display()
-            ),
+            Failure::NoKeys(path) => {
+                write!(f, "{label}: skipped: {} holds no ak and sk", path.display())
+            }
             Failure::File(path, problem) => {
                 write!(f, "{label}: cannot use {}: {problem}", path.display())
             }

@@ -70,7 +70,11 @@ pub struct Identity {
 
 impl Identity {
     /// Credentials from `source` that expire at `expires_at` (`None`: never).
-    pub fn new(credentials: Credentials, expires_at: Option<SystemTime>, source: SourceKind) -> Self {
+    pub fn new(
+        credentials: Credentials,
+        expires_at: Option<SystemTime>,
+        source: SourceKind,
+    ) -> Self {
         Identity {
             credentials,
             expires_at,

@@ -25,9 +25,9 @@ pub use cache::{CacheStep, CredentialCache, RefreshPolicy, RefreshTicket};
 pub use error::{CredentialError, FileProblem, SourceError};
 pub use identity::{Identity, SourceKind};
 pub use source::{
-    DEFAULT_METADATA_ENDPOINT, ENV_CREDENTIALS_FILE, ENV_METADATA_ENDPOINT, ENV_POD_IDENTITY_TOKEN_FILE,
-    ENV_POD_IDENTITY_URI, FileRead, MAX_SOURCE_BODY, Need, Provider, Refresh, SOURCE_CONNECT_TIMEOUT,
-    SourceRequest,
+    DEFAULT_METADATA_ENDPOINT, ENV_CREDENTIALS_FILE, ENV_METADATA_ENDPOINT,
+    ENV_POD_IDENTITY_TOKEN_FILE, ENV_POD_IDENTITY_URI, FileRead, MAX_SOURCE_BODY, Need, Provider,
+    Refresh, SOURCE_CONNECT_TIMEOUT, SourceRequest,
 };
 
 mod document;

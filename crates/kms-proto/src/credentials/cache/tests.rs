@@ -24,7 +24,10 @@ impl Clock {
 }
 
 fn identity(ak: &str, expires_at: Option<SystemTime>) -> Identity {
-    let aksk = AkSk::new(ak, "sk").unwrap().with_security_token("st").unwrap();
+    let aksk = AkSk::new(ak, "sk")
+        .unwrap()
+        .with_security_token("st")
+        .unwrap();
     Identity::new(aksk.into(), expires_at, SourceKind::Metadata)
 }
 
@@ -60,9 +63,16 @@ fn an_empty_cache_refreshes_once_and_the_others_wait() {
         panic!("expected a refresh")
     };
     for _ in 0..1000 {
-        assert!(matches!(cache.poll(clock.at(Duration::ZERO)), CacheStep::Wait));
+        assert!(matches!(
+            cache.poll(clock.at(Duration::ZERO)),
+            CacheStep::Wait
+        ));
     }
-    cache.on_refreshed(ticket, Ok(identity("AK1", Some(T0 + 6 * HOUR))), clock.at(Duration::ZERO));
+    cache.on_refreshed(
+        ticket,
+        Ok(identity("AK1", Some(T0 + 6 * HOUR))),
+        clock.at(Duration::ZERO),
+    );
     let step = cache.poll(clock.at(Duration::from_secs(1)));
     assert_eq!(ak(&step).as_deref(), Some("AK1"));
     assert!(matches!(step, CacheStep::Use { refresh: None, .. }));
@@ -74,7 +84,10 @@ fn refreshes_ahead_of_expiry_with_one_ticket_while_everyone_keeps_signing() {
     let mut cache = holding(&clock, Duration::ZERO, identity("OLD", Some(T0 + 6 * HOUR)));
     // 41 minutes left: not due yet.
     let early = clock.at(6 * HOUR - Duration::from_secs(41 * 60));
-    assert!(matches!(cache.poll(early), CacheStep::Use { refresh: None, .. }));
+    assert!(matches!(
+        cache.poll(early),
+        CacheStep::Use { refresh: None, .. }
+    ));
     // 39 minutes left: due. One caller gets the ticket; all keep the old credentials.
     let due = clock.at(6 * HOUR - Duration::from_secs(39 * 60));
     let mut tickets = Vec::new();
@@ -99,23 +112,50 @@ fn refreshes_ahead_of_expiry_with_one_ticket_while_everyone_keeps_signing() {
 fn the_margin_scales_down_for_short_lifetimes() {
     let policy = RefreshPolicy::default();
     for (name, lifetime, margin, buffer) in [
-        ("six hours", 6 * HOUR, Duration::from_secs(2400), Duration::from_secs(10)),
-        ("an hour", HOUR, Duration::from_secs(1800), Duration::from_secs(10)),
-        ("a minute", Duration::from_secs(60), Duration::from_secs(30), Duration::from_secs(6)),
-        ("two seconds", Duration::from_secs(2), Duration::from_secs(1), Duration::from_millis(200)),
+        (
+            "six hours",
+            6 * HOUR,
+            Duration::from_secs(2400),
+            Duration::from_secs(10),
+        ),
+        (
+            "an hour",
+            HOUR,
+            Duration::from_secs(1800),
+            Duration::from_secs(10),
+        ),
+        (
+            "a minute",
+            Duration::from_secs(60),
+            Duration::from_secs(30),
+            Duration::from_secs(6),
+        ),
+        (
+            "two seconds",
+            Duration::from_secs(2),
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+        ),
     ] {
         assert_eq!(policy.margin(lifetime), margin, "{name}");
         assert_eq!(policy.buffer(lifetime), buffer, "{name}");
     }
     let clock = Clock::new();
-    let mut cache = holding(&clock, Duration::ZERO, identity("A", Some(T0 + Duration::from_secs(60))));
+    let mut cache = holding(
+        &clock,
+        Duration::ZERO,
+        identity("A", Some(T0 + Duration::from_secs(60))),
+    );
     assert!(matches!(
         cache.poll(clock.at(Duration::from_secs(29))),
         CacheStep::Use { refresh: None, .. }
     ));
     assert!(matches!(
         cache.poll(clock.at(Duration::from_secs(31))),
-        CacheStep::Use { refresh: Some(_), .. }
+        CacheStep::Use {
+            refresh: Some(_),
+            ..
+        }
     ));
 }
 
@@ -145,7 +185,10 @@ fn a_failed_refresh_keeps_valid_credentials_in_use_and_backs_off() {
     // Backing off 1 s (jitter 1): still signing with A, no new ticket.
     for ms in [0, 500, 999] {
         let step = cache.poll(clock.at(due + Duration::from_millis(ms)));
-        assert!(matches!(step, CacheStep::Use { refresh: None, .. }), "{ms} ms");
+        assert!(
+            matches!(step, CacheStep::Use { refresh: None, .. }),
+            "{ms} ms"
+        );
     }
     // Then one caller tries again; the next failure waits 2 s.
     let again = due + Duration::from_millis(1000);
@@ -163,7 +206,10 @@ fn a_failed_refresh_keeps_valid_credentials_in_use_and_backs_off() {
     ));
     assert!(matches!(
         cache.poll(clock.at(again + Duration::from_millis(2000))),
-        CacheStep::Use { refresh: Some(_), .. }
+        CacheStep::Use {
+            refresh: Some(_),
+            ..
+        }
     ));
 }
 
@@ -199,15 +245,32 @@ fn a_refresh_that_never_reports_is_taken_for_lost() {
     let CacheStep::Refresh(lost) = cache.poll(clock.at(Duration::ZERO)) else {
         panic!()
     };
-    assert!(matches!(cache.poll(clock.at(Duration::from_secs(59))), CacheStep::Wait));
+    assert!(matches!(
+        cache.poll(clock.at(Duration::from_secs(59))),
+        CacheStep::Wait
+    ));
     let CacheStep::Refresh(ticket) = cache.poll(clock.at(Duration::from_secs(60))) else {
         panic!("a silent refresh is replaced after 60 s")
     };
     // The lost one reporting late changes nothing; the new one counts.
-    cache.on_refreshed(lost, Ok(identity("LATE", None)), clock.at(Duration::from_secs(61)));
-    assert!(matches!(cache.poll(clock.at(Duration::from_secs(61))), CacheStep::Wait));
-    cache.on_refreshed(ticket, Ok(identity("B", None)), clock.at(Duration::from_secs(61)));
-    assert_eq!(ak(&cache.poll(clock.at(Duration::from_secs(62)))).as_deref(), Some("B"));
+    cache.on_refreshed(
+        lost,
+        Ok(identity("LATE", None)),
+        clock.at(Duration::from_secs(61)),
+    );
+    assert!(matches!(
+        cache.poll(clock.at(Duration::from_secs(61))),
+        CacheStep::Wait
+    ));
+    cache.on_refreshed(
+        ticket,
+        Ok(identity("B", None)),
+        clock.at(Duration::from_secs(61)),
+    );
+    assert_eq!(
+        ak(&cache.poll(clock.at(Duration::from_secs(62)))).as_deref(),
+        Some("B")
+    );
 }
 
 #[test]
@@ -216,7 +279,10 @@ fn credentials_without_expiry_are_never_refreshed() {
     let mut cache = holding(&clock, Duration::ZERO, identity("A", None));
     for years in [0, 1, 100] {
         let step = cache.poll(clock.at(HOUR * 24 * 365 * years));
-        assert!(matches!(step, CacheStep::Use { refresh: None, .. }), "{years}");
+        assert!(
+            matches!(step, CacheStep::Use { refresh: None, .. }),
+            "{years}"
+        );
     }
 }
 

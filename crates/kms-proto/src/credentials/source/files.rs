@@ -9,7 +9,6 @@ use super::super::profile::{MAX_PROFILE_LEN, ProfileSection, parse_profile};
 use super::super::{Identity, SourceKind};
 use super::{FileRead, Next};
 
-
 #[derive(Clone, Debug)]
 pub(crate) struct FileSource {
     path: PathBuf,

@@ -191,4 +191,3 @@ fn into_next(request: Result<super::SourceRequest, Failure>) -> Next {
 fn contains(body: &[u8], text: &str) -> bool {
     body.windows(text.len()).any(|w| w == text.as_bytes())
 }
-

@@ -296,11 +296,7 @@ impl Provider {
 fn environment(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
     match credentials_from_env(get) {
-        Ok(credentials) => Source::Fixed(Identity::new(
-            credentials,
-            None,
-            SourceKind::Environment,
-        )),
+        Ok(credentials) => Source::Fixed(Identity::new(credentials, None, SourceKind::Environment)),
         Err(EnvError::Missing(names)) if names.len() > 1 => Source::Unusable(
             SourceKind::Environment,
             Unusable::NotConfigured(format!(
@@ -325,9 +321,7 @@ fn profile_file(lookup: &impl Fn(&str) -> Option<String>) -> Source {
         )),
         None => Source::Unusable(
             SourceKind::ProfileFile,
-            Unusable::NotConfigured(format!(
-                "neither {ENV_CREDENTIALS_FILE} nor HOME is set"
-            )),
+            Unusable::NotConfigured(format!("neither {ENV_CREDENTIALS_FILE} nor HOME is set")),
         ),
     }
 }
@@ -374,7 +368,11 @@ fn metadata(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     let base = lookup(ENV_METADATA_ENDPOINT).filter(|v| !v.is_empty());
     let endpoint = match &base {
         Some(base) => url(base, Input::MetadataEndpoint, ENV_METADATA_ENDPOINT),
-        None => url(DEFAULT_METADATA_ENDPOINT, Input::MetadataEndpoint, "default"),
+        None => url(
+            DEFAULT_METADATA_ENDPOINT,
+            Input::MetadataEndpoint,
+            "default",
+        ),
     };
     match endpoint {
         Ok(endpoint) => Source::Metadata(Metadata::new(endpoint)),
@@ -486,7 +484,9 @@ impl Refresh<'_> {
         let (state, next) = match self.source_mut() {
             None => return Next::Finished(Err(unexpected())),
             Some(Source::Fixed(identity)) => (State::Idle, Next::Finished(Ok(identity.clone()))),
-            Some(Source::Unusable(_, why)) => (State::Idle, Next::Finished(Err(why.clone().into()))),
+            Some(Source::Unusable(_, why)) => {
+                (State::Idle, Next::Finished(Err(why.clone().into())))
+            }
             Some(Source::Files(source)) => {
                 let (step, next) = source.start();
                 (State::Files(step), next)
@@ -548,7 +548,10 @@ fn unexpected() -> Failure {
 /// The failure of a request that got no answer: unreachable when nothing was sent.
 pub(crate) fn no_answer(url: String, failure: TransportFailure) -> Failure {
     let unreachable = !failure.may_have_been_sent()
-        || matches!(failure.kind(), TransportErrorKind::Connect | TransportErrorKind::Tls);
+        || matches!(
+            failure.kind(),
+            TransportErrorKind::Connect | TransportErrorKind::Tls
+        );
     if unreachable {
         Failure::Unreachable { url, failure }
     } else {
@@ -563,16 +566,21 @@ pub(crate) fn service_message(body: &[u8]) -> (Option<String>, Option<String>) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
-        return (None, (!text.is_empty()).then(|| text.chars().take(300).collect()));
+        return (
+            None,
+            (!text.is_empty()).then(|| text.chars().take(300).collect()),
+        );
     };
     let text = |v: Option<&serde_json::Value>| match v {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
-    let inner = value.get("error").filter(|e| e.is_object()).unwrap_or(&value);
-    let code = text(inner.get("error_code"))
-        .or_else(|| text(inner.get("code")));
+    let inner = value
+        .get("error")
+        .filter(|e| e.is_object())
+        .unwrap_or(&value);
+    let code = text(inner.get("error_code")).or_else(|| text(inner.get("code")));
     let message = text(inner.get("error_msg"))
         .or_else(|| text(inner.get("message")))
         .or_else(|| text(value.get("error")));

@@ -54,7 +54,9 @@ impl PodIdentity {
     pub(crate) fn on_file(&self, step: &mut Step, result: Result<Vec<u8>, FileProblem>) -> Next {
         let bytes = match result {
             Ok(bytes) => bytes,
-            Err(problem) => return Next::Finished(Err(Failure::File(self.token_file.clone(), problem))),
+            Err(problem) => {
+                return Next::Finished(Err(Failure::File(self.token_file.clone(), problem)));
+            }
         };
         let token = match token_header(Input::PodIdentityToken, &bytes) {
             Ok(token) => token,
@@ -70,7 +72,14 @@ impl PodIdentity {
             ("content-type", HeaderValue::from_static("application/json")),
             ("accept", HeaderValue::from_static("application/json")),
         ];
-        match request(Method::POST, &self.endpoint, "", &headers, b"{}".to_vec(), TIMEOUT) {
+        match request(
+            Method::POST,
+            &self.endpoint,
+            "",
+            &headers,
+            b"{}".to_vec(),
+            TIMEOUT,
+        ) {
             Ok(request) => Next::Http(request),
             Err(failure) => Next::Finished(Err(failure)),
         }
@@ -100,4 +109,3 @@ impl PodIdentity {
         })
     }
 }
-

@@ -1,0 +1,664 @@
+//! Credentials from their sources, through every transport, against `kms-mock` serving
+//! ECS metadata and CCE pod identity on 127.0.0.1: each case runs on each transport as a
+//! test of its own, `credentials::<case>::<transport>`, and must reach the same outcome.
+//!
+//! The cases use real time with short credential lifetimes (a few seconds): the refresh
+//! rules scale with the lifetime (refresh at half of it, stop using it at the last tenth),
+//! so every deadline below leaves at least half a second of slack.
+//!
+//! ```sh
+//! cargo test -p kms-conformance --test credential_sources -- --list
+//! cargo test -p kms-conformance --test credential_sources credentials::single-flight::
+//! ```
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a test fails by panicking
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kms_conformance::Transport;
+use kms_conformance::trace::Capture;
+use kms_mock::{BlockingMockServer, Fault, MockConfig, RecordedRequest};
+use kms_proto::call::{Error, ErrorKind};
+use kms_proto::credentials::{
+    ENV_METADATA_ENDPOINT, ENV_POD_IDENTITY_TOKEN_FILE, ENV_POD_IDENTITY_URI, Identity, Provider,
+    SourceKind,
+};
+use kms_proto::{ClientConfig, Endpoint, InstanceCount, ProjectId};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
+const POD_TOKEN: &str = "pod-identity-token-eyJhbGciOiJSUzI1NiJ9.c2VjcmV0";
+const TOKEN_PATH: &str = "/meta-data/latest/api/token";
+const KEY_PATH: &str = "/openstack/latest/securitykey";
+const POD_PATH: &str = "/pod-identity/credentials";
+const KMS_PATH: &str = "/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/user-instances";
+
+/// An emulator serving KMS, ECS metadata and pod identity, issuing credentials that live
+/// `lifetime`.
+fn emulator(lifetime: Duration, more: impl FnOnce(MockConfig) -> MockConfig) -> BlockingMockServer {
+    let config = MockConfig::new()
+        .with_project(PROJECT, 15)
+        .with_metadata()
+        .with_pod_identity_token(POD_TOKEN)
+        .with_credential_lifetime(lifetime);
+    BlockingMockServer::start(more(config)).unwrap()
+}
+
+fn lookup(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+fn metadata(server: &BlockingMockServer) -> Provider {
+    Provider::metadata(lookup(vec![(ENV_METADATA_ENDPOINT, server.url())]))
+}
+
+fn config(server: &BlockingMockServer, provider: Provider) -> ClientConfig {
+    ClientConfig::from_provider(
+        Endpoint::parse(&server.url()).unwrap(),
+        ProjectId::new(PROJECT).unwrap(),
+        provider,
+    )
+}
+
+/// One client of either transport, shared by every call of a case.
+enum Client {
+    Ureq(kms_ureq::Client),
+    Hyper(kms_hyper::Client),
+}
+
+impl Client {
+    fn new(transport: Transport, config: ClientConfig) -> Self {
+        match transport {
+            Transport::Ureq => Client::Ureq(kms_ureq::Client::new(config).unwrap()),
+            Transport::Hyper => Client::Hyper(
+                kms_conformance::runtime()
+                    .block_on(async { kms_hyper::Client::new(config) })
+                    .unwrap(),
+            ),
+        }
+    }
+
+    fn call(&self) -> Result<InstanceCount, Error> {
+        match self {
+            Client::Ureq(c) => c.show_user_instances(),
+            Client::Hyper(c) => kms_conformance::runtime().block_on(c.show_user_instances()),
+        }
+    }
+
+    /// `n` calls at once: threads for ureq, tasks for hyper.
+    fn calls_at_once(&self, n: usize) -> Vec<Result<InstanceCount, Error>> {
+        match self {
+            Client::Ureq(c) => {
+                let barrier = std::sync::Barrier::new(n);
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = (0..n)
+                        .map(|_| {
+                            scope.spawn(|| {
+                                barrier.wait();
+                                c.show_user_instances()
+                            })
+                        })
+                        .collect();
+                    handles.into_iter().map(|h| h.join().unwrap()).collect()
+                })
+            }
+            Client::Hyper(c) => kms_conformance::runtime().block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..n {
+                    let c = c.clone();
+                    set.spawn(async move { c.show_user_instances().await });
+                }
+                let mut results = Vec::new();
+                while let Some(r) = set.join_next().await {
+                    results.push(r.unwrap());
+                }
+                results
+            }),
+        }
+    }
+
+    fn identity(&self) -> Option<Arc<Identity>> {
+        match self {
+            Client::Ureq(c) => c.identity(),
+            Client::Hyper(c) => c.identity(),
+        }
+    }
+
+    fn debug(&self) -> String {
+        match self {
+            Client::Ureq(c) => format!("{c:?}"),
+            Client::Hyper(c) => format!("{c:?}"),
+        }
+    }
+}
+
+/// `METHOD path` of each request, for sequences.
+fn paths(requests: &[RecordedRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path()))
+        .collect()
+}
+
+/// The AK a KMS request was signed with.
+fn signed_with(request: &RecordedRequest) -> String {
+    let auth = request.header("authorization").unwrap_or_default();
+    auth.split("Access=")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn kms_requests(server: &BlockingMockServer) -> Vec<RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path() == KMS_PATH)
+        .collect()
+}
+
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(what()) }
+}
+
+/// Waits (up to `within`) for `done`.
+fn eventually(within: Duration, done: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+/// ECS metadata: a session token, the security key with it, then the call, signed with
+/// the issued AK and security token.
+fn metadata_counts(transport: Transport) -> Result<(), String> {
+    let server = emulator(Duration::from_secs(3600), |m| m);
+    let client = Client::new(transport, config(&server, metadata(&server)));
+    let started = std::time::SystemTime::now();
+    let count = client.call().map_err(|e| e.to_string())?;
+    ensure(count.count() == 15, || format!("count {}", count.count()))?;
+    let requests = server.requests();
+    ensure(
+        paths(&requests)
+            == [
+                format!("PUT {TOKEN_PATH}"),
+                format!("GET {KEY_PATH}"),
+                format!("GET {KMS_PATH}"),
+            ],
+        || format!("{:?}", paths(&requests)),
+    )?;
+    ensure(
+        requests[0].header("x-metadata-token-ttl-seconds") == Some("21600"),
+        || "the token TTL".into(),
+    )?;
+    ensure(requests[1].headers.contains_key("x-metadata-token"), || {
+        "the security key was asked without the session token".into()
+    })?;
+    ensure(requests[2].headers.contains_key("x-security-token"), || {
+        "the KMS request carries no security token".into()
+    })?;
+    let identity = client.identity().ok_or("no identity after a call")?;
+    ensure(identity.source() == SourceKind::Metadata, || {
+        format!("{identity:?}")
+    })?;
+    let expires = identity.expires_at().ok_or("no expiry")?;
+    let lifetime = expires.duration_since(started).unwrap_or_default();
+    ensure(
+        lifetime > Duration::from_secs(3590) && lifetime < Duration::from_secs(3610),
+        || format!("expiry {lifetime:?} after the start"),
+    )
+}
+
+/// CCE pod identity: the token file's contents, trimmed, in `Authorization`.
+fn pod_identity_counts(transport: Transport) -> Result<(), String> {
+    let server = emulator(Duration::from_secs(3600), |m| m);
+    let dir = TempDir::new("pod");
+    let token_file = dir.write("token", &format!("{POD_TOKEN}\n"));
+    let provider = Provider::pod_identity(lookup(vec![
+        (ENV_POD_IDENTITY_URI, format!("{}{POD_PATH}", server.url())),
+        (ENV_POD_IDENTITY_TOKEN_FILE, token_file),
+    ]));
+    let client = Client::new(transport, config(&server, provider));
+    client.call().map_err(|e| e.to_string())?;
+    let requests = server.requests();
+    ensure(
+        paths(&requests) == [format!("POST {POD_PATH}"), format!("GET {KMS_PATH}")],
+        || format!("{:?}", paths(&requests)),
+    )?;
+    ensure(
+        requests[0].header("authorization") == Some(POD_TOKEN),
+        || "the pod token was not sent as it is in the file, trimmed".into(),
+    )?;
+    ensure(
+        client.identity().map(|i| i.source()) == Some(SourceKind::PodIdentity),
+        || "the source".into(),
+    )
+}
+
+/// A call made when a refresh falls due is signed with the still-valid credentials at
+/// once; the refresh happens beside it, and the next call uses the new ones.
+fn refresh_ahead_of_expiry(transport: Transport) -> Result<(), String> {
+    // 4 s credentials: due at 2 s left, unusable at 0.4 s left.
+    let server = emulator(Duration::from_secs(4), |m| m);
+    let client = Client::new(transport, config(&server, metadata(&server)));
+    client.call().map_err(|e| e.to_string())?;
+    let first = signed_with(&kms_requests(&server)[0]);
+    std::thread::sleep(Duration::from_millis(2300));
+    client
+        .call()
+        .map_err(|e| format!("the call when due failed: {e}"))?;
+    let due = kms_requests(&server);
+    ensure(signed_with(&due[1]) == first, || {
+        "the call made when the refresh fell due waited for it instead of using the valid credentials".into()
+    })?;
+    ensure(
+        eventually(Duration::from_secs(2), || server.issued_credentials() == 2),
+        || format!("issued {}", server.issued_credentials()),
+    )?;
+    client.call().map_err(|e| e.to_string())?;
+    let after = kms_requests(&server);
+    let second = signed_with(&after[2]);
+    ensure(second != first, || {
+        "the refreshed credentials were not used".into()
+    })?;
+    ensure(server.issued_credentials() == 2, || {
+        format!("issued {}", server.issued_credentials())
+    })
+}
+
+/// A thousand calls at once ask the source once: when nothing is cached (they wait for
+/// that one refresh), and when a refresh falls due (they go on with the valid ones).
+fn single_flight(transport: Transport) -> Result<(), String> {
+    let server = emulator(Duration::from_secs(8), |m| m);
+    let client = Client::new(transport, config(&server, metadata(&server)));
+    let cold = client.calls_at_once(1000);
+    let failed = cold.iter().filter(|r| r.is_err()).count();
+    ensure(failed == 0, || {
+        format!(
+            "{failed} of 1000 cold calls failed: {:?}",
+            cold.iter().find(|r| r.is_err())
+        )
+    })?;
+    ensure(server.issued_credentials() == 1, || {
+        format!(
+            "1000 calls on an empty cache: {} credential requests",
+            server.issued_credentials()
+        )
+    })?;
+    // 8 s credentials are due at 4 s left.
+    let since_issue = server
+        .requests()
+        .iter()
+        .find(|r| r.path() == KEY_PATH)
+        .map(|r| r.received_at.elapsed().unwrap_or_default())
+        .unwrap_or_default();
+    std::thread::sleep(Duration::from_millis(4300).saturating_sub(since_issue));
+    let due = client.calls_at_once(1000);
+    let failed = due.iter().filter(|r| r.is_err()).count();
+    ensure(failed == 0, || {
+        format!("{failed} of 1000 calls failed when a refresh fell due")
+    })?;
+    ensure(
+        eventually(Duration::from_secs(3), || server.issued_credentials() == 2),
+        || format!("issued {}", server.issued_credentials()),
+    )?;
+    std::thread::sleep(Duration::from_millis(200));
+    let key_requests = server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == KEY_PATH)
+        .count();
+    ensure(
+        server.issued_credentials() == 2 && key_requests == 2,
+        || {
+            format!(
+                "1000 calls when due: {} issued, {key_requests} security key requests in all (expected 2)",
+                server.issued_credentials()
+            )
+        },
+    )
+}
+
+/// The source goes down: while the cached credentials are valid no call fails and the
+/// refresh is retried with backoff, not on every call; once they expire, calls fail with
+/// a typed error naming the source, its answer and the expiry.
+fn static_stability(transport: Transport) -> Result<(), String> {
+    // 6 s credentials: due at 3 s left, unusable at 0.6 s left.
+    let server = emulator(Duration::from_secs(6), |m| m);
+    let client = Client::new(transport, config(&server, metadata(&server)));
+    let t0 = Instant::now();
+    client.call().map_err(|e| e.to_string())?;
+    let expires_at = client
+        .identity()
+        .and_then(|i| i.expires_at())
+        .ok_or("no expiry")?;
+    server.faults().when(
+        |r| r.path() == KEY_PATH || r.path() == TOKEN_PATH,
+        Fault::json(
+            503,
+            r#"{"error_code":"ECS.0503","error_msg":"metadata service busy"}"#,
+        ),
+    );
+    server.clear_requests();
+    std::thread::sleep(Duration::from_millis(3200).saturating_sub(t0.elapsed()));
+    let mut calls = 0;
+    while t0.elapsed() < Duration::from_millis(5000) {
+        client
+            .call()
+            .map_err(|e| format!("a call failed while valid credentials were cached: {e}"))?;
+        calls += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let refreshes = server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == KEY_PATH)
+        .count();
+    // Backoff 1 s, 2 s (times 0.5 to 1) over ~1.8 s: at most 4 tries, never one per call.
+    ensure((1..=4).contains(&refreshes), || {
+        format!("{refreshes} refresh attempts during {calls} calls")
+    })?;
+    std::thread::sleep(Duration::from_millis(6200).saturating_sub(t0.elapsed()));
+    let error = client
+        .call()
+        .expect_err("expired credentials and the source down");
+    ensure(error.kind() == ErrorKind::Credentials, || {
+        format!("{:?}: {error}", error.kind())
+    })?;
+    let credentials = error.credentials().ok_or("no credential error")?;
+    ensure(credentials.expired_at() == Some(expires_at), || {
+        format!("expired_at {:?}", credentials.expired_at())
+    })?;
+    ensure(
+        credentials.sources()[0].status().map(|s| s.as_u16()) == Some(503),
+        || format!("{credentials:?}"),
+    )?;
+    ensure(credentials.sources()[0].code() == Some("ECS.0503"), || {
+        format!("{credentials:?}")
+    })?;
+    let text = error.to_string();
+    ensure(
+        text.starts_with("the credentials from ECS metadata expired at ")
+            && text.contains("answered 503 Service Unavailable ECS.0503: metadata service busy"),
+        || text.clone(),
+    )?;
+    ensure(error.is_retryable(), || {
+        "a 503 from the source is worth retrying later".into()
+    })?;
+    // The source comes back: the next call refreshes (after the short backoff) and counts.
+    server.faults().clear();
+    ensure(
+        eventually(Duration::from_secs(6), || client.call().is_ok()),
+        || "the client did not recover once the source was back".into(),
+    )
+}
+
+/// A session token the service no longer knows: a 401 without the agency text makes the
+/// client fetch a new one, once, and go on.
+fn session_token_renewal(transport: Transport) -> Result<(), String> {
+    let server = emulator(Duration::from_secs(2), |m| m);
+    let client = Client::new(transport, config(&server, metadata(&server)));
+    client.call().map_err(|e| e.to_string())?;
+    server.faults().when_times(
+        |r| r.path() == KEY_PATH && r.headers.contains_key("x-metadata-token"),
+        1,
+        Fault::json(401, r#"{"error":"the metadata token is invalid"}"#),
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    server.clear_requests();
+    client.call().map_err(|e| e.to_string())?;
+    let seen = paths(&server.requests());
+    ensure(
+        seen == [
+            format!("GET {KEY_PATH}"),
+            format!("PUT {TOKEN_PATH}"),
+            format!("GET {KEY_PATH}"),
+            format!("GET {KMS_PATH}"),
+        ],
+        || format!("{seen:?}"),
+    )
+}
+
+/// An instance without the token service (404 on the PUT): the security key is asked
+/// without a token, and the PUT is not asked again at the next refresh.
+fn token_less_fallback(transport: Transport) -> Result<(), String> {
+    let server = emulator(
+        Duration::from_secs(2),
+        MockConfig::with_metadata_v2_unavailable,
+    );
+    let client = Client::new(transport, config(&server, metadata(&server)));
+    client.call().map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(2100));
+    client.call().map_err(|e| e.to_string())?;
+    let requests = server.requests();
+    ensure(
+        paths(&requests)
+            == [
+                format!("PUT {TOKEN_PATH}"),
+                format!("GET {KEY_PATH}"),
+                format!("GET {KMS_PATH}"),
+                format!("GET {KEY_PATH}"),
+                format!("GET {KMS_PATH}"),
+            ],
+        || format!("{:?}", paths(&requests)),
+    )?;
+    ensure(
+        requests
+            .iter()
+            .all(|r| !r.headers.contains_key("x-metadata-token")),
+        || "a token was sent without one".into(),
+    )
+}
+
+/// Nothing anywhere: the chain's error lists every source, one line each, and comes fast.
+fn chain_combined_error(transport: Transport) -> Result<(), String> {
+    let server = emulator(Duration::from_secs(3600), |m| m);
+    let home = TempDir::new("home");
+    let closed = closed_port_url();
+    let provider = Provider::default_chain(lookup(vec![
+        ("HOME", home.path()),
+        ("USERPROFILE", home.path()),
+        (ENV_METADATA_ENDPOINT, closed.clone()),
+    ]));
+    let client = Client::new(transport, config(&server, provider));
+    let t0 = Instant::now();
+    let error = client.call().expect_err("no source has credentials");
+    let took = t0.elapsed();
+    ensure(error.kind() == ErrorKind::Credentials, || {
+        format!("{:?}", error.kind())
+    })?;
+    ensure(!error.may_have_been_sent() && error.attempts() == 0, || {
+        "nothing was sent".into()
+    })?;
+    let text = error.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    ensure(lines.len() == 6, || text.clone())?;
+    let expected = [
+        "  - environment variables: skipped: ",
+        "  - profile file: skipped: no file at ",
+        "  - KooCLI configuration: skipped: no file at ",
+        "  - CCE pod identity: skipped: HC_CONTAINER_CREDENTIALS_FULL_URI is not set",
+        "  - ECS metadata: the service at ",
+    ];
+    for (line, prefix) in lines[1..].iter().zip(expected) {
+        ensure(line.starts_with(prefix), || {
+            format!("{line:?} should start with {prefix:?}")
+        })?;
+    }
+    ensure(lines[5].contains("was not reachable"), || {
+        lines[5].to_owned()
+    })?;
+    ensure(took < Duration::from_secs(3), || format!("took {took:?}"))?;
+    ensure(server.requests().is_empty(), || {
+        "the KMS endpoint was asked".into()
+    })
+}
+
+/// Off ECS the metadata address goes nowhere: the refresh gives up within the short
+/// connect timeout (1 s) and says the service was not reachable. 192.0.2.1 is TEST-NET-1
+/// (RFC 5737): never routed, so the connection is refused at once or times out.
+fn off_ecs_fails_fast(transport: Transport) -> Result<(), String> {
+    let server = emulator(Duration::from_secs(3600), |m| m);
+    let provider = Provider::metadata(lookup(vec![(
+        ENV_METADATA_ENDPOINT,
+        "http://192.0.2.1".into(),
+    )]));
+    let client = Client::new(transport, config(&server, provider));
+    let t0 = Instant::now();
+    let error = client.call().expect_err("nothing answers there");
+    let took = t0.elapsed();
+    let credentials = error.credentials().ok_or_else(|| error.to_string())?;
+    ensure(credentials.sources()[0].is_unreachable(), || {
+        error.to_string()
+    })?;
+    ensure(error.to_string().contains("was not reachable"), || {
+        error.to_string()
+    })?;
+    ensure(took < Duration::from_millis(2500), || {
+        format!("took {took:?}")
+    })
+}
+
+/// No token, session token or security token appears in a log line, an error or a
+/// `Debug`, through a flow that exercises them all (a stale session token, a refresh,
+/// a failed pod-identity call).
+fn secrets_stay_secret(transport: Transport) -> Result<(), String> {
+    let capture = Capture::default();
+    let server = emulator(Duration::from_secs(2), |m| m);
+    let dir = TempDir::new("secrets");
+    let wrong = "wrong-pod-token-c2VjcmV0LXNob3VsZC1ub3Qtc2hvdw";
+    let token_file = dir.write("token", wrong);
+    let (texts, client_debug) = capture.during(|| {
+        let client = Client::new(transport, config(&server, metadata(&server)));
+        let mut texts = Vec::new();
+        client.call().unwrap();
+        server.faults().when_times(
+            |r| r.path() == KEY_PATH,
+            1,
+            Fault::json(401, r#"{"error":"stale"}"#),
+        );
+        std::thread::sleep(Duration::from_millis(2100));
+        client.call().unwrap();
+        texts.push(format!("{:?}", client.identity()));
+        let pod = Provider::pod_identity(lookup(vec![
+            (ENV_POD_IDENTITY_URI, format!("{}{POD_PATH}", server.url())),
+            (ENV_POD_IDENTITY_TOKEN_FILE, token_file.clone()),
+        ]));
+        let pod_client = Client::new(transport, config(&server, pod.clone()));
+        let error = pod_client.call().expect_err("a wrong pod token");
+        texts.push(format!("{error} {error:?} {pod:?}"));
+        (texts, client.debug())
+    });
+    let mut secrets = vec![wrong.to_owned(), POD_TOKEN.to_owned()];
+    for request in server.requests() {
+        for name in ["x-metadata-token", "x-security-token"] {
+            if let Some(value) = request.header(name) {
+                secrets.push(value.to_owned());
+            }
+        }
+    }
+    ensure(secrets.len() >= 6, || {
+        format!("only {} secrets seen", secrets.len())
+    })?;
+    let logs = capture.text();
+    ensure(logs.contains("credentials obtained"), || {
+        "no refresh was logged".into()
+    })?;
+    for secret in &secrets {
+        for (what, text) in [("logs", &logs), ("client Debug", &client_debug)]
+            .into_iter()
+            .chain(texts.iter().map(|t| ("an error or Debug", t)))
+        {
+            ensure(!text.contains(secret.as_str()), || {
+                format!("a secret appears in {what}")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "kms-credential-sources-{name}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+
+    fn write(&self, name: &str, contents: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback URL nothing listens on.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+type Case = (&'static str, fn(Transport) -> Result<(), String>);
+
+const CASES: [Case; 10] = [
+    ("metadata", metadata_counts),
+    ("pod-identity", pod_identity_counts),
+    ("refresh-ahead-of-expiry", refresh_ahead_of_expiry),
+    ("single-flight", single_flight),
+    ("static-stability", static_stability),
+    ("session-token-renewal", session_token_renewal),
+    ("token-less-fallback", token_less_fallback),
+    ("chain-combined-error", chain_combined_error),
+    ("off-ecs-fails-fast", off_ecs_fails_fast),
+    ("secrets-stay-secret", secrets_stay_secret),
+];
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for (name, case) in CASES {
+        for transport in Transport::ALL {
+            trials.push(Trial::test(
+                format!("credentials::{name}::{}", transport.name()),
+                move || case(transport).map_err(Failed::from),
+            ));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}
