@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Interop test: the OFFICIAL Huawei Cloud Python SDK (huaweicloudsdkkms) against kms-mock.
+# Interop test: the OFFICIAL Huawei Cloud Python SDK (huaweicloudsdkkms) against kms-mock, and
+# our `kms` CLI against the same emulator for the credential sources.
 #
 # Usage, from the workspace root:   bash interop/python/run.sh
 #
@@ -7,11 +8,14 @@
 # - the SDK cannot be had from PyPI -> banner "INTEROP SKIPPED: could not install the
 #                                      official SDK from PyPI" + pip's error tail, exit 0
 # - anything else going wrong       -> exit non-zero
-# Otherwise builds kms-mock, starts two emulators (plain AK/SK; temporary AK with a security
-# token), runs check.py against them, and ends with "interop: N passed, M failed".
+# Otherwise builds kms-mock and kms, starts three emulators (plain AK/SK; temporary AK with a
+# security token; ECS metadata and CCE pod identity issuing temporary credentials), runs
+# check.py against them, and ends with "interop: N passed, M failed" (", K skipped" when our
+# CLI's scenarios could not run: a `kms count` without --credentials).
 #
 # Environment (optional):
 #   KMS_MOCK_BIN=/path/to/kms-mock  use this binary instead of building it with cargo
+#   KMS_BIN=/path/to/kms            likewise for our CLI
 #   INTEROP_VERBOSE=1               check.py prints every exchange, not only failing ones
 set -euo pipefail
 
@@ -31,6 +35,7 @@ SK="interop-secret-key-0123456789abcdef"
 STS_AK="INTEROPSTSAK0000001"
 STS_SK="interop-sts-secret-key-fedcba9876543210"
 SECURITY_TOKEN="interop-security-token-3b9e1f0a7c5d2e84"
+POD_TOKEN="interop-pod-identity-token-9d41c7e2a05b3f68"
 
 die() {
     echo "interop: ERROR: $*" >&2
@@ -102,6 +107,16 @@ else
 fi
 [ -x "$MOCK" ] || die "emulator binary not found at $MOCK"
 
+if [ -n "${KMS_BIN:-}" ]; then
+    KMS="$KMS_BIN"
+    echo "interop: using KMS_BIN=$KMS"
+else
+    echo "interop: cargo build --locked -p kms-cli --bin kms"
+    cargo build --locked -p kms-cli --bin kms || die "cargo build of kms-cli failed"
+    KMS="$TARGET_DIR/debug/kms"
+fi
+[ -x "$KMS" ] || die "kms binary not found at $KMS"
+
 # ---------------------------------------------------------------- start emulators
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/kms-interop.XXXXXX")"
 MOCK_PIDS=()
@@ -161,6 +176,8 @@ URL_AKSK="$MOCK_URL"
 start_mock sts --project "$PROJECT_ID=$COUNT" --ak "$STS_AK" --sk "$STS_SK" \
     --security-token "$SECURITY_TOKEN"
 URL_STS="$MOCK_URL"
+start_mock creds --project "$PROJECT_ID=$COUNT" --metadata --pod-identity-token "$POD_TOKEN"
+URL_CREDS="$MOCK_URL"
 
 # ---------------------------------------------------------------- run the checks
 # Loopback must never go through a proxy that the environment may configure.
@@ -172,21 +189,27 @@ INTEROP_PROJECT_ID="$PROJECT_ID" INTEROP_COUNT="$COUNT" \
     INTEROP_URL="$URL_AKSK" INTEROP_AK="$AK" INTEROP_SK="$SK" \
     INTEROP_STS_URL="$URL_STS" INTEROP_STS_AK="$STS_AK" INTEROP_STS_SK="$STS_SK" \
     INTEROP_SECURITY_TOKEN="$SECURITY_TOKEN" \
-    "$VENV/bin/python" "$HERE/check.py" | tee "$WORK/check.out"
+    INTEROP_CREDS_URL="$URL_CREDS" INTEROP_POD_TOKEN="$POD_TOKEN" INTEROP_KMS_BIN="$KMS" \
+    PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" "$HERE/check.py" | tee "$WORK/check.out"
 check_rc=${PIPESTATUS[0]}
 set -e
 
 passed=$(grep -c '^PASS ' "$WORK/check.out" || true)
 failed=$(grep -c '^FAIL ' "$WORK/check.out" || true)
+skipped=$(grep -c '^SKIP ' "$WORK/check.out" || true)
 if [ "$check_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
     echo "interop: check.py exited $check_rc without reporting a failed scenario" >&2
     failed=1
 fi
 if [ "$failed" -ne 0 ]; then
-    for name in aksk sts; do
+    for name in aksk sts creds; do
         echo "---- emulator '$name' stderr (last 40 lines):" >&2
         tail -n 40 "$WORK/$name.err" >&2 || true
     done
 fi
-echo "interop: $passed passed, $failed failed"
+if [ "$skipped" -ne 0 ]; then
+    echo "interop: $passed passed, $failed failed, $skipped skipped"
+else
+    echo "interop: $passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ] && [ "$check_rc" -eq 0 ]
