@@ -10,7 +10,7 @@
 //! cargo run --release -p kms-conformance --example refresh_wait
 //! ```
 
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
 
