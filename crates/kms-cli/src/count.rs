@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use kms_proto::env::{ENV_AK, ENV_AUTH_TOKEN, ENV_PROJECT_ID, ENV_SK, credentials_from_env};
+use kms_proto::env::ENV_PROJECT_ID;
 use kms_proto::{
-    AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl, Region,
-    RetryPolicy, TrustRoots,
+    CaBundle, ClientConfig, Endpoint, ProjectId, ProxyUrl, Region, RetryPolicy, TrustRoots,
 };
 
+use crate::credentials::{self, SourceChoice};
 use crate::file;
 use crate::output::{self, Format};
 
@@ -37,9 +37,24 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ID")]
     project_id: Option<String>,
 
-    /// Read an IAM token (sent as X-Auth-Token) from this file instead of the environment.
+    /// Read an IAM token (sent as X-Auth-Token) from this file instead of the environment
+    /// (not with --credentials or --profile).
     #[arg(long, value_name = "PATH")]
     auth_token_file: Option<PathBuf>,
+
+    /// Where credentials come from [default: chain].
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SOURCE",
+        conflicts_with = "auth_token_file"
+    )]
+    credentials: Option<SourceChoice>,
+
+    /// The KooCLI profile to use (implies --credentials koocli) [default: KooCLI's current
+    /// profile].
+    #[arg(long, value_name = "NAME", conflicts_with = "auth_token_file")]
+    profile: Option<String>,
 
     /// The transport crate to use.
     #[arg(long, value_enum, default_value_t = TransportChoice::Ureq)]
@@ -65,7 +80,9 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     output: Format,
 
-    /// Log what happens on stderr (-v: calls and attempts, -vv: more). Never logs a secret.
+    /// Log what happens on stderr (-v: calls and attempts, and which credential source
+    /// answered and when its credentials expire; -vv: more, credential refreshes included).
+    /// Never logs a secret.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
@@ -78,16 +95,21 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         Ok(config) => config,
         Err(message) => return output::config_failure(args.output, &message),
     };
-    let result = match args.transport {
-        TransportChoice::Ureq => {
-            kms_ureq::Client::new(config).and_then(|client| client.show_user_instances())
-        }
+    let (result, identity) = match args.transport {
+        TransportChoice::Ureq => match kms_ureq::Client::new(config) {
+            Ok(client) => (client.show_user_instances(), client.identity()),
+            Err(e) => (Err(e), None),
+        },
         TransportChoice::Hyper => match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
         {
-            Ok(runtime) => runtime
-                .block_on(async { kms_hyper::Client::new(config)?.show_user_instances().await }),
+            Ok(runtime) => runtime.block_on(async {
+                match kms_hyper::Client::new(config) {
+                    Ok(client) => (client.show_user_instances().await, client.identity()),
+                    Err(e) => (Err(e), None),
+                }
+            }),
             Err(e) => {
                 return output::config_failure(
                     args.output,
@@ -96,6 +118,11 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             }
         },
     };
+    if args.verbose > 0
+        && let Some(identity) = identity
+    {
+        output::stderr_line(&credentials::describe(&identity));
+    }
     match result {
         Ok(count) => output::success(args.output, &count),
         Err(error) => output::failure(args.output, &error),
@@ -107,30 +134,39 @@ fn config(
     args: &Args,
     env: impl Fn(&str) -> Option<String> + Copy,
 ) -> Result<ClientConfig, String> {
-    let endpoint = match (&args.endpoint, &args.region) {
-        (Some(url), _) => Endpoint::parse(url).map_err(|e| e.to_string())?,
-        (None, Some(region)) => {
+    let chosen = credentials::choose(
+        credentials::Request {
+            source: args.credentials,
+            profile: args.profile.as_deref(),
+            auth_token_file: args.auth_token_file.as_deref(),
+        },
+        env,
+    )?;
+    let endpoint = match (&args.endpoint, &args.region, &chosen.region) {
+        (Some(url), _, _) => Endpoint::parse(url).map_err(|e| e.to_string())?,
+        (None, Some(region), _) => {
             let region = Region::new(region).map_err(|e| e.to_string())?;
             Endpoint::resolve(&region, env).map_err(|e| e.to_string())?
         }
-        (None, None) => {
+        (None, None, Some(region)) => Endpoint::resolve(region, env).map_err(|e| e.to_string())?,
+        (None, None, None) => {
             return Err(
                 "say where KMS is: --region <id> (e.g. cn-north-4) or --endpoint <url>".into(),
             );
         }
     };
-    let project = match (&args.project_id, env(ENV_PROJECT_ID)) {
-        (Some(id), _) => ProjectId::new(id).map_err(|e| e.to_string())?,
-        (None, Some(id)) => {
+    let project = match (&args.project_id, env(ENV_PROJECT_ID), &chosen.project) {
+        (Some(id), _, _) => ProjectId::new(id).map_err(|e| e.to_string())?,
+        (None, Some(id), _) => {
             ProjectId::new(&id).map_err(|e| e.with_origin(ENV_PROJECT_ID).to_string())?
         }
-        (None, None) => {
+        (None, None, Some(id)) => id.clone(),
+        (None, None, None) => {
             return Err(format!(
-                "no project id: pass --project-id or set {ENV_PROJECT_ID}"
+                "no project id: pass --project-id or set {ENV_PROJECT_ID} (or project_id in the profile file)"
             ));
         }
     };
-    let credentials = credentials(args, env)?;
     let timeout = Duration::try_from_secs_f64(args.timeout)
         .ok()
         .filter(|t| !t.is_zero())
@@ -140,7 +176,7 @@ fn config(
                 args.timeout
             )
         })?;
-    let mut config = ClientConfig::new(endpoint, project, credentials)
+    let mut config = ClientConfig::from_provider(endpoint, project, chosen.provider)
         .with_attempt_timeout(timeout)
         .with_retry(RetryPolicy::default().with_max_attempts(args.retries.saturating_add(1)));
     if let Some(path) = &args.ca_file {
@@ -155,30 +191,6 @@ fn config(
     Ok(config)
 }
 
-fn credentials(args: &Args, env: impl Fn(&str) -> Option<String>) -> Result<Credentials, String> {
-    let Some(path) = &args.auth_token_file else {
-        return credentials_from_env(env).map_err(|e| e.to_string());
-    };
-    if env(ENV_AK).is_some() || env(ENV_SK).is_some() || env(ENV_AUTH_TOKEN).is_some() {
-        return Err(format!(
-            "--auth-token-file and credentials in the environment ({ENV_AK}/{ENV_SK} or {ENV_AUTH_TOKEN}) are both given; use one"
-        ));
-    }
-    let bytes = file::read_bounded(path, &file::TOKEN_FILE).map_err(|e| e.to_string())?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        format!(
-            "the auth token file {} is not text (byte {} is not UTF-8); an IAM token is printable ASCII",
-            file::one_line(path),
-            e.valid_up_to()
-        )
-    })?;
-    // A file ends with a newline more often than not; nothing else is trimmed.
-    let token = text.trim_end_matches(['\r', '\n']);
-    AuthToken::new(token)
-        .map(Credentials::from)
-        .map_err(|e| e.with_origin(file::one_line(path)).to_string())
-}
-
 fn init_logging(verbose: u8) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
@@ -188,10 +200,18 @@ fn init_logging(verbose: u8) {
         _ => LevelFilter::DEBUG,
     };
     // Only this workspace's crates: their events are written never to carry a secret.
+    // At -v, `credentials obtained` would repeat the line `kms` prints about them (see
+    // `credentials::describe`): only a failed refresh shows; -vv shows every event.
+    let credentials = if verbose == 1 {
+        LevelFilter::WARN
+    } else {
+        level
+    };
     let targets = Targets::new()
         .with_target("kms_ureq", level)
         .with_target("kms_hyper", level)
-        .with_target("kms_proto", level);
+        .with_target("kms_proto", level)
+        .with_target("kms_proto::credentials", credentials);
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()

@@ -46,6 +46,31 @@ pub(crate) const TOKEN_FILE: FileKind = FileKind {
     hint: "pass a file holding the token",
 };
 
+/// The profile file the official SDKs read (`HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
+/// `~/.huaweicloud/credentials`): INI, at most [`kms_proto::credentials::MAX_PROFILE_LEN`].
+pub(crate) const PROFILE_FILE: FileKind = FileKind {
+    label: "profile file",
+    max: kms_proto::credentials::MAX_PROFILE_LEN as u64,
+    limit: "the 1 MiB a profile file may be",
+    hint: "point HUAWEICLOUD_SDK_CREDENTIALS_FILE at an INI file with a [basic] section",
+};
+
+/// KooCLI's configuration (`~/.hcloud/config.json`), at most
+/// [`kms_proto::credentials::MAX_KOOCLI_LEN`].
+pub(crate) const KOOCLI_FILE: FileKind = FileKind {
+    label: "KooCLI configuration",
+    max: kms_proto::credentials::MAX_KOOCLI_LEN as u64,
+    limit: "the 1 MiB a KooCLI configuration may be",
+    hint: "it is the JSON file `hcloud configure` writes",
+};
+
+impl FileKind {
+    /// What the file is for, as messages name it ("profile file").
+    pub(crate) fn label(&self) -> &'static str {
+        self.label
+    }
+}
+
 /// Why a file could not be read; its `Display` is one line naming the file and the problem.
 #[derive(Debug)]
 pub(crate) struct FileError {
@@ -244,5 +269,7 @@ mod tests {
     fn the_token_file_holds_the_longest_token_and_a_crlf() {
         assert_eq!(MAX_TOKEN_FILE, 32 * 1024 + 2);
         assert_eq!(MAX_CA_FILE, 1 << 20);
+        assert_eq!(PROFILE_FILE.max, 1 << 20);
+        assert_eq!(KOOCLI_FILE.max, 1 << 20);
     }
 }

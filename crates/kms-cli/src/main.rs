@@ -11,6 +11,7 @@
 )]
 
 mod count;
+mod credentials;
 mod demo;
 mod file;
 mod output;
@@ -32,15 +33,21 @@ struct Cli {
 enum Command {
     /// Query the number of instances (ShowUserInstances).
     ///
-    /// Credentials come from the environment only, never the command line:
-    /// HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (with HUAWEICLOUD_SDK_SECURITY_TOKEN for
-    /// temporary credentials), or an IAM token in HUAWEICLOUD_SDK_AUTH_TOKEN or
-    /// --auth-token-file.
+    /// Secrets never come from the command line. Static credentials come from the
+    /// environment: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (with
+    /// HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials), or an IAM token in
+    /// HUAWEICLOUD_SDK_AUTH_TOKEN or --auth-token-file. Without them, the first source
+    /// that gives credentials is used: the profile file (HUAWEICLOUD_SDK_CREDENTIALS_FILE,
+    /// else ~/.huaweicloud/credentials), KooCLI's ~/.hcloud/config.json, CCE pod identity,
+    /// ECS metadata (HUAWEICLOUD_SDK_METADATA_ENDPOINT overrides its address); or name one
+    /// with --credentials. The profile in use gives the project id and region when no flag
+    /// or variable does.
     Count(count::Args),
     /// Run the local KMS emulator in the foreground (same flags as `kms-mock`).
     Mock(kms_mock::cli::Args),
     /// Start the emulator on loopback and query it with both transports and both kinds of
-    /// credentials.
+    /// credentials, then with short-lived credentials from its ECS metadata service,
+    /// refreshed ahead of expiry.
     Demo,
 }
 

@@ -47,6 +47,14 @@ fn kms(args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().unwrap()
 }
 
+/// A URL where nothing listens: a port that was free a moment ago.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
 fn aksk_env() -> Vec<(&'static str, &'static str)> {
     vec![("HUAWEICLOUD_SDK_AK", AK), ("HUAWEICLOUD_SDK_SK", SK)]
 }
@@ -90,6 +98,7 @@ fn cases() -> Vec<Case> {
         .local_addr()
         .unwrap()
         .port();
+    let nowhere: &'static str = closed_port_url().leak();
     vec![
         case("success-aksk", 0, None),
         Case {
@@ -112,10 +121,22 @@ fn cases() -> Vec<Case> {
                 Some(("config", None, None, false)),
             )
         },
+        // No static credentials: the default chain, which finds none here (no HOME, and
+        // nothing listens where the metadata service should be).
         Case {
-            env: vec![],
+            env: vec![("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere)],
             ..case(
-                "config-no-credentials",
+                "credentials-none-from-the-chain",
+                6,
+                Some(("credentials", None, None, true)),
+            )
+        },
+        // One static variable is enough to mean static credentials: an incomplete pair is
+        // a configuration error, not a reason to try the chain.
+        Case {
+            env: vec![("HUAWEICLOUD_SDK_AK", AK)],
+            ..case(
+                "config-ak-without-sk",
                 2,
                 Some(("config", None, None, false)),
             )
@@ -258,8 +279,15 @@ fn check(c: &Case, transport: &str, json: bool) -> Result<(), String> {
                 problems.push(format!("stdout {stdout:?} stderr {stderr:?}"));
             }
         }
-        (false, Some(_)) => {
-            if !stdout.is_empty() || !stderr.starts_with("kms: ") || stderr.lines().count() != 1 {
+        (false, Some((kind, ..))) => {
+            // Only the chain's error has more lines: one per source.
+            let lines = stderr.lines().count();
+            let lines_ok = if *kind == "credentials" {
+                lines > 1
+            } else {
+                lines == 1
+            };
+            if !stdout.is_empty() || !stderr.starts_with("kms: ") || !lines_ok {
                 problems.push(format!(
                     "want one 'kms: ' line on stderr; stdout {stdout:?} stderr {stderr:?}"
                 ));
@@ -322,8 +350,10 @@ fn check(c: &Case, transport: &str, json: bool) -> Result<(), String> {
             }
         }
     }
-    if c.name.starts_with("config") && server.connections() != 0 {
-        problems.push("a configuration error still connected".into());
+    if (c.name.starts_with("config") || c.name.starts_with("credentials"))
+        && server.connections() != 0
+    {
+        problems.push("the KMS endpoint was contacted without credentials".into());
     }
     if problems.is_empty() {
         Ok(())
@@ -497,6 +527,44 @@ fn usage_errors_exit_2_and_demo_succeeds() {
     assert_eq!(answered, 4, "{stdout}");
     assert!(
         stdout.contains("kms-ureq") && stdout.contains("kms-hyper") && stdout.contains("401"),
+        "{stdout}"
+    );
+    // The refresh: credentials from the emulator's metadata service, then new ones (at
+    // 4 s lifetimes over 9 s, at least two more), each access key cut to 4 characters.
+    let first = "s  credentials from ECS metadata (metadata): AK ";
+    let refreshed = "s  refreshed: AK ";
+    let keys: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| {
+            l.split_once(first)
+                .or_else(|| l.split_once(refreshed))
+                .map(|(_, key)| key)
+        })
+        .collect();
+    assert!(keys.len() >= 3, "{stdout}");
+    assert!(
+        stdout.lines().filter(|l| l.contains(first)).count() == 1
+            && keys.iter().all(|k| k.len() > 7
+                && k.get(4..7) == Some("...")
+                && k.get(..4)
+                    .unwrap()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric())),
+        "{stdout}"
+    );
+    let summary = stdout
+        .lines()
+        .find(|l| l.contains(" calls in "))
+        .unwrap_or_else(|| panic!("no summary: {stdout}"));
+    let issued: u32 = summary
+        .split_once("the emulator issued ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(
+        // A refresh started by the last call may end before the count is read, or not.
+        summary.contains(", none failed;")
+            && (issued as usize == keys.len() || issued as usize == keys.len() + 1),
         "{stdout}"
     );
 }
@@ -956,4 +1024,583 @@ fn a_pem_block_that_is_not_a_certificate_is_refused_before_anything_is_sent() {
         );
     }
     assert_eq!(server.connections(), 0, "a transport connected");
+}
+
+// ---- Credential sources: the chain, one source by name, profiles (issue 13) ----
+
+/// Now, in whole seconds. An emulator on this fixed clock issues credentials whose expiry
+/// is known to the second: `now + lifetime`.
+fn whole_second_now() -> std::time::SystemTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    std::time::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// RFC 3339 in UTC, whole seconds (what `kms -v` prints), by Howard Hinnant's
+/// `civil_from_days`, written again here so that the test does not trust the code it tests.
+fn rfc3339(at: std::time::SystemTime) -> String {
+    let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[test]
+fn the_test_s_own_rfc3339_is_right() {
+    let at = |secs| std::time::UNIX_EPOCH + Duration::from_secs(secs);
+    assert_eq!(rfc3339(at(1_795_334_400)), "2026-11-22T08:00:00Z");
+    assert_eq!(rfc3339(at(951_868_799)), "2000-02-29T23:59:59Z");
+}
+
+/// Fails if `text` shows one of `secrets`, or anything shaped like a secret the emulator
+/// issues: its SKs are 40 letters and digits (the SK the client got is known only to it and
+/// the emulator, so its shape is what can be checked).
+fn assert_no_secret(text: &str, secrets: &[&str]) {
+    for secret in secrets.iter().chain(&SECRETS) {
+        assert!(!text.contains(secret), "a secret in the output: {text}");
+    }
+    let longest_run = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(longest_run < 40, "something like a secret key: {text}");
+}
+
+/// The method and path of every request the emulator received, in order.
+fn request_lines(server: &BlockingMockServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path()))
+        .collect()
+}
+
+fn kms_path() -> String {
+    format!("GET /v1.0/{PROJECT}/kms/user-instances")
+}
+
+/// The lines `kms` itself wrote on stderr (tracing's lines start with a timestamp).
+fn own_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("kms: ")).collect()
+}
+
+#[test]
+fn metadata_credentials_count_and_verbose_names_the_source_and_expiry() {
+    let t0 = whole_second_now();
+    let lifetime = Duration::from_secs(3600);
+    let server = mock(
+        MockConfig::new()
+            .with_metadata()
+            .with_credential_lifetime(lifetime)
+            .with_clock(move || t0),
+    );
+    let url = server.url();
+    let want = format!(
+        "kms: credentials from ECS metadata (metadata), expire {}",
+        rfc3339(t0 + lifetime)
+    );
+    // Static credentials in the environment too: a source named explicitly wins.
+    let env = [
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", url.as_str()),
+        ("HUAWEICLOUD_SDK_AK", AK),
+        ("HUAWEICLOUD_SDK_SK", SK),
+    ];
+    for transport in ["ureq", "hyper"] {
+        for verbose in ["", "-v", "-vv"] {
+            server.clear_requests();
+            let mut args = vec![
+                "count",
+                "--endpoint",
+                &url,
+                "--project-id",
+                PROJECT,
+                "--credentials",
+                "metadata",
+                "--transport",
+                transport,
+            ];
+            if !verbose.is_empty() {
+                args.push(verbose);
+            }
+            let out = kms(&args, &env);
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            let what = format!("{transport} {verbose}: {stderr}");
+            assert_eq!(
+                (out.status.code(), stdout.as_ref()),
+                (Some(0), "15\n"),
+                "{what}"
+            );
+            assert_eq!(
+                request_lines(&server),
+                [
+                    "PUT /meta-data/latest/api/token".to_owned(),
+                    "GET /openstack/latest/securitykey".to_owned(),
+                    kms_path(),
+                ],
+                "{what}"
+            );
+            let requests = server.requests();
+            let session_token = requests[1].header("x-metadata-token").unwrap();
+            let security_token = requests[2].header("x-security-token").unwrap();
+            assert!(
+                requests[2]
+                    .header("authorization")
+                    .is_some_and(|a| !a.contains(AK)),
+                "{what}"
+            );
+            assert_no_secret(&stderr, &[session_token, security_token]);
+            match verbose {
+                "" => assert_eq!(stderr, "", "{what}"),
+                _ => assert_eq!(own_lines(&stderr), [want.as_str()], "{what}"),
+            }
+            // kms-proto's own event shows at -vv; at -v the line above says it once.
+            assert_eq!(
+                stderr.contains("credentials obtained source=\"metadata\""),
+                verbose == "-vv",
+                "{what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pod_identity_credentials_count_named_or_from_the_chain() {
+    const POD_TOKEN: &str = "cli-pod-identity-token-eyJhbGciOiJSUzI1NiJ9";
+    let t0 = whole_second_now();
+    let lifetime = Duration::from_secs(900);
+    let server = mock(
+        MockConfig::new()
+            .with_pod_identity_token(POD_TOKEN)
+            .with_credential_lifetime(lifetime)
+            .with_clock(move || t0),
+    );
+    let url = server.url();
+    let dir = TempDir::new("pod-identity");
+    let token_file = dir.file("token", format!("{POD_TOKEN}\n").as_bytes());
+    let wrong_file = dir.file("wrong-token", b"not-the-pod-token\n");
+    let uri = format!("{url}/pod-identity/credentials");
+    let nowhere = closed_port_url();
+    let want = format!(
+        "kms: credentials from CCE pod identity (pod-identity), expire {}",
+        rfc3339(t0 + lifetime)
+    );
+    let env = |file: &str| {
+        vec![
+            ("HC_CONTAINER_CREDENTIALS_FULL_URI", uri.clone()),
+            ("HC_CONTAINER_AUTHORIZATION_TOKEN_FILE", file.to_owned()),
+            // For the chain: pod identity comes before metadata, which is not there.
+            ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.clone()),
+        ]
+    };
+    let owned = env(&token_file);
+    let env_ok: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for transport in ["ureq", "hyper"] {
+        for named in [true, false] {
+            server.clear_requests();
+            let mut args = vec![
+                "count",
+                "--endpoint",
+                &url,
+                "--project-id",
+                PROJECT,
+                "--transport",
+                transport,
+                "-v",
+            ];
+            if named {
+                args.extend(["--credentials", "pod-identity"]);
+            }
+            let out = kms(&args, &env_ok);
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            let what = format!("{transport} named={named}: {stderr}");
+            assert_eq!(
+                (out.status.code(), stdout.as_ref()),
+                (Some(0), "15\n"),
+                "{what}"
+            );
+            assert_eq!(own_lines(&stderr), [want.as_str()], "{what}");
+            assert_eq!(
+                request_lines(&server),
+                ["POST /pod-identity/credentials".to_owned(), kms_path()],
+                "{what}"
+            );
+            let requests = server.requests();
+            // The token file's contents, without the line ending.
+            assert_eq!(requests[0].header("authorization"), Some(POD_TOKEN));
+            let security_token = requests[1].header("x-security-token").unwrap();
+            assert_no_secret(&stderr, &[POD_TOKEN, security_token]);
+        }
+    }
+    // A token the service refuses: exit 6, the source's answer and what to check.
+    let owned = env(&wrong_file);
+    let env_wrong: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = kms(
+        &[
+            "count",
+            "--endpoint",
+            &url,
+            "--project-id",
+            PROJECT,
+            "--credentials",
+            "pod-identity",
+        ],
+        &env_wrong,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "kms: no credentials: CCE pod identity: {uri} answered 401 Unauthorized IAM.0001"
+        )) && stderr.ends_with(
+            "; check the pod's service account and HC_CONTAINER_AUTHORIZATION_TOKEN_FILE\n"
+        ) && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn the_chain_without_any_source_lists_each_one_and_exits_6() {
+    let home = TempDir::new("empty-home");
+    let home_path = home.0.to_str().unwrap();
+    let nowhere = closed_port_url();
+    let server = mock(MockConfig::new());
+    let url = server.url();
+    let env = [
+        ("HOME", home_path),
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.as_str()),
+    ];
+    let message = format!(
+        "no credential source gave credentials; set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, \
+         write ~/.huaweicloud/credentials, or run where an agency or pod identity is bound. Each source:\n\
+         \x20 - environment variables: skipped: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or HUAWEICLOUD_SDK_AUTH_TOKEN, are not set\n\
+         \x20 - profile file: skipped: no file at {home_path}/.huaweicloud/credentials\n\
+         \x20 - KooCLI configuration: skipped: no file at {home_path}/.hcloud/config.json\n\
+         \x20 - CCE pod identity: skipped: HC_CONTAINER_CREDENTIALS_FULL_URI is not set\n\
+         \x20 - ECS metadata: the service at {nowhere}/meta-data/latest/api/token was not reachable \
+         (the connection failed); not on an ECS instance? give credentials another way, or set \
+         HUAWEICLOUD_SDK_METADATA_ENDPOINT"
+    );
+    for transport in ["ureq", "hyper"] {
+        let args = [
+            "count",
+            "--endpoint",
+            &url,
+            "--project-id",
+            PROJECT,
+            "--transport",
+            transport,
+        ];
+        for credentials in [&[][..], &["--credentials", "chain"]] {
+            let args: Vec<&str> = args.iter().chain(credentials).copied().collect();
+            let out = kms(&args, &env);
+            assert_eq!(
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout).as_ref(),
+                    String::from_utf8_lossy(&out.stderr).as_ref()
+                ),
+                (Some(6), "", format!("kms: {message}\n").as_str()),
+                "{args:?}"
+            );
+            let args: Vec<&str> = args.iter().chain(&["--output", "json"]).copied().collect();
+            let out = kms(&args, &env);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(6), "{args:?}");
+            assert!(out.stderr.is_empty(), "{args:?}");
+            assert_eq!(stdout.lines().count(), 1, "{stdout}");
+            let v: Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(
+                v,
+                serde_json::json!({"error": {"kind": "credentials", "status": null,
+                    "code": null, "message": message, "request_id": null,
+                    "retryable": true}}),
+                "{args:?}"
+            );
+        }
+    }
+    assert_eq!(
+        server.connections(),
+        0,
+        "KMS was called without credentials"
+    );
+
+    // `--credentials env` names the environment alone: nothing there is a configuration
+    // error, before anything is sent.
+    let out = kms(&count_args(&["--credentials", "env"]), &env);
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (
+            Some(2),
+            "kms: no credentials found: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or HUAWEICLOUD_SDK_AUTH_TOKEN\n"
+        )
+    );
+}
+
+const PROFILE: &str = "[basic]\nak = CLIAK00000000000001\nsk = cli-secret-key-000000000000000000000000\nproject_id = 0dea2644dc80d5d22ff1c01e3ebea6fc\n";
+
+#[test]
+fn a_profile_file_gives_credentials_and_the_project_id() {
+    assert!(PROFILE.contains(AK) && PROFILE.contains(SK) && PROFILE.contains(PROJECT));
+    let server = mock(MockConfig::new().with_project(OTHER_PROJECT, 7));
+    let url = server.url();
+    let nowhere = closed_port_url();
+    let dir = TempDir::new("profile-file");
+    let file = dir.file("credentials", PROFILE.as_bytes());
+    let home = TempDir::new("profile-home");
+    std::fs::create_dir_all(home.0.join(".huaweicloud")).unwrap();
+    std::fs::write(home.0.join(".huaweicloud/credentials"), PROFILE).unwrap();
+    let home_path = home.0.to_str().unwrap();
+    let want = "kms: credentials from profile file (profile-file), expire never";
+    let by_variable = [
+        ("HUAWEICLOUD_SDK_CREDENTIALS_FILE", file.as_str()),
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.as_str()),
+    ];
+    let by_home = [
+        ("HOME", home_path),
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.as_str()),
+    ];
+    for transport in ["ureq", "hyper"] {
+        for (env, flags) in [
+            (&by_variable, &[][..]),
+            (&by_home, &[]),
+            (&by_variable, &["--credentials", "profile-file"]),
+            (&by_home, &["--credentials", "profile-file"]),
+        ] {
+            let mut args = vec!["count", "--endpoint", &url, "--transport", transport, "-v"];
+            args.extend_from_slice(flags);
+            let out = kms(&args, env);
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            assert_eq!(
+                (out.status.code(), stdout.as_ref()),
+                (Some(0), "15\n"),
+                "{args:?} {env:?}: {stderr}"
+            );
+            assert_eq!(own_lines(&stderr), [want], "{args:?}");
+            assert_eq!(request_lines(&server).last(), Some(&kms_path()));
+        }
+    }
+    // A project id from a flag or the environment wins over the profile's.
+    let out = kms(
+        &["count", "--endpoint", &url, "--project-id", OTHER_PROJECT],
+        &by_variable,
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "7\n");
+    let mut env = by_variable.to_vec();
+    env.push(("HUAWEICLOUD_SDK_PROJECT_ID", OTHER_PROJECT));
+    let out = kms(&["count", "--endpoint", &url], &env);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "7\n");
+}
+
+const OTHER_PROJECT: &str = "5e0b1c2d3f4a5b6c7d8e9f0a1b2c3d4e";
+
+#[test]
+fn a_broken_profile_file_is_a_config_error_when_named_and_left_to_the_chain_otherwise() {
+    let server = mock(MockConfig::new());
+    let url = server.url();
+    let nowhere = closed_port_url();
+    let dir = TempDir::new("broken-profile");
+    let broken = dir.file("credentials", b"[basic]\nak = CLIAK00000000000001\n");
+    let missing = dir.0.join("missing").to_str().unwrap().to_owned();
+    let no_keys = dir.file(
+        "no-keys",
+        b"[basic]\nproject_id = 0dea2644dc80d5d22ff1c01e3ebea6fc\n",
+    );
+    for (path, starts) in [
+        (broken.as_str(), format!("kms: the profile file {broken}: ")),
+        (
+            missing.as_str(),
+            format!("kms: cannot read the profile file {missing}: "),
+        ),
+        (
+            no_keys.as_str(),
+            format!("kms: the profile file {no_keys} has no ak and sk in its [basic] section"),
+        ),
+    ] {
+        let env = [
+            ("HUAWEICLOUD_SDK_CREDENTIALS_FILE", path),
+            ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.as_str()),
+        ];
+        let args = ["count", "--endpoint", &url, "--credentials", "profile-file"];
+        let out = kms(&args, &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{path}: {stderr}");
+        assert!(
+            stderr.starts_with(&starts) && stderr.lines().count() == 1,
+            "{path}: {stderr}"
+        );
+        let json = [&args[..], &["--output", "json"]].concat();
+        let out = kms(&json, &env);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        assert_eq!(v["error"]["kind"], "config", "{path}");
+        assert_eq!(
+            format!("kms: {}\n", v["error"]["message"].as_str().unwrap()),
+            stderr,
+            "{path}"
+        );
+
+        // The chain reports the file among its sources and goes on (to metadata, absent).
+        let out = kms(
+            &["count", "--endpoint", &url, "--project-id", PROJECT],
+            &env,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{path}: {stderr}");
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("  - profile file: "))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(line.contains(path), "{line}");
+        assert!(
+            stderr
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with("  - ECS metadata: "),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        server.connections(),
+        0,
+        "KMS was called without credentials"
+    );
+}
+
+#[test]
+fn a_koocli_profile_gives_credentials_project_and_region() {
+    let server = mock(MockConfig::new());
+    let url = server.url();
+    let home = TempDir::new("koocli-home");
+    std::fs::create_dir_all(home.0.join(".hcloud")).unwrap();
+    let config = serde_json::json!({
+        "language": "en", "current": "default", "authEncrypt": "false",
+        "profiles": [
+            {"name": "default", "mode": "AKSK", "accessKeyId": AK,
+             "secretAccessKey": "not-the-right-secret-key", "securityToken": "",
+             "region": "cn-north-4", "projectId": PROJECT, "domainId": ""},
+            {"name": "work", "mode": "AKSK", "accessKeyId": AK, "secretAccessKey": SK,
+             "securityToken": "", "region": "cn-north-9", "projectId": PROJECT,
+             "domainId": ""}
+        ]
+    });
+    let path = home.0.join(".hcloud/config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let path = path.to_str().unwrap();
+    let home_path = home.0.to_str().unwrap();
+    // Both profiles' regions lead to the emulator, so only the keys tell them apart.
+    let env = [
+        ("HOME", home_path),
+        ("HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_9", url.as_str()),
+        ("HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4", url.as_str()),
+    ];
+    for transport in ["ureq", "hyper"] {
+        for flags in [
+            &["--profile", "work"][..],
+            &["--credentials", "koocli", "--profile", "work"],
+        ] {
+            let mut args = vec!["count", "--transport", transport, "-v"];
+            args.extend_from_slice(flags);
+            let out = kms(&args, &env);
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            assert_eq!(
+                (out.status.code(), stdout.as_ref()),
+                (Some(0), "15\n"),
+                "{args:?}: {stderr}"
+            );
+            assert_eq!(
+                own_lines(&stderr),
+                ["kms: credentials from KooCLI configuration (koocli), expire never"]
+            );
+            assert_no_secret(&stderr, &[]);
+        }
+    }
+    // Without --profile, KooCLI's current one: its SK is wrong, so the service refuses it.
+    let out = kms(&["count", "--credentials", "koocli"], &env);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A profile that does not exist, or --profile with another source: exit 2, nothing sent.
+    server.clear_requests();
+    let out = kms(&["count", "--profile", "nosuch"], &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "kms: the KooCLI configuration {path}: there is no profile named \"nosuch\"; "
+        )) && stderr.contains("work")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    let out = kms(
+        &["count", "--profile", "work", "--credentials", "metadata"],
+        &env,
+    );
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (
+            Some(2),
+            "kms: --profile names a KooCLI profile, and --credentials metadata does not read KooCLI's configuration; drop one of them\n"
+        )
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn auth_token_file_does_not_go_with_a_named_source() {
+    let dir = TempDir::new("token-and-source");
+    let token_file = dir.file("token", TOKEN.as_bytes());
+    for flags in [
+        &["--credentials", "env"][..],
+        &["--credentials", "chain"],
+        &["--profile", "work"],
+    ] {
+        let mut args = count_args(&["--auth-token-file", &token_file]);
+        args.extend_from_slice(flags);
+        let out = kms(&args, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr
+                .starts_with("error: the argument '--auth-token-file <PATH>' cannot be used with"),
+            "{flags:?}: {stderr}"
+        );
+    }
 }
