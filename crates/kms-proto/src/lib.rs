@@ -18,6 +18,11 @@
 //! * the response: [`parse`], which recognises every error shape the service and its
 //!   gateway are known to send;
 //! * retries: [`RetryPolicy::decide`], a pure function;
+//! * credentials from where production keeps them ([`credentials`]): the environment, the
+//!   profile file, KooCLI's configuration, CCE pod identity, ECS metadata, or the default
+//!   chain of them, each a machine that says which file to read or request to send
+//!   ([`credentials::Need`]) and parses what comes back; and the refresh decision
+//!   ([`credentials::CredentialCache`]: refresh ahead, single flight, static stability);
 //! * the server side of signing: [`verify::verify`], for emulators and gateways.
 //!
 //! What it leaves out: sending, timeouts, TLS, connection pools, reading the body (bounded

@@ -16,6 +16,14 @@
 //! within its timeout, and fails `timeout`, not sent, if none is freed). Configuration and
 //! its defaults: [`ClientConfig`].
 //!
+//! Credentials are static, or come from a [`kms_proto::credentials::Provider`] (the
+//! environment, a profile file, KooCLI, CCE pod identity, ECS metadata, or the default
+//! chain; [`ClientConfig::from_provider`]). The core's cache decides when to refresh them;
+//! this crate does the file reads and the requests to the credential service, in a short-lived thread
+//! for a refresh due ahead of expiry (no call waits while valid credentials exist), and
+//! never through the proxy. [`Client::identity`] says which source answered and until
+//! when.
+//!
 //! # Example
 //! ```no_run
 //! use kms_ureq::{Client, ClientConfig};

@@ -1,36 +1,4 @@
-//! The refresh decision, as a state machine on injected time: given the cached credentials,
-//! their expiry and the last refresh failure, use these, refresh now (and who: one caller
-//! only), wait for that refresh, or fail.
-//!
-//! A transport keeps one [`CredentialCache`] behind a lock for all its calls, and before
-//! each attempt asks [`poll`](CredentialCache::poll):
-//!
-//! | the cache holds | a refresh is | answer |
-//! |---|---|---|
-//! | usable credentials, not due | - | [`CacheStep::Use`] |
-//! | usable credentials, due for refresh | not running, not backing off | `Use` with a [`RefreshTicket`]: refresh in the background |
-//! | usable credentials, due | running, or backing off after a failure | `Use` |
-//! | nothing usable | not running | [`CacheStep::Refresh`]: refresh, then poll again |
-//! | nothing usable | running | [`CacheStep::Wait`] until it reports, then poll again |
-//! | nothing usable | failed, backing off | [`CacheStep::Fail`] with that failure |
-//!
-//! So a caller never waits while usable credentials exist, and however many callers poll
-//! at once, one refresh runs. The one holding the ticket reports with
-//! [`on_refreshed`](CredentialCache::on_refreshed); a ticket that never reports (its task
-//! was cancelled) is forgotten after [`RefreshPolicy::stale_after`], and the next poll hands
-//! out a new one.
-//!
-//! # When credentials are due, and when they are no longer usable
-//! With `lifetime` = expiry − the time they were obtained:
-//! * due for refresh when fewer than `min(40 min, lifetime / 2)` remain. The official SDKs
-//!   refresh at 40 minutes; credentials that live shorter than that would otherwise be
-//!   refreshed on every call, so the margin scales down to half their lifetime;
-//! * no longer used when fewer than `min(10 s, lifetime / 10)` remain, so that a request
-//!   signed with them still reaches the service before they expire.
-//!
-//! A failed refresh is retried after 1 s, 2 s, 4 s... (times 0.5 to 1, by the jitter of the
-//! [`Now`] it was reported at), at most 60 s apart while the cached credentials are still
-//! usable and at most 5 s apart when they are not.
+//! When to refresh credentials: [`CredentialCache`], a state machine on injected time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -39,7 +7,7 @@ use super::identity::rfc3339;
 use super::{CredentialError, Identity};
 use crate::call::Now;
 
-/// The timings of [`CredentialCache`]. See the [module docs](self) for the rules.
+/// The timings of [`CredentialCache`]. See the [`CredentialCache`] docs for the rules.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RefreshPolicy {
     max_margin: Duration,
@@ -169,8 +137,39 @@ struct Failed {
     jitter: f64,
 }
 
-/// The cached credentials and the refresh state of one client. See the
-/// [module docs](self).
+/// The refresh decision, as a state machine on injected time: given the cached credentials,
+/// their expiry and the last refresh failure, use these, refresh now (and who: one caller
+/// only), wait for that refresh, or fail.
+///
+/// A transport keeps one [`CredentialCache`] behind a lock for all its calls, and before
+/// each attempt asks [`poll`](CredentialCache::poll):
+///
+/// | the cache holds | a refresh is | answer |
+/// |---|---|---|
+/// | usable credentials, not due | - | [`CacheStep::Use`] |
+/// | usable credentials, due for refresh | not running, not backing off | `Use` with a [`RefreshTicket`]: refresh in the background |
+/// | usable credentials, due | running, or backing off after a failure | `Use` |
+/// | nothing usable | not running | [`CacheStep::Refresh`]: refresh, then poll again |
+/// | nothing usable | running | [`CacheStep::Wait`] until it reports, then poll again |
+/// | nothing usable | failed, backing off | [`CacheStep::Fail`] with that failure |
+///
+/// So a caller never waits while usable credentials exist, and however many callers poll
+/// at once, one refresh runs. The one holding the ticket reports with
+/// [`on_refreshed`](CredentialCache::on_refreshed); a ticket that never reports (its task
+/// was cancelled) is forgotten after [`RefreshPolicy::stale_after`], and the next poll hands
+/// out a new one.
+///
+/// # When credentials are due, and when they are no longer usable
+/// With `lifetime` = expiry − the time they were obtained:
+/// * due for refresh when fewer than `min(40 min, lifetime / 2)` remain. The official SDKs
+///   refresh at 40 minutes; credentials that live shorter than that would otherwise be
+///   refreshed on every call, so the margin scales down to half their lifetime;
+/// * no longer used when fewer than `min(10 s, lifetime / 10)` remain, so that a request
+///   signed with them still reaches the service before they expire.
+///
+/// A failed refresh is retried after 1 s, 2 s, 4 s... (times 0.5 to 1, by the jitter of the
+/// [`Now`] it was reported at), at most 60 s apart while the cached credentials are still
+/// usable and at most 5 s apart when they are not.
 #[derive(Debug, Default)]
 pub struct CredentialCache {
     policy: RefreshPolicy,
@@ -195,7 +194,7 @@ impl CredentialCache {
         self.cached.as_ref().map(|c| &c.identity)
     }
 
-    /// What the caller does now. See the [module docs](self).
+    /// What the caller does now. See the [`CredentialCache`] docs.
     pub fn poll(&mut self, now: Now) -> CacheStep {
         let refreshing = self
             .refreshing

@@ -1,33 +1,4 @@
-//! Where credentials come from, as a sans-IO machine: a [`Provider`] (one source, or the
-//! default chain of them) and, for each refresh, a [`Refresh`] that says what it needs next
-//! ([`Need`]): a file read, an HTTP exchange, or nothing more (the credentials, or why
-//! there are none). The transport does the reading and the sending, and reports back:
-//!
-//! ```text
-//! provider.refresh(now) ─> start() ─> Need::File(read)    ─ read it ──> on_file(result)
-//!                                     Need::Http(request) ─ send it ──> on_response(..) / on_failure(..)
-//!                                     Need::Done(result)  ─ over
-//! ```
-//!
-//! A provider keeps what it learnt between refreshes: which source of the chain answered
-//! (later refreshes ask only it), the ECS metadata session token, and whether the instance
-//! has a token service at all. The refresh is for one caller at a time; the
-//! [`CredentialCache`](super::CredentialCache) decides who.
-//!
-//! # The default chain, and why its order differs from the official Python SDK's
-//! 1. environment variables (`HUAWEICLOUD_SDK_AK`/`_SK`/`_SECURITY_TOKEN`, or
-//!    `HUAWEICLOUD_SDK_AUTH_TOKEN`);
-//! 2. the profile file (`HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
-//!    `~/.huaweicloud/credentials`, section `[basic]`), then KooCLI's
-//!    `~/.hcloud/config.json` (its current profile);
-//! 3. CCE pod identity, when `HC_CONTAINER_CREDENTIALS_FULL_URI` and
-//!    `HC_CONTAINER_AUTHORIZATION_TOKEN_FILE` are both set;
-//! 4. ECS metadata (`http://169.254.169.254`, or `HUAWEICLOUD_SDK_METADATA_ENDPOINT`).
-//!
-//! Python asks metadata before pod identity. In a CCE pod the node's metadata service is
-//! usually reachable too, so that order silently gives the pod its node's agency, with
-//! the node's permissions, whenever it is tried first. Pod identity is only ever
-//! configured on purpose, so it goes first.
+//! Where credentials come from: [`Provider`], and one [`Refresh`] of it, as sans-IO machines.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -136,9 +107,36 @@ pub(crate) enum Next {
     Finished(Result<Identity, Failure>),
 }
 
-/// Credentials, or where to get them: static ones, one source, or the default chain.
+/// Where credentials come from, as a sans-IO machine: a [`Provider`] (one source, or the
+/// default chain of them) and, for each refresh, a [`Refresh`] that says what it needs next
+/// ([`Need`]): a file read, an HTTP exchange, or nothing more (the credentials, or why
+/// there are none). The transport does the reading and the sending, and reports back:
 ///
-/// Cloning gives a provider with the same sources and what it has learnt so far.
+/// ```text
+/// provider.refresh(now) ─> start() ─> Need::File(read)    ─ read it ──> on_file(result)
+///                                     Need::Http(request) ─ send it ──> on_response(..) / on_failure(..)
+///                                     Need::Done(result)  ─ over
+/// ```
+///
+/// A provider keeps what it learnt between refreshes: which source of the chain answered
+/// (later refreshes ask only it), the ECS metadata session token, and whether the instance
+/// has a token service at all. The refresh is for one caller at a time; the
+/// [`CredentialCache`](super::CredentialCache) decides who.
+///
+/// # The default chain, and why its order differs from the official Python SDK's
+/// 1. environment variables (`HUAWEICLOUD_SDK_AK`/`_SK`/`_SECURITY_TOKEN`, or
+///    `HUAWEICLOUD_SDK_AUTH_TOKEN`);
+/// 2. the profile file (`HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
+///    `~/.huaweicloud/credentials`, section `[basic]`), then KooCLI's
+///    `~/.hcloud/config.json` (its current profile);
+/// 3. CCE pod identity, when `HC_CONTAINER_CREDENTIALS_FULL_URI` and
+///    `HC_CONTAINER_AUTHORIZATION_TOKEN_FILE` are both set;
+/// 4. ECS metadata (`http://169.254.169.254`, or `HUAWEICLOUD_SDK_METADATA_ENDPOINT`).
+///
+/// Python asks metadata before pod identity. In a CCE pod the node's metadata service is
+/// usually reachable too, so that order silently gives the pod its node's agency, with
+/// the node's permissions, whenever it is tried first. Pod identity is only ever
+/// configured on purpose, so it goes first.
 #[derive(Clone, Debug)]
 pub struct Provider {
     sources: Vec<Source>,
@@ -254,7 +252,7 @@ impl Provider {
         Self::single(metadata(&lookup))
     }
 
-    /// The default chain (see the [module docs](self)), its settings read now through
+    /// The default chain (see the [`Provider`] docs), its settings read now through
     /// `lookup`; files and services are only asked at the first refresh. The first source
     /// that gives credentials answers every later refresh too.
     pub fn default_chain(lookup: impl Fn(&str) -> Option<String>) -> Self {
@@ -395,7 +393,7 @@ enum State {
     Metadata(metadata::Step),
 }
 
-/// One refresh in progress. See the [module docs](self).
+/// One refresh in progress. See the [`Provider`] docs.
 pub struct Refresh<'a> {
     provider: &'a mut Provider,
     now: SystemTime,
