@@ -27,8 +27,8 @@ Input (environment variables, all required unless said otherwise):
                           --pod-identity-token
   INTEROP_POD_TOKEN       that emulator's pod identity token
 Optional:
-  INTEROP_KMS_BIN         our `kms` binary; without it (or when its `count` has no
-                          --credentials yet) our client's scenarios print SKIP
+  INTEROP_KMS_BIN         our `kms` binary; without it our client's scenarios print
+                          SKIP (a binary whose `count` has no --credentials FAILs)
   INTEROP_VERBOSE=1       print every exchange (request headers as sent on the wire,
                           response status/headers/body) to stderr, not only failing ones.
 
@@ -623,11 +623,15 @@ def ours_pod_identity_wrong_token(name, env, kms_bin, transport, workdir):
 
 
 def ours_scenario(name, kms_bin, run):
-    """Runs an our-client scenario, or prints SKIP when `kms count --credentials` is missing."""
+    """Runs an our-client scenario. `kms count --credentials` has shipped, so a binary
+    without it is a regression: FAIL, not SKIP (SKIP only when no binary was given)."""
     skip = ours_supported(kms_bin)
-    if skip:
+    if skip and not kms_bin:
         print("SKIP %s: %s" % (name, skip), flush=True)
         return True
+    if skip:
+        print("FAIL %s: %s" % (name, skip), flush=True)
+        return False
     return run()
 
 

@@ -283,6 +283,42 @@ fn refresh_ahead_of_expiry(transport: Transport) -> Result<(), String> {
     })
 }
 
+/// A retry is signed with the credentials current when it starts, not those of the
+/// call's first attempt: here the first attempt outlives its credentials.
+fn each_attempt_signed_with_current_credentials(transport: Transport) -> Result<(), String> {
+    // 2 s credentials: usable until 0.2 s before expiry.
+    let server = emulator(Duration::from_secs(2), |m| m);
+    let config = config(&server, metadata(&server))
+        .with_attempt_timeout(Duration::from_millis(1500))
+        .with_retry(kms_proto::RetryPolicy::default().with_max_attempts(2));
+    let client = Client::new(transport, config);
+    client.call().map_err(|e| e.to_string())?;
+    // The next KMS request's answer is late: the attempt times out after the credentials
+    // it was signed with expired, and the retry needs new ones.
+    server.faults().when_times(
+        |r| r.path() == KMS_PATH,
+        1,
+        Fault::DelayHeaders(Duration::from_secs(3)),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    client
+        .call()
+        .map_err(|e| format!("the retry failed: {e}"))?;
+    let kms = kms_requests(&server);
+    ensure(kms.len() == 3, || format!("{} KMS requests", kms.len()))?;
+    ensure(
+        signed_with(&kms[1]) == signed_with(&kms[0])
+            && signed_with(&kms[2]) != signed_with(&kms[1]),
+        || {
+            format!(
+                "attempts signed with {}, then {}",
+                signed_with(&kms[1]),
+                signed_with(&kms[2])
+            )
+        },
+    )
+}
+
 /// A thousand calls at once ask the source once: when nothing is cached (they wait for
 /// that one refresh), and when a refresh falls due (they go on with the valid ones).
 fn single_flight(transport: Transport) -> Result<(), String> {
@@ -636,11 +672,15 @@ fn closed_port_url() -> String {
 
 type Case = (&'static str, fn(Transport) -> Result<(), String>);
 
-const CASES: [Case; 10] = [
+const CASES: [Case; 11] = [
     ("metadata", metadata_counts),
     ("pod-identity", pod_identity_counts),
     ("refresh-ahead-of-expiry", refresh_ahead_of_expiry),
     ("single-flight", single_flight),
+    (
+        "each-attempt-signed-with-current-credentials",
+        each_attempt_signed_with_current_credentials,
+    ),
     ("static-stability", static_stability),
     ("session-token-renewal", session_token_renewal),
     ("token-less-fallback", token_less_fallback),
