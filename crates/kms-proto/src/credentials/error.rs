@@ -56,6 +56,11 @@ impl fmt::Display for FileProblem {
 pub(crate) enum Failure {
     /// The source is not set up here (skipped in a chain).
     NotConfigured(String),
+    /// The source is set up only in part (one of two variables set).
+    Misconfigured(String),
+    /// The transport drove the refresh out of order, or a request could not be made: a
+    /// bug, reported rather than panicked on.
+    Internal(String),
     /// The source's file does not exist (skipped in a chain when the path was a default).
     NoFile(PathBuf),
     /// The source's file exists but could not be used.
@@ -189,6 +194,8 @@ impl fmt::Display for SourceError {
         let label = self.source.label();
         match &self.failure {
             Failure::NotConfigured(why) => write!(f, "{label}: skipped: {why}"),
+            Failure::Misconfigured(why) => write!(f, "{label}: {why}"),
+            Failure::Internal(why) => write!(f, "{label}: {why} (a bug: please report it)"),
             Failure::NoFile(path) => {
                 write!(f, "{label}: skipped: no file at {}", path.display())
             }

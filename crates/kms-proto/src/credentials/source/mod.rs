@@ -161,6 +161,7 @@ enum Source {
 #[derive(Clone, Debug)]
 enum Unusable {
     NotConfigured(String),
+    Misconfigured(String),
     Env(EnvError),
     Invalid(InvalidInput),
 }
@@ -169,6 +170,7 @@ impl From<Unusable> for Failure {
     fn from(u: Unusable) -> Self {
         match u {
             Unusable::NotConfigured(why) => Failure::NotConfigured(why),
+            Unusable::Misconfigured(why) => Failure::Misconfigured(why),
             Unusable::Env(e) => Failure::Env(e),
             Unusable::Invalid(e) => Failure::Invalid(e),
         }
@@ -349,10 +351,10 @@ fn pod_identity(lookup: &impl Fn(&str) -> Option<String>) -> Source {
         (None, None) => unusable(Unusable::NotConfigured(format!(
             "{ENV_POD_IDENTITY_URI} is not set"
         ))),
-        (Some(_), None) => unusable(Unusable::NotConfigured(format!(
+        (Some(_), None) => unusable(Unusable::Misconfigured(format!(
             "{ENV_POD_IDENTITY_URI} is set but {ENV_POD_IDENTITY_TOKEN_FILE} is not"
         ))),
-        (None, Some(_)) => unusable(Unusable::NotConfigured(format!(
+        (None, Some(_)) => unusable(Unusable::Misconfigured(format!(
             "{ENV_POD_IDENTITY_TOKEN_FILE} is set but {ENV_POD_IDENTITY_URI} is not"
         ))),
         (Some(uri), Some(file)) => match url(&uri, Input::PodIdentityUri, ENV_POD_IDENTITY_URI) {
@@ -540,7 +542,7 @@ impl Refresh<'_> {
 
 /// The transport reported an event the refresh did not ask for.
 fn unexpected() -> Failure {
-    Failure::NotConfigured("the transport reported an event the source did not ask for".to_owned())
+    Failure::Internal("the transport reported an event the source did not ask for".to_owned())
 }
 
 /// The failure of a request that got no answer: unreachable when nothing was sent.
@@ -611,7 +613,7 @@ pub(crate) fn request(
     builder
         .body(body)
         .map(|request| SourceRequest { request, timeout })
-        .map_err(|_| Failure::NotConfigured(format!("{url} is not a valid request URL")))
+        .map_err(|_| Failure::Internal(format!("{url} is not a valid request URL")))
 }
 
 /// A token a credential service needs or gave (a file's contents, an answer's body),

@@ -312,7 +312,8 @@ fn pod_identity_errors_name_the_status_code_and_message() {
     let mut provider = provider;
     let mut world = World::default().fail(TransportErrorKind::Connect, false);
     let error = world.drive(&mut provider, T0).unwrap_err();
-    assert!(error.to_string().contains("CCE pod identity: skipped: HC_CONTAINER_CREDENTIALS_FULL_URI is set but HC_CONTAINER_AUTHORIZATION_TOKEN_FILE is not"), "{error}");
+    assert!(error.to_string().contains("  - CCE pod identity: HC_CONTAINER_CREDENTIALS_FULL_URI is set but HC_CONTAINER_AUTHORIZATION_TOKEN_FILE is not"), "{error}");
+    assert!(!error.sources()[3].is_skipped());
 }
 
 #[test]
