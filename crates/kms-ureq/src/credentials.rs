@@ -45,7 +45,9 @@ impl Credentials {
             .timeout_resolve(Some(SOURCE_CONNECT_TIMEOUT))
             .timeout_connect(Some(SOURCE_CONNECT_TIMEOUT))
             .max_idle_connections(2)
+            // The core's request carries every header; ureq adds none of its own.
             .user_agent(ureq::config::AutoHeaderValue::None)
+            .accept(ureq::config::AutoHeaderValue::None)
             .accept_encoding(ureq::config::AutoHeaderValue::None)
             .build()
             .new_agent();
@@ -164,7 +166,14 @@ impl Credentials {
             .configure_request(request)
             .timeout_global(Some(timeout))
             .build();
-        let response = self.agent.run(request).map_err(classify::request_error)?;
+        // An empty body is no body: ureq would otherwise send `Content-Length: 0` with a GET
+        // (the core sets it itself where the official SDKs send it).
+        let response = if request.body().is_empty() {
+            self.agent.run(request.map(|_| ()))
+        } else {
+            self.agent.run(request)
+        }
+        .map_err(classify::request_error)?;
         let (parts, body) = response.into_parts();
         let mut bytes = Vec::new();
         body.into_reader()

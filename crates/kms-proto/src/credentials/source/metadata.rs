@@ -80,7 +80,11 @@ impl Metadata {
             Method::PUT,
             &self.endpoint,
             TOKEN_PATH,
-            &[("x-metadata-token-ttl-seconds", ttl)],
+            // As the official SDKs (Python's requests) send it: a PUT with no body.
+            &[
+                ("x-metadata-token-ttl-seconds", ttl),
+                ("content-length", HeaderValue::from_static("0")),
+            ],
             Vec::new(),
             TIMEOUT,
         );

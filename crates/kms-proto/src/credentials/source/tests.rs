@@ -130,7 +130,7 @@ fn the_chain_lists_every_source_and_why_one_line_each() {
         [
             "read /home/u/.huaweicloud/credentials",
             "read /home/u/.hcloud/config.json",
-            "PUT http://169.254.169.254/meta-data/latest/api/token x-metadata-token-ttl-seconds=21600",
+            "PUT http://169.254.169.254/meta-data/latest/api/token x-metadata-token-ttl-seconds=21600 content-length=0",
         ]
     );
     let text = error.to_string();
@@ -319,8 +319,7 @@ fn pod_identity_errors_name_the_status_code_and_message() {
 #[test]
 fn metadata_keeps_its_session_token_and_renews_it_once_after_a_401() {
     let mut provider = Provider::metadata(env(&[META]));
-    let put =
-        "PUT http://127.0.0.1:9/meta-data/latest/api/token x-metadata-token-ttl-seconds=21600";
+    let put = "PUT http://127.0.0.1:9/meta-data/latest/api/token x-metadata-token-ttl-seconds=21600 content-length=0";
     let get = |token: &str| {
         format!("GET http://127.0.0.1:9/openstack/latest/securitykey x-metadata-token={token}")
     };
