@@ -208,6 +208,21 @@ fn metadata_counts(transport: Transport) -> Result<(), String> {
         requests[0].header("x-metadata-token-ttl-seconds") == Some("21600"),
         || "the token TTL".into(),
     )?;
+    // What the official SDKs send: an empty PUT with `Content-Length: 0`, a GET without.
+    let names = |r: &RecordedRequest| {
+        let mut names: Vec<String> = r.headers.keys().map(|k| k.to_string()).collect();
+        names.sort();
+        names
+    };
+    ensure(
+        names(&requests[0]) == ["content-length", "host", "x-metadata-token-ttl-seconds"]
+            && requests[0].header("content-length") == Some("0"),
+        || format!("the token PUT carried {:?}", names(&requests[0])),
+    )?;
+    ensure(
+        names(&requests[1]) == ["accept", "host", "x-metadata-token"],
+        || format!("the security key GET carried {:?}", names(&requests[1])),
+    )?;
     ensure(requests[1].headers.contains_key("x-metadata-token"), || {
         "the security key was asked without the session token".into()
     })?;
