@@ -67,6 +67,7 @@ pub mod call;
 mod config;
 pub mod credentials;
 pub mod env;
+pub mod iam;
 mod input;
 mod request;
 mod response;

@@ -24,6 +24,7 @@ mod source;
 pub use cache::{CacheStep, CredentialCache, RefreshPolicy, RefreshTicket};
 pub use error::{CredentialError, FileProblem, SourceError};
 pub use identity::{Identity, SourceKind};
+pub(crate) use source::service_message;
 pub use source::{
     DEFAULT_METADATA_ENDPOINT, ENV_CREDENTIALS_FILE, ENV_METADATA_ENDPOINT,
     ENV_POD_IDENTITY_TOKEN_FILE, ENV_POD_IDENTITY_URI, FileRead, MAX_SOURCE_BODY, Need, Provider,

@@ -1,0 +1,239 @@
+//! Huawei Cloud IAM, as far as this client needs it: where IAM is
+//! ([`iam_endpoint`]), what its errors say ([`IamError`]), and finding the project of a
+//! region ([`projects`]). The credential sources that go through IAM (OIDC federation,
+//! password tokens) and STS live with the other sources, in
+//! [`credentials`](crate::credentials).
+
+use std::fmt;
+
+use http::{HeaderMap, StatusCode};
+
+use crate::input::{Endpoint, Input, InvalidInput, Region};
+use crate::untrusted::Untrusted;
+
+pub mod projects;
+
+/// `HUAWEICLOUD_SDK_IAM_ENDPOINT`: IAM's URL, overriding the region's.
+pub const ENV_IAM_ENDPOINT: &str = "HUAWEICLOUD_SDK_IAM_ENDPOINT";
+/// The response header IAM names each answer with, for its support.
+pub const X_IAM_TRACE_ID: &str = "x-iam-trace-id";
+
+/// IAM's URL, as the official SDKs find it: `HUAWEICLOUD_SDK_IAM_ENDPOINT` (through
+/// `lookup`), else `profile` (a profile file's `iam_endpoint`), else
+/// `https://iam.{region}.myhuaweicloud.com` for a region of the official table, else the
+/// global `https://iam.myhuaweicloud.com`.
+///
+/// # Errors
+/// [`InvalidInput`] with [`Input::Endpoint`] and the origin of a URL that is refused
+/// (plain `http` is allowed to loopback only).
+pub fn iam_endpoint(
+    region: Option<&Region>,
+    profile: Option<&str>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Endpoint, InvalidInput> {
+    if let Some(url) = lookup(ENV_IAM_ENDPOINT).filter(|v| !v.is_empty()) {
+        return Endpoint::parse(&url).map_err(|e| e.with_origin(ENV_IAM_ENDPOINT));
+    }
+    if let Some(url) = profile.filter(|v| !v.is_empty()) {
+        return Endpoint::parse(url).map_err(|e| e.with_origin("the profile's iam_endpoint"));
+    }
+    let url = match region {
+        Some(region) if region.is_known() => {
+            format!("https://iam.{}.myhuaweicloud.com", region.as_str())
+        }
+        _ => "https://iam.myhuaweicloud.com".to_owned(),
+    };
+    Endpoint::parse(&url).map_err(|e| InvalidInput::new(Input::Endpoint, e.problem().clone()))
+}
+
+/// What IAM (or STS) answered instead of what was asked: the status, its error code and
+/// message in either of IAM's shapes (`{"error_code","error_msg"}`, or Keystone's
+/// `{"error":{"code":401,"message","title"}}`), and the `X-IAM-Trace-Id` to quote to
+/// support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamError {
+    status: StatusCode,
+    code: Option<String>,
+    message: Option<String>,
+    trace_id: Option<String>,
+}
+
+impl IamError {
+    /// Reads an error answer.
+    pub fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
+        let (code, message) = crate::credentials::service_message(body);
+        IamError {
+            status,
+            code,
+            message,
+            trace_id: trace_id(headers),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The error code (`IAM.0101`, or Keystone's numeric code as text).
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The error message.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The `X-IAM-Trace-Id` of the answer.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.trace_id.as_deref()
+    }
+}
+
+impl fmt::Display for IamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " {}", Untrusted(code))?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {}", Untrusted(message))?;
+        }
+        if let Some(trace) = &self.trace_id {
+            write!(f, " (IAM trace id {})", Untrusted(trace))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for IamError {}
+
+/// The `X-IAM-Trace-Id` of an answer, when it is printable and of a sane length.
+pub(crate) fn trace_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(X_IAM_TRACE_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_endpoint_as_the_official_sdks_find_it() {
+        let known = Region::new("cn-north-4").unwrap();
+        let unknown = Region::new("xx-mars-1").unwrap();
+        for (name, region, profile, vars, expected) in [
+            (
+                "variable first",
+                Some(&known),
+                Some("https://iam.profile"),
+                &[(ENV_IAM_ENDPOINT, "http://127.0.0.1:9")][..],
+                "http://127.0.0.1:9",
+            ),
+            (
+                "then the profile",
+                Some(&known),
+                Some("https://iam.profile"),
+                &[][..],
+                "https://iam.profile",
+            ),
+            (
+                "a known region",
+                Some(&known),
+                None,
+                &[][..],
+                "https://iam.cn-north-4.myhuaweicloud.com",
+            ),
+            (
+                "an unknown region",
+                Some(&unknown),
+                None,
+                &[][..],
+                "https://iam.myhuaweicloud.com",
+            ),
+            (
+                "no region",
+                None,
+                None,
+                &[][..],
+                "https://iam.myhuaweicloud.com",
+            ),
+        ] {
+            let vars: Vec<(&str, &str)> = vars.to_vec();
+            let endpoint = iam_endpoint(region, profile, |n| {
+                vars.iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+            .unwrap();
+            assert_eq!(
+                format!(
+                    "{}://{}{}",
+                    endpoint.scheme(),
+                    endpoint.authority(),
+                    endpoint.base_path()
+                ),
+                expected,
+                "{name}"
+            );
+        }
+        let err = iam_endpoint(
+            None,
+            None,
+            env(&[(ENV_IAM_ENDPOINT, "http://iam.example.com")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("(from HUAWEICLOUD_SDK_IAM_ENDPOINT)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn errors_in_both_shapes_with_the_trace_id() {
+        let mut headers = HeaderMap::new();
+        headers.insert(X_IAM_TRACE_ID, "f1e2d3".parse().unwrap());
+        let keystone = IamError::parse(
+            StatusCode::UNAUTHORIZED,
+            &headers,
+            br#"{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}"#,
+        );
+        assert_eq!(
+            (keystone.code(), keystone.message(), keystone.trace_id()),
+            (
+                Some("401"),
+                Some("The username or password is wrong."),
+                Some("f1e2d3")
+            )
+        );
+        assert_eq!(
+            keystone.to_string(),
+            "401 Unauthorized 401: The username or password is wrong. (IAM trace id f1e2d3)"
+        );
+        let flat = IamError::parse(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            br#"{"error_code":"IAM.0011","error_msg":"Request body is invalid."}"#,
+        );
+        assert_eq!(
+            flat.to_string(),
+            "400 Bad Request IAM.0011: Request body is invalid."
+        );
+    }
+}
