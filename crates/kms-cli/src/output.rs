@@ -27,6 +27,7 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Malformed | ErrorKind::TooLarge => 4,
         ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Tls | ErrorKind::Io => 5,
         ErrorKind::Credentials => 6,
+        ErrorKind::Project => 7,
     }
 }
 

@@ -11,7 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kms_proto::call::{Attempt, Call, Error, Now, Step, TransportErrorKind, TransportFailure};
-use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, Problem};
+use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, PreparedRequest, Problem};
 use tracing::{Instrument, Level, debug, span, warn};
 
 use crate::credentials::Credentials;
@@ -42,6 +42,9 @@ struct Inner {
     pool: Pool,
     /// The credential cache and what refreshes it.
     credentials: Arc<Credentials>,
+    /// The project found through IAM when the configuration names none; the lock makes
+    /// one caller ask while the others wait.
+    project: tokio::sync::Mutex<Option<Arc<PreparedRequest>>>,
     config: ClientConfig,
 }
 
@@ -107,6 +110,7 @@ impl Client {
             inner: Arc::new(Inner {
                 pool,
                 credentials,
+                project: tokio::sync::Mutex::new(None),
                 config,
             }),
         })
@@ -138,12 +142,18 @@ impl Client {
         let config = &self.inner.config;
         let span = span!(Level::INFO, "kms.show_user_instances", endpoint = %config.endpoint());
         async move {
+            // A project found by this call, kept here for the call's borrow.
+            let discovered = std::sync::OnceLock::new();
             let mut call = Call::new(config, now());
             loop {
                 let identity = match self.inner.credentials.for_attempt(&call).await {
                     Ok(identity) => identity,
                     Err(error) => return Err(call.on_no_credentials(error)),
                 };
+                if call.needs_project() {
+                    let prepared = self.project(&mut call, &identity).await?;
+                    call.use_project(discovered.get_or_init(|| prepared));
+                }
                 let attempt = call.start_attempt(now(), identity.credentials())?;
                 let number = attempt.number();
                 let step = self
@@ -161,8 +171,59 @@ impl Client {
     }
 
     async fn attempt(&self, call: &mut Call<'_>, attempt: Attempt) -> Step {
-        let limit = self.inner.config.max_response_body();
         let started = Instant::now();
+        match self.exchange(attempt).await {
+            Err(failure) => {
+                warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
+                call.on_failure(failure, now())
+            }
+            Ok((parts, bytes)) => {
+                debug!(
+                    status = parts.status.as_u16(),
+                    request_id = parts
+                        .headers
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok()),
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "answer"
+                );
+                call.on_response(parts.status, &parts.headers, &bytes, now())
+            }
+        }
+    }
+
+    /// The project of the configured region, found through IAM once for the client's life
+    /// (calls that need it meanwhile wait for that one request, within their deadline),
+    /// or why not.
+    async fn project(
+        &self,
+        call: &mut Call<'_>,
+        identity: &kms_proto::credentials::Identity,
+    ) -> Result<Arc<PreparedRequest>, Error> {
+        let left = call.time_left(now());
+        let Ok(mut found) = tokio::time::timeout(left, self.inner.project.lock()).await else {
+            let failure = TransportFailure::new(TransportErrorKind::Timeout, false);
+            return Err(call.on_project_failure(failure));
+        };
+        if let Some(prepared) = &*found {
+            return Ok(Arc::clone(prepared));
+        }
+        let attempt = call.project_attempt(now(), identity.credentials())?;
+        let prepared = match self.exchange(attempt).await {
+            Ok((parts, body)) => call.on_project_response(parts.status, &parts.headers, &body)?,
+            Err(failure) => return Err(call.on_project_failure(failure)),
+        };
+        let prepared = Arc::new(prepared);
+        *found = Some(Arc::clone(&prepared));
+        Ok(prepared)
+    }
+
+    /// Sends `attempt` within its timeout and reads at most the body limit plus one byte.
+    async fn exchange(
+        &self,
+        attempt: Attempt,
+    ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
+        let limit = self.inner.config.max_response_body();
         let (request, timeout) = attempt.into_parts();
         let request = request.map(|_| Empty::new());
         let exchange = async {
@@ -196,25 +257,9 @@ impl Client {
         match tokio::time::timeout(timeout, exchange).await {
             Err(_elapsed) => {
                 warn!(timeout_ms = timeout.as_millis() as u64, "attempt timed out");
-                let failure = TransportFailure::new(TransportErrorKind::Timeout, true);
-                call.on_failure(failure, now())
+                Err(TransportFailure::new(TransportErrorKind::Timeout, true))
             }
-            Ok(Err(failure)) => {
-                warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
-                call.on_failure(failure, now())
-            }
-            Ok(Ok((parts, bytes))) => {
-                debug!(
-                    status = parts.status.as_u16(),
-                    request_id = parts
-                        .headers
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok()),
-                    latency_ms = started.elapsed().as_millis() as u64,
-                    "answer"
-                );
-                call.on_response(parts.status, &parts.headers, &bytes, now())
-            }
+            Ok(result) => result,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use kms_proto::call::{Attempt, Call, Error, Now, Step, TransportErrorKind, TransportFailure};
-use kms_proto::{ClientConfig, InstanceCount};
+use kms_proto::{ClientConfig, InstanceCount, PreparedRequest};
 use tracing::{Level, debug, span, warn};
 
 use crate::credentials::Credentials;
@@ -29,6 +29,9 @@ struct Inner {
     permits: Arc<Permits>,
     /// The credential cache and what refreshes it.
     credentials: Arc<Credentials>,
+    /// The project found through IAM when the configuration names none; the lock makes
+    /// one caller ask while the others wait.
+    project: std::sync::Mutex<Option<Arc<PreparedRequest>>>,
     config: ClientConfig,
 }
 
@@ -105,6 +108,7 @@ impl Client {
                 agent,
                 permits: Permits::new(config.max_connections()),
                 credentials: Credentials::new(&config, tls),
+                project: std::sync::Mutex::new(None),
                 config,
             }),
         })
@@ -137,12 +141,18 @@ impl Client {
         let call_span =
             span!(Level::INFO, "kms.show_user_instances", endpoint = %config.endpoint());
         let _entered = call_span.enter();
+        // A project found by this call, kept here for the call's borrow.
+        let discovered = std::sync::OnceLock::new();
         let mut call = Call::new(config, now());
         loop {
             let identity = match self.inner.credentials.for_attempt(&call) {
                 Ok(identity) => identity,
                 Err(error) => return Err(call.on_no_credentials(error)),
             };
+            if call.needs_project() {
+                let prepared = self.project(&mut call, &identity)?;
+                call.use_project(discovered.get_or_init(|| prepared));
+            }
             let attempt = call.start_attempt(now(), identity.credentials())?;
             let attempt_span = span!(Level::DEBUG, "kms.attempt", attempt = attempt.number());
             let _attempt = attempt_span.enter();
@@ -153,10 +163,61 @@ impl Client {
         }
     }
 
-    /// One attempt: a connection permit, the exchange, the body; the core decides.
+    /// One attempt: the exchange; the core decides.
     fn attempt(&self, call: &mut Call<'_>, attempt: Attempt) -> Step {
-        let config = &self.inner.config;
         let started = Instant::now();
+        match self.exchange(attempt) {
+            Err(failure) => {
+                warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
+                call.on_failure(failure, now())
+            }
+            Ok((parts, bytes)) => {
+                debug!(
+                    status = parts.status.as_u16(),
+                    request_id = parts
+                        .headers
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok()),
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "answer"
+                );
+                call.on_response(parts.status, &parts.headers, &bytes, now())
+            }
+        }
+    }
+
+    /// The project of the configured region, found through IAM once for the client's life
+    /// (calls that need it meanwhile wait for that one request), or why not.
+    fn project(
+        &self,
+        call: &mut Call<'_>,
+        identity: &kms_proto::credentials::Identity,
+    ) -> Result<Arc<PreparedRequest>, Error> {
+        let mut found = self
+            .inner
+            .project
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(prepared) = &*found {
+            return Ok(Arc::clone(prepared));
+        }
+        let attempt = call.project_attempt(now(), identity.credentials())?;
+        let prepared = match self.exchange(attempt) {
+            Ok((parts, body)) => call.on_project_response(parts.status, &parts.headers, &body)?,
+            Err(failure) => return Err(call.on_project_failure(failure)),
+        };
+        let prepared = Arc::new(prepared);
+        *found = Some(Arc::clone(&prepared));
+        Ok(prepared)
+    }
+
+    /// Sends `attempt` within its timeout (a connection permit first) and reads at most
+    /// the body limit plus one byte.
+    fn exchange(
+        &self,
+        attempt: Attempt,
+    ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
+        let config = &self.inner.config;
         let (request, mut timeout) = attempt.into_parts();
         let Some((permit, acquired)) = self.inner.permits.acquire(timeout) else {
             warn!(
@@ -165,17 +226,18 @@ impl Client {
             );
             // The source says why, so that `-vv` and `source()` tell this wait apart from a
             // slow server: the fix is more connections or a longer timeout.
-            let failure = TransportFailure::new(TransportErrorKind::Timeout, false).with_source(
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "all {} connections of the client (max_connections) stayed busy for the \
-                         whole attempt timeout; raise max_connections or the timeout",
-                        config.max_connections()
+            return Err(
+                TransportFailure::new(TransportErrorKind::Timeout, false).with_source(
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "all {} connections of the client (max_connections) stayed busy for the \
+                             whole attempt timeout; raise max_connections or the timeout",
+                            config.max_connections()
+                        ),
                     ),
                 ),
             );
-            return call.on_failure(failure, now());
         };
         if let Acquired::After(waited) = acquired {
             timeout = timeout.saturating_sub(waited);
@@ -190,41 +252,25 @@ impl Client {
         } else {
             request
         };
-        let step = match self.inner.agent.run(request) {
-            Err(e) => {
-                let failure = classify::request_error(e);
-                warn!(latency_ms = started.elapsed().as_millis() as u64, failure = ?failure.kind(), "attempt failed");
-                call.on_failure(failure, now())
-            }
+        let result = match self.inner.agent.run(request) {
+            Err(e) => Err(classify::request_error(e)),
             Ok(response) => {
                 let (parts, body) = response.into_parts();
                 let limit = config.max_response_body() as u64 + 1;
                 let mut bytes = Vec::new();
                 match body.into_reader().take(limit).read_to_end(&mut bytes) {
                     Err(e) => {
-                        let failure = classify::body_error(e);
-                        warn!(status = parts.status.as_u16(), failure = ?failure.kind(), "reading the body failed");
-                        call.on_failure(failure, now())
+                        warn!(status = parts.status.as_u16(), "reading the body failed");
+                        Err(classify::body_error(e))
                     }
-                    Ok(_) => {
-                        debug!(
-                            status = parts.status.as_u16(),
-                            request_id = parts
-                                .headers
-                                .get("x-request-id")
-                                .and_then(|v| v.to_str().ok()),
-                            latency_ms = started.elapsed().as_millis() as u64,
-                            "answer"
-                        );
-                        call.on_response(parts.status, &parts.headers, &bytes, now())
-                    }
+                    Ok(_) => Ok((parts, bytes)),
                 }
             }
         };
         // Only now: the connection is back in the pool (or closed) before the permit lets
         // another attempt look for one.
         drop(permit);
-        step
+        result
     }
 }
 

@@ -107,6 +107,11 @@ pub enum Error {
         /// How many attempts were made before (0: none was sent).
         attempts: u32,
     },
+    /// No project id was given and IAM did not name exactly one for the region.
+    Project {
+        /// Why.
+        error: crate::iam::projects::DiscoveryError,
+    },
 }
 
 /// A call that ended without a usable answer.
@@ -177,11 +182,13 @@ pub enum ErrorKind {
     Io,
     /// No credentials could be had from their source.
     Credentials,
+    /// The project id could not be found through IAM.
+    Project,
 }
 
 impl ErrorKind {
     /// A stable lower-case name: `config`, `service`, `status`, `malformed`, `too_large`,
-    /// `connect`, `tls`, `timeout`, `io` or `credentials`.
+    /// `connect`, `tls`, `timeout`, `io`, `credentials` or `project`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Config => "config",
@@ -194,6 +201,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Io => "io",
             ErrorKind::Credentials => "credentials",
+            ErrorKind::Project => "project",
         }
     }
 }
@@ -235,6 +243,7 @@ impl Error {
             Error::Response { error, .. } => error.kind().into(),
             Error::Transport(t) => t.kind.into(),
             Error::Credentials { .. } => ErrorKind::Credentials,
+            Error::Project { .. } => ErrorKind::Project,
         }
     }
 
@@ -273,6 +282,7 @@ impl Error {
             Error::Response { attempts, .. } => *attempts,
             Error::Transport(t) => t.attempts,
             Error::Credentials { attempts, .. } => *attempts,
+            Error::Project { .. } => 0,
         }
     }
 
@@ -284,6 +294,7 @@ impl Error {
             Error::Transport(t) => t.may_have_been_sent,
             // The attempts before may have been sent; the last was not.
             Error::Credentials { attempts, .. } => *attempts > 0,
+            Error::Project { .. } => false,
         }
     }
 
@@ -294,6 +305,7 @@ impl Error {
             Error::Response { error, .. } => error.is_retryable(),
             Error::Transport(_) => true,
             Error::Credentials { error, .. } => error.is_retryable(),
+            Error::Project { error } => error.is_retryable(),
         }
     }
 }
@@ -337,6 +349,7 @@ impl fmt::Display for Error {
                 write!(f, " ({sent}; {} attempt{plural})", t.attempts)
             }
             Error::Credentials { error, .. } => write!(f, "{error}"),
+            Error::Project { error } => write!(f, "{error}"),
         }
     }
 }
@@ -348,6 +361,7 @@ impl StdError for Error {
             Error::Response { error, .. } => Some(error),
             Error::Transport(t) => t.source.as_deref().map(|e| e as &(dyn StdError + 'static)),
             Error::Credentials { error, .. } => error.source(),
+            Error::Project { error } => error.source(),
         }
     }
 }

@@ -150,6 +150,8 @@ impl Attempt {
 #[derive(Debug)]
 pub struct Call<'a> {
     config: &'a ClientConfig,
+    /// The request prepared for the project: the configuration's, or one discovered.
+    prepared: Option<&'a crate::PreparedRequest>,
     deadline: Instant,
     attempts: u32,
     /// Set when an attempt was cut short by the overall deadline rather than its own timeout.
@@ -161,6 +163,7 @@ impl<'a> Call<'a> {
     pub fn new(config: &'a ClientConfig, now: Now) -> Self {
         Call {
             config,
+            prepared: config.prepared(),
             deadline: now.monotonic + config.deadline(),
             attempts: 0,
             last_timeout_was_deadline: false,
@@ -170,6 +173,96 @@ impl<'a> Call<'a> {
     /// The number of attempts made so far.
     pub fn attempts(&self) -> u32 {
         self.attempts
+    }
+
+    /// Whether the project must be found before the first attempt (the configuration
+    /// names none: see [`ClientConfig::discover_project`]).
+    pub fn needs_project(&self) -> bool {
+        self.prepared.is_none()
+    }
+
+    /// The project is known: attempts use `prepared` (what
+    /// [`on_project_response`](Self::on_project_response) gave, now or in an earlier call).
+    pub fn use_project(&mut self, prepared: &'a crate::PreparedRequest) {
+        self.prepared = Some(prepared);
+    }
+
+    /// The request that asks IAM for the project of the configured region, signed at
+    /// `now` with `credentials`, with the time it may take (as for an attempt). Send it
+    /// through the client's usual route (proxy, trusted roots) and report with
+    /// [`on_project_response`](Self::on_project_response) or
+    /// [`on_project_failure`](Self::on_project_failure).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the configuration has no region to discover a project for,
+    /// or the request cannot be signed.
+    pub fn project_attempt(
+        &mut self,
+        now: Now,
+        credentials: &crate::Credentials,
+    ) -> Result<Attempt, Error> {
+        let (region, iam) = self.config.discovery().ok_or_else(|| {
+            Error::Config(crate::InvalidInput::new(
+                crate::Input::ProjectId,
+                crate::Problem::Empty,
+            ))
+        })?;
+        let request = crate::iam::projects::request(iam, region, credentials, now.wall)
+            .map_err(Error::Config)?;
+        let left = self.deadline.saturating_duration_since(now.monotonic);
+        Ok(Attempt {
+            request,
+            timeout: left.min(self.config.attempt_timeout()),
+            number: 0,
+        })
+    }
+
+    /// IAM answered the project request: the call prepared for the one project it names
+    /// (keep it for the client's later calls, then [`use_project`](Self::use_project)), or
+    /// the end of the call.
+    ///
+    /// # Errors
+    /// [`Error::Project`]: IAM's error, no project, or several.
+    pub fn on_project_response(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<crate::PreparedRequest, Error> {
+        let Some((region, _)) = self.config.discovery() else {
+            return Err(Error::Config(crate::InvalidInput::new(
+                crate::Input::ProjectId,
+                crate::Problem::Empty,
+            )));
+        };
+        match crate::iam::projects::parse(status, headers, body, region) {
+            Ok(project) => {
+                tracing::info!(
+                    project = project.as_str(),
+                    region = region.as_str(),
+                    "project found"
+                );
+                Ok(self.config.prepare_project(project))
+            }
+            Err(error) => Err(self.no_project(error)),
+        }
+    }
+
+    /// The project request got no answer: the end of the call.
+    pub fn on_project_failure(&mut self, failure: TransportFailure) -> Error {
+        match self.config.discovery() {
+            Some((region, _)) => {
+                let error = crate::iam::projects::DiscoveryError::no_answer(region, failure);
+                self.no_project(error)
+            }
+            None => Error::Transport(TransportError::new(failure, self.attempts, false)),
+        }
+    }
+
+    fn no_project(&self, error: crate::iam::projects::DiscoveryError) -> Error {
+        let error = Error::Project { error };
+        tracing::warn!(kind = error.kind().as_str(), error = %error, "call failed");
+        error
     }
 
     /// What is left of the overall deadline at `now` (for a transport waiting on
@@ -185,15 +278,20 @@ impl<'a> Call<'a> {
     /// shorter.
     ///
     /// # Errors
-    /// [`Error::Config`] when the request cannot be built (a clock before 1970).
+    /// [`Error::Config`] when the request cannot be built (a clock before 1970), or when
+    /// no project is known yet (a transport finds it first: [`needs_project`](Self::needs_project)).
     pub fn start_attempt(
         &mut self,
         now: Now,
         credentials: &crate::Credentials,
     ) -> Result<Attempt, Error> {
-        let request = self
-            .config
-            .prepared()
+        let prepared = self.prepared.ok_or_else(|| {
+            Error::Config(crate::InvalidInput::new(
+                crate::Input::ProjectId,
+                crate::Problem::Empty,
+            ))
+        })?;
+        let request = prepared
             .build(credentials, now.wall)
             .map_err(Error::Config)?;
         self.attempts += 1;

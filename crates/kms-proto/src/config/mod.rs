@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::credentials::{Credentials, Provider, RefreshPolicy};
 use crate::retry::RetryPolicy;
 use crate::{
-    Endpoint, MAX_RESPONSE_BODY, PreparedRequest, ProjectId, ShowUserInstances, UserAgent,
+    Endpoint, MAX_RESPONSE_BODY, PreparedRequest, ProjectId, Region, ShowUserInstances, UserAgent,
 };
 
 mod proxy;
@@ -37,11 +37,15 @@ pub use trust::{CaBundle, TrustRoots};
 /// everything a call and a transport need.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
-    request: ShowUserInstances,
+    /// The call, for a known project; `None` until a project is discovered.
+    request: Option<ShowUserInstances>,
+    /// Where to find the project when none was given: the region and IAM.
+    discovery: Option<(Region, Endpoint)>,
+    user_agent: UserAgent,
     endpoint: Endpoint,
     /// The request prepared for the endpoint once, so each attempt only adds the date,
     /// the signature and the credentials' headers.
-    prepared: PreparedRequest,
+    prepared: Option<PreparedRequest>,
     credentials: Provider,
     refresh: RefreshPolicy,
     retry: RetryPolicy,
@@ -79,10 +83,21 @@ impl ClientConfig {
     /// one refresh at a time, as [`CredentialCache`](crate::credentials::CredentialCache)
     /// decides.
     pub fn from_provider(endpoint: Endpoint, project_id: ProjectId, provider: Provider) -> Self {
-        let request = ShowUserInstances::new(project_id);
+        Self::with_parts(endpoint, Some(project_id), None, provider)
+    }
+
+    fn with_parts(
+        endpoint: Endpoint,
+        project_id: Option<ProjectId>,
+        discovery: Option<(Region, Endpoint)>,
+        provider: Provider,
+    ) -> Self {
+        let request = project_id.map(ShowUserInstances::new);
         ClientConfig {
-            prepared: prepare(&request, &endpoint),
+            prepared: request.as_ref().map(|r| prepare(r, &endpoint)),
             request,
+            discovery,
+            user_agent: UserAgent::default(),
             endpoint,
             credentials: provider,
             refresh: RefreshPolicy::default(),
@@ -95,6 +110,20 @@ impl ClientConfig {
             proxy: None,
             max_connections: 32,
         }
+    }
+
+    /// A configuration with the defaults for a client that finds its project itself: the
+    /// one IAM (`iam`, see [`iam::iam_endpoint`](crate::iam::iam_endpoint)) lists under the
+    /// name of `region`, asked once with the client's credentials before its first call
+    /// and kept for the client's life, as the official SDKs do when no project id is
+    /// given.
+    pub fn discover_project(
+        endpoint: Endpoint,
+        region: Region,
+        iam: Endpoint,
+        provider: Provider,
+    ) -> Self {
+        Self::with_parts(endpoint, None, Some((region, iam)), provider)
     }
 
     /// Takes credentials from `provider` (one source, or
@@ -145,8 +174,12 @@ impl ClientConfig {
 
     /// Replaces the `User-Agent` (see [`UserAgent::with_suffix`] to append your own text).
     pub fn with_user_agent(mut self, user_agent: UserAgent) -> Self {
-        self.request = self.request.with_user_agent(user_agent);
-        self.prepared = prepare(&self.request, &self.endpoint);
+        self.request = self
+            .request
+            .take()
+            .map(|r| r.with_user_agent(user_agent.clone()));
+        self.prepared = self.request.as_ref().map(|r| prepare(r, &self.endpoint));
+        self.user_agent = user_agent;
         self
     }
 
@@ -174,14 +207,27 @@ impl ClientConfig {
         self.max_connections
     }
 
-    /// The request every attempt builds.
-    pub fn request(&self) -> &ShowUserInstances {
-        &self.request
+    /// The request every attempt builds, when the project is known (`None` until a
+    /// transport discovers it: see [`discover_project`](Self::discover_project)).
+    pub fn request(&self) -> Option<&ShowUserInstances> {
+        self.request.as_ref()
     }
 
-    /// The request prepared for the endpoint.
-    pub(crate) fn prepared(&self) -> &PreparedRequest {
-        &self.prepared
+    /// The request prepared for the endpoint, when the project is known.
+    pub(crate) fn prepared(&self) -> Option<&PreparedRequest> {
+        self.prepared.as_ref()
+    }
+
+    /// The region and IAM endpoint to find the project with, when none was given.
+    pub fn discovery(&self) -> Option<(&Region, &Endpoint)> {
+        self.discovery.as_ref().map(|(r, e)| (r, e))
+    }
+
+    /// The call prepared for `project` (a project a transport discovered), with this
+    /// configuration's endpoint and `User-Agent`.
+    pub fn prepare_project(&self, project: ProjectId) -> PreparedRequest {
+        let request = ShowUserInstances::new(project).with_user_agent(self.user_agent.clone());
+        prepare(&request, &self.endpoint)
     }
 
     /// Where requests go.

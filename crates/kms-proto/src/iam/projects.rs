@@ -102,7 +102,7 @@ pub fn parse(
 }
 
 /// Why the project of a region could not be found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct DiscoveryError {
     region: String,
     trace_id: Option<String>,
@@ -110,9 +110,11 @@ pub struct DiscoveryError {
 }
 
 /// What went wrong in a [`DiscoveryError`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum DiscoveryErrorKind {
+    /// IAM gave no answer (the transport's failure).
+    NoAnswer(crate::call::TransportFailure),
     /// IAM answered with an error.
     Iam(IamError),
     /// No project has the region's name.
@@ -126,6 +128,29 @@ pub enum DiscoveryErrorKind {
 }
 
 impl DiscoveryError {
+    /// IAM at `region`'s discovery gave no answer: what a transport reports.
+    pub fn no_answer(region: &Region, failure: crate::call::TransportFailure) -> Self {
+        DiscoveryError {
+            region: region.as_str().to_owned(),
+            trace_id: None,
+            kind: DiscoveryErrorKind::NoAnswer(failure),
+        }
+    }
+
+    /// Whether asking again later may help: no answer, or IAM's 5xx or 429.
+    pub fn is_retryable(&self) -> bool {
+        match &self.kind {
+            DiscoveryErrorKind::NoAnswer(_) => true,
+            DiscoveryErrorKind::Iam(e) => {
+                e.status().is_server_error() || e.status() == StatusCode::TOO_MANY_REQUESTS
+            }
+            DiscoveryErrorKind::None
+            | DiscoveryErrorKind::Several(_)
+            | DiscoveryErrorKind::Invalid(_)
+            | DiscoveryErrorKind::Malformed => false,
+        }
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &DiscoveryErrorKind {
         &self.kind
@@ -156,6 +181,16 @@ impl fmt::Display for DiscoveryError {
         f.write_str("could not find the project id: ")?;
         match &self.kind {
             DiscoveryErrorKind::Iam(e) => write!(f, "IAM answered {e}")?,
+            DiscoveryErrorKind::NoAnswer(failure) => write!(
+                f,
+                "IAM did not answer ({}{})",
+                failure.kind().as_str(),
+                if failure.may_have_been_sent() {
+                    ""
+                } else {
+                    ", not reachable"
+                }
+            )?,
             DiscoveryErrorKind::None => write!(f, "IAM lists no project named {region}")?,
             DiscoveryErrorKind::Several(ids) => {
                 write!(f, "IAM lists {} projects named {region}: ", ids.len())?;
@@ -182,6 +217,7 @@ impl std::error::Error for DiscoveryError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             DiscoveryErrorKind::Invalid(e) => Some(e),
+            DiscoveryErrorKind::NoAnswer(failure) => failure.cause(),
             _ => None,
         }
     }
