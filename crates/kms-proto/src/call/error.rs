@@ -109,8 +109,8 @@ pub enum Error {
     },
     /// No project id was given and IAM did not name exactly one for the region.
     Project {
-        /// Why.
-        error: crate::iam::projects::DiscoveryError,
+        /// Why (boxed: it is larger than the other variants).
+        error: Box<crate::iam::projects::DiscoveryError>,
     },
 }
 

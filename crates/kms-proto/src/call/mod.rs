@@ -260,7 +260,9 @@ impl<'a> Call<'a> {
     }
 
     fn no_project(&self, error: crate::iam::projects::DiscoveryError) -> Error {
-        let error = Error::Project { error };
+        let error = Error::Project {
+            error: Box::new(error),
+        };
         tracing::warn!(kind = error.kind().as_str(), error = %error, "call failed");
         error
     }
