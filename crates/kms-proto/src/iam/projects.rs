@@ -76,7 +76,7 @@ pub fn parse(
     let error = |kind| DiscoveryError {
         region: region.as_str().to_owned(),
         trace_id: trace.clone(),
-        kind,
+        kind: Box::new(kind),
     };
     if !status.is_success() {
         return Err(error(DiscoveryErrorKind::Iam(IamError::parse(
@@ -106,7 +106,8 @@ pub fn parse(
 pub struct DiscoveryError {
     region: String,
     trace_id: Option<String>,
-    kind: DiscoveryErrorKind,
+    /// Boxed: IAM's error and a transport failure are large, and errors are rare.
+    kind: Box<DiscoveryErrorKind>,
 }
 
 /// What went wrong in a [`DiscoveryError`].
@@ -133,13 +134,13 @@ impl DiscoveryError {
         DiscoveryError {
             region: region.as_str().to_owned(),
             trace_id: None,
-            kind: DiscoveryErrorKind::NoAnswer(failure),
+            kind: Box::new(DiscoveryErrorKind::NoAnswer(failure)),
         }
     }
 
     /// Whether asking again later may help: no answer, or IAM's 5xx or 429.
     pub fn is_retryable(&self) -> bool {
-        match &self.kind {
+        match &*self.kind {
             DiscoveryErrorKind::NoAnswer(_) => true,
             DiscoveryErrorKind::Iam(e) => {
                 e.status().is_server_error() || e.status() == StatusCode::TOO_MANY_REQUESTS
@@ -168,7 +169,7 @@ impl DiscoveryError {
 
     /// IAM's error, when it answered with one.
     pub fn iam(&self) -> Option<&IamError> {
-        match &self.kind {
+        match &*self.kind {
             DiscoveryErrorKind::Iam(e) => Some(e),
             _ => None,
         }
@@ -179,7 +180,7 @@ impl fmt::Display for DiscoveryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let region = &self.region;
         f.write_str("could not find the project id: ")?;
-        match &self.kind {
+        match &*self.kind {
             DiscoveryErrorKind::Iam(e) => write!(f, "IAM answered {e}")?,
             DiscoveryErrorKind::NoAnswer(failure) => write!(
                 f,
@@ -204,7 +205,7 @@ impl fmt::Display for DiscoveryError {
             DiscoveryErrorKind::Invalid(e) => write!(f, "IAM listed a project with {e}")?,
             DiscoveryErrorKind::Malformed => f.write_str("IAM's answer is not a project list")?,
         }
-        if !matches!(self.kind, DiscoveryErrorKind::Iam(_))
+        if !matches!(*self.kind, DiscoveryErrorKind::Iam(_))
             && let Some(trace) = &self.trace_id
         {
             write!(f, " (IAM trace id {})", Untrusted(trace))?;
@@ -215,7 +216,7 @@ impl fmt::Display for DiscoveryError {
 
 impl std::error::Error for DiscoveryError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &*self.kind {
             DiscoveryErrorKind::Invalid(e) => Some(e),
             DiscoveryErrorKind::NoAnswer(failure) => failure.cause(),
             _ => None,
