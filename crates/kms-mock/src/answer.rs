@@ -15,7 +15,8 @@ pub(crate) struct Answer {
     pub(crate) close: bool,
     /// The `Content-Type` of `body`.
     pub(crate) content_type: &'static str,
-    /// Headers of this answer beyond the usual ones (`Allow` on a 405).
+    /// Headers of this answer beyond the usual ones (`Allow` on a 405, IAM's
+    /// `X-IAM-Trace-Id` and `X-Subject-Token`).
     pub(crate) headers: Vec<(&'static str, String)>,
 }
 
@@ -58,6 +59,28 @@ impl Answer {
         Answer::new(status, JSON, body)
     }
 
+    /// IAM's flat shape, `{"error_code":"IAM.0001","error_msg":"..."}`.
+    pub(crate) fn iam(status: StatusCode, code: &str, message: &str) -> Self {
+        let body = format!(
+            "{{\"error_code\":{},\"error_msg\":{}}}",
+            json_string(code),
+            json_string(message)
+        );
+        Answer::new(status, JSON, body)
+    }
+
+    /// Keystone's shape, which IAM's OpenStack-compatible APIs use:
+    /// `{"error":{"code":401,"message":"...","title":"Unauthorized"}}`, the numeric code
+    /// being the status and the title its reason phrase.
+    pub(crate) fn keystone(status: StatusCode, message: &str) -> Self {
+        let body = serde_json::json!({"error": {
+            "code": status.as_u16(),
+            "message": message,
+            "title": status.canonical_reason().unwrap_or("Error"),
+        }});
+        Answer::new(status, JSON, body.to_string())
+    }
+
     /// KMS's nested shape.
     pub(crate) fn kms(status: StatusCode, code: &str, message: &str) -> Self {
         let body = serde_json::json!({"error": {"error_code": code, "error_msg": message}});
@@ -90,10 +113,12 @@ impl Answer {
         }
         let own = self.headers.into_iter().map(|(n, v)| (n.to_owned(), v));
         for (name, value) in own.chain(extra) {
-            if let (Ok(name), Ok(value)) = (
+            if let (Ok(name), Ok(mut value)) = (
                 http::HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(&value),
             ) {
+                // IAM's token, in a response, is as secret as in a request.
+                value.set_sensitive(name == "x-subject-token");
                 headers.insert(name, value);
             }
         }

@@ -1,5 +1,6 @@
 //! Checking the credentials a request carries, as the API gateway and KMS do: an IAM token,
-//! or an SDK-HMAC-SHA256 signature under the gateway's lockout.
+//! or an SDK-HMAC-SHA256 signature under the gateway's lockout. IAM's own APIs check the
+//! same credentials ([`authenticate_iam`]) and word their refusals their own way.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -65,12 +66,42 @@ impl Deref for Known<'_> {
     }
 }
 
+/// What a token the emulator accepts is for.
+pub(crate) struct TokenView {
+    /// The project it is scoped to; `None` for a domain-scoped or unscoped token.
+    pub(crate) project: Option<String>,
+    /// When it expires; `None`: never.
+    pub(crate) expires_at: Option<SystemTime>,
+}
+
+impl TokenView {
+    /// Whether it is still valid at `now`.
+    pub(crate) fn is_live(&self, now: SystemTime) -> bool {
+        self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
 impl<'a> Keys<'a> {
     /// The entry of `access_key`: a configured key wins over an issued one.
     fn get(&self, access_key: &str) -> Option<Known<'a>> {
         match self.config.aksks.get(access_key) {
             Some(entry) => Some(Known::Configured(entry)),
             None => self.issued.get(access_key).map(Known::Issued),
+        }
+    }
+
+    /// The token `token`, configured or issued by IAM (a configured one wins), expired or
+    /// not.
+    pub(crate) fn token(&self, token: &str) -> Option<TokenView> {
+        match self.config.tokens.get(token) {
+            Some(entry) => Some(TokenView {
+                project: Some(entry.project.clone()),
+                expires_at: entry.expires_at,
+            }),
+            None => self.issued.token(token).map(|t| TokenView {
+                project: t.project,
+                expires_at: Some(t.expires_at),
+            }),
         }
     }
 }
@@ -86,21 +117,52 @@ pub(crate) fn authenticate(
     request: &Presented<'_>,
 ) -> Result<Caller, Answer> {
     match request.parts.headers.get("x-auth-token") {
-        Some(token) => check_token(keys.config, token, request),
+        Some(token) => check_token(keys, token, request),
         None => check_signature(keys, gateway, request),
+    }
+}
+
+/// Checks the credentials of a request to IAM's own APIs (the project list): an
+/// `X-Auth-Token` the emulator accepts (configured or issued, of any scope, unexpired) if
+/// it carries one, else its signature exactly as on the KMS path (lockout, security token,
+/// expiry) but for any project.
+///
+/// # Errors
+/// Why the request is refused, in the gateway's words, for IAM to quote.
+pub(crate) fn authenticate_iam(
+    keys: Keys<'_>,
+    gateway: &Gateway,
+    parts: &Parts,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<(), String> {
+    match parts.headers.get("x-auth-token") {
+        Some(token) => {
+            let live = token
+                .to_str()
+                .ok()
+                .and_then(|t| keys.token(t))
+                .is_some_and(|t| t.is_live(now));
+            if live {
+                Ok(())
+            } else {
+                Err("the X-Auth-Token is unknown or expired".to_owned())
+            }
+        }
+        None => verify_signed(keys, gateway, parts, body, now).map(|_| ()),
     }
 }
 
 /// A token is known, unexpired, and for the project of the path.
 fn check_token(
-    config: &MockConfig,
+    keys: Keys<'_>,
     token: &HeaderValue,
     request: &Presented<'_>,
 ) -> Result<Caller, Answer> {
     let (token, entry) = token
         .to_str()
         .ok()
-        .and_then(|t| config.tokens.get_key_value(t))
+        .and_then(|t| keys.token(t).map(|entry| (t, entry)))
         .ok_or_else(|| {
             Answer::kms(
                 StatusCode::UNAUTHORIZED,
@@ -108,34 +170,54 @@ fn check_token(
                 "Invalid X-Auth-Token.",
             )
         })?;
-    if entry.expires_at.is_some_and(|at| request.now >= at) {
+    if !entry.is_live(request.now) {
         return Err(Answer::kms(
             StatusCode::UNAUTHORIZED,
             "KMS.0303",
             "X-Auth-Token expired.",
         ));
     }
-    if entry.project != request.project {
+    if entry.project.as_deref() != Some(request.project) {
         return Err(Answer::kms(
             StatusCode::FORBIDDEN,
             "KMS.0305",
             "Invalid token project name.",
         ));
     }
-    Ok(Caller::Token(token.clone()))
+    Ok(Caller::Token(token.to_owned()))
 }
 
-/// The steps of an AK/SK request: an `Authorization` header; its access key not locked;
-/// the signature verified (a failure counts towards the lockout, a success resets it);
-/// then what the key may do: its security token, its expiry, its projects.
+/// An AK/SK request to KMS: its signature ([`verify_signed`]), then the projects its key
+/// may use.
 fn check_signature(
     keys: Keys<'_>,
     gateway: &Gateway,
     request: &Presented<'_>,
 ) -> Result<Caller, Answer> {
-    let headers = &request.parts.headers;
+    let (access_key, entry) =
+        verify_signed(keys, gateway, request.parts, request.body, request.now)
+            .map_err(|message| request.unauthorized(&message))?;
+    check_projects(&entry, request.project)?;
+    Ok(Caller::AccessKey(access_key))
+}
+
+/// The steps of an AK/SK request: an `Authorization` header; its access key not locked;
+/// the signature verified (a failure counts towards the lockout, a success resets it);
+/// then what the key may do: its security token, its expiry. Returns the access key and
+/// its entry.
+///
+/// # Errors
+/// Why the request is refused, in the gateway's words.
+fn verify_signed<'k>(
+    keys: Keys<'k>,
+    gateway: &Gateway,
+    parts: &Parts,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<(String, Known<'k>), String> {
+    let headers = &parts.headers;
     if !headers.contains_key(http::header::AUTHORIZATION) {
-        return Err(request.unauthorized("no X-Auth-Token or Authorization header"));
+        return Err("no X-Auth-Token or Authorization header".to_owned());
     }
     // The key the header claims, before its signature is checked: a locked key is refused
     // without one, as the gateway does, so the right SK is refused too.
@@ -145,14 +227,15 @@ fn check_signature(
         .and_then(|v| AuthorizationHeader::parse(v).ok())
         .map(|a| a.access_key);
     if let Some(ak) = access_key
-        && gateway.is_locked(ak, request.now)
+        && gateway.is_locked(ak, now)
     {
-        return Err(request.unauthorized(
-            "the access key is locked after too many failed signatures; wait and check the SK",
-        ));
+        return Err(
+            "the access key is locked after too many failed signatures; wait and check the SK"
+                .to_owned(),
+        );
     }
     let entry = access_key.and_then(|ak| keys.get(ak));
-    let verified = match verify_signature(request, entry.as_deref()) {
+    let verified = match verify_signature(parts, body, now, entry.as_deref()) {
         Ok(verified) => verified,
         Err(error) => {
             // Only known keys count: counting unknown ones would let any client grow the
@@ -160,34 +243,34 @@ fn check_signature(
             if let Some(ak) = access_key
                 && entry.is_some()
             {
-                gateway.record_failure(ak, request.now);
+                gateway.record_failure(ak, now);
             }
-            return Err(request.unauthorized(&signature_message(&error)));
+            return Err(signature_message(&error));
         }
     };
     gateway.record_success(verified.access_key());
     let Some(entry) = entry else {
-        return Err(request.unauthorized("access key does not exist"));
+        return Err("access key does not exist".to_owned());
     };
-    check_security_token(&entry, &verified, request)?;
-    check_expiry(&entry, request)?;
-    check_projects(&entry, request.project)?;
-    Ok(Caller::AccessKey(verified.access_key().to_owned()))
+    check_security_token(&entry, &verified, parts)?;
+    check_expiry(&entry, now)?;
+    Ok((verified.access_key().to_owned(), entry))
 }
 
 fn verify_signature<'a>(
-    request: &Presented<'a>,
+    parts: &'a Parts,
+    body: &'a [u8],
+    now: SystemTime,
     entry: Option<&AkSkEntry>,
 ) -> Result<Verified<'a>, VerifyError> {
-    let parts = request.parts;
     let received = ReceivedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query().unwrap_or_default(),
         headers: &parts.headers,
-        body: request.body,
+        body,
     };
-    verify::verify(&received, |_| entry.map(|e| &e.key), request.now)
+    verify::verify(&received, |_| entry.map(|e| &e.key), now)
 }
 
 /// The gateway's words for a signature it refused.
@@ -205,30 +288,31 @@ fn signature_message(error: &VerifyError) -> String {
 fn check_security_token(
     entry: &AkSkEntry,
     verified: &Verified<'_>,
-    request: &Presented<'_>,
-) -> Result<(), Answer> {
+    parts: &Parts,
+) -> Result<(), String> {
     let Some(expected) = &entry.security_token else {
         return Ok(());
     };
-    let sent = request.parts.headers.get("x-security-token");
+    let sent = parts.headers.get("x-security-token");
     let valid = verified.is_signed("x-security-token")
         && sent.is_some_and(|s| s.as_bytes() == expected.as_bytes());
     if valid {
         return Ok(());
     }
-    Err(request.unauthorized(
-        "the security token is missing, unsigned or invalid for this temporary access key",
-    ))
+    Err(
+        "the security token is missing, unsigned or invalid for this temporary access key"
+            .to_owned(),
+    )
 }
 
 /// A temporary key that expires (an issued one) is used before it does, as the gateway
 /// words an expired token: `... expires, expires_at: <when>`.
-fn check_expiry(entry: &AkSkEntry, request: &Presented<'_>) -> Result<(), Answer> {
+fn check_expiry(entry: &AkSkEntry, now: SystemTime) -> Result<(), String> {
     match entry.expires_at {
-        Some(at) if request.now >= at => Err(request.unauthorized(&format!(
+        Some(at) if now >= at => Err(format!(
             "security token expires, expires_at: {}",
             rfc3339_micros(at)
-        ))),
+        )),
         _ => Ok(()),
     }
 }

@@ -13,12 +13,14 @@ use crate::{MockConfig, MockServer};
 /// Run a local emulator of Huawei Cloud KMS ShowUserInstances.
 ///
 /// Prints `listening on <url>` as its first line on stdout (and `ca certificate: <path>`
-/// with --tls, then one `credentials: ...` line per credential endpoint served), then
-/// serves until killed. The credentials given here are test values the emulator accepts,
-/// not real ones.
-#[derive(Debug, Clone, Parser)]
+/// with --tls, then one `credentials: ...` line per credential endpoint served, then an
+/// `iam: ...` and an `sts: ...` line with --iam), then serves until killed. The credentials,
+/// tokens and passwords given here are test values the emulator accepts, not real ones; it
+/// never prints them.
+#[derive(Clone, Parser)]
 #[command(name = "kms-mock", version)]
 #[command(group(clap::ArgGroup::new("credential_endpoint").multiple(true)))]
+#[command(group(clap::ArgGroup::new("iam_endpoint").multiple(true)))]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
@@ -33,9 +35,10 @@ pub struct Args {
     #[arg(long, value_name = "PATH", requires = "tls")]
     pub ca_out: Option<PathBuf>,
 
-    /// A project and its number of instances; repeatable.
-    #[arg(long = "project", value_name = "ID=COUNT", value_parser = parse_project)]
-    pub projects: Vec<(String, u64)>,
+    /// A project and its number of instances, and the region IAM names it after (with
+    /// --iam); repeatable. Several projects may share a region.
+    #[arg(long = "project", value_name = "ID=COUNT[@REGION]", value_parser = parse_project)]
+    pub projects: Vec<(String, u64, Option<String>)>,
 
     /// An access key id to accept (with --sk).
     #[arg(long, value_name = "AK", requires = "sk")]
@@ -79,7 +82,8 @@ pub struct Args {
     #[arg(long, value_name = "TOKEN", group = "credential_endpoint", value_parser = parse_pod_token)]
     pub pod_identity_token: Option<String>,
 
-    /// How long issued temporary credentials stay valid. Default: 21600 (6 hours).
+    /// How long issued temporary credentials stay valid (for IAM and STS: at most; they
+    /// issue the duration asked for when shorter). Default: 21600 (6 hours).
     #[arg(
         long,
         value_name = "SECONDS",
@@ -87,6 +91,86 @@ pub struct Args {
         value_parser = parse_lifetime
     )]
     pub credential_lifetime: Option<u64>,
+
+    /// Also serve IAM and STS: GET /v3/projects (signed or with a token), POST
+    /// /v3/auth/tokens (password tokens), POST /v3.0/OS-AUTH/id-token/tokens (federation),
+    /// POST /v3.0/OS-CREDENTIAL/securitytokens and POST /v5/agencies/assume-with-oidc
+    /// (temporary credentials). Implied by --idp, --oidc-provider and --user.
+    #[arg(long, groups = ["credential_endpoint", "iam_endpoint"])]
+    pub iam: bool,
+
+    /// An identity provider whose OIDC id token IAM federation accepts (X-Idp-Id: IDP_ID);
+    /// repeatable.
+    #[arg(
+        long = "idp",
+        value_name = "IDP_ID=ID_TOKEN",
+        groups = ["credential_endpoint", "iam_endpoint"],
+        value_parser = parse_idp
+    )]
+    pub idps: Vec<(String, String)>,
+
+    /// An OIDC provider whose id token STS accepts, for any agency; repeatable.
+    #[arg(
+        long = "oidc-provider",
+        value_name = "PROVIDER_URN=ID_TOKEN",
+        groups = ["credential_endpoint", "iam_endpoint"],
+        value_parser = parse_oidc_provider
+    )]
+    pub oidc_providers: Vec<(String, String)>,
+
+    /// An IAM user whose password gets tokens at POST /v3/auth/tokens; repeatable.
+    #[arg(
+        long = "user",
+        value_name = "DOMAIN/NAME=PASSWORD",
+        groups = ["credential_endpoint", "iam_endpoint"],
+        value_parser = parse_user
+    )]
+    pub users: Vec<(String, String, String)>,
+
+    /// How long the IAM tokens issued stay valid. Default: 86400 (24 hours).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        requires = "iam_endpoint",
+        value_parser = parse_lifetime
+    )]
+    pub token_lifetime: Option<u64>,
+}
+
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets (SK, tokens, passwords) by whether they are set, never their values.
+        let idps: Vec<&String> = self.idps.iter().map(|(idp, _)| idp).collect();
+        let providers: Vec<&String> = self.oidc_providers.iter().map(|(urn, _)| urn).collect();
+        let users: Vec<String> = self
+            .users
+            .iter()
+            .map(|(domain, name, _)| format!("{domain}/{name}"))
+            .collect();
+        let tokens: Vec<&String> = self.tokens.iter().map(|(_, project)| project).collect();
+        f.debug_struct("Args")
+            .field("listen", &self.listen)
+            .field("tls", &self.tls)
+            .field("ca_out", &self.ca_out)
+            .field("projects", &self.projects)
+            .field("ak", &self.ak)
+            .field("sk", &self.sk.is_some())
+            .field("security_token", &self.security_token.is_some())
+            .field("token_projects", &tokens)
+            .field("lockout_after", &self.lockout_after)
+            .field("lockout_seconds", &self.lockout_seconds)
+            .field("throttle", &self.throttle)
+            .field("max_connections", &self.max_connections)
+            .field("metadata", &self.metadata)
+            .field("pod_identity", &self.pod_identity_token.is_some())
+            .field("credential_lifetime", &self.credential_lifetime)
+            .field("iam", &self.iam)
+            .field("idps", &idps)
+            .field("oidc_providers", &providers)
+            .field("users", &users)
+            .field("token_lifetime", &self.token_lifetime)
+            .finish()
+    }
 }
 
 impl Args {
@@ -102,8 +186,11 @@ impl Args {
         if self.tls {
             config = config.with_tls();
         }
-        for (id, count) in &self.projects {
-            config = config.with_project(id, *count);
+        for (id, count, region) in &self.projects {
+            config = match region {
+                Some(region) => config.with_project_in(id, *count, region),
+                None => config.with_project(id, *count),
+            };
         }
         if let (Some(ak), Some(sk)) = (&self.ak, &self.sk) {
             config = match &self.security_token {
@@ -126,7 +213,59 @@ impl Args {
         if let Some(secs) = self.credential_lifetime {
             config = config.with_credential_lifetime(Duration::from_secs(secs));
         }
+        if self.iam {
+            config = config.with_iam();
+        }
+        for (idp, token) in &self.idps {
+            config = config.with_idp(idp, token);
+        }
+        for (urn, token) in &self.oidc_providers {
+            config = config.with_oidc_provider(urn, token);
+        }
+        for (domain, name, password) in &self.users {
+            config = config.with_user(domain, name, password);
+        }
+        if let Some(secs) = self.token_lifetime {
+            config = config.with_token_lifetime(Duration::from_secs(secs));
+        }
         config
+    }
+
+    /// Whether IAM and STS are served.
+    fn serves_iam(&self) -> bool {
+        self.iam
+            || !self.idps.is_empty()
+            || !self.oidc_providers.is_empty()
+            || !self.users.is_empty()
+    }
+
+    /// The start-up lines that say where IAM and STS are served and for how many users and
+    /// providers (never their tokens or passwords), for the emulator at `url`.
+    fn iam_lines(&self, url: &str) -> Vec<String> {
+        if !self.serves_iam() {
+            return Vec::new();
+        }
+        let token_lifetime = self
+            .token_lifetime
+            .unwrap_or(crate::DEFAULT_TOKEN_LIFETIME.as_secs());
+        let credential_lifetime = self
+            .credential_lifetime
+            .unwrap_or(crate::DEFAULT_CREDENTIAL_LIFETIME.as_secs());
+        vec![
+            format!(
+                "iam: IAM at {url} (projects at /v3/projects, password tokens for {} users at \
+                 /v3/auth/tokens, federation with {} identity providers at \
+                 /v3.0/OS-AUTH/id-token/tokens, credentials at \
+                 /v3.0/OS-CREDENTIAL/securitytokens), tokens valid {token_lifetime} s",
+                self.users.len(),
+                self.idps.len(),
+            ),
+            format!(
+                "sts: STS at {url}/v5/agencies/assume-with-oidc for {} OIDC providers, \
+                 credentials valid up to {credential_lifetime} s",
+                self.oidc_providers.len(),
+            ),
+        ]
     }
 
     /// The start-up lines that say which credential endpoints are served (never the pod
@@ -185,23 +324,80 @@ pub async fn run(args: &Args, mut out: impl Write) -> io::Result<()> {
     for line in args.credential_lines(&server.url()) {
         writeln!(out, "{line}")?;
     }
+    for line in args.iam_lines(&server.url()) {
+        writeln!(out, "{line}")?;
+    }
     out.flush()?;
     std::future::pending::<()>().await;
     Ok(())
 }
 
-fn parse_project(text: &str) -> Result<(String, u64), String> {
-    let (id, count) = text
+fn parse_project(text: &str) -> Result<(String, u64, Option<String>), String> {
+    let (id, rest) = text
         .split_once('=')
-        .ok_or_else(|| format!("{text:?} is not ID=COUNT"))?;
+        .ok_or_else(|| format!("{text:?} is not ID=COUNT or ID=COUNT@REGION"))?;
     kms_proto::ProjectId::new(id).map_err(|e| e.to_string())?;
+    let (count, region) = match rest.split_once('@') {
+        Some((count, region)) => (count, Some(region)),
+        None => (rest, None),
+    };
     let count = count.parse::<u64>().map_err(|_| {
         format!(
             "count {count:?} is not a whole number from 0 to {}",
             u64::MAX
         )
     })?;
-    Ok((id.to_owned(), count))
+    if let Some(region) = region {
+        let valid = !region.is_empty()
+            && region.len() <= 64
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(format!(
+                "region {region:?} is not a region name (1 to 64 letters, digits, '-' and '_')"
+            ));
+        }
+    }
+    Ok((id.to_owned(), count, region.map(str::to_owned)))
+}
+
+/// `NAME=SECRET` with both sides non-empty; `what` names the left side. The secret is
+/// never repeated in an error.
+fn parse_named_secret(text: &str, what: &str, form: &str) -> Result<(String, String), String> {
+    let (name, secret) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected {form}"))?;
+    if name.is_empty() || secret.is_empty() {
+        return Err(format!("expected {form}, with both sides non-empty"));
+    }
+    if name.chars().any(char::is_control) || secret.chars().any(char::is_control) {
+        return Err(format!("the {what} and its secret must be printable text"));
+    }
+    Ok((name.to_owned(), secret.to_owned()))
+}
+
+fn parse_idp(text: &str) -> Result<(String, String), String> {
+    let (idp, token) = parse_named_secret(text, "identity provider id", "IDP_ID=ID_TOKEN")?;
+    // It is sent as X-Idp-Id.
+    if http::HeaderValue::from_str(&idp).is_err() {
+        return Err("the identity provider id must be a valid header value".to_owned());
+    }
+    Ok((idp, token))
+}
+
+fn parse_oidc_provider(text: &str) -> Result<(String, String), String> {
+    parse_named_secret(text, "provider URN", "PROVIDER_URN=ID_TOKEN")
+}
+
+fn parse_user(text: &str) -> Result<(String, String, String), String> {
+    let (user, password) = parse_named_secret(text, "user", "DOMAIN/NAME=PASSWORD")?;
+    match user.split_once('/') {
+        Some((domain, name)) if !domain.is_empty() && !name.is_empty() => {
+            Ok((domain.to_owned(), name.to_owned(), password))
+        }
+        _ => Err("expected DOMAIN/NAME=PASSWORD, with a domain and a user name".to_owned()),
+    }
 }
 
 fn parse_token(text: &str) -> Result<(String, String), String> {

@@ -31,6 +31,21 @@ pub(crate) struct MetadataConfig {
     pub(crate) no_agency: bool,
 }
 
+/// A project: its number of instances and the region IAM names it after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProjectEntry {
+    pub(crate) count: u64,
+    /// `None`: a project IAM knows by its id only (it is listed with its id as its name).
+    pub(crate) region: Option<String>,
+}
+
+impl ProjectEntry {
+    /// The name IAM gives the project `id`: its region, else its id.
+    pub(crate) fn name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.region.as_deref().unwrap_or(id)
+    }
+}
+
 /// An IAM token the emulator accepts.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct TokenEntry {
@@ -47,12 +62,14 @@ pub(crate) struct TokenEntry {
 /// [`BODY_READ_TIMEOUT`](crate::BODY_READ_TIMEOUT) (30 s) for a request body, no credential
 /// endpoints (no ECS metadata, no CCE pod identity), and
 /// [`DEFAULT_CREDENTIAL_LIFETIME`](crate::DEFAULT_CREDENTIAL_LIFETIME) (6 hours) for the
-/// temporary credentials they would issue.
+/// temporary credentials they would issue, and no IAM or STS (no users, identity providers
+/// or OIDC providers), with [`DEFAULT_TOKEN_LIFETIME`](crate::DEFAULT_TOKEN_LIFETIME) (24
+/// hours) for the tokens IAM would issue.
 #[derive(Clone)]
 pub struct MockConfig {
     pub(crate) listen: SocketAddr,
     pub(crate) tls: bool,
-    pub(crate) projects: HashMap<String, u64>,
+    pub(crate) projects: HashMap<String, ProjectEntry>,
     pub(crate) aksks: HashMap<String, AkSkEntry>,
     pub(crate) tokens: HashMap<String, TokenEntry>,
     pub(crate) lockout: Lockout,
@@ -63,6 +80,15 @@ pub struct MockConfig {
     pub(crate) metadata: Option<MetadataConfig>,
     pub(crate) pod_identity_token: Option<String>,
     pub(crate) credential_lifetime: Duration,
+    /// Whether IAM and STS are served.
+    pub(crate) iam: bool,
+    /// Identity provider id → the OIDC id token it accepts.
+    pub(crate) idps: HashMap<String, String>,
+    /// OIDC provider URN → the id token STS accepts from it.
+    pub(crate) oidc_providers: HashMap<String, String>,
+    /// (domain name, user name) → password.
+    pub(crate) users: HashMap<(String, String), String>,
+    pub(crate) token_lifetime: Duration,
 }
 
 /// How many connections the emulator holds open at once unless
@@ -88,6 +114,11 @@ impl Default for MockConfig {
             metadata: None,
             pod_identity_token: None,
             credential_lifetime: crate::issued::DEFAULT_CREDENTIAL_LIFETIME,
+            iam: false,
+            idps: HashMap::new(),
+            oidc_providers: HashMap::new(),
+            users: HashMap::new(),
+            token_lifetime: crate::issued::DEFAULT_TOKEN_LIFETIME,
         }
     }
 }
@@ -97,6 +128,18 @@ impl fmt::Debug for MockConfig {
         // Credentials are listed by their public half only.
         let mut aks: Vec<&String> = self.aksks.keys().collect();
         aks.sort();
+        // Identity providers, OIDC providers and users by name, never their tokens or
+        // passwords.
+        let mut idps: Vec<&String> = self.idps.keys().collect();
+        idps.sort();
+        let mut providers: Vec<&String> = self.oidc_providers.keys().collect();
+        providers.sort();
+        let mut users: Vec<String> = self
+            .users
+            .keys()
+            .map(|(domain, name)| format!("{domain}/{name}"))
+            .collect();
+        users.sort();
         f.debug_struct("MockConfig")
             .field("listen", &self.listen)
             .field("tls", &self.tls)
@@ -112,6 +155,11 @@ impl fmt::Debug for MockConfig {
             // Whether it is served, never the token.
             .field("pod_identity", &self.pod_identity_token.is_some())
             .field("credential_lifetime", &self.credential_lifetime)
+            .field("iam", &self.iam)
+            .field("idps", &idps)
+            .field("oidc_providers", &providers)
+            .field("users", &users)
+            .field("token_lifetime", &self.token_lifetime)
             .finish()
     }
 }
@@ -135,9 +183,35 @@ impl MockConfig {
         self
     }
 
-    /// A project and the number of instances it has.
+    /// A project and the number of instances it has (default: no projects). IAM
+    /// ([`with_iam`](Self::with_iam)) knows it by its id only: it lists it with its id as
+    /// its name, so no region name finds it; see [`with_project_in`](Self::with_project_in).
+    /// Configuring the same id again replaces it.
     pub fn with_project(mut self, id: &str, count: u64) -> Self {
-        self.projects.insert(id.to_owned(), count);
+        self.projects.insert(
+            id.to_owned(),
+            ProjectEntry {
+                count,
+                region: None,
+            },
+        );
+        self
+    }
+
+    /// A project, the number of instances it has, and the region it is in: IAM
+    /// ([`with_iam`](Self::with_iam)) names it after the region, as it names every regional
+    /// project, so `GET /v3/projects?name=<region>` lists it and a password token can be
+    /// scoped to it by that name. Several projects may share a region name, to test a client
+    /// that must refuse an ambiguous answer (IAM itself never lists two). Configuring the
+    /// same id again replaces it.
+    pub fn with_project_in(mut self, id: &str, count: u64, region: &str) -> Self {
+        self.projects.insert(
+            id.to_owned(),
+            ProjectEntry {
+                count,
+                region: Some(region.to_owned()),
+            },
+        );
         self
     }
 
@@ -331,7 +405,10 @@ impl MockConfig {
 
     /// How long the temporary credentials the credential endpoints issue stay valid, from
     /// the emulator's clock when they are issued (default
-    /// [`DEFAULT_CREDENTIAL_LIFETIME`](crate::DEFAULT_CREDENTIAL_LIFETIME), 6 hours).
+    /// [`DEFAULT_CREDENTIAL_LIFETIME`](crate::DEFAULT_CREDENTIAL_LIFETIME), 6 hours). IAM's
+    /// `securitytokens` and STS ([`with_iam`](Self::with_iam)) issue them for the shorter
+    /// of this and the `duration_seconds` the request asks for (IAM's default 900, STS's
+    /// 3600).
     ///
     /// Their `expires_at` is that time in whole microseconds (rounded down), kept to what
     /// RFC 3339 can write (a lifetime too large ends at 9999-12-31T23:59:59.999999Z). The
@@ -342,6 +419,89 @@ impl MockConfig {
     /// lifetime issues credentials that are already expired.
     pub fn with_credential_lifetime(mut self, lifetime: Duration) -> Self {
         self.credential_lifetime = lifetime;
+        self
+    }
+
+    /// Also serves IAM and STS on the emulator's own listener (default: not served; those
+    /// paths then get the gateway's 404 `APIGW.0101`). Every answer on these paths carries an
+    /// `X-IAM-Trace-Id` (32 random hex digits); errors come in IAM's two shapes, Keystone's
+    /// `{"error":{"code":401,"message","title"}}` and the flat
+    /// `{"error_code":"IAM.0011","error_msg"}`:
+    ///
+    /// - `GET /v3/projects[?name=<region>]`: the projects ([`with_project_in`](Self::with_project_in)),
+    ///   filtered by exact name, to a caller authenticated as on the KMS path: an AK/SK
+    ///   signature (configured or issued credentials, with their security token; the
+    ///   lockout counts failures here too), or an `X-Auth-Token` the emulator accepts
+    ///   (configured or issued, of any scope). 401 Keystone-shaped otherwise.
+    /// - `POST /v3/auth/tokens`: a password token for a [`with_user`](Self::with_user).
+    /// - `POST /v3.0/OS-AUTH/id-token/tokens`: IAM federation, for a [`with_idp`](Self::with_idp).
+    /// - `POST /v3.0/OS-CREDENTIAL/securitytokens`: temporary credentials for a token the
+    ///   emulator accepts.
+    /// - `POST /v5/agencies/assume-with-oidc`: STS, for a [`with_oidc_provider`](Self::with_oidc_provider).
+    ///
+    /// Tokens are valid for [`with_token_lifetime`](Self::with_token_lifetime) (24 hours);
+    /// temporary credentials for the shorter of the `duration_seconds` asked for and
+    /// [`with_credential_lifetime`](Self::with_credential_lifetime) (6 hours). The KMS path
+    /// accepts both until they expire. Another method on these paths is 405 (Keystone's
+    /// shape, with `Allow`). Requests there are recorded (the body, with any password or id
+    /// token, never is), and scripted faults apply to them, exactly as on the KMS path; the
+    /// gateway's throttle does not. The crate documentation lists every answer.
+    pub fn with_iam(mut self) -> Self {
+        self.iam = true;
+        self
+    }
+
+    /// Serves IAM ([`with_iam`](Self::with_iam)) and an OIDC identity provider for IAM
+    /// federation (default: none): `POST /v3.0/OS-AUTH/id-token/tokens` with `X-Idp-Id:
+    /// idp_id` and the body `{"auth":{"id_token":{"id":id_token}}}` (optionally with a
+    /// `scope` of a project by `id` or `name`, or of the domain) answers 201 with a fresh
+    /// IAM token in `X-Subject-Token` (unscoped unless a scope is asked for), which
+    /// `POST /v3.0/OS-CREDENTIAL/securitytokens` exchanges for temporary credentials. Another
+    /// identity provider id is 404 `IAM.0004`, another token 401 `IAM.0001`. Repeatable,
+    /// one token per identity provider (configuring one again replaces its token).
+    pub fn with_idp(mut self, idp_id: &str, id_token: &str) -> Self {
+        self.iam = true;
+        self.idps.insert(idp_id.to_owned(), id_token.to_owned());
+        self
+    }
+
+    /// Serves IAM and STS ([`with_iam`](Self::with_iam)) and an OIDC provider STS trusts
+    /// (default: none): `POST /v5/agencies/assume-with-oidc` with `provider_urn` and
+    /// `id_token` equal to these, for any `agency_urn`, answers 200 with temporary
+    /// credentials (`{"credentials":{"access_key_id","secret_access_key","security_token","expiration"},...}`).
+    /// Another provider URN is 404 `IAM.0004`, another token 401 `IAM.0001`. Repeatable, one
+    /// token per provider (configuring one again replaces its token).
+    pub fn with_oidc_provider(mut self, provider_urn: &str, id_token: &str) -> Self {
+        self.iam = true;
+        self.oidc_providers
+            .insert(provider_urn.to_owned(), id_token.to_owned());
+        self
+    }
+
+    /// Serves IAM ([`with_iam`](Self::with_iam)) and an IAM user of the account `domain`
+    /// (default: none): `POST /v3/auth/tokens` with this domain name, user name and
+    /// password answers 201 with a fresh token in `X-Subject-Token`, scoped to the project
+    /// asked for by `id` or by `name` (a region name, as IAM allows), which the KMS path then
+    /// accepts as `X-Auth-Token` for that project until it expires. Another password or user
+    /// is 401 `{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}`.
+    /// Every domain name names the emulator's one account. Repeatable (configuring a user
+    /// again replaces the password).
+    pub fn with_user(mut self, domain: &str, name: &str, password: &str) -> Self {
+        self.iam = true;
+        self.users
+            .insert((domain.to_owned(), name.to_owned()), password.to_owned());
+        self
+    }
+
+    /// How long the IAM tokens the emulator issues (password and federation tokens) stay
+    /// valid, from the emulator's clock when they are issued (default
+    /// [`DEFAULT_TOKEN_LIFETIME`](crate::DEFAULT_TOKEN_LIFETIME), 24 hours). Their
+    /// `expires_at` is written as for credentials (whole microseconds, within RFC 3339's
+    /// years); from then on the KMS path answers 401 `KMS.0303` and IAM refuses them. At most
+    /// [`MAX_ISSUED_TOKENS`](crate::MAX_ISSUED_TOKENS) (10 000) are remembered, expired ones
+    /// forgotten first.
+    pub fn with_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
         self
     }
 }

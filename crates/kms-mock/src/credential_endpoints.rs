@@ -51,7 +51,9 @@ impl Ask<'_> {
     /// 200 with freshly issued temporary credentials.
     fn credentials(&self) -> Answer {
         let body = if self.sent {
-            self.issued.issue(self.now, self.config.credential_lifetime)
+            self.issued
+                .issue(self.now, self.config.credential_lifetime)
+                .document()
         } else {
             String::new()
         };
@@ -166,7 +168,7 @@ fn pod_identity(token: &str, ask: &Ask<'_>, body: &[u8]) -> Answer {
         _ => false,
     };
     if !authorized {
-        return iam_error(
+        return Answer::iam(
             StatusCode::UNAUTHORIZED,
             "IAM.0001",
             "The request you have made requires authentication: the Authorization header \
@@ -175,7 +177,7 @@ fn pod_identity(token: &str, ask: &Ask<'_>, body: &[u8]) -> Answer {
     }
     let is_object = serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v.is_object());
     if !is_object {
-        return iam_error(
+        return Answer::iam(
             StatusCode::BAD_REQUEST,
             "IAM.0011",
             "Request body is invalid.",
@@ -199,14 +201,4 @@ fn method_not_allowed(allowed: &str) -> Answer {
     );
     answer.headers.push(("allow", allowed.to_owned()));
     answer
-}
-
-/// IAM's flat error shape.
-fn iam_error(status: StatusCode, code: &str, message: &str) -> Answer {
-    let body = format!(
-        "{{\"error_code\":{},\"error_msg\":{}}}",
-        serde_json::Value::from(code),
-        serde_json::Value::from(message)
-    );
-    Answer::new(status, JSON, body)
 }

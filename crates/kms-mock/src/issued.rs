@@ -1,13 +1,15 @@
 //! What the emulator's credential endpoints hand out and remember: temporary AK/SK pairs
-//! with their security tokens (from the ECS metadata service and CCE pod identity), and the
-//! metadata service's session tokens.
+//! with their security tokens (from the ECS metadata service, CCE pod identity, IAM
+//! federation and STS), the metadata service's session tokens, and the IAM tokens it issues
+//! (password and federation tokens).
 //!
-//! Both tables are bounded, so that a client asking again and again cannot make the
+//! The tables are bounded, so that a client asking again and again cannot make the
 //! emulator grow without limit: at [`MAX_ISSUED_CREDENTIALS`] credentials (or
-//! [`MAX_METADATA_TOKENS`] session tokens), issuing one more first forgets every expired
-//! entry, then, if all are still live, the one that expires soonest. A credential forgotten
-//! that way is refused as an unknown access key; one that expired and is still remembered
-//! is refused as expired.
+//! [`MAX_METADATA_TOKENS`] session tokens, or [`MAX_ISSUED_TOKENS`] IAM tokens), issuing one
+//! more first forgets every expired entry, then, if all are still live, the one that
+//! expires soonest. A credential forgotten that way is refused as an unknown access key (a
+//! token as an unknown token); one that expired and is still remembered is refused as
+//! expired.
 //!
 //! The random values come from SHA-256 in counter mode over a seed taken from the
 //! operating system (through the standard library's randomly keyed hasher), the time and
@@ -39,6 +41,16 @@ pub const MAX_ISSUED_CREDENTIALS: usize = 10_000;
 /// as credentials beyond [`MAX_ISSUED_CREDENTIALS`].
 pub const MAX_METADATA_TOKENS: usize = 10_000;
 
+/// How long the IAM tokens the emulator issues (password and federation tokens) stay valid
+/// unless [`MockConfig::with_token_lifetime`](crate::MockConfig::with_token_lifetime) says
+/// otherwise: 24 hours, as IAM's do.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// At most this many issued IAM tokens are remembered, forgotten in the same order as
+/// credentials beyond [`MAX_ISSUED_CREDENTIALS`]: see
+/// [`MockServer::issued_tokens`](crate::MockServer::issued_tokens).
+pub const MAX_ISSUED_TOKENS: usize = 10_000;
+
 /// The longest session token lifetime the metadata service grants, in seconds (6 hours);
 /// `X-Metadata-Token-Ttl-Seconds` must be from 1 to this.
 pub(crate) const MAX_METADATA_TOKEN_TTL: u64 = 21_600;
@@ -51,24 +63,63 @@ const SK_LEN: usize = 40;
 const SECURITY_TOKEN_LEN: usize = 320;
 /// The length of a metadata session token.
 const SESSION_TOKEN_LEN: usize = 56;
+/// The length of an issued IAM token (real ones are PKI tokens, base64 text of a few KiB
+/// starting with `MII`).
+const IAM_TOKEN_LEN: usize = 1024;
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const HEX: &[u8] = b"0123456789abcdef";
 
 /// The latest time RFC 3339 can write with a four-digit year: 9999-12-31T23:59:59.999999Z.
 const LATEST_SECS: u64 = 253_402_300_799;
 
-/// The issued credentials and session tokens of one emulator.
+/// The issued credentials, session tokens and IAM tokens of one emulator.
 pub(crate) struct Issued {
     random: Random,
     /// By access key id.
     credentials: Mutex<HashMap<String, Arc<AkSkEntry>>>,
     /// Session token → when it expires.
     sessions: Mutex<HashMap<String, SystemTime>>,
+    /// IAM token → what it is for.
+    tokens: Mutex<HashMap<String, IssuedToken>>,
     /// Credentials issued since start (remembered or not).
     count: AtomicU64,
+    /// IAM tokens issued since start (remembered or not).
+    token_count: AtomicU64,
+}
+
+/// Freshly issued temporary credentials.
+pub(crate) struct IssuedCredentials {
+    pub(crate) access_key: String,
+    pub(crate) secret_key: String,
+    pub(crate) security_token: String,
+    pub(crate) expires_at: SystemTime,
+}
+
+impl IssuedCredentials {
+    /// The credential document: `{"credential":{"access","secret","securitytoken","expires_at"}}`,
+    /// in that order, as the metadata service writes it (IAM's securitytokens answer has the
+    /// same fields).
+    pub(crate) fn document(&self) -> String {
+        credential_document(
+            &self.access_key,
+            &self.secret_key,
+            &self.security_token,
+            self.expires_at,
+        )
+    }
+}
+
+/// An IAM token the emulator issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IssuedToken {
+    /// The project it is scoped to; `None` for a domain-scoped or unscoped token, which the
+    /// KMS path refuses.
+    pub(crate) project: Option<String>,
+    pub(crate) expires_at: SystemTime,
 }
 
 impl Issued {
@@ -77,33 +128,80 @@ impl Issued {
             random: Random::new(),
             credentials: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
             count: AtomicU64::new(0),
+            token_count: AtomicU64::new(0),
         }
     }
 
-    /// Issues fresh temporary credentials valid from `now` for `lifetime`, remembers them,
-    /// and returns the credential document that hands them out.
-    pub(crate) fn issue(&self, now: SystemTime, lifetime: Duration) -> String {
-        let ak = self.random.text(UPPER_ALNUM, AK_LEN);
-        let sk = self.random.text(ALNUM, SK_LEN);
-        let security_token = self.random.text(BASE64, SECURITY_TOKEN_LEN);
-        let expires_at = expiry(now, lifetime);
-        let document = credential_document(&ak, &sk, &security_token, expires_at);
+    /// Issues fresh temporary credentials valid from `now` for `lifetime`, and remembers
+    /// them.
+    pub(crate) fn issue(&self, now: SystemTime, lifetime: Duration) -> IssuedCredentials {
+        let issued = IssuedCredentials {
+            access_key: self.random.text(UPPER_ALNUM, AK_LEN),
+            secret_key: self.random.text(ALNUM, SK_LEN),
+            security_token: self.random.text(BASE64, SECURITY_TOKEN_LEN),
+            expires_at: expiry(now, lifetime),
+        };
         let entry = Arc::new(AkSkEntry {
-            key: kms_proto::verify::PreparedKey::new(&sk),
-            security_token: Some(security_token),
+            key: kms_proto::verify::PreparedKey::new(&issued.secret_key),
+            security_token: Some(issued.security_token.clone()),
             projects: None,
-            expires_at: Some(expires_at),
+            expires_at: Some(issued.expires_at),
         });
         {
             let mut credentials = lock(&self.credentials);
             make_room(&mut credentials, MAX_ISSUED_CREDENTIALS, now, |e| {
                 e.expires_at.unwrap_or(now)
             });
-            credentials.insert(ak, entry);
+            credentials.insert(issued.access_key.clone(), entry);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        document
+        issued
+    }
+
+    /// Issues a fresh IAM token valid from `now` for `lifetime`, scoped to `project` (or to
+    /// none), remembers it, and returns it with its expiry.
+    pub(crate) fn issue_token(
+        &self,
+        now: SystemTime,
+        lifetime: Duration,
+        project: Option<String>,
+    ) -> (String, SystemTime) {
+        // `MII` as real (PKI) IAM tokens begin.
+        let token = format!(
+            "MII{}",
+            self.random.text(BASE64, IAM_TOKEN_LEN.saturating_sub(3))
+        );
+        let expires_at = expiry(now, lifetime);
+        {
+            let mut tokens = lock(&self.tokens);
+            make_room(&mut tokens, MAX_ISSUED_TOKENS, now, |t| t.expires_at);
+            tokens.insert(
+                token.clone(),
+                IssuedToken {
+                    project,
+                    expires_at,
+                },
+            );
+        }
+        self.token_count.fetch_add(1, Ordering::Relaxed);
+        (token, expires_at)
+    }
+
+    /// The issued IAM token `token`, if it is remembered (expired or not).
+    pub(crate) fn token(&self, token: &str) -> Option<IssuedToken> {
+        lock(&self.tokens).get(token).cloned()
+    }
+
+    /// How many IAM tokens have been issued since start.
+    pub(crate) fn token_count(&self) -> u64 {
+        self.token_count.load(Ordering::Relaxed)
+    }
+
+    /// `len` random lower-case hex digits (IAM's trace ids).
+    pub(crate) fn hex(&self, len: usize) -> String {
+        self.random.text(HEX, len)
     }
 
     /// The issued credential of `access_key`, if it is remembered (expired or not).
@@ -324,9 +422,9 @@ mod tests {
         let issued = Issued::new();
         let now = at(1_800_000_000, 0);
         let one: serde_json::Value =
-            serde_json::from_str(&issued.issue(now, Duration::from_secs(60))).unwrap();
+            serde_json::from_str(&issued.issue(now, Duration::from_secs(60)).document()).unwrap();
         let two: serde_json::Value =
-            serde_json::from_str(&issued.issue(now, Duration::from_secs(60))).unwrap();
+            serde_json::from_str(&issued.issue(now, Duration::from_secs(60)).document()).unwrap();
         let ak = one["credential"]["access"].as_str().unwrap();
         let sk = one["credential"]["secret"].as_str().unwrap();
         let token = one["credential"]["securitytoken"].as_str().unwrap();
@@ -357,6 +455,31 @@ mod tests {
         map.insert("expired".into(), at(5, 0));
         make_room(&mut map, 3, at(10, 0), |t| *t);
         assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn iam_tokens_are_remembered_with_their_scope_and_expiry_and_counted() {
+        let issued = Issued::new();
+        let (token, expires_at) =
+            issued.issue_token(at(100, 0), Duration::from_secs(10), Some("p".into()));
+        assert_eq!(token.len(), IAM_TOKEN_LEN);
+        assert!(token.starts_with("MII"), "{token}");
+        assert_eq!(expires_at, at(110, 0));
+        assert_eq!(
+            issued.token(&token),
+            Some(IssuedToken {
+                project: Some("p".into()),
+                expires_at
+            })
+        );
+        let (other, _) = issued.issue_token(at(100, 0), Duration::from_secs(10), None);
+        assert_ne!(token, other);
+        assert_eq!(issued.token(&other).unwrap().project, None);
+        assert_eq!(issued.token("unknown"), None);
+        assert_eq!(issued.token_count(), 2);
+        let hex = issued.hex(32);
+        assert_eq!(hex.len(), 32);
+        assert!(hex.bytes().all(|b| HEX.contains(&b)), "{hex}");
     }
 
     #[test]

@@ -52,6 +52,32 @@
 //! remembered, expired ones forgotten first; [`MockServer::issued_credentials`] counts
 //! them. These requests are recorded, and scripted faults apply to them, as to any other.
 //!
+//! # IAM and STS
+//! With [`MockConfig::with_iam`] (implied by [`MockConfig::with_user`],
+//! [`MockConfig::with_idp`] and [`MockConfig::with_oidc_provider`]) it also serves, on the
+//! same listener, the IAM and STS paths the official SDKs use to find a project and to get
+//! credentials, and the password token the API document names. Every answer there carries
+//! an `X-IAM-Trace-Id` (32 random hex digits) besides the `X-Request-Id`:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /v3/projects[?name=R]`, signed (AK/SK, issued ones with `X-Security-Token`) or with an `X-Auth-Token` the emulator accepts | 200 `{"links":{"self","previous":null,"next":null},"projects":[{"is_domain":false,"description":"","links":{"self"},"enabled":true,"id","parent_id","domain_id","name"}]}`, the projects named `R` exactly (all without `name`; a project of [`MockConfig::with_project_in`] is named after its region, one of [`MockConfig::with_project`] after its id); 401 Keystone-shaped otherwise |
+//! | `POST /v3/auth/tokens` `{"auth":{"identity":{"methods":["password"],"password":{"user":{"domain":{"name"},"name","password"}}},"scope":{"project":{"id"}}}}` (or the project's `name`, or `{"domain":{..}}`, or no scope: the domain) | 201, `X-Subject-Token: <token>`, `{"token":{"expires_at","issued_at","methods":["password"],"user":{"domain":{"id","name"},"id","name","password_expires_at":""},"project":{"domain","id","name"},"catalog":[]}}`; 401 `{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}`; 404 `IAM.0004` for an unknown project; 400 `IAM.0007` for a name several projects share |
+//! | `POST /v3.0/OS-AUTH/id-token/tokens`, `X-Idp-Id: <idp>`, `{"auth":{"id_token":{"id"}[,"scope"]}}` | 201, `X-Subject-Token: <token>` (unscoped unless a scope is asked for), `{"token":{"expires_at","issued_at","methods":["mapped"],"user":{"OS-FEDERATION":{"identity_provider":{"id"},"protocol":{"id":"oidc"},"groups":[]},"domain","id","name"}}}`; 404 `IAM.0004` for another identity provider, 401 `IAM.0001` for another token, 400 `IAM.0007` without `X-Idp-Id` |
+//! | `POST /v3.0/OS-CREDENTIAL/securitytokens` `{"auth":{"identity":{"methods":["token"],"token":{"id","duration_seconds"}}}}` (the token in `X-Auth-Token` wins over `id`) | 201, the credential document above; 401 `IAM.0001` for an unknown or expired token; 400 `IAM.0007` for a `duration_seconds` outside 900..=86400 or another method |
+//! | `POST /v5/agencies/assume-with-oidc` `{"provider_urn","agency_urn","agency_session_name","id_token"[,"duration_seconds","policy","policy_ids"]}` | 200 `{"credentials":{"access_key_id","secret_access_key","security_token","expiration"},"assumed_agency":{"urn","id"},"provider"}`, for any agency; 404 `IAM.0004` for another provider, 401 `IAM.0001` for another token, 400 `IAM.0007` for a missing field, a session name outside `[A-Za-z0-9_+=,.@-]{2,64}` or a `duration_seconds` outside 900..=43200 |
+//! | any of these paths with another method | 405 Keystone-shaped, with `Allow` |
+//! | a body that is not a JSON object, or lacks a mandatory member | 400 `{"error_code":"IAM.0011","error_msg":"Request body is invalid."}` |
+//!
+//! Tokens are valid for [`MockConfig::with_token_lifetime`] ([`DEFAULT_TOKEN_LIFETIME`], 24
+//! hours) and counted by [`MockServer::issued_tokens`] (at most [`MAX_ISSUED_TOKENS`]
+//! remembered); the KMS path accepts a project-scoped one as `X-Auth-Token` for its project
+//! until `expires_at` (401 `KMS.0303` after; 403 `KMS.0305` for an unscoped or domain token).
+//! Temporary credentials are valid for the shorter of the `duration_seconds` asked for and
+//! [`MockConfig::with_credential_lifetime`], and accepted as those of the metadata service
+//! are. Every domain name names the emulator's one account, which owns every project.
+//! Passwords and tokens are never echoed, and request bodies are never recorded.
+//!
 //! Every answer the emulator makes carries an `X-Request-Id`. (hyper answers a request head
 //! it cannot parse, or one larger than [`MAX_REQUEST_HEAD`], with a bare 400 or 431 before
 //! the emulator sees the request; those carry none.)
@@ -99,6 +125,7 @@ mod credential_endpoints;
 mod fault_response;
 mod faults;
 mod gateway;
+mod iam;
 mod io;
 mod issued;
 mod record;
@@ -110,7 +137,10 @@ mod tls;
 pub use config::{DEFAULT_MAX_CONNECTIONS, MockConfig};
 pub use faults::{Fault, FaultScript};
 pub use gateway::{Clock, Throttle};
-pub use issued::{DEFAULT_CREDENTIAL_LIFETIME, MAX_ISSUED_CREDENTIALS, MAX_METADATA_TOKENS};
+pub use issued::{
+    DEFAULT_CREDENTIAL_LIFETIME, DEFAULT_TOKEN_LIFETIME, MAX_ISSUED_CREDENTIALS, MAX_ISSUED_TOKENS,
+    MAX_METADATA_TOKENS,
+};
 pub use record::{MAX_RECORDED_BYTES, MAX_RECORDED_REQUESTS, RecordedRequest};
 pub use request_body::MAX_REQUEST_BODY;
 pub use server::{

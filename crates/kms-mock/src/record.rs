@@ -10,11 +10,12 @@ use crate::lock;
 
 /// Headers whose values are secrets: recorded, but marked sensitive so that `Debug` of a
 /// [`RecordedRequest`] prints `Sensitive` instead of them.
-const SECRET_HEADERS: [&str; 4] = [
+const SECRET_HEADERS: [&str; 5] = [
     "authorization",
     "x-auth-token",
     "x-security-token",
     "x-metadata-token",
+    "x-subject-token",
 ];
 
 /// One request as the emulator received it.

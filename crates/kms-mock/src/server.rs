@@ -131,15 +131,25 @@ macro_rules! accessors {
         }
 
         /// How many temporary credentials the credential endpoints
-        /// ([`MockConfig::with_metadata`], [`MockConfig::with_pod_identity_token`]) have
-        /// issued since the emulator started: one per 200 they sent. A scripted [`Fault`](crate::Fault)
+        /// ([`MockConfig::with_metadata`], [`MockConfig::with_pod_identity_token`]) and IAM
+        /// and STS ([`MockConfig::with_iam`]) have issued since the emulator started: one per
+        /// credential document (or STS answer) they sent. A scripted [`Fault`](crate::Fault)
         /// that replaces the answer (a status, a closed connection...) issues none; one that
         /// only delays or cuts short the answer ([`Fault::DelayHeaders`](crate::Fault::DelayHeaders),
         /// [`Fault::StallBody`](crate::Fault::StallBody), [`Fault::CloseMidBody`](crate::Fault::CloseMidBody))
         /// does. Cheaper than counting [`requests`](Self::requests), and not bounded by the
-        /// recorder. 0 when neither endpoint is served.
+        /// recorder. 0 when none of these is served.
         pub fn issued_credentials(&self) -> u64 {
             self.shared.state.issued.count()
+        }
+
+        /// How many IAM tokens IAM ([`MockConfig::with_iam`]) has issued since the emulator
+        /// started: one per password or federation token it sent (in `X-Subject-Token`),
+        /// counted as [`issued_credentials`](Self::issued_credentials) counts credentials (a
+        /// fault that replaces the answer issues none). Not bounded by the recorder; 0 when
+        /// IAM is not served.
+        pub fn issued_tokens(&self) -> u64 {
+            self.shared.state.issued.token_count()
         }
 
         /// The faults scripted for the coming requests.

@@ -32,7 +32,7 @@ pub(crate) struct State {
     pub(crate) peak_open_connections: AtomicU64,
     /// The lockout, the throttle, and the clock of every decision.
     gateway: Gateway,
-    /// The temporary credentials and session tokens the credential endpoints issued.
+    /// The temporary credentials, session tokens and IAM tokens the emulator issued.
     pub(crate) issued: Issued,
     request_counter: AtomicU64,
     id_seed: u128,
@@ -102,8 +102,9 @@ impl State {
     }
 
     /// The steps of the service's answer, each able to refuse the request: its `Host`; the
-    /// credential endpoints, when it is for one that is served; its route; its credentials;
-    /// `X-Project-Id` against the path; the throttle; the project.
+    /// credential endpoints, when it is for one that is served; IAM and STS, when served;
+    /// its route; its credentials; `X-Project-Id` against the path; the throttle; the
+    /// project.
     fn answer(
         &self,
         parts: &http::request::Parts,
@@ -118,6 +119,17 @@ impl State {
         if let Some(answer) =
             crate::credential_endpoints::answer(&self.config, &self.issued, parts, body, now, sent)
         {
+            return answer;
+        }
+        if let Some(answer) = crate::iam::answer(&crate::iam::Ask {
+            config: &self.config,
+            issued: &self.issued,
+            gateway: &self.gateway,
+            parts,
+            body,
+            now,
+            sent,
+        }) {
             return answer;
         }
         let Some(project) = route(parts) else {
@@ -159,7 +171,7 @@ impl State {
             return throttled_answer(throttled, request_id);
         }
         match self.config.projects.get(project) {
-            Some(count) => Answer::ok(*count),
+            Some(entry) => Answer::ok(entry.count),
             None => Answer::kms(
                 StatusCode::FORBIDDEN,
                 "KMS.0307",
