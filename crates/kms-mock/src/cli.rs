@@ -53,7 +53,7 @@ pub struct Args {
     pub security_token: Option<String>,
 
     /// An IAM token to accept for a project; repeatable.
-    #[arg(long = "token", value_name = "TOKEN@PROJECT", value_parser = parse_token)]
+    #[arg(long = "token", value_name = "TOKEN@PROJECT", value_parser = Secret(parse_token))]
     pub tokens: Vec<(String, String)>,
 
     /// Lock an AK after this many failed signatures in a row (0: never).
@@ -79,7 +79,7 @@ pub struct Args {
 
     /// Also serve CCE pod identity: POST /pod-identity/credentials with this exact
     /// Authorization issues temporary credentials.
-    #[arg(long, value_name = "TOKEN", group = "credential_endpoint", value_parser = parse_pod_token)]
+    #[arg(long, value_name = "TOKEN", group = "credential_endpoint", value_parser = Secret(parse_pod_token))]
     pub pod_identity_token: Option<String>,
 
     /// How long issued temporary credentials stay valid (for IAM and STS: at most; they
@@ -105,7 +105,7 @@ pub struct Args {
         long = "idp",
         value_name = "IDP_ID=ID_TOKEN",
         groups = ["credential_endpoint", "iam_endpoint"],
-        value_parser = parse_idp
+        value_parser = Secret(parse_idp)
     )]
     pub idps: Vec<(String, String)>,
 
@@ -114,7 +114,7 @@ pub struct Args {
         long = "oidc-provider",
         value_name = "PROVIDER_URN=ID_TOKEN",
         groups = ["credential_endpoint", "iam_endpoint"],
-        value_parser = parse_oidc_provider
+        value_parser = Secret(parse_oidc_provider)
     )]
     pub oidc_providers: Vec<(String, String)>,
 
@@ -123,7 +123,7 @@ pub struct Args {
         long = "user",
         value_name = "DOMAIN/NAME=PASSWORD",
         groups = ["credential_endpoint", "iam_endpoint"],
-        value_parser = parse_user
+        value_parser = Secret(parse_user)
     )]
     pub users: Vec<(String, String, String)>,
 
@@ -330,6 +330,34 @@ pub async fn run(args: &Args, mut out: impl Write) -> io::Result<()> {
     out.flush()?;
     std::future::pending::<()>().await;
     Ok(())
+}
+
+/// A value parser for flags that hold a secret: clap repeats a value it refuses in its
+/// error message, so these refuse theirs with an error that names the flag and the problem
+/// only.
+#[derive(Clone)]
+struct Secret<T>(fn(&str) -> Result<T, String>);
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Secret<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let flag = arg.map_or_else(|| "the value".to_owned(), |a| format!("'{a}'"));
+        let refuse = |problem: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for {flag} (not repeated: it holds a secret): {problem}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value.to_str().ok_or_else(|| refuse("it is not UTF-8"))?;
+        (self.0)(text).map_err(|problem| refuse(&problem))
+    }
 }
 
 fn parse_project(text: &str) -> Result<(String, u64, Option<String>), String> {

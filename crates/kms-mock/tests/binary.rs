@@ -306,6 +306,191 @@ fn binary_without_credential_flags_serves_no_credential_endpoint() {
     assert_flat_error(&response, 404, "APIGW.0101");
 }
 
+#[test]
+fn binary_serves_iam_and_sts_as_its_flags_say_and_never_prints_their_secrets() {
+    const PASSWORD: &str = "binary-test-password";
+    const IDP_TOKEN: &str = "binary-test-idp-token";
+    const STS_TOKEN: &str = "binary-test-sts-token";
+    const PROVIDER: &str = "iam::0123:oidcProvider:ci";
+    let one = format!("{PID}=7@cn-north-4");
+    let two = format!("{OTHER_PID}=3@cn-east-3");
+    let user = format!("acct/alice={PASSWORD}");
+    let idp = format!("idp-1={IDP_TOKEN}");
+    let provider = format!("{PROVIDER}={STS_TOKEN}");
+    let running = Running::start(&[
+        "--project",
+        &one,
+        "--project",
+        &two,
+        "--ak",
+        AK,
+        "--sk",
+        SK,
+        "--user",
+        &user,
+        "--idp",
+        &idp,
+        "--oidc-provider",
+        &provider,
+        "--token-lifetime",
+        "120",
+        "--credential-lifetime",
+        "60",
+    ]);
+    let (url, addr) = running.listening("http");
+    let iam = running.next_line();
+    assert!(
+        iam.starts_with(&format!("iam: IAM at {url} "))
+            && iam.contains("/v3/projects")
+            && iam.contains("1 users")
+            && iam.contains("1 identity providers")
+            && iam.contains("120 s"),
+        "{iam}"
+    );
+    let sts = running.next_line();
+    assert!(
+        sts.starts_with(&format!("sts: STS at {url}/v5/agencies/assume-with-oidc"))
+            && sts.contains("1 OIDC providers")
+            && sts.contains("60 s"),
+        "{sts}"
+    );
+    for secret in [PASSWORD, IDP_TOKEN, STS_TOKEN, SK] {
+        assert!(
+            !iam.contains(secret) && !sts.contains(secret),
+            "{iam} {sts}"
+        );
+    }
+    assert!(
+        running
+            .lines
+            .recv_timeout(Duration::from_millis(200))
+            .is_err(),
+        "nothing more is printed"
+    );
+
+    // The project of a region, found with a signed request.
+    let mut request = http::Request::get("/v3/projects?name=cn-east-3")
+        .header("host", endpoint(&url).authority())
+        .body(Vec::new())
+        .unwrap();
+    let credentials: kms_proto::Credentials = AkSk::new(AK, SK).unwrap().into();
+    kms_proto::sign::sign_request(&mut request, &credentials, SystemTime::now()).unwrap();
+    let response = send_ok(addr, &request);
+    assert_eq!(response.status(), 200, "{}", response.text());
+    assert!(response.header("x-iam-trace-id").is_some());
+    let projects = response.json()["projects"].clone();
+    assert_eq!(projects.as_array().unwrap().len(), 1, "{projects}");
+    assert_eq!(projects[0]["id"], OTHER_PID);
+
+    // A password token scoped by region name, for 120 s, then KMS with it.
+    let body = format!(
+        "{{\"auth\":{{\"identity\":{{\"methods\":[\"password\"],\"password\":{{\"user\":\
+         {{\"domain\":{{\"name\":\"acct\"}},\"name\":\"alice\",\"password\":\"{PASSWORD}\"}}}}}},\
+         \"scope\":{{\"project\":{{\"name\":\"cn-north-4\"}}}}}}}}"
+    );
+    let response = send_ok(
+        addr,
+        &plain_request(&url, "POST", "/v3/auth/tokens", &[], body.as_bytes()),
+    );
+    assert_eq!(response.status(), 201, "{}", response.text());
+    let token = response.header("x-subject-token").unwrap().to_owned();
+    let expires_at = parse_expires_at(response.json()["token"]["expires_at"].as_str().unwrap());
+    let lifetime = expires_at.duration_since(SystemTime::now()).unwrap();
+    assert!(lifetime <= Duration::from_secs(120) && lifetime > Duration::from_secs(100));
+    assert_count(&send_ok(addr, &token_request(&url, &token, PID)), 7);
+
+    // Federation, then temporary credentials for 60 s at most, then KMS with them.
+    let body = format!("{{\"auth\":{{\"id_token\":{{\"id\":\"{IDP_TOKEN}\"}}}}}}");
+    let response = send_ok(
+        addr,
+        &plain_request(
+            &url,
+            "POST",
+            "/v3.0/OS-AUTH/id-token/tokens",
+            &[("x-idp-id", "idp-1")],
+            body.as_bytes(),
+        ),
+    );
+    assert_eq!(response.status(), 201, "{}", response.text());
+    let federated = response.header("x-subject-token").unwrap().to_owned();
+    let body = format!(
+        "{{\"auth\":{{\"identity\":{{\"methods\":[\"token\"],\"token\":{{\"id\":\"{federated}\",\
+         \"duration_seconds\":21600}}}}}}}}"
+    );
+    let response = send_ok(
+        addr,
+        &plain_request(
+            &url,
+            "POST",
+            "/v3.0/OS-CREDENTIAL/securitytokens",
+            &[],
+            body.as_bytes(),
+        ),
+    );
+    assert_eq!(response.status(), 201, "{}", response.text());
+    let (temporary, expires_at) = kms_proto::credentials::parse_document(&response.body)
+        .unwrap()
+        .into_parts();
+    assert!(expires_at <= SystemTime::now() + Duration::from_secs(60));
+    assert_count(
+        &send_ok(addr, &build(&url, temporary, PID, SystemTime::now())),
+        7,
+    );
+
+    // STS, for any agency.
+    let body = format!(
+        "{{\"provider_urn\":\"{PROVIDER}\",\"agency_urn\":\"iam::0123:agency:deploy\",\
+         \"agency_session_name\":\"oidc-sts-session\",\"id_token\":\"{STS_TOKEN}\",\
+         \"duration_seconds\":3600}}"
+    );
+    let response = send_ok(
+        addr,
+        &plain_request(
+            &url,
+            "POST",
+            "/v5/agencies/assume-with-oidc",
+            &[],
+            body.as_bytes(),
+        ),
+    );
+    assert_eq!(response.status(), 200, "{}", response.text());
+    let (temporary, _) = kms_proto::credentials::parse_document(&response.body)
+        .unwrap()
+        .into_parts();
+    assert_count(
+        &send_ok(addr, &build(&url, temporary, OTHER_PID, SystemTime::now())),
+        3,
+    );
+}
+
+#[test]
+fn binary_with_iam_alone_lists_projects_and_without_it_serves_no_iam() {
+    let project = format!("{PID}=7@cn-north-4");
+    let token = format!("t@{PID}");
+    let running = Running::start(&["--project", &project, "--token", &token, "--iam"]);
+    let (url, addr) = running.listening("http");
+    assert!(running.next_line().starts_with("iam: "));
+    assert!(running.next_line().starts_with("sts: "));
+    let request = plain_request(
+        &url,
+        "GET",
+        "/v3/projects?name=cn-north-4",
+        &[("x-auth-token", "t")],
+        b"",
+    );
+    let response = send_ok(addr, &request);
+    assert_eq!(response.status(), 200, "{}", response.text());
+    assert_eq!(response.json()["projects"][0]["id"], PID);
+
+    let running = Running::start(&["--project", &project, "--token", &token]);
+    let (url, addr) = running.listening("http");
+    let response = send_ok(
+        addr,
+        &plain_request(&url, "GET", "/v3/projects", &[("x-auth-token", "t")], b""),
+    );
+    assert_flat_error(&response, 404, "APIGW.0101");
+}
+
 /// Runs `kms-mock args`, expecting it to exit on its own; returns its status and stderr.
 fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
     let mut child = ChildGuard(
@@ -363,6 +548,28 @@ fn binary_refuses_bad_flags_with_exit_code_2_and_names_the_problem() {
             &["--credential-lifetime", "seconds above 0"],
         ),
         (&["--pod-identity-token", ""], &["--pod-identity-token"]),
+        (
+            &["--project", "p=1@cn north"],
+            &["--project", "is not a region name"],
+        ),
+        (&["--project", "p=1@"], &["--project", "region"]),
+        (&["--token-lifetime", "60"], &["--token-lifetime", "--iam"]),
+        (
+            &["--iam", "--token-lifetime", "0"],
+            &["--token-lifetime", "seconds above 0"],
+        ),
+        (
+            &["--user", "acct/alice"],
+            &["--user", "DOMAIN/NAME=PASSWORD"],
+        ),
+        (&["--user", "alice=pw"], &["--user", "DOMAIN/NAME=PASSWORD"]),
+        (&["--user", "acct/=pw"], &["--user", "user name"]),
+        (&["--idp", "idp-only"], &["--idp", "IDP_ID=ID_TOKEN"]),
+        (&["--idp", "=token"], &["--idp", "non-empty"]),
+        (
+            &["--oidc-provider", "urn="],
+            &["--oidc-provider", "PROVIDER_URN=ID_TOKEN"],
+        ),
     ];
     for (args, expected) in cases {
         let (status, stderr) = run_to_exit(args);
@@ -377,6 +584,32 @@ fn binary_refuses_bad_flags_with_exit_code_2_and_names_the_problem() {
                 "{args:?}: stderr does not mention {text:?}: {stderr}"
             );
         }
+    }
+}
+
+#[test]
+fn binary_never_repeats_the_value_of_a_refused_secret_flag() {
+    const SECRET: &str = "hunter2-secret";
+    let user = format!("acct/={SECRET}");
+    let idp = format!("={SECRET}");
+    let provider = format!("={SECRET}");
+    let token = format!("{SECRET}@not/a-project");
+    let pod = format!("{SECRET}\u{1}");
+    for (flag, value) in [
+        ("--user", &user),
+        ("--idp", &idp),
+        ("--oidc-provider", &provider),
+        ("--token", &token),
+        ("--pod-identity-token", &pod),
+    ] {
+        let (status, stderr) = run_to_exit(&[flag, value]);
+        assert_eq!(status.code(), Some(2), "{flag}: {status}, stderr {stderr}");
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+        assert!(stderr.contains("not repeated"), "{flag}: {stderr}");
+        assert!(
+            !stderr.contains(SECRET),
+            "{flag}: the secret is repeated: {stderr}"
+        );
     }
 }
 
