@@ -23,9 +23,80 @@ type Body = Empty<Bytes>;
 type Tcp = LimitedConnector<HttpConnector>;
 
 /// The two shapes of pooled client: direct, or through a `CONNECT` proxy.
-enum Pool {
-    Direct(LegacyClient<HttpsConnector<Tcp>, Body>),
-    Proxied(LegacyClient<HttpsConnector<Tunnel<Tcp>>, Body>),
+pub(crate) enum Pool<B = Body> {
+    Direct(LegacyClient<HttpsConnector<Tcp>, B>),
+    Proxied(LegacyClient<HttpsConnector<Tunnel<Tcp>>, B>),
+}
+
+impl<B> Pool<B>
+where
+    B: hyper::body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    /// A pool holding at most `connections` connections, configured as `config` says
+    /// (connect timeout, proxy, trusted roots, limits of a response head).
+    fn new(
+        config: &ClientConfig,
+        tls: rustls::ClientConfig,
+        connections: usize,
+    ) -> Result<Self, Error> {
+        let mut http = HttpConnector::new();
+        // The URI scheme is https; the TLS layer above handles it.
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(config.connect_timeout()));
+        http.set_nodelay(true);
+        let http = LimitedConnector::new(http, connections);
+        let builder = LegacyClient::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_max_idle_per_host(connections)
+            .timer(TokioTimer::new())
+            // The core decides the head's limits (kms_proto::MAX_RESPONSE_HEAD); hyper's
+            // read buffer, its only bound on a head, must not refuse less: a head over it
+            // may still be read whole when it arrives in one read, up to twice as much.
+            .http1_max_buf_size(2 * kms_proto::MAX_RESPONSE_HEAD)
+            .http1_max_headers(kms_proto::MAX_RESPONSE_HEADERS)
+            .clone();
+        let https = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1();
+        Ok(match config.proxy() {
+            None => Pool::Direct(builder.build(https.wrap_connector(http))),
+            Some(proxy) => {
+                let proxy_uri =
+                    http::Uri::try_from(format!("http://{}:{}", proxy.host(), proxy.port()))
+                        .map_err(|_| InvalidInput::new(Input::Proxy, Problem::NotAUrl))?;
+                let mut tunnel = Tunnel::new(proxy_uri, http);
+                if let Some(basic) = proxy.basic_authorization() {
+                    let value = http::HeaderValue::from_str(&basic).map_err(|_| {
+                        InvalidInput::new(
+                            Input::Proxy,
+                            Problem::Malformed {
+                                expected: "header text",
+                            },
+                        )
+                    })?;
+                    tunnel = tunnel.with_auth(value);
+                }
+                Pool::Proxied(builder.build(https.wrap_connector(tunnel)))
+            }
+        })
+    }
+
+    /// Sends `request` (connecting only while it waits: see `limit`).
+    pub(crate) async fn request(
+        &self,
+        request: http::Request<B>,
+    ) -> Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+        limit::for_request(async {
+            match self {
+                Pool::Direct(client) => client.request(request).await,
+                Pool::Proxied(client) => client.request(request).await,
+            }
+        })
+        .await
+    }
 }
 
 /// An async ShowUserInstances client.
@@ -64,48 +135,11 @@ impl Client {
     /// credentials are not header text.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         let tls = tls::config(config.trust())?;
-        let mut http = HttpConnector::new();
-        // The URI scheme is https; the TLS layer above handles it.
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(config.connect_timeout()));
-        http.set_nodelay(true);
-        let http = LimitedConnector::new(http, config.max_connections());
-        let builder = LegacyClient::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_max_idle_per_host(config.max_connections())
-            .timer(TokioTimer::new())
-            // The core decides the head's limits (kms_proto::MAX_RESPONSE_HEAD); hyper's
-            // read buffer, its only bound on a head, must not refuse less: a head over it
-            // may still be read whole when it arrives in one read, up to twice as much.
-            .http1_max_buf_size(2 * kms_proto::MAX_RESPONSE_HEAD)
-            .http1_max_headers(kms_proto::MAX_RESPONSE_HEADERS)
-            .clone();
-        let credentials = Credentials::new(&config, tls.clone());
-        let https = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1();
-        let pool = match config.proxy() {
-            None => Pool::Direct(builder.build(https.wrap_connector(http))),
-            Some(proxy) => {
-                let proxy_uri =
-                    http::Uri::try_from(format!("http://{}:{}", proxy.host(), proxy.port()))
-                        .map_err(|_| InvalidInput::new(Input::Proxy, Problem::NotAUrl))?;
-                let mut tunnel = Tunnel::new(proxy_uri, http);
-                if let Some(basic) = proxy.basic_authorization() {
-                    let value = http::HeaderValue::from_str(&basic).map_err(|_| {
-                        InvalidInput::new(
-                            Input::Proxy,
-                            Problem::Malformed {
-                                expected: "header text",
-                            },
-                        )
-                    })?;
-                    tunnel = tunnel.with_auth(value);
-                }
-                Pool::Proxied(builder.build(https.wrap_connector(tunnel)))
-            }
-        };
+        let pool = Pool::new(&config, tls.clone(), config.max_connections())?;
+        // IAM and STS (credential sources over the network) go the way KMS calls go, on a
+        // pool of their own: a refresh never waits for a KMS connection, nor takes one.
+        let remote = Pool::new(&config, tls.clone(), 2)?;
+        let credentials = Credentials::new(&config, tls, remote);
         Ok(Client {
             inner: Arc::new(Inner {
                 pool,
@@ -227,14 +261,12 @@ impl Client {
         let (request, timeout) = attempt.into_parts();
         let request = request.map(|_| Empty::new());
         let exchange = async {
-            let response = limit::for_request(async {
-                match &self.inner.pool {
-                    Pool::Direct(client) => client.request(request).await,
-                    Pool::Proxied(client) => client.request(request).await,
-                }
-            })
-            .await
-            .map_err(classify::request_error)?;
+            let response = self
+                .inner
+                .pool
+                .request(request)
+                .await
+                .map_err(classify::request_error)?;
             let (parts, mut body) = response.into_parts();
             // At most `limit + 1` bytes are kept: one more than allowed is enough to refuse.
             let mut bytes = Vec::new();

@@ -29,6 +29,7 @@ use tracing::debug;
 use tracing::instrument::{Instrument, WithSubscriber};
 
 use crate::classify;
+use crate::client::Pool;
 
 type SourceClient = LegacyClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -40,12 +41,19 @@ pub(crate) struct Credentials {
     refreshed: Notify,
     /// Only the task holding a refresh ticket locks it.
     provider: tokio::sync::Mutex<Provider>,
-    /// For the credential services: no proxy, a short connect timeout, no redirects.
+    /// For the credential services on the instance or node (metadata, pod identity): no
+    /// proxy, a short connect timeout, no redirects.
     client: SourceClient,
+    /// For IAM and STS: as KMS calls go (proxy, trusted roots, connect timeout).
+    remote: Pool<Full<Bytes>>,
 }
 
 impl Credentials {
-    pub(crate) fn new(config: &ClientConfig, tls: rustls::ClientConfig) -> Arc<Self> {
+    pub(crate) fn new(
+        config: &ClientConfig,
+        tls: rustls::ClientConfig,
+        remote: Pool<Full<Bytes>>,
+    ) -> Arc<Self> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(SOURCE_CONNECT_TIMEOUT));
@@ -63,6 +71,7 @@ impl Credentials {
             refreshed: Notify::new(),
             provider: tokio::sync::Mutex::new(config.credential_provider().clone()),
             client,
+            remote,
         })
     }
 
@@ -139,8 +148,9 @@ impl Credentials {
                     refresh.on_file(read_file_blocking(path, max_len).await)
                 }
                 Need::Http(request) => {
+                    let remote = request.is_remote();
                     let (request, timeout) = request.into_parts();
-                    match self.send(request, timeout).await {
+                    match self.send(request, timeout, remote).await {
                         Ok((parts, body)) => {
                             refresh.on_response(parts.status, &parts.headers, &body)
                         }
@@ -155,14 +165,16 @@ impl Credentials {
         &self,
         request: http::Request<Vec<u8>>,
         timeout: Duration,
+        remote: bool,
     ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
         let request = request.map(|body| Full::new(Bytes::from(body)));
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(classify::request_error)?;
+            let response = if remote {
+                self.remote.request(request).await
+            } else {
+                self.client.request(request).await
+            }
+            .map_err(classify::request_error)?;
             let (parts, mut body) = response.into_parts();
             let mut bytes = Vec::new();
             while bytes.len() <= MAX_SOURCE_BODY {

@@ -103,11 +103,12 @@ impl Client {
             ureq::unversioned::transport::DefaultConnector::default(),
             crate::resolve::LiteralFirst::default(),
         );
+        let credentials = Credentials::new(&config, tls, agent.clone());
         Ok(Client {
             inner: Arc::new(Inner {
                 agent,
                 permits: Permits::new(config.max_connections()),
-                credentials: Credentials::new(&config, tls),
+                credentials,
                 project: std::sync::Mutex::new(None),
                 config,
             }),

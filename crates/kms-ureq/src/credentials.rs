@@ -29,12 +29,20 @@ pub(crate) struct Credentials {
     refreshed: Condvar,
     /// Only the caller holding a refresh ticket locks it.
     provider: Mutex<Provider>,
-    /// For the credential services: no proxy, a short connect timeout, no redirects.
+    /// For the credential services on the instance or node (metadata, pod identity): no
+    /// proxy, a short connect timeout, no redirects.
     agent: ureq::Agent,
+    /// For IAM and STS: the client's own agent (its proxy, trusted roots and connect
+    /// timeout). A refresh takes no connection permit: it is one request, now and then.
+    remote: ureq::Agent,
 }
 
 impl Credentials {
-    pub(crate) fn new(config: &ClientConfig, tls: ureq::tls::TlsConfig) -> Arc<Self> {
+    pub(crate) fn new(
+        config: &ClientConfig,
+        tls: ureq::tls::TlsConfig,
+        remote: ureq::Agent,
+    ) -> Arc<Self> {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -56,6 +64,7 @@ impl Credentials {
             refreshed: Condvar::new(),
             provider: Mutex::new(config.credential_provider().clone()),
             agent,
+            remote,
         })
     }
 
@@ -144,8 +153,13 @@ impl Credentials {
                 Need::Done(result) => return result,
                 Need::File(read) => refresh.on_file(read_file(read.path(), read.max_len())),
                 Need::Http(request) => {
+                    let agent = if request.is_remote() {
+                        &self.remote
+                    } else {
+                        &self.agent
+                    };
                     let (request, timeout) = request.into_parts();
-                    match self.send(request, timeout) {
+                    match send(agent, request, timeout) {
                         Ok((parts, body)) => {
                             refresh.on_response(parts.status, &parts.headers, &body)
                         }
@@ -155,33 +169,34 @@ impl Credentials {
             }
         }
     }
+}
 
-    fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Duration,
-    ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
-        let request = self
-            .agent
-            .configure_request(request)
-            .timeout_global(Some(timeout))
-            .build();
-        // An empty body is no body: ureq would otherwise send `Content-Length: 0` with a GET
-        // (the core sets it itself where the official SDKs send it).
-        let response = if request.body().is_empty() {
-            self.agent.run(request.map(|_| ()))
-        } else {
-            self.agent.run(request)
-        }
-        .map_err(classify::request_error)?;
-        let (parts, body) = response.into_parts();
-        let mut bytes = Vec::new();
-        body.into_reader()
-            .take(MAX_SOURCE_BODY as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(classify::body_error)?;
-        Ok((parts, bytes))
+/// Sends a credential request on `agent` within `timeout`, reading at most
+/// [`MAX_SOURCE_BODY`] + 1 bytes of the body.
+fn send(
+    agent: &ureq::Agent,
+    request: http::Request<Vec<u8>>,
+    timeout: Duration,
+) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
+    let request = agent
+        .configure_request(request)
+        .timeout_global(Some(timeout))
+        .build();
+    // An empty body is no body: ureq would otherwise send `Content-Length: 0` with a GET
+    // (the core sets it itself where the official SDKs send it).
+    let response = if request.body().is_empty() {
+        agent.run(request.map(|_| ()))
+    } else {
+        agent.run(request)
     }
+    .map_err(classify::request_error)?;
+    let (parts, body) = response.into_parts();
+    let mut bytes = Vec::new();
+    body.into_reader()
+        .take(MAX_SOURCE_BODY as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(classify::body_error)?;
+    Ok((parts, bytes))
 }
 
 /// Reads a file a source needs: a regular file of at most `max_len` bytes.

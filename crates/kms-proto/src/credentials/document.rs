@@ -328,6 +328,11 @@ fn field(
     Err(DocumentError::new(DocumentErrorKind::Missing(field)))
 }
 
+/// An RFC 3339 time (IAM's `expires_at`), if it is one `SystemTime` can hold.
+pub(crate) fn parse_time(text: &str) -> Option<SystemTime> {
+    parse_expiry(text).ok()
+}
+
 /// An RFC 3339 time as a `SystemTime`; `Err(None)` when it is valid RFC 3339 but outside
 /// what `SystemTime` can hold on this platform.
 fn parse_expiry(text: &str) -> Result<SystemTime, Option<time::error::Parse>> {

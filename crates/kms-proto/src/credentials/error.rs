@@ -90,6 +90,13 @@ pub(crate) enum Failure {
         code: Option<String>,
         message: Option<String>,
     },
+    /// IAM or STS answered with an error.
+    Iam {
+        url: String,
+        error: crate::iam::IamError,
+    },
+    /// IAM's answer lacks what it must carry (`X-Subject-Token`, an expiry).
+    Incomplete { url: String, missing: &'static str },
     /// The instance has no agency bound (ECS metadata's own answer).
     NoAgency,
     /// The answer was not a usable credential document.
@@ -132,6 +139,7 @@ impl SourceError {
     pub fn status(&self) -> Option<StatusCode> {
         match &self.failure {
             Failure::Status { status, .. } => Some(*status),
+            Failure::Iam { error, .. } => Some(error.status()),
             _ => None,
         }
     }
@@ -140,6 +148,7 @@ impl SourceError {
     pub fn code(&self) -> Option<&str> {
         match &self.failure {
             Failure::Status { code, .. } => code.as_deref(),
+            Failure::Iam { error, .. } => error.code(),
             _ => None,
         }
     }
@@ -148,6 +157,15 @@ impl SourceError {
     pub fn message(&self) -> Option<&str> {
         match &self.failure {
             Failure::Status { message, .. } => message.as_deref(),
+            Failure::Iam { error, .. } => error.message(),
+            _ => None,
+        }
+    }
+
+    /// The `X-IAM-Trace-Id` of IAM's (or STS's) error answer, to quote to support.
+    pub fn trace_id(&self) -> Option<&str> {
+        match &self.failure {
+            Failure::Iam { error, .. } => error.trace_id(),
             _ => None,
         }
     }
@@ -237,6 +255,10 @@ impl fmt::Display for SourceError {
                     write!(f, ": {}", Untrusted(message))?;
                 }
                 Ok(())
+            }
+            Failure::Iam { url, error } => write!(f, "{label}: {url} answered {error}"),
+            Failure::Incomplete { url, missing } => {
+                write!(f, "{label}: the answer of {url} has no {missing}")
             }
             Failure::NoAgency => write!(f, "{label}: the instance has no agency"),
             Failure::Document { url, error } => write!(f, "{label}: the answer of {url}: {error}"),

@@ -23,13 +23,21 @@ pub enum SourceKind {
     KooCli,
     /// CCE pod identity (`HC_CONTAINER_CREDENTIALS_FULL_URI`).
     PodIdentity,
+    /// IAM federation with an OIDC identity token (`HUAWEICLOUD_SDK_IDP_ID` and
+    /// `HUAWEICLOUD_SDK_ID_TOKEN_FILE`, or a profile's `idp_id` and `id_token_file`).
+    IamFederation,
+    /// STS, assuming an agency with an OIDC identity token (`HUAWEICLOUD_OIDC_*`).
+    OidcSts,
+    /// An IAM user token from a user name and password (`HUAWEICLOUD_SDK_IAM_*`).
+    IamPassword,
     /// The ECS metadata service (an agency bound to the instance).
     Metadata,
 }
 
 impl SourceKind {
     /// A stable lower-case name: `static`, `environment`, `profile-file`, `koocli`,
-    /// `pod-identity` or `metadata` (the names `kms count --credentials` takes).
+    /// `pod-identity`, `iam-federation`, `oidc-sts`, `iam-password` or `metadata` (the
+    /// names `kms count --credentials` takes).
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Static => "static",
@@ -37,6 +45,9 @@ impl SourceKind {
             SourceKind::ProfileFile => "profile-file",
             SourceKind::KooCli => "koocli",
             SourceKind::PodIdentity => "pod-identity",
+            SourceKind::IamFederation => "iam-federation",
+            SourceKind::OidcSts => "oidc-sts",
+            SourceKind::IamPassword => "iam-password",
             SourceKind::Metadata => "metadata",
         }
     }
@@ -49,6 +60,9 @@ impl SourceKind {
             SourceKind::ProfileFile => "profile file",
             SourceKind::KooCli => "KooCLI configuration",
             SourceKind::PodIdentity => "CCE pod identity",
+            SourceKind::IamFederation => "IAM federation (OIDC)",
+            SourceKind::OidcSts => "STS (OIDC)",
+            SourceKind::IamPassword => "IAM password",
             SourceKind::Metadata => "ECS metadata",
         }
     }

@@ -36,6 +36,13 @@ pub enum Input {
     PodIdentityUri,
     /// The CCE pod identity token (`HC_CONTAINER_AUTHORIZATION_TOKEN_FILE`'s contents).
     PodIdentityToken,
+    /// An OIDC identity token (for IAM federation or STS).
+    IdToken,
+    /// An IAM user's password.
+    Password,
+    /// A setting of a credential source (an IAM user or domain name, an identity
+    /// provider id, an STS duration...).
+    SourceSetting,
 }
 
 impl Input {
@@ -57,6 +64,9 @@ impl Input {
             Input::MetadataToken => "metadata session token",
             Input::PodIdentityUri => "pod identity URL",
             Input::PodIdentityToken => "pod identity token",
+            Input::IdToken => "OIDC identity token",
+            Input::Password => "IAM password",
+            Input::SourceSetting => "credential source setting",
         }
     }
 
@@ -69,6 +79,8 @@ impl Input {
                 | Input::AuthToken
                 | Input::MetadataToken
                 | Input::PodIdentityToken
+                | Input::IdToken
+                | Input::Password
         )
     }
 }

@@ -7,7 +7,8 @@ use super::super::error::{Failure, FileProblem};
 use super::super::koocli::{MAX_KOOCLI_LEN, parse_koocli};
 use super::super::profile::{MAX_PROFILE_LEN, ProfileSection, parse_profile};
 use super::super::{Identity, SourceKind};
-use super::{FileRead, Next};
+use super::federation::Federation;
+use super::{FileRead, IamPlace, Next};
 
 #[derive(Clone, Debug)]
 pub(crate) struct FileSource {
@@ -16,6 +17,14 @@ pub(crate) struct FileSource {
     koocli: Option<Option<String>>,
     /// Named by the user: a missing file is a failure, not a reason to skip.
     explicit: bool,
+    /// `HUAWEICLOUD_SDK_IAM_ENDPOINT`, for a profile that federates.
+    iam_env: Option<String>,
+}
+
+/// What a profile gave: credentials (or why not), or IAM federation to run.
+pub(crate) enum FileOutcome {
+    Next(Next),
+    Federate(Federation),
 }
 
 /// Waiting for the file.
@@ -27,6 +36,7 @@ impl FileSource {
             path,
             koocli: None,
             explicit,
+            iam_env: None,
         }
     }
 
@@ -35,7 +45,14 @@ impl FileSource {
             path,
             koocli: Some(profile),
             explicit,
+            iam_env: None,
         }
+    }
+
+    /// Remembers `HUAWEICLOUD_SDK_IAM_ENDPOINT`, for a profile that federates.
+    pub(crate) fn with_iam_env(mut self, iam_env: Option<String>) -> Self {
+        self.iam_env = iam_env;
+        self
     }
 
     pub(crate) fn kind(&self) -> SourceKind {
@@ -61,25 +78,50 @@ impl FileSource {
         )
     }
 
-    pub(crate) fn on_file(&self, _step: &mut Step, result: Result<Vec<u8>, FileProblem>) -> Next {
+    pub(crate) fn on_file(
+        &self,
+        _step: &mut Step,
+        result: Result<Vec<u8>, FileProblem>,
+    ) -> FileOutcome {
+        FileOutcome::Next(match self.read(result) {
+            Ok(outcome) => return outcome,
+            Err(failure) => Next::Finished(Err(failure)),
+        })
+    }
+
+    fn read(&self, result: Result<Vec<u8>, FileProblem>) -> Result<FileOutcome, Failure> {
         let bytes = match result {
             Ok(bytes) => bytes,
             Err(FileProblem::NotFound) if !self.explicit => {
-                return Next::Finished(Err(Failure::NoFile(self.path.clone())));
+                return Err(Failure::NoFile(self.path.clone()));
             }
-            Err(problem) => return Next::Finished(Err(Failure::File(self.path.clone(), problem))),
+            Err(problem) => return Err(Failure::File(self.path.clone(), problem)),
         };
         let profile = match &self.koocli {
             None => parse_profile(&bytes, ProfileSection::Basic),
             Some(name) => parse_koocli(&bytes, name.as_deref()),
         };
-        let profile = match profile {
-            Ok(profile) => profile,
-            Err(e) => return Next::Finished(Err(Failure::Profile(e.with_path(self.path.clone())))),
-        };
+        let profile = profile.map_err(|e| Failure::Profile(e.with_path(self.path.clone())))?;
+        // As in the official SDKs, an identity provider and token file take precedence over
+        // keys in the same section.
+        if let (Some(idp), Some(token_file)) = (profile.idp_id(), profile.id_token_file()) {
+            let place = IamPlace::new(
+                self.iam_env.clone(),
+                profile.iam_endpoint().map(str::to_owned),
+            );
+            return Ok(FileOutcome::Federate(Federation::new(
+                place,
+                idp.to_owned(),
+                token_file.into(),
+            )));
+        }
         match profile.credentials() {
-            Some(credentials) => Next::Finished(Ok(Identity::new(credentials, None, self.kind()))),
-            None => Next::Finished(Err(Failure::NoKeys(self.path.clone()))),
+            Some(credentials) => Ok(FileOutcome::Next(Next::Finished(Ok(Identity::new(
+                credentials,
+                None,
+                self.kind(),
+            ))))),
+            None => Err(Failure::NoKeys(self.path.clone())),
         }
     }
 }

@@ -9,15 +9,38 @@ use super::error::{CredentialError, Failure, FileProblem, SourceError};
 use super::{Credentials, Identity, SourceKind};
 use crate::call::{TransportErrorKind, TransportFailure};
 use crate::env::{EnvError, credentials_from_env};
-use crate::input::{Endpoint, HttpPolicy, Input, InvalidInput, Problem, check_chars, check_len};
+use crate::input::{
+    Endpoint, HttpPolicy, Input, InvalidInput, Problem, ProjectId, Region, check_chars, check_len,
+};
 
+mod federation;
 mod files;
 mod metadata;
+mod password;
 mod pod_identity;
+mod sts;
 
+use federation::Federation;
 use files::FileSource;
 use metadata::Metadata;
+use password::{Password, PasswordFrom};
 use pod_identity::PodIdentity;
+use sts::{IdToken, Sts};
+
+pub use password::{ENV_IAM_DOMAIN, ENV_IAM_PASSWORD, ENV_IAM_PASSWORD_FILE, ENV_IAM_USER};
+pub use sts::{
+    DEFAULT_STS_ENDPOINT, ENV_OIDC_AGENCY_URN, ENV_OIDC_DURATION_SECONDS, ENV_OIDC_ID_TOKEN,
+    ENV_OIDC_POLICY, ENV_OIDC_POLICY_IDS, ENV_OIDC_PROVIDER_URN, ENV_OIDC_SESSION_NAME,
+    ENV_OIDC_TOKEN_FILE, ENV_STS_ENDPOINT,
+};
+
+/// `HUAWEICLOUD_SDK_IDP_ID`: the identity provider of IAM federation.
+pub const ENV_IDP_ID: &str = "HUAWEICLOUD_SDK_IDP_ID";
+/// `HUAWEICLOUD_SDK_ID_TOKEN_FILE`: the OIDC identity token's file, for IAM federation.
+pub const ENV_ID_TOKEN_FILE: &str = "HUAWEICLOUD_SDK_ID_TOKEN_FILE";
+/// `HUAWEICLOUD_SDK_REGION`: the region IAM-based sources use (IAM's endpoint, a password
+/// token's scope) when the code gives none ([`Provider::with_region`]).
+pub const ENV_REGION: &str = "HUAWEICLOUD_SDK_REGION";
 
 /// How long a transport may take to connect to a credential service (ECS metadata, CCE
 /// pod identity): 1 s. Both are on the local network or the node itself; off ECS the
@@ -46,13 +69,35 @@ pub const DEFAULT_METADATA_ENDPOINT: &str = "http://169.254.169.254";
 /// marked sensitive) and how long it may take from sending to the last body byte. Connect
 /// within [`SOURCE_CONNECT_TIMEOUT`], never through the KMS proxy, never following a
 /// redirect, and read at most [`MAX_SOURCE_BODY`] + 1 bytes of the body.
-#[derive(Debug)]
 pub struct SourceRequest {
     request: Request<Vec<u8>>,
     timeout: Duration,
+    remote: bool,
+}
+
+/// The method, URI and body length only: bodies carry identity tokens and passwords, and
+/// secret headers are already marked sensitive.
+impl std::fmt::Debug for SourceRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceRequest")
+            .field("method", self.request.method())
+            .field("uri", self.request.uri())
+            .field("body_len", &self.request.body().len())
+            .field("timeout", &self.timeout)
+            .field("remote", &self.remote)
+            .finish()
+    }
 }
 
 impl SourceRequest {
+    /// Whether it goes to a Huawei Cloud service over the network (IAM, STS): send it as
+    /// the client sends its KMS calls (its proxy, trusted roots and connect timeout).
+    /// Otherwise it goes to a service on the instance or node (ECS metadata, CCE pod
+    /// identity): never through the proxy, connecting within [`SOURCE_CONNECT_TIMEOUT`].
+    pub fn is_remote(&self) -> bool {
+        self.remote
+    }
+
     /// The request.
     pub fn request(&self) -> &Request<Vec<u8>> {
         &self.request
@@ -144,6 +189,10 @@ pub struct Provider {
     chain: bool,
     /// The source of the chain that answered last: later refreshes ask only it.
     chosen: Option<usize>,
+    /// For IAM-based sources: the region (IAM's endpoint, a password token's scope).
+    region: Option<Region>,
+    /// For a password token: the project to scope it to (else the region's name).
+    project: Option<ProjectId>,
 }
 
 #[derive(Clone, Debug)]
@@ -155,6 +204,9 @@ enum Source {
     Files(FileSource),
     PodIdentity(PodIdentity),
     Metadata(Metadata),
+    Federation(SourceKind, Federation),
+    Sts(Sts),
+    Password(Password),
 }
 
 /// Why a source cannot work, as found at construction (cloneable, unlike [`Failure`]).
@@ -195,7 +247,34 @@ impl Provider {
             sources: vec![source],
             chain: false,
             chosen: None,
+            region: None,
+            project: None,
         }
+    }
+
+    /// Reads `HUAWEICLOUD_SDK_REGION` and `HUAWEICLOUD_SDK_PROJECT_ID` for the IAM-based
+    /// sources (ignored when malformed: a source that needs them says so).
+    fn context(mut self, lookup: &impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        self.region = get(ENV_REGION).and_then(|r| Region::new(&r).ok());
+        self.project = get(crate::env::ENV_PROJECT_ID).and_then(|p| ProjectId::new(&p).ok());
+        self
+    }
+
+    /// Sets the region the IAM-based sources use: IAM's endpoint
+    /// (`https://iam.{region}.myhuaweicloud.com`) and a password token's scope. Default:
+    /// `HUAWEICLOUD_SDK_REGION` read through the constructor's lookup.
+    pub fn with_region(mut self, region: Region) -> Self {
+        self.region = Some(region);
+        self
+    }
+
+    /// Sets the project a password token is scoped to (default:
+    /// `HUAWEICLOUD_SDK_PROJECT_ID` read through the constructor's lookup; else the
+    /// region's name scopes it).
+    pub fn with_project(mut self, project: ProjectId) -> Self {
+        self.project = Some(project);
+        self
     }
 
     /// Static credentials: never refreshed.
@@ -211,15 +290,39 @@ impl Provider {
     /// `|name| std::env::var(name).ok()` for the real environment; empty values count as
     /// unset): `HUAWEICLOUD_SDK_AK` and `_SK` (with `_SECURITY_TOKEN`), or
     /// `HUAWEICLOUD_SDK_AUTH_TOKEN`.
+    ///
+    /// When `HUAWEICLOUD_SDK_IDP_ID` and `HUAWEICLOUD_SDK_ID_TOKEN_FILE` are set, they take
+    /// precedence over AK/SK, as in the official SDKs: IAM federation with that token.
     pub fn environment(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        Self::single(environment(&lookup))
+        Self::single(environment(&lookup)).context(&lookup)
+    }
+
+    /// IAM federation: `HUAWEICLOUD_SDK_IDP_ID` and `HUAWEICLOUD_SDK_ID_TOKEN_FILE` (IAM
+    /// at `HUAWEICLOUD_SDK_IAM_ENDPOINT`, else the region's).
+    pub fn iam_federation(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Self::single(iam_federation(&lookup, SourceKind::IamFederation)).context(&lookup)
+    }
+
+    /// STS assume-agency with OIDC: `HUAWEICLOUD_OIDC_PROVIDER_URN`, `_AGENCY_URN`,
+    /// `_ID_TOKEN` or `_TOKEN_FILE`, `_SESSION_NAME` (default `oidc-sts-session`),
+    /// `_DURATION_SECONDS` (default 3600), `_POLICY`, `_POLICY_IDS`; STS at
+    /// `HUAWEICLOUD_SDK_STS_ENDPOINT`, else `https://sts.cn-north-4.myhuaweicloud.com`.
+    pub fn oidc_sts(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Self::single(oidc_sts(&lookup)).context(&lookup)
+    }
+
+    /// An IAM user token: `HUAWEICLOUD_SDK_IAM_USER`, `HUAWEICLOUD_SDK_IAM_DOMAIN` and
+    /// `HUAWEICLOUD_SDK_IAM_PASSWORD` (or `_PASSWORD_FILE`), this project's own variables;
+    /// scoped to [`with_project`](Self::with_project)'s project, else the region's.
+    pub fn iam_password(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Self::single(iam_password(&lookup)).context(&lookup)
     }
 
     /// The profile file: `HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
     /// `~/.huaweicloud/credentials` (`HOME` through `lookup`), section `[basic]`. Read at
     /// the first refresh; its credentials never expire.
     pub fn profile_file(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        Self::single(profile_file(&lookup))
+        Self::single(profile_file(&lookup)).context(&lookup)
     }
 
     /// The profile file at `path`, section `[basic]`.
@@ -260,7 +363,9 @@ impl Provider {
     pub fn default_chain(lookup: impl Fn(&str) -> Option<String>) -> Self {
         Provider {
             sources: vec![
+                oidc_sts(&lookup),
                 environment(&lookup),
+                iam_password(&lookup),
                 profile_file(&lookup),
                 koocli(&lookup, None, false),
                 pod_identity(&lookup),
@@ -268,7 +373,10 @@ impl Provider {
             ],
             chain: true,
             chosen: None,
+            region: None,
+            project: None,
         }
+        .context(&lookup)
     }
 
     /// Whether the credentials are known without any I/O and never expire.
@@ -295,6 +403,9 @@ impl Provider {
 
 fn environment(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    if get(ENV_IDP_ID).is_some() || get(ENV_ID_TOKEN_FILE).is_some() {
+        return iam_federation(lookup, SourceKind::Environment);
+    }
     match credentials_from_env(get) {
         Ok(credentials) => Source::Fixed(Identity::new(credentials, None, SourceKind::Environment)),
         Err(EnvError::Missing(names)) if names.len() > 1 => Source::Unusable(
@@ -310,15 +421,213 @@ fn environment(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     }
 }
 
+fn iam_federation(lookup: &impl Fn(&str) -> Option<String>, kind: SourceKind) -> Source {
+    let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let unusable = |u| Source::Unusable(kind, u);
+    match (get(ENV_IDP_ID), get(ENV_ID_TOKEN_FILE)) {
+        (None, None) => unusable(Unusable::NotConfigured(format!("{ENV_IDP_ID} is not set"))),
+        (Some(_), None) => unusable(Unusable::Misconfigured(format!(
+            "{ENV_IDP_ID} is set but {ENV_ID_TOKEN_FILE} is not"
+        ))),
+        (None, Some(_)) => unusable(Unusable::Misconfigured(format!(
+            "{ENV_ID_TOKEN_FILE} is set but {ENV_IDP_ID} is not"
+        ))),
+        (Some(idp), Some(file)) => match setting(&idp, ENV_IDP_ID) {
+            Ok(idp) => Source::Federation(
+                kind,
+                Federation::new(IamPlace::from_env(lookup, None), idp, file.into()),
+            ),
+            Err(e) => unusable(Unusable::Invalid(e)),
+        },
+    }
+}
+
+fn oidc_sts(lookup: &impl Fn(&str) -> Option<String>) -> Source {
+    let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let unusable = |u| Source::Unusable(SourceKind::OidcSts, u);
+    let Some(provider_urn) = get(ENV_OIDC_PROVIDER_URN) else {
+        return unusable(Unusable::NotConfigured(format!(
+            "{ENV_OIDC_PROVIDER_URN} is not set"
+        )));
+    };
+    let Some(agency_urn) = get(ENV_OIDC_AGENCY_URN) else {
+        return unusable(Unusable::Misconfigured(format!(
+            "{ENV_OIDC_PROVIDER_URN} is set but {ENV_OIDC_AGENCY_URN} is not"
+        )));
+    };
+    let token = match (get(ENV_OIDC_ID_TOKEN), get(ENV_OIDC_TOKEN_FILE)) {
+        (Some(token), _) => match check_secret(crate::input::Input::IdToken, &token) {
+            Ok(()) => IdToken::Value(super::Secret(token.into())),
+            Err(e) => return unusable(Unusable::Invalid(e.with_origin(ENV_OIDC_ID_TOKEN))),
+        },
+        (None, Some(file)) => IdToken::File(file.into()),
+        (None, None) => {
+            return unusable(Unusable::Misconfigured(format!(
+                "{ENV_OIDC_PROVIDER_URN} is set but neither {ENV_OIDC_ID_TOKEN} nor {ENV_OIDC_TOKEN_FILE} is"
+            )));
+        }
+    };
+    let duration_seconds = match get(ENV_OIDC_DURATION_SECONDS) {
+        None => 3600,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return unusable(Unusable::Invalid(
+                    InvalidInput::new(
+                        Input::SourceSetting,
+                        Problem::Malformed {
+                            expected: "a whole number of seconds",
+                        },
+                    )
+                    .with_origin(ENV_OIDC_DURATION_SECONDS),
+                ));
+            }
+        },
+    };
+    let endpoint = match get(ENV_STS_ENDPOINT) {
+        Some(url) => Endpoint::parse(&url).map_err(|e| e.with_origin(ENV_STS_ENDPOINT)),
+        None => Endpoint::parse(DEFAULT_STS_ENDPOINT),
+    };
+    let endpoint = match endpoint {
+        Ok(endpoint) => endpoint,
+        Err(e) => return unusable(Unusable::Invalid(e)),
+    };
+    Source::Sts(Sts {
+        endpoint,
+        provider_urn,
+        agency_urn,
+        token,
+        session_name: get(ENV_OIDC_SESSION_NAME).unwrap_or_else(|| "oidc-sts-session".to_owned()),
+        duration_seconds,
+        policy: get(ENV_OIDC_POLICY),
+        policy_ids: get(ENV_OIDC_POLICY_IDS)
+            .map(|ids| {
+                ids.split(',')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+fn iam_password(lookup: &impl Fn(&str) -> Option<String>) -> Source {
+    let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let unusable = |u| Source::Unusable(SourceKind::IamPassword, u);
+    let (user, domain) = match (get(ENV_IAM_USER), get(ENV_IAM_DOMAIN)) {
+        (None, None) => {
+            return unusable(Unusable::NotConfigured(format!(
+                "{ENV_IAM_USER} is not set"
+            )));
+        }
+        (Some(user), Some(domain)) => (user, domain),
+        _ => {
+            return unusable(Unusable::Misconfigured(format!(
+                "{ENV_IAM_USER} and {ENV_IAM_DOMAIN} go together"
+            )));
+        }
+    };
+    let password = match (get(ENV_IAM_PASSWORD), get(ENV_IAM_PASSWORD_FILE)) {
+        (Some(password), None) => PasswordFrom::Value(super::Secret(password.into())),
+        (None, Some(file)) => PasswordFrom::File(file.into()),
+        (Some(_), Some(_)) => {
+            return unusable(Unusable::Misconfigured(format!(
+                "both {ENV_IAM_PASSWORD} and {ENV_IAM_PASSWORD_FILE} are set; unset one"
+            )));
+        }
+        (None, None) => {
+            return unusable(Unusable::Misconfigured(format!(
+                "{ENV_IAM_USER} is set but neither {ENV_IAM_PASSWORD} nor {ENV_IAM_PASSWORD_FILE} is"
+            )));
+        }
+    };
+    match (
+        setting(&user, ENV_IAM_USER),
+        setting(&domain, ENV_IAM_DOMAIN),
+    ) {
+        (Ok(user), Ok(domain)) => Source::Password(Password {
+            iam: IamPlace::from_env(lookup, None),
+            domain,
+            user,
+            password,
+        }),
+        (Err(e), _) | (_, Err(e)) => unusable(Unusable::Invalid(e)),
+    }
+}
+
+/// A setting that goes into a header or a JSON string: printable text, at most 256 bytes.
+fn setting(value: &str, origin: &str) -> Result<String, InvalidInput> {
+    let input = Input::SourceSetting;
+    check_len(input, value, 256).map_err(|e| e.with_origin(origin))?;
+    check_chars(input, value, "printable ASCII without spaces", |c| {
+        c.is_ascii_graphic()
+    })
+    .map_err(|e| e.with_origin(origin))?;
+    Ok(value.to_owned())
+}
+
+fn check_secret(input: Input, value: &str) -> Result<(), InvalidInput> {
+    check_len(input, value, crate::credentials::MAX_TOKEN_LEN)?;
+    check_chars(input, value, "printable ASCII without spaces", |c| {
+        c.is_ascii_graphic()
+    })
+}
+
+/// Where IAM is for a source: `HUAWEICLOUD_SDK_IAM_ENDPOINT` (read at construction), else a
+/// profile's `iam_endpoint`, else the region's (known at refresh).
+#[derive(Clone, Debug)]
+pub(crate) struct IamPlace {
+    env: Option<String>,
+    profile: Option<String>,
+}
+
+impl IamPlace {
+    pub(crate) fn from_env(
+        lookup: &impl Fn(&str) -> Option<String>,
+        profile: Option<String>,
+    ) -> Self {
+        Self::new(
+            lookup(crate::iam::ENV_IAM_ENDPOINT).filter(|v| !v.is_empty()),
+            profile,
+        )
+    }
+
+    pub(crate) fn new(env: Option<String>, profile: Option<String>) -> Self {
+        IamPlace { env, profile }
+    }
+
+    pub(crate) fn resolve(&self, region: Option<&Region>) -> Result<Endpoint, Failure> {
+        crate::iam::iam_endpoint(region, self.profile.as_deref(), |name| {
+            (name == crate::iam::ENV_IAM_ENDPOINT)
+                .then(|| self.env.clone())
+                .flatten()
+        })
+        .map_err(Failure::Invalid)
+    }
+}
+
+/// A secret a file holds (an identity token): UTF-8, trimmed, printable ASCII.
+pub(crate) fn secret_text(
+    input: Input,
+    bytes: &[u8],
+    path: &std::path::Path,
+) -> Result<String, Failure> {
+    token_header(input, bytes)
+        .map_err(|e| Failure::Invalid(e.with_origin(path.display().to_string())))
+        .and_then(|header| header.to_str().map(str::to_owned).map_err(|_| unexpected()))
+}
+
 fn profile_file(lookup: &impl Fn(&str) -> Option<String>) -> Source {
+    let iam_env = lookup(crate::iam::ENV_IAM_ENDPOINT).filter(|v| !v.is_empty());
     if let Some(path) = lookup(ENV_CREDENTIALS_FILE).filter(|v| !v.is_empty()) {
-        return Source::Files(FileSource::profile(path.into(), true));
+        return Source::Files(FileSource::profile(path.into(), true).with_iam_env(iam_env));
     }
     match home(lookup) {
-        Some(home) => Source::Files(FileSource::profile(
-            home.join(".huaweicloud").join("credentials"),
-            false,
-        )),
+        Some(home) => Source::Files(
+            FileSource::profile(home.join(".huaweicloud").join("credentials"), false)
+                .with_iam_env(iam_env),
+        ),
         None => Source::Unusable(
             SourceKind::ProfileFile,
             Unusable::NotConfigured(format!("neither {ENV_CREDENTIALS_FILE} nor HOME is set")),
@@ -393,6 +702,10 @@ enum State {
     Files(files::Step),
     PodIdentity(pod_identity::Step),
     Metadata(metadata::Step),
+    /// IAM federation, from the environment or a profile (the source's own copy).
+    Federation(Box<Federation>, federation::Step),
+    Sts(sts::Step),
+    Password(password::Step),
 }
 
 /// One refresh in progress. See the [`Provider`] docs.
@@ -424,10 +737,24 @@ impl Refresh<'_> {
     /// The file asked for was read (the bytes), or could not be.
     pub fn on_file(&mut self, result: Result<Vec<u8>, FileProblem>) -> Need {
         let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
-            (State::Files(step), Some(Source::Files(source))) => source.on_file(step, result),
+            (State::Files(step), Some(Source::Files(source))) => {
+                match source.on_file(step, result) {
+                    files::FileOutcome::Next(next) => next,
+                    files::FileOutcome::Federate(federation) => {
+                        let (step, next) = federation.start(self.provider.region.as_ref());
+                        if let Some(step) = step {
+                            self.state = State::Federation(Box::new(federation), step);
+                        }
+                        next
+                    }
+                }
+            }
             (State::PodIdentity(step), Some(Source::PodIdentity(source))) => {
                 source.on_file(step, result)
             }
+            (State::Federation(federation, step), _) => federation.on_file(step, result),
+            (State::Sts(step), Some(Source::Sts(source))) => source.on_file(step, result),
+            (State::Password(step), Some(Source::Password(source))) => source.on_file(step, result),
             _ => Next::Finished(Err(unexpected())),
         };
         self.advance(next)
@@ -435,7 +762,6 @@ impl Refresh<'_> {
 
     /// The request sent got this answer (the body cut to [`MAX_SOURCE_BODY`] + 1 bytes).
     pub fn on_response(&mut self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Need {
-        let _ = headers;
         let now = self.now;
         let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
             (State::PodIdentity(step), Some(Source::PodIdentity(source))) => {
@@ -444,6 +770,13 @@ impl Refresh<'_> {
             (State::Metadata(step), Some(Source::Metadata(source))) => {
                 source.on_response(step, status, body, now)
             }
+            (State::Federation(federation, step), _) => {
+                federation.on_response(step, status, headers, body)
+            }
+            (State::Sts(_), Some(Source::Sts(source))) => source.on_response(status, headers, body),
+            (State::Password(step), Some(Source::Password(source))) => {
+                source.on_response(step, status, headers, body)
+            }
             _ => Next::Finished(Err(unexpected())),
         };
         self.advance(next)
@@ -451,14 +784,17 @@ impl Refresh<'_> {
 
     /// The request sent got no answer.
     pub fn on_failure(&mut self, failure: TransportFailure) -> Need {
-        let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
-            (State::PodIdentity(step), Some(Source::PodIdentity(source))) => {
-                Next::Finished(Err(no_answer(source.url(step), failure)))
-            }
-            (State::Metadata(step), Some(Source::Metadata(source))) => {
-                Next::Finished(Err(no_answer(source.url(step), failure)))
-            }
-            _ => Next::Finished(Err(unexpected())),
+        let url = match (&self.state, self.provider.sources.get(self.index)) {
+            (State::PodIdentity(step), Some(Source::PodIdentity(source))) => Some(source.url(step)),
+            (State::Metadata(step), Some(Source::Metadata(source))) => Some(source.url(step)),
+            (State::Federation(federation, step), _) => Some(federation.url(step)),
+            (State::Sts(_), Some(Source::Sts(source))) => Some(source.url()),
+            (State::Password(step), Some(Source::Password(source))) => Some(source.url(step)),
+            _ => None,
+        };
+        let next = match url {
+            Some(url) => Next::Finished(Err(no_answer(url, failure))),
+            None => Next::Finished(Err(unexpected())),
         };
         self.advance(next)
     }
@@ -474,6 +810,9 @@ impl Refresh<'_> {
             Some(Source::Files(files)) => files.kind(),
             Some(Source::PodIdentity(_)) => SourceKind::PodIdentity,
             Some(Source::Metadata(_)) => SourceKind::Metadata,
+            Some(Source::Federation(kind, _)) => *kind,
+            Some(Source::Sts(_)) => SourceKind::OidcSts,
+            Some(Source::Password(_)) => SourceKind::IamPassword,
             None => SourceKind::Static,
         }
     }
@@ -481,6 +820,8 @@ impl Refresh<'_> {
     /// Starts the source at `self.index`.
     fn start_source(&mut self) -> Next {
         let now = self.now;
+        let region = self.provider.region.clone();
+        let project = self.provider.project.clone();
         let (state, next) = match self.source_mut() {
             None => return Next::Finished(Err(unexpected())),
             Some(Source::Fixed(identity)) => (State::Idle, Next::Finished(Ok(identity.clone()))),
@@ -498,6 +839,20 @@ impl Refresh<'_> {
             Some(Source::Metadata(source)) => {
                 let (step, next) = source.start(now);
                 (State::Metadata(step), next)
+            }
+            Some(Source::Federation(_, source)) => match source.start(region.as_ref()) {
+                (Some(step), next) => (State::Federation(Box::new(source.clone()), step), next),
+                (None, next) => (State::Idle, next),
+            },
+            Some(Source::Sts(source)) => {
+                let (step, next) = source.start();
+                (State::Sts(step), next)
+            }
+            Some(Source::Password(source)) => {
+                match source.start(region.as_ref(), project.as_ref()) {
+                    (Some(step), next) => (State::Password(step), next),
+                    (None, next) => (State::Idle, next),
+                }
             }
         };
         self.state = state;
@@ -587,6 +942,35 @@ pub(crate) fn service_message(body: &[u8]) -> (Option<String>, Option<String>) {
     (code, message)
 }
 
+/// A request to IAM or STS (see [`SourceRequest::is_remote`]), with a JSON body.
+pub(crate) fn remote_request(
+    endpoint: &Endpoint,
+    path: &str,
+    headers: &[(&'static str, http::HeaderValue)],
+    body: &serde_json::Value,
+) -> Result<SourceRequest, Failure> {
+    let mut all = vec![(
+        "content-type",
+        http::HeaderValue::from_static("application/json;charset=UTF-8"),
+    )];
+    all.extend(headers.iter().cloned());
+    let body = serde_json::to_vec(body)
+        .map_err(|_| Failure::Internal("a request body could not be written".to_owned()))?;
+    let mut request = request(
+        http::Method::POST,
+        endpoint,
+        path,
+        &all,
+        body,
+        REMOTE_TIMEOUT,
+    )?;
+    request.remote = true;
+    Ok(request)
+}
+
+/// How long an exchange with IAM or STS may take: 10 s, the KMS attempt's default.
+pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A request to a credential service, with `Host` set from the URI.
 pub(crate) fn request(
     method: http::Method,
@@ -612,7 +996,11 @@ pub(crate) fn request(
     }
     builder
         .body(body)
-        .map(|request| SourceRequest { request, timeout })
+        .map(|request| SourceRequest {
+            request,
+            timeout,
+            remote: false,
+        })
         .map_err(|_| Failure::Internal(format!("{url} is not a valid request URL")))
 }
 

@@ -20,10 +20,15 @@ struct World {
     log: Vec<String>,
     /// Every header value of every request, to look for secrets.
     sent_headers: Vec<(String, http::HeaderValue)>,
+    /// Whether each request was remote (IAM, STS).
+    remote: Vec<bool>,
+    /// `Debug` of each request.
+    debug: Vec<String>,
 }
 
 enum Answer {
     Status(u16, &'static str),
+    WithHeaders(u16, Vec<(&'static str, &'static str)>, &'static str),
     Fail(TransportErrorKind, bool),
 }
 
@@ -34,6 +39,16 @@ impl World {
     }
     fn answer(mut self, status: u16, body: &'static str) -> Self {
         self.answers.push_back(Answer::Status(status, body));
+        self
+    }
+    fn answer_with(
+        mut self,
+        status: u16,
+        headers: Vec<(&'static str, &'static str)>,
+        body: &'static str,
+    ) -> Self {
+        self.answers
+            .push_back(Answer::WithHeaders(status, headers, body));
         self
     }
     fn fail(mut self, kind: TransportErrorKind, sent: bool) -> Self {
@@ -66,8 +81,10 @@ impl World {
                     refresh.on_file(result)
                 }
                 Need::Http(request) => {
+                    self.remote.push(request.is_remote());
+                    self.debug.push(format!("{request:?}"));
                     let (request, timeout) = request.into_parts();
-                    assert!(timeout <= Duration::from_secs(5));
+                    assert!(timeout <= Duration::from_secs(10));
                     let mut line = format!("{} {}", request.method(), request.uri());
                     for (name, value) in request.headers() {
                         if name != "host" && name != "accept" {
@@ -92,6 +109,17 @@ impl World {
                             &HeaderMap::new(),
                             body.as_bytes(),
                         ),
+                        Answer::WithHeaders(status, headers, body) => {
+                            let mut map = HeaderMap::new();
+                            for (name, value) in headers.iter().copied() {
+                                map.insert(name, value.parse().unwrap());
+                            }
+                            refresh.on_response(
+                                StatusCode::from_u16(status).unwrap(),
+                                &map,
+                                body.as_bytes(),
+                            )
+                        }
                         Answer::Fail(kind, sent) => {
                             refresh.on_failure(TransportFailure::new(kind, sent))
                         }
@@ -135,27 +163,35 @@ fn the_chain_lists_every_source_and_why_one_line_each() {
     );
     let text = error.to_string();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(lines.len(), 8, "{text}");
     assert_eq!(
         lines[1],
-        "  - environment variables: skipped: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or HUAWEICLOUD_SDK_AUTH_TOKEN, are not set"
+        "  - STS (OIDC): skipped: HUAWEICLOUD_OIDC_PROVIDER_URN is not set"
     );
     assert_eq!(
         lines[2],
-        "  - profile file: skipped: no file at /home/u/.huaweicloud/credentials"
+        "  - environment variables: skipped: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or HUAWEICLOUD_SDK_AUTH_TOKEN, are not set"
     );
     assert_eq!(
         lines[3],
-        "  - KooCLI configuration: skipped: no file at /home/u/.hcloud/config.json"
+        "  - IAM password: skipped: HUAWEICLOUD_SDK_IAM_USER is not set"
     );
     assert_eq!(
         lines[4],
+        "  - profile file: skipped: no file at /home/u/.huaweicloud/credentials"
+    );
+    assert_eq!(
+        lines[5],
+        "  - KooCLI configuration: skipped: no file at /home/u/.hcloud/config.json"
+    );
+    assert_eq!(
+        lines[6],
         "  - CCE pod identity: skipped: HC_CONTAINER_CREDENTIALS_FULL_URI is not set"
     );
     assert!(
-        lines[5].starts_with("  - ECS metadata: the service at http://169.254.169.254/meta-data/latest/api/token was not reachable (the connection failed); not on an ECS instance?"),
+        lines[7].starts_with("  - ECS metadata: the service at http://169.254.169.254/meta-data/latest/api/token was not reachable (the connection failed); not on an ECS instance?"),
         "{}",
-        lines[5]
+        lines[7]
     );
     let kinds: Vec<SourceKind> = error
         .sources()
@@ -165,15 +201,17 @@ fn the_chain_lists_every_source_and_why_one_line_each() {
     assert_eq!(
         kinds,
         [
+            SourceKind::OidcSts,
             SourceKind::Environment,
+            SourceKind::IamPassword,
             SourceKind::ProfileFile,
             SourceKind::KooCli,
             SourceKind::PodIdentity,
             SourceKind::Metadata
         ]
     );
-    assert!(error.sources()[4].is_unreachable());
-    assert!(error.sources()[..4].iter().all(SourceError::is_skipped));
+    assert!(error.sources()[6].is_unreachable());
+    assert!(error.sources()[..6].iter().all(SourceError::is_skipped));
 }
 
 #[test]
@@ -219,7 +257,7 @@ fn a_named_profile_file_that_is_missing_is_a_failure_not_a_skip() {
         Provider::default_chain(env(&[HOME, (ENV_CREDENTIALS_FILE, "/etc/hc/creds"), META]));
     let mut world = World::default().fail(TransportErrorKind::Connect, false);
     let error = world.drive(&mut provider, T0).unwrap_err();
-    let profile = &error.sources()[1];
+    let profile = &error.sources()[3];
     assert!(!profile.is_skipped());
     assert_eq!(
         profile.to_string(),
@@ -313,7 +351,7 @@ fn pod_identity_errors_name_the_status_code_and_message() {
     let mut world = World::default().fail(TransportErrorKind::Connect, false);
     let error = world.drive(&mut provider, T0).unwrap_err();
     assert!(error.to_string().contains("  - CCE pod identity: HC_CONTAINER_CREDENTIALS_FULL_URI is set but HC_CONTAINER_AUTHORIZATION_TOKEN_FILE is not"), "{error}");
-    assert!(!error.sources()[3].is_skipped());
+    assert!(!error.sources()[5].is_skipped());
 }
 
 #[test]
@@ -475,4 +513,221 @@ fn static_credentials_need_no_io() {
     assert!(provider.is_fixed());
     let identity = World::default().drive(&mut provider, T0).unwrap();
     assert_eq!(identity.source(), SourceKind::Static);
+}
+
+const IAM: (&str, &str) = ("HUAWEICLOUD_SDK_IAM_ENDPOINT", "http://127.0.0.1:7");
+const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2lnbmF0dXJl";
+
+#[test]
+fn sts_assumes_the_agency_with_the_identity_token() {
+    let lookup = env(&[
+        (ENV_OIDC_PROVIDER_URN, "iam::acct:identity-provider:ci"),
+        (ENV_OIDC_AGENCY_URN, "iam::acct:agency:deployer"),
+        (ENV_OIDC_TOKEN_FILE, "/var/run/oidc"),
+        (ENV_OIDC_POLICY_IDS, "p1, p2"),
+        (ENV_STS_ENDPOINT, "http://127.0.0.1:6"),
+        HOME,
+    ]);
+    let mut provider = Provider::default_chain(lookup);
+    let mut world = World::default()
+        .file("/var/run/oidc", ID_TOKEN)
+        .answer(200, DOC);
+    let identity = world.drive(&mut provider, T0).unwrap();
+    assert_eq!(identity.source(), SourceKind::OidcSts);
+    assert_eq!(
+        world.log,
+        [
+            "read /var/run/oidc".to_owned(),
+            format!(
+                "POST http://127.0.0.1:6/v5/agencies/assume-with-oidc content-type=application/json;charset=UTF-8 body={{\"agency_session_name\":\"oidc-sts-session\",\"agency_urn\":\"iam::acct:agency:deployer\",\"duration_seconds\":3600,\"id_token\":\"{ID_TOKEN}\",\"policy_ids\":[\"p1\",\"p2\"],\"provider_urn\":\"iam::acct:identity-provider:ci\"}}"
+            ),
+        ],
+        "STS comes first in the chain, as in the official Python chain"
+    );
+    assert_eq!(world.remote, [true]);
+    assert!(
+        world.debug.iter().all(|d| !d.contains(ID_TOKEN)),
+        "{:?}",
+        world.debug
+    );
+    // An error answer keeps STS's code, message and trace id.
+    let mut world = World::default()
+        .file("/var/run/oidc", ID_TOKEN)
+        .answer_with(
+            403,
+            vec![("x-iam-trace-id", "sts-trace-1")],
+            r#"{"error_code":"STS.0203","error_msg":"the identity token has expired"}"#,
+        );
+    let error = world.drive(&mut provider, T0).unwrap_err();
+    let source = &error.sources()[0];
+    assert_eq!(
+        (source.code(), source.trace_id()),
+        (Some("STS.0203"), Some("sts-trace-1"))
+    );
+    assert!(!error.to_string().contains(ID_TOKEN));
+}
+
+#[test]
+fn iam_federation_exchanges_the_identity_token_then_gets_temporary_keys() {
+    let lookup = env(&[
+        (ENV_IDP_ID, "idp-ci"),
+        (ENV_ID_TOKEN_FILE, "/var/run/id-token"),
+        ("HUAWEICLOUD_SDK_AK", "IGNORED"),
+        ("HUAWEICLOUD_SDK_SK", "ignored"),
+        IAM,
+    ]);
+    let mut provider = Provider::environment(lookup);
+    let mut world = World::default()
+        .file("/var/run/id-token", &format!("{ID_TOKEN}\n"))
+        .answer_with(
+            201,
+            vec![("x-subject-token", "MIIunscopedIAMtoken")],
+            r#"{"token":{"expires_at":"2026-12-02T00:00:00.000000Z"}}"#,
+        )
+        .answer(201, DOC);
+    let identity = world.drive(&mut provider, T0).unwrap();
+    assert_eq!(
+        (identity.source(), ak_of(&identity)),
+        (SourceKind::IamFederation, "TMPAK".to_owned())
+    );
+    assert_eq!(world.log[0], "read /var/run/id-token");
+    assert_eq!(
+        world.log[1],
+        format!(
+            "POST http://127.0.0.1:7/v3.0/OS-AUTH/id-token/tokens content-type=application/json;charset=UTF-8 x-idp-id=idp-ci body={{\"auth\":{{\"id_token\":{{\"id\":\"{ID_TOKEN}\"}}}}}}"
+        )
+    );
+    assert_eq!(
+        world.log[2],
+        "POST http://127.0.0.1:7/v3.0/OS-CREDENTIAL/securitytokens content-type=application/json;charset=UTF-8 body={\"auth\":{\"identity\":{\"methods\":[\"token\"],\"token\":{\"duration_seconds\":21600,\"id\":\"MIIunscopedIAMtoken\"}}}}"
+    );
+    assert_eq!(world.remote, [true, true]);
+    // No X-Subject-Token: a clear failure, not a panic.
+    let mut world = World::default()
+        .file("/var/run/id-token", ID_TOKEN)
+        .answer(201, "{}");
+    let error = world.drive(&mut provider, T0).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .ends_with("has no X-Subject-Token (the IAM token)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_profile_with_an_identity_provider_federates() {
+    let profile = "[basic]\nidp_id = idp-file\nid_token_file = /var/run/t\niam_endpoint = http://127.0.0.1:5\n";
+    let mut provider = Provider::profile_file_at("/p");
+    let mut world = World::default()
+        .file("/p", profile)
+        .file("/var/run/t", ID_TOKEN)
+        .answer_with(201, vec![("x-subject-token", "MIIt")], "{}")
+        .answer(201, DOC);
+    let identity = world.drive(&mut provider, T0).unwrap();
+    assert_eq!(identity.source(), SourceKind::IamFederation);
+    assert!(
+        world.log[2].starts_with("POST http://127.0.0.1:5/v3.0/OS-AUTH/id-token/tokens"),
+        "{:?}",
+        world.log
+    );
+}
+
+#[test]
+fn a_password_token_is_scoped_and_expires() {
+    const PASSWORD: &str = "correct horse battery staple";
+    let lookup = env(&[
+        (ENV_IAM_USER, "alice"),
+        (ENV_IAM_DOMAIN, "acme"),
+        (ENV_IAM_PASSWORD, PASSWORD),
+        (ENV_REGION, "cn-north-4"),
+        IAM,
+    ]);
+    let mut provider = Provider::iam_password(lookup);
+    let mut world = World::default().answer_with(
+        201,
+        vec![("x-subject-token", "MIIscopedtoken"), ("x-iam-trace-id", "t1")],
+        r#"{"token":{"expires_at":"2026-12-03T00:00:00.000000Z","project":{"id":"p1","name":"cn-north-4"}}}"#,
+    );
+    let identity = world.drive(&mut provider, T0).unwrap();
+    assert!(matches!(identity.credentials(), Credentials::Token(_)));
+    assert_eq!(identity.source(), SourceKind::IamPassword);
+    assert_eq!(
+        identity.expires_at(),
+        Some(T0 + Duration::from_secs(1_796_256_000))
+    );
+    assert!(
+        world.log[0].contains(r#""scope":{"project":{"name":"cn-north-4"}}"#),
+        "{}",
+        world.log[0]
+    );
+    assert!(world.log[0].contains(r#""user":{"domain":{"name":"acme"},"name":"alice","password":"correct horse battery staple"}"#), "{}", world.log[0]);
+    assert!(
+        world.debug.iter().all(|d| !d.contains(PASSWORD)),
+        "{:?}",
+        world.debug
+    );
+    assert!(!format!("{provider:?}").contains(PASSWORD));
+    // A project id scopes it by id.
+    let mut provider =
+        provider.with_project(crate::ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc").unwrap());
+    let mut world = World::default().answer_with(
+        201,
+        vec![("x-subject-token", "MIIx")],
+        r#"{"token":{"expires_at":"2026-12-03T00:00:00Z"}}"#,
+    );
+    world.drive(&mut provider, T0).unwrap();
+    assert!(
+        world.log[0].contains(r#""scope":{"project":{"id":"0dea2644dc80d5d22ff1c01e3ebea6fc"}}"#),
+        "{}",
+        world.log[0]
+    );
+    // A wrong password: IAM's Keystone error with its trace id, and no password.
+    let mut world = World::default().answer_with(
+        401,
+        vec![("x-iam-trace-id", "trace-401")],
+        r#"{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}"#,
+    );
+    let error = world.drive(&mut provider, T0).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "no credentials: IAM password: http://127.0.0.1:7/v3/auth/tokens answered 401 Unauthorized 401: The username or password is wrong. (IAM trace id trace-401)"
+    );
+    // Neither a project nor a region: said plainly.
+    let mut provider = Provider::iam_password(env(&[
+        (ENV_IAM_USER, "a"),
+        (ENV_IAM_DOMAIN, "d"),
+        (ENV_IAM_PASSWORD, "p"),
+    ]));
+    let error = World::default().drive(&mut provider, T0).unwrap_err();
+    assert!(
+        error.to_string().contains("give a project id or a region"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_password_file_is_read_at_every_refresh() {
+    let lookup = env(&[
+        (ENV_IAM_USER, "alice"),
+        (ENV_IAM_DOMAIN, "acme"),
+        (ENV_IAM_PASSWORD_FILE, "/run/secrets/pw"),
+        (ENV_REGION, "cn-north-4"),
+        IAM,
+    ]);
+    let mut provider = Provider::default_chain(lookup);
+    let mut world = World::default()
+        .file("/run/secrets/pw", "s3cret with spaces\n")
+        .answer_with(
+            201,
+            vec![("x-subject-token", "MIIa")],
+            r#"{"token":{"expires_at":"2026-12-03T00:00:00Z"}}"#,
+        );
+    let identity = world.drive(&mut provider, T0).unwrap();
+    assert_eq!(identity.source(), SourceKind::IamPassword);
+    assert!(
+        world.log[1].contains(r#""password":"s3cret with spaces""#),
+        "{:?}",
+        world.log
+    );
 }
