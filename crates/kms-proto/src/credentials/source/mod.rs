@@ -169,14 +169,17 @@ pub(crate) enum Next {
 /// [`CredentialCache`](super::CredentialCache) decides who.
 ///
 /// # The default chain, and why its order differs from the official Python SDK's
-/// 1. environment variables (`HUAWEICLOUD_SDK_AK`/`_SK`/`_SECURITY_TOKEN`, or
-///    `HUAWEICLOUD_SDK_AUTH_TOKEN`);
-/// 2. the profile file (`HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
+/// 1. STS with OIDC (`HUAWEICLOUD_OIDC_*`), first as in the official Python chain;
+/// 2. environment variables (`HUAWEICLOUD_SDK_AK`/`_SK`/`_SECURITY_TOKEN`, or
+///    `HUAWEICLOUD_SDK_AUTH_TOKEN`; IAM federation instead when `HUAWEICLOUD_SDK_IDP_ID`
+///    and `HUAWEICLOUD_SDK_ID_TOKEN_FILE` are set);
+/// 3. an IAM user's password (`HUAWEICLOUD_SDK_IAM_*`), after keys set on purpose;
+/// 4. the profile file (`HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
 ///    `~/.huaweicloud/credentials`, section `[basic]`), then KooCLI's
 ///    `~/.hcloud/config.json` (its current profile);
-/// 3. CCE pod identity, when `HC_CONTAINER_CREDENTIALS_FULL_URI` and
+/// 5. CCE pod identity, when `HC_CONTAINER_CREDENTIALS_FULL_URI` and
 ///    `HC_CONTAINER_AUTHORIZATION_TOKEN_FILE` are both set;
-/// 4. ECS metadata (`http://169.254.169.254`, or `HUAWEICLOUD_SDK_METADATA_ENDPOINT`).
+/// 6. ECS metadata (`http://169.254.169.254`, or `HUAWEICLOUD_SDK_METADATA_ENDPOINT`).
 ///
 /// Python asks metadata before pod identity. In a CCE pod the node's metadata service is
 /// usually reachable too, so that order silently gives the pod its node's agency, with

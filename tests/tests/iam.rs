@@ -1,0 +1,456 @@
+//! Through IAM and STS, on every transport, against `kms-mock --iam` on 127.0.0.1: project
+//! discovery, OIDC federation, STS assume-with-oidc and password tokens. Each case runs on
+//! each transport as a test of its own, `iam::<case>::<transport>`.
+//!
+//! ```sh
+//! cargo test -p kms-conformance --test iam -- --list
+//! ```
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a test fails by panicking
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use kms_conformance::Transport;
+use kms_conformance::trace::Capture;
+use kms_mock::{BlockingMockServer, MockConfig};
+use kms_proto::call::{Error, ErrorKind};
+use kms_proto::credentials::{
+    ENV_IAM_DOMAIN, ENV_IAM_PASSWORD, ENV_IAM_USER, ENV_ID_TOKEN_FILE, ENV_IDP_ID,
+    ENV_OIDC_AGENCY_URN, ENV_OIDC_PROVIDER_URN, ENV_OIDC_TOKEN_FILE, ENV_STS_ENDPOINT, Provider,
+    SourceKind,
+};
+use kms_proto::iam::ENV_IAM_ENDPOINT;
+use kms_proto::{AkSk, ClientConfig, Endpoint, InstanceCount, ProjectId, Region};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
+const OTHER: &str = "5b3a7e1fd1c94dd6a7b7c0a1e2f3a4b5";
+const REGION: &str = "cn-north-4";
+const AK: &str = "IAMCONFORMANCEAK001";
+const SK: &str = "iam-conformance-secret-key-000000000000";
+const IDP: &str = "idp-ci";
+const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.aWQtdG9rZW4tc2lnbmF0dXJl";
+const PROVIDER_URN: &str = "iam::0123:identity-provider:ci";
+const STS_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdHMifQ.c3RzLXRva2VuLXNpZ25hdHVyZQ";
+const DOMAIN: &str = "acme";
+const USER: &str = "alice";
+const PASSWORD: &str = "correct horse battery staple 9!";
+const PROJECTS_PATH: &str = "/v3/projects";
+
+fn emulator(more: impl FnOnce(MockConfig) -> MockConfig) -> BlockingMockServer {
+    let config = MockConfig::new()
+        .with_iam()
+        .with_aksk(AK, SK)
+        .with_idp(IDP, ID_TOKEN)
+        .with_oidc_provider(PROVIDER_URN, STS_TOKEN)
+        .with_user(DOMAIN, USER, PASSWORD);
+    BlockingMockServer::start(more(config)).unwrap()
+}
+
+fn one_project(m: MockConfig) -> MockConfig {
+    m.with_project_in(PROJECT, 15, REGION)
+}
+
+fn lookup(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+fn endpoint(server: &BlockingMockServer) -> Endpoint {
+    Endpoint::parse(&server.url()).unwrap()
+}
+
+fn region() -> Region {
+    Region::new(REGION).unwrap()
+}
+
+/// A client that discovers its project, with `provider`.
+fn discovering(server: &BlockingMockServer, provider: Provider) -> ClientConfig {
+    ClientConfig::discover_project(endpoint(server), region(), endpoint(server), provider)
+}
+
+fn known(server: &BlockingMockServer, provider: Provider) -> ClientConfig {
+    ClientConfig::from_provider(endpoint(server), ProjectId::new(PROJECT).unwrap(), provider)
+}
+
+fn aksk() -> Provider {
+    Provider::fixed(AkSk::new(AK, SK).unwrap().into())
+}
+
+enum Client {
+    Ureq(kms_ureq::Client),
+    Hyper(kms_hyper::Client),
+}
+
+impl Client {
+    fn new(transport: Transport, config: ClientConfig) -> Self {
+        match transport {
+            Transport::Ureq => Client::Ureq(kms_ureq::Client::new(config).unwrap()),
+            Transport::Hyper => Client::Hyper(
+                kms_conformance::runtime()
+                    .block_on(async { kms_hyper::Client::new(config) })
+                    .unwrap(),
+            ),
+        }
+    }
+
+    fn call(&self) -> Result<InstanceCount, Error> {
+        match self {
+            Client::Ureq(c) => c.show_user_instances(),
+            Client::Hyper(c) => kms_conformance::runtime().block_on(c.show_user_instances()),
+        }
+    }
+
+    fn calls_at_once(&self, n: usize) -> Vec<Result<InstanceCount, Error>> {
+        match self {
+            Client::Ureq(c) => std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..n)
+                    .map(|_| scope.spawn(|| c.show_user_instances()))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            }),
+            Client::Hyper(c) => kms_conformance::runtime().block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..n {
+                    let c = c.clone();
+                    set.spawn(async move { c.show_user_instances().await });
+                }
+                let mut results = Vec::new();
+                while let Some(r) = set.join_next().await {
+                    results.push(r.unwrap());
+                }
+                results
+            }),
+        }
+    }
+
+    fn source(&self) -> Option<SourceKind> {
+        match self {
+            Client::Ureq(c) => c.identity(),
+            Client::Hyper(c) => c.identity(),
+        }
+        .map(|i| i.source())
+    }
+}
+
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(what()) }
+}
+
+fn count_path(server: &BlockingMockServer, path: &str) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == path)
+        .count()
+}
+
+/// A directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "kms-iam-{name}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One project named after the region: found once, used by a hundred calls, and by fifty
+/// at once on a fresh client.
+fn discovery_once(transport: Transport) -> Result<(), String> {
+    let server = emulator(one_project);
+    let client = Client::new(transport, discovering(&server, aksk()));
+    for _ in 0..100 {
+        let count = client.call().map_err(|e| e.to_string())?;
+        ensure(count.count() == 15, || format!("count {}", count.count()))?;
+    }
+    ensure(count_path(&server, PROJECTS_PATH) == 1, || {
+        format!(
+            "{} IAM requests for 100 calls",
+            count_path(&server, PROJECTS_PATH)
+        )
+    })?;
+    let listing = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path() == PROJECTS_PATH)
+        .unwrap();
+    ensure(
+        listing.path_and_query == format!("{PROJECTS_PATH}?name={REGION}")
+            && listing
+                .header("authorization")
+                .is_some_and(|a| a.starts_with("SDK-HMAC-SHA256 Access=IAMCONFORMANCEAK001")),
+        || {
+            format!(
+                "{} signed {:?}",
+                listing.path_and_query,
+                listing.header("authorization").map(|_| "yes")
+            )
+        },
+    )?;
+    server.clear_requests();
+    let fresh = Client::new(transport, discovering(&server, aksk()));
+    let results = fresh.calls_at_once(50);
+    ensure(results.iter().all(Result::is_ok), || {
+        format!("{:?}", results.iter().find(|r| r.is_err()))
+    })?;
+    ensure(count_path(&server, PROJECTS_PATH) == 1, || {
+        format!(
+            "{} IAM requests for 50 calls at once",
+            count_path(&server, PROJECTS_PATH)
+        )
+    })
+}
+
+/// No project, or two, named after the region: a typed error that lists what was found,
+/// quotes IAM's trace id and says how to give the id; nothing is sent to KMS.
+fn discovery_none_or_several(transport: Transport) -> Result<(), String> {
+    for (name, setup) in [
+        (
+            "none",
+            (|m: MockConfig| m.with_project_in(PROJECT, 15, "ap-southeast-1"))
+                as fn(MockConfig) -> MockConfig,
+        ),
+        ("several", |m: MockConfig| {
+            m.with_project_in(PROJECT, 15, REGION)
+                .with_project_in(OTHER, 3, REGION)
+        }),
+    ] {
+        let server = emulator(setup);
+        let client = Client::new(transport, discovering(&server, aksk()));
+        let error = client.call().expect_err(name);
+        ensure(error.kind() == ErrorKind::Project, || {
+            format!("{name}: {:?} {error}", error.kind())
+        })?;
+        let text = error.to_string();
+        ensure(text.contains("(IAM trace id "), || {
+            format!("{name}: {text}")
+        })?;
+        ensure(
+            text.ends_with(
+                "give the project id explicitly (--project-id or HUAWEICLOUD_SDK_PROJECT_ID)",
+            ),
+            || format!("{name}: {text}"),
+        )?;
+        match name {
+            "none" => ensure(
+                text.contains("IAM lists no project named cn-north-4"),
+                || text.clone(),
+            )?,
+            _ => ensure(
+                text.contains("IAM lists 2 projects named cn-north-4: ")
+                    && text.contains(PROJECT)
+                    && text.contains(OTHER),
+                || text.clone(),
+            )?,
+        }
+        ensure(
+            server.requests().iter().all(|r| r.path() == PROJECTS_PATH),
+            || format!("{name}: KMS was called"),
+        )?;
+    }
+    Ok(())
+}
+
+/// IAM refuses the listing (a wrong SK): its code and trace id reach the caller.
+fn discovery_iam_error(transport: Transport) -> Result<(), String> {
+    let server = emulator(one_project);
+    let wrong = Provider::fixed(AkSk::new(AK, "not-the-secret-key").unwrap().into());
+    let client = Client::new(transport, discovering(&server, wrong));
+    let error = client.call().expect_err("a wrong SK");
+    ensure(error.kind() == ErrorKind::Project, || {
+        format!("{:?}", error.kind())
+    })?;
+    let text = error.to_string();
+    ensure(
+        text.starts_with("could not find the project id: IAM answered 401 Unauthorized")
+            && text.contains("(IAM trace id "),
+        || text.clone(),
+    )
+}
+
+/// OIDC federation from the environment: counts, and the identity-token file is read
+/// again at every refresh (a rotated wrong token fails the refresh once the credentials
+/// expire; the right one again recovers).
+fn federation(transport: Transport) -> Result<(), String> {
+    let server = emulator(|m| one_project(m).with_credential_lifetime(Duration::from_secs(3)));
+    let dir = TempDir::new("federation");
+    let token_file = dir.write("id-token", &format!("{ID_TOKEN}\n"));
+    let provider = Provider::environment(lookup(vec![
+        (ENV_IDP_ID, IDP.into()),
+        (ENV_ID_TOKEN_FILE, token_file),
+        (ENV_IAM_ENDPOINT, server.url()),
+    ]));
+    let client = Client::new(transport, known(&server, provider));
+    client.call().map_err(|e| e.to_string())?;
+    ensure(client.source() == Some(SourceKind::IamFederation), || {
+        format!("{:?}", client.source())
+    })?;
+    ensure(
+        count_path(&server, "/v3.0/OS-AUTH/id-token/tokens") == 1
+            && count_path(&server, "/v3.0/OS-CREDENTIAL/securitytokens") == 1,
+        || {
+            format!(
+                "{:?}",
+                server
+                    .requests()
+                    .iter()
+                    .map(|r| r.path().to_owned())
+                    .collect::<Vec<_>>()
+            )
+        },
+    )?;
+    dir.write("id-token", "eyJ.rotated-to-a-token-IAM-refuses.sig");
+    std::thread::sleep(Duration::from_millis(3100));
+    let error = client.call().expect_err("the rotated token is refused");
+    ensure(error.kind() == ErrorKind::Credentials, || {
+        format!("{:?}: {error}", error.kind())
+    })?;
+    let source = &error.credentials().unwrap().sources()[0];
+    ensure(
+        source.status().map(|s| s.as_u16()) == Some(401) && source.trace_id().is_some(),
+        || format!("{source}"),
+    )?;
+    dir.write("id-token", ID_TOKEN);
+    let until = Instant::now() + Duration::from_secs(8);
+    while client.call().is_err() {
+        ensure(Instant::now() < until, || {
+            "no recovery once the token file was right again".into()
+        })?;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// STS assume-with-oidc: counts; 200 calls at once on a cold cache make one STS request.
+fn sts(transport: Transport) -> Result<(), String> {
+    let server = emulator(one_project);
+    let dir = TempDir::new("sts");
+    let token_file = dir.write("oidc", STS_TOKEN);
+    let provider = Provider::oidc_sts(lookup(vec![
+        (ENV_OIDC_PROVIDER_URN, PROVIDER_URN.into()),
+        (ENV_OIDC_AGENCY_URN, "iam::0123:agency:deployer".into()),
+        (ENV_OIDC_TOKEN_FILE, token_file),
+        (ENV_STS_ENDPOINT, server.url()),
+    ]));
+    let client = Client::new(transport, known(&server, provider));
+    let results = client.calls_at_once(200);
+    ensure(results.iter().all(Result::is_ok), || {
+        format!("{:?}", results.iter().find(|r| r.is_err()))
+    })?;
+    ensure(client.source() == Some(SourceKind::OidcSts), || {
+        format!("{:?}", client.source())
+    })?;
+    let assumed = count_path(&server, "/v5/agencies/assume-with-oidc");
+    ensure(assumed == 1, || {
+        format!("{assumed} STS requests for 200 calls at once")
+    })
+}
+
+/// A password token: sent as X-Auth-Token, one token for a hundred calls, scoped by the
+/// region's name when the project is discovered; a wrong password is IAM's error with
+/// its trace id; the password appears in no log line or error.
+fn password(transport: Transport) -> Result<(), String> {
+    let capture = Capture::default();
+    let server = emulator(one_project);
+    let env = |password: &str| {
+        lookup(vec![
+            (ENV_IAM_USER, USER.into()),
+            (ENV_IAM_DOMAIN, DOMAIN.into()),
+            (ENV_IAM_PASSWORD, password.into()),
+            (ENV_IAM_ENDPOINT, server.url()),
+        ])
+    };
+    let (texts, tokens) = capture.during(|| -> Result<(Vec<String>, u64), String> {
+        let provider = Provider::iam_password(env(PASSWORD)).with_region(region());
+        let client = Client::new(transport, discovering(&server, provider));
+        for _ in 0..100 {
+            client.call().map_err(|e| e.to_string())?;
+        }
+        ensure(client.source() == Some(SourceKind::IamPassword), || {
+            format!("{:?}", client.source())
+        })?;
+        let kms = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.path().starts_with("/v1.0/"))
+            .collect::<Vec<_>>();
+        ensure(
+            kms.len() == 100 && kms.iter().all(|r| r.headers.contains_key("x-auth-token")),
+            || "KMS calls without X-Auth-Token".into(),
+        )?;
+        let wrong = Provider::iam_password(env("wrong password")).with_region(region());
+        let error = Client::new(transport, known(&server, wrong))
+            .call()
+            .expect_err("wrong");
+        let text = error.to_string();
+        ensure(
+            text.contains(
+                "answered 401 Unauthorized 401: The username or password is wrong. (IAM trace id ",
+            ),
+            || text.clone(),
+        )?;
+        Ok((vec![text, format!("{error:?}")], server.issued_tokens()))
+    })?;
+    ensure(tokens == 1, || format!("{tokens} tokens for 100 calls"))?;
+    let logs = capture.text();
+    for text in texts.iter().chain([&logs]) {
+        ensure(
+            !text.contains(PASSWORD) && !text.contains("wrong password"),
+            || "a password appears in a log line or an error".into(),
+        )?;
+    }
+    Ok(())
+}
+
+type Case = (&'static str, fn(Transport) -> Result<(), String>);
+
+const CASES: [Case; 6] = [
+    ("discovery-once", discovery_once),
+    ("discovery-none-or-several", discovery_none_or_several),
+    ("discovery-iam-error", discovery_iam_error),
+    ("federation", federation),
+    ("sts", sts),
+    ("password", password),
+];
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for (name, case) in CASES {
+        for transport in Transport::ALL {
+            trials.push(Trial::test(
+                format!("iam::{name}::{}", transport.name()),
+                move || case(transport).map_err(Failed::from),
+            ));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}
