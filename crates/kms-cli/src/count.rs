@@ -25,15 +25,19 @@ pub(crate) enum TransportChoice {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Region id, e.g. cn-north-4 (any well-formed id works; the endpoint override
-    /// HUAWEICLOUD_SDK_REGION_KMS_<REGION> is honoured).
-    #[arg(long, value_name = "ID", conflicts_with = "endpoint")]
+    /// HUAWEICLOUD_SDK_REGION_KMS_<REGION> is honoured). Without a project id, the project
+    /// named after the region is found through IAM. With --endpoint, KMS is at that URL and
+    /// the region only names the project and IAM's endpoint.
+    #[arg(long, value_name = "ID")]
     region: Option<String>,
 
     /// Explicit endpoint URL, e.g. https://kms.example.com:8443 (plain http only to loopback).
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
 
-    /// Project id [default: HUAWEICLOUD_SDK_PROJECT_ID].
+    /// Project id [default: HUAWEICLOUD_SDK_PROJECT_ID, else the profile's project_id, else
+    /// the region's project, found through IAM (HUAWEICLOUD_SDK_IAM_ENDPOINT, else the
+    /// profile's iam_endpoint, else https://iam.<REGION>.myhuaweicloud.com)].
     #[arg(long, value_name = "ID")]
     project_id: Option<String>,
 
@@ -89,12 +93,17 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> ExitCode {
     init_logging(args.verbose);
-    let config = match config(args, |name| {
+    let (config, discovery) = match config(args, |name| {
         std::env::var(name).ok().filter(|v| !v.is_empty())
     }) {
         Ok(config) => config,
         Err(message) => return output::config_failure(args.output, &message),
     };
+    if args.verbose > 0
+        && let Some(line) = discovery
+    {
+        output::stderr_line(&line);
+    }
     let (result, identity) = match args.transport {
         TransportChoice::Ureq => match kms_ureq::Client::new(config) {
             Ok(client) => (client.show_user_instances(), client.identity()),
@@ -129,11 +138,16 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     }
 }
 
-/// Everything from flags and `env`, validated before any connection is made.
+/// Everything from flags and `env`, validated before any connection is made, and, when the
+/// project is to be found through IAM, `-v`'s line saying where it is looked for.
+///
+/// The region is `--region`, else the profile's; it names the project to find and IAM's
+/// endpoint, and the IAM-based credential sources use it (and the project, when one is
+/// given). KMS is at `--endpoint`, else the region's endpoint.
 fn config(
     args: &Args,
     env: impl Fn(&str) -> Option<String> + Copy,
-) -> Result<ClientConfig, String> {
+) -> Result<(ClientConfig, Option<String>), String> {
     let chosen = credentials::choose(
         credentials::Request {
             source: args.credentials,
@@ -142,28 +156,53 @@ fn config(
         },
         env,
     )?;
-    let endpoint = match (&args.endpoint, &args.region, &chosen.region) {
-        (Some(url), _, _) => Endpoint::parse(url).map_err(|e| e.to_string())?,
-        (None, Some(region), _) => {
-            let region = Region::new(region).map_err(|e| e.to_string())?;
-            Endpoint::resolve(&region, env).map_err(|e| e.to_string())?
-        }
-        (None, None, Some(region)) => Endpoint::resolve(region, env).map_err(|e| e.to_string())?,
-        (None, None, None) => {
+    let region = match &args.region {
+        Some(region) => Some(Region::new(region).map_err(|e| e.to_string())?),
+        None => chosen.region.clone(),
+    };
+    let endpoint = match (&args.endpoint, &region) {
+        (Some(url), _) => Endpoint::parse(url).map_err(|e| e.to_string())?,
+        (None, Some(region)) => Endpoint::resolve(region, env).map_err(|e| e.to_string())?,
+        (None, None) => {
             return Err(
                 "say where KMS is: --region <id> (e.g. cn-north-4) or --endpoint <url>".into(),
             );
         }
     };
     let project = match (&args.project_id, env(ENV_PROJECT_ID), &chosen.project) {
-        (Some(id), _, _) => ProjectId::new(id).map_err(|e| e.to_string())?,
+        (Some(id), _, _) => Some(ProjectId::new(id).map_err(|e| e.to_string())?),
         (None, Some(id), _) => {
-            ProjectId::new(&id).map_err(|e| e.with_origin(ENV_PROJECT_ID).to_string())?
+            Some(ProjectId::new(&id).map_err(|e| e.with_origin(ENV_PROJECT_ID).to_string())?)
         }
-        (None, None, Some(id)) => id.clone(),
-        (None, None, None) => {
+        (None, None, Some(id)) => Some(id.clone()),
+        (None, None, None) => None,
+    };
+    let mut provider = chosen.provider;
+    if let Some(region) = &region {
+        provider = provider.with_region(region.clone());
+    }
+    let (config, discovery) = match (project, region) {
+        (Some(project), _) => (
+            ClientConfig::from_provider(endpoint, project.clone(), provider.with_project(project)),
+            None,
+        ),
+        (None, Some(region)) => {
+            let iam =
+                kms_proto::iam::iam_endpoint(Some(&region), chosen.iam_endpoint.as_deref(), env)
+                    .map_err(|e| e.to_string())?;
+            let line = format!(
+                "kms: no project id given: asking IAM at {iam} for the project named {}",
+                region.as_str()
+            );
+            (
+                ClientConfig::discover_project(endpoint, region, iam, provider),
+                Some(line),
+            )
+        }
+        (None, None) => {
             return Err(format!(
-                "no project id: pass --project-id or set {ENV_PROJECT_ID} (or project_id in the profile file)"
+                "no project id: pass --project-id or set {ENV_PROJECT_ID} (or project_id in the profile file), \
+                 or give --region to find the region's project through IAM"
             ));
         }
     };
@@ -176,7 +215,7 @@ fn config(
                 args.timeout
             )
         })?;
-    let mut config = ClientConfig::from_provider(endpoint, project, chosen.provider)
+    let mut config = config
         .with_attempt_timeout(timeout)
         .with_retry(RetryPolicy::default().with_max_attempts(args.retries.saturating_add(1)));
     if let Some(path) = &args.ca_file {
@@ -188,7 +227,7 @@ fn config(
     if let Some(proxy) = &args.proxy {
         config = config.with_proxy(ProxyUrl::parse(proxy).map_err(|e| e.to_string())?);
     }
-    Ok(config)
+    Ok((config, discovery))
 }
 
 fn init_logging(verbose: u8) {

@@ -1,23 +1,23 @@
 //! Where `kms count` takes its credentials from (`--credentials`, `--profile`,
-//! `--auth-token-file`, the environment), and the project id and region the profile in use
-//! gives when neither a flag nor the environment does.
+//! `--auth-token-file`, the environment), and the project id, region and IAM endpoint the
+//! profile in use gives when neither a flag nor the environment does.
 //!
-//! | given | credentials | project id and region from a file |
+//! | given | credentials | project id, region and `iam_endpoint` from a file |
 //! |---|---|---|
 //! | `--auth-token-file` | that IAM token (static) | none |
-//! | nothing, or `--credentials chain`, with `HUAWEICLOUD_SDK_AK`, `_SK` or `_AUTH_TOKEN` set | the environment's, checked now (exit 2) | none |
-//! | nothing, or `--credentials chain`, without them | the default chain | the profile file, else KooCLI's current profile: the first that holds keys |
-//! | `--credentials env` | the environment's, checked now (exit 2) | none |
+//! | nothing, or `--credentials chain`, with `HUAWEICLOUD_SDK_AK`, `_SK` or `_AUTH_TOKEN` set and no OIDC or federation variable | the environment's, checked now (exit 2) | none |
+//! | nothing, or `--credentials chain`, otherwise | the default chain | when no source before the profile file is set up (STS, federation, password): the profile file, else KooCLI's current profile, the first that holds keys (or, the profile file, an `idp_id` and `id_token_file`) |
+//! | `--credentials env` | the environment's, checked now (exit 2), unless `HUAWEICLOUD_SDK_IDP_ID` or `_ID_TOKEN_FILE` is set (federation, asked at the call) | none |
 //! | `--credentials profile-file` | the profile file, read now (exit 2 if unusable) | that file |
 //! | `--credentials koocli` or `--profile <NAME>` | KooCLI's profile, read now (exit 2 if unusable) | that profile |
-//! | `--credentials pod-identity` or `metadata` | that service, asked at the call (exit 6 if it fails) | none |
+//! | `--credentials iam-federation`, `oidc-sts`, `iam-password`, `pod-identity` or `metadata` | that source, asked at the call (exit 6 if it fails, its variables unset included) | none |
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kms_proto::credentials::{
-    ENV_CREDENTIALS_FILE, Identity, Profile, ProfileSection, Provider, SourceKind, parse_koocli,
-    parse_profile,
+    ENV_CREDENTIALS_FILE, ENV_IAM_USER, ENV_ID_TOKEN_FILE, ENV_IDP_ID, ENV_OIDC_PROVIDER_URN,
+    Identity, Profile, ProfileSection, Provider, SourceKind, parse_koocli, parse_profile,
 };
 use kms_proto::env::{ENV_AK, ENV_AUTH_TOKEN, ENV_SK, credentials_from_env};
 use kms_proto::{AuthToken, Credentials, ProjectId, Region};
@@ -28,12 +28,26 @@ use crate::file::{self, FileKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum SourceChoice {
     /// The environment's static credentials when HUAWEICLOUD_SDK_AK, _SK or _AUTH_TOKEN is
-    /// set; else the first source that gives credentials: the profile file, KooCLI's
-    /// current profile, CCE pod identity (when its variables are set), ECS metadata.
+    /// set (and no OIDC or federation variable); else the first source that gives
+    /// credentials: STS with OIDC, the environment (federation when
+    /// HUAWEICLOUD_SDK_IDP_ID is set), an IAM password, the profile file, KooCLI's current
+    /// profile, CCE pod identity, ECS metadata.
     Chain,
-    /// HUAWEICLOUD_SDK_AK and _SK (with _SECURITY_TOKEN), or HUAWEICLOUD_SDK_AUTH_TOKEN.
+    /// HUAWEICLOUD_SDK_AK and _SK (with _SECURITY_TOKEN), or HUAWEICLOUD_SDK_AUTH_TOKEN;
+    /// IAM federation instead when HUAWEICLOUD_SDK_IDP_ID and _ID_TOKEN_FILE are set.
     Env,
-    /// HUAWEICLOUD_SDK_CREDENTIALS_FILE, else ~/.huaweicloud/credentials, section [basic].
+    /// IAM federation with an OIDC identity token: HUAWEICLOUD_SDK_IDP_ID and
+    /// HUAWEICLOUD_SDK_ID_TOKEN_FILE (IAM at HUAWEICLOUD_SDK_IAM_ENDPOINT, else the
+    /// region's).
+    IamFederation,
+    /// STS assume-agency with OIDC: HUAWEICLOUD_OIDC_PROVIDER_URN, _AGENCY_URN, _ID_TOKEN
+    /// or _TOKEN_FILE (STS at HUAWEICLOUD_SDK_STS_ENDPOINT).
+    OidcSts,
+    /// An IAM user token: HUAWEICLOUD_SDK_IAM_USER, _IAM_DOMAIN, and _IAM_PASSWORD or
+    /// _IAM_PASSWORD_FILE (this project's own variables; never a flag).
+    IamPassword,
+    /// HUAWEICLOUD_SDK_CREDENTIALS_FILE, else ~/.huaweicloud/credentials, section [basic]:
+    /// ak and sk, or idp_id and id_token_file (federation).
     ProfileFile,
     /// KooCLI's ~/.hcloud/config.json: the profile named by --profile, else its current one.
     Koocli,
@@ -49,6 +63,9 @@ impl SourceChoice {
         match self {
             SourceChoice::Chain => "chain",
             SourceChoice::Env => "env",
+            SourceChoice::IamFederation => "iam-federation",
+            SourceChoice::OidcSts => "oidc-sts",
+            SourceChoice::IamPassword => "iam-password",
             SourceChoice::ProfileFile => "profile-file",
             SourceChoice::Koocli => "koocli",
             SourceChoice::PodIdentity => "pod-identity",
@@ -65,12 +82,15 @@ pub(crate) struct Request<'a> {
     pub(crate) auth_token_file: Option<&'a Path>,
 }
 
-/// The credentials to use, and what the profile in use says about the project and region.
+/// The credentials to use, and what the profile in use says about the project, the region
+/// and IAM's endpoint.
 #[derive(Debug)]
 pub(crate) struct Chosen {
     pub(crate) provider: Provider,
     pub(crate) project: Option<ProjectId>,
     pub(crate) region: Option<Region>,
+    /// The profile file's `iam_endpoint`.
+    pub(crate) iam_endpoint: Option<String>,
 }
 
 impl Chosen {
@@ -79,6 +99,7 @@ impl Chosen {
             provider,
             project: None,
             region: None,
+            iam_endpoint: None,
         }
     }
 
@@ -87,8 +108,15 @@ impl Chosen {
             provider,
             project: profile.project_id().cloned(),
             region: profile.region().cloned(),
+            iam_endpoint: profile.iam_endpoint().map(str::to_owned),
         }
     }
+}
+
+/// Whether a profile gives credentials: keys, or (the profile file only) an identity
+/// provider and token file to federate with.
+fn has_credentials(profile: &Profile) -> bool {
+    profile.aksk().is_some() || (profile.idp_id().is_some() && profile.id_token_file().is_some())
 }
 
 /// Picks the credential source from `request` and `env` (unset and empty variables are
@@ -116,10 +144,18 @@ pub(crate) fn choose(
     let static_env = [ENV_AK, ENV_SK, ENV_AUTH_TOKEN]
         .iter()
         .any(|name| env(name).is_some());
+    // The chain asks STS first, and the environment federates when an identity provider is
+    // set: static variables alone are not enough to know the chain would take them.
+    let before_static = [ENV_OIDC_PROVIDER_URN, ENV_IDP_ID, ENV_ID_TOKEN_FILE]
+        .iter()
+        .any(|name| env(name).is_some());
     match source {
         SourceChoice::Env => environment(env),
-        SourceChoice::Chain if static_env => environment(env),
+        SourceChoice::Chain if static_env && !before_static => environment(env),
         SourceChoice::Chain => Ok(chain(env)),
+        SourceChoice::IamFederation => Ok(Chosen::provider(Provider::iam_federation(env))),
+        SourceChoice::OidcSts => Ok(Chosen::provider(Provider::oidc_sts(env))),
+        SourceChoice::IamPassword => Ok(Chosen::provider(Provider::iam_password(env))),
         SourceChoice::ProfileFile => {
             let path = profile_path(env).ok_or_else(|| {
                 format!("no profile file: set {ENV_CREDENTIALS_FILE}, or HOME for ~/.huaweicloud/credentials")
@@ -127,16 +163,15 @@ pub(crate) fn choose(
             let profile = read_profile(&path, &file::PROFILE_FILE, |bytes| {
                 parse_profile(bytes, ProfileSection::Basic)
             })?;
-            if profile.aksk().is_none() {
+            if !has_credentials(&profile) {
                 return Err(format!(
-                    "the profile file {} has no ak and sk in its [basic] section",
+                    "the profile file {} has no ak and sk in its [basic] section, nor idp_id and id_token_file",
                     file::one_line(&path)
                 ));
             }
-            Ok(Chosen::with_profile(
-                Provider::profile_file_at(path),
-                &profile,
-            ))
+            // The source finds the same file again (through `env`), and knows
+            // HUAWEICLOUD_SDK_IAM_ENDPOINT for a profile that federates.
+            Ok(Chosen::with_profile(Provider::profile_file(env), &profile))
         }
         SourceChoice::Koocli => {
             let path = koocli_path(env)
@@ -160,22 +195,39 @@ pub(crate) fn choose(
     }
 }
 
-/// The environment's static credentials, checked now: a mistake in them is exit 2.
+/// The environment's credentials: static ones are checked now (a mistake in them is exit
+/// 2); federation (`HUAWEICLOUD_SDK_IDP_ID`, `_ID_TOKEN_FILE`), which takes precedence
+/// over keys as in the official SDKs, is asked at the call.
 fn environment(env: impl Fn(&str) -> Option<String> + Copy) -> Result<Chosen, String> {
-    credentials_from_env(env).map_err(|e| e.to_string())?;
+    let federates = env(ENV_IDP_ID).is_some() || env(ENV_ID_TOKEN_FILE).is_some();
+    if !federates {
+        credentials_from_env(env).map_err(|e| e.to_string())?;
+    }
     Ok(Chosen::provider(Provider::environment(env)))
 }
 
-/// The default chain. The project id and region come from the file the chain takes
-/// credentials from, when that is a file: the profile file, else KooCLI's current profile,
-/// the first one that can be read and holds keys. A file that cannot be used is left for
-/// the chain to report (it moves on to the next source).
+/// The default chain. The project id, region and IAM endpoint come from the file the chain
+/// takes credentials from, when that is a file: the profile file, else KooCLI's current
+/// profile, the first one that can be read and gives credentials, unless a source the
+/// chain asks before them is set up (STS with OIDC, federation, a password). A file that
+/// cannot be used is left for the chain to report (it moves on to the next source).
 fn chain(env: impl Fn(&str) -> Option<String> + Copy) -> Chosen {
     let provider = Provider::default_chain(env);
+    let before_files = [
+        ENV_OIDC_PROVIDER_URN,
+        ENV_IDP_ID,
+        ENV_ID_TOKEN_FILE,
+        ENV_IAM_USER,
+    ]
+    .iter()
+    .any(|name| env(name).is_some());
+    if before_files {
+        return Chosen::provider(provider);
+    }
     let profile = profile_path(env).and_then(|path| {
         let bytes = file::read_bounded(&path, &file::PROFILE_FILE).ok()?;
         let profile = parse_profile(&bytes, ProfileSection::Basic).ok()?;
-        profile.aksk().is_some().then_some(profile)
+        has_credentials(&profile).then_some(profile)
     });
     let profile = profile.or_else(|| {
         let path = koocli_path(env)?;
@@ -249,6 +301,9 @@ pub(crate) fn describe(identity: &Identity) -> String {
         | SourceKind::ProfileFile
         | SourceKind::KooCli
         | SourceKind::PodIdentity
+        | SourceKind::IamFederation
+        | SourceKind::OidcSts
+        | SourceKind::IamPassword
         | SourceKind::Metadata => source.label(),
     };
     let expiry = identity

@@ -44,6 +44,20 @@ pub(crate) fn success(format: Format, count: &InstanceCount) -> ExitCode {
 
 pub(crate) fn failure(format: Format, error: &Error) -> ExitCode {
     let kind = error.kind();
+    let (status, code, request_id) = match error {
+        // The project could not be found: IAM's status and code when it answered with an
+        // error, and its X-IAM-Trace-Id, the id to quote to its support.
+        Error::Project { error } => (
+            error.iam().map(|iam| iam.status().as_u16()),
+            error.iam().and_then(|iam| iam.code()),
+            error.trace_id(),
+        ),
+        _ => (
+            error.status().map(|s| s.as_u16()),
+            error.code(),
+            error.request_id(),
+        ),
+    };
     let message = match error.response() {
         Some(response) => response.message().map(str::to_owned),
         None => Some(error.to_string()),
@@ -53,10 +67,10 @@ pub(crate) fn failure(format: Format, error: &Error) -> ExitCode {
         kind,
         &[
             ("kind", json!(kind.as_str())),
-            ("status", json!(error.status().map(|s| s.as_u16()))),
-            ("code", json!(error.code())),
+            ("status", json!(status)),
+            ("code", json!(code)),
             ("message", json!(message)),
-            ("request_id", json!(error.request_id())),
+            ("request_id", json!(request_id)),
             ("retryable", json!(error.is_retryable())),
         ],
         &error.to_string(),

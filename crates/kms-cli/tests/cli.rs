@@ -880,12 +880,12 @@ fn usage_errors_with_json_output_are_one_json_line() {
                 "count",
                 "--output",
                 "json",
-                "--region",
-                "cn-north-4",
-                "--endpoint",
-                "https://kms.example.com",
+                "--auth-token-file",
+                "token",
+                "--credentials",
+                "env",
             ],
-            "'--endpoint <URL>'",
+            "'--credentials <SOURCE>'",
         ),
         // A flag's value missing.
         (
@@ -917,10 +917,10 @@ fn usage_errors_without_json_output_are_clap_s_text() {
         &["count", "--bogus"],
         &[
             "count",
-            "--region",
-            "cn-north-4",
-            "--endpoint",
-            "https://kms.example.com",
+            "--auth-token-file",
+            "token",
+            "--credentials",
+            "env",
         ],
         // The last --output wins.
         &["count", "--output", "json", "--output", "text"],
@@ -1294,7 +1294,9 @@ fn the_chain_without_any_source_lists_each_one_and_exits_6() {
     let message = format!(
         "no credential source gave credentials; set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, \
          write ~/.huaweicloud/credentials, or run where an agency or pod identity is bound. Each source:\n\
+         \x20 - STS (OIDC): skipped: HUAWEICLOUD_OIDC_PROVIDER_URN is not set\n\
          \x20 - environment variables: skipped: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or HUAWEICLOUD_SDK_AUTH_TOKEN, are not set\n\
+         \x20 - IAM password: skipped: HUAWEICLOUD_SDK_IAM_USER is not set\n\
          \x20 - profile file: skipped: no file at {home_path}/.huaweicloud/credentials\n\
          \x20 - KooCLI configuration: skipped: no file at {home_path}/.hcloud/config.json\n\
          \x20 - CCE pod identity: skipped: HC_CONTAINER_CREDENTIALS_FULL_URI is not set\n\
