@@ -1606,3 +1606,582 @@ fn auth_token_file_does_not_go_with_a_named_source() {
         );
     }
 }
+
+// IAM: the project found by region, and credentials through IAM and STS.
+
+const REGION: &str = "cn-north-4";
+const IDP: &str = "cli-idp";
+const ID_TOKEN: &str = "cli-oidc-id-token-eyJhbGciOiJSUzI1NiJ9xxxxxxx";
+const PROVIDER_URN: &str = "iam::0123456789abcdef:identityprovider:cli-ci";
+const AGENCY_URN: &str = "iam::0123456789abcdef:agency:cli-ci-agency";
+const IAM_DOMAIN: &str = "cli-account";
+const IAM_USER: &str = "cli-user";
+const IAM_PASSWORD: &str = "cli-Passw0rd-never-shown-!x";
+const PROJECT_B: &str = "1a2b3c4d5e6f70819293a4b5c6d7e8f9";
+const PROJECT_C: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
+/// An emulator serving IAM and STS, with the project named after [`REGION`] and the AK/SK.
+fn iam_mock(config: MockConfig) -> BlockingMockServer {
+    BlockingMockServer::start(
+        config
+            .with_iam()
+            .with_project_in(PROJECT, 15, REGION)
+            .with_aksk(AK, SK),
+    )
+    .unwrap()
+}
+
+/// Exit code, stdout and stderr.
+fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let out = kms(args, env);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `-v`'s line before a call that finds its project.
+fn discovery_line(iam: &str, region: &str) -> String {
+    format!("kms: no project id given: asking IAM at {iam} for the project named {region}")
+}
+
+/// The project request IAM got: its path and query.
+fn projects_query(region: &str) -> String {
+    format!("/v3/projects?name={region}")
+}
+
+/// The IAM trace id a message quotes: 32 hex digits.
+fn quoted_trace_id(message: &str) -> &str {
+    let (_, rest) = message
+        .split_once("(IAM trace id ")
+        .unwrap_or_else(|| panic!("no trace id in {message:?}"));
+    let id = rest.split_once(')').unwrap().0;
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{message}"
+    );
+    id
+}
+
+#[test]
+fn the_project_is_found_through_iam_from_a_region() {
+    let server = iam_mock(
+        MockConfig::new()
+            .with_project_in(PROJECT_B, 1, "cn-north-9")
+            .with_project_in(PROJECT_C, 2, "cn-north-9"),
+    );
+    let url = server.url();
+    let mut env = aksk_env();
+    env.push(("HUAWEICLOUD_SDK_IAM_ENDPOINT", &url));
+    let mut by_override = env.clone();
+    by_override.push(("HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4", &url));
+    for transport in ["ureq", "hyper"] {
+        // KMS at --endpoint with the region beside it, or at the region's endpoint.
+        for (env, place) in [
+            (&env, &["--endpoint", url.as_str(), "--region", REGION][..]),
+            (&by_override, &["--region", REGION]),
+        ] {
+            server.clear_requests();
+            let mut args = vec!["count", "--transport", transport, "-v"];
+            args.extend_from_slice(place);
+            let (code, stdout, stderr) = run(&args, env);
+            let what = format!("{args:?}: {stderr}");
+            assert_eq!((code, stdout.as_str()), (Some(0), "15\n"), "{what}");
+            assert_eq!(
+                own_lines(&stderr),
+                [
+                    discovery_line(&url, REGION).as_str(),
+                    "kms: credentials from environment variables (environment), expire never",
+                ],
+                "{what}"
+            );
+            // The id IAM named shows at -v, in kms-proto's event.
+            assert!(
+                stderr.contains(&format!(
+                    "project found project=\"{PROJECT}\" region=\"{REGION}\""
+                )),
+                "{what}"
+            );
+            let requests = server.requests();
+            assert_eq!(
+                request_lines(&server),
+                ["GET /v3/projects".to_owned(), kms_path()],
+                "{what}"
+            );
+            assert_eq!(requests[0].path_and_query, projects_query(REGION));
+            // Signed like any call, with the same keys.
+            assert!(
+                requests[0]
+                    .header("authorization")
+                    .is_some_and(|a| a.starts_with(&format!("SDK-HMAC-SHA256 Access={AK},"))),
+                "{what}"
+            );
+            assert_no_secret(&stderr, &[]);
+        }
+        // A project id given by flag or variable: IAM is never asked.
+        let mut with_variable = by_override.clone();
+        with_variable.push(("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT));
+        for (env, flags) in [
+            (&by_override, &["--project-id", PROJECT][..]),
+            (&with_variable, &[]),
+        ] {
+            server.clear_requests();
+            let mut args = vec!["count", "--region", REGION, "--transport", transport, "-v"];
+            args.extend_from_slice(flags);
+            let (code, stdout, stderr) = run(&args, env);
+            assert_eq!((code, stdout.as_str()), (Some(0), "15\n"), "{stderr}");
+            assert_eq!(request_lines(&server), [kms_path()]);
+            assert!(!stderr.contains("asking IAM"), "{stderr}");
+        }
+    }
+    // Neither a project id nor a region: a configuration error, nothing sent.
+    server.clear_requests();
+    let (code, _, stderr) = run(&["count", "--endpoint", &url], &env);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            Some(2),
+            "kms: no project id: pass --project-id or set HUAWEICLOUD_SDK_PROJECT_ID (or project_id \
+             in the profile file), or give --region to find the region's project through IAM\n"
+        )
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn no_project_or_several_exit_7_with_iam_s_trace_id_in_both_formats() {
+    let server = iam_mock(
+        MockConfig::new()
+            .with_project_in(PROJECT_B, 1, "cn-north-9")
+            .with_project_in(PROJECT_C, 2, "cn-north-9"),
+    );
+    let url = server.url();
+    let mut env = aksk_env();
+    env.push(("HUAWEICLOUD_SDK_IAM_ENDPOINT", &url));
+    let hint = "; give the project id explicitly (--project-id or HUAWEICLOUD_SDK_PROJECT_ID)";
+    for transport in ["ureq", "hyper"] {
+        for (region, found) in [
+            (
+                "cn-north-1",
+                "IAM lists no project named cn-north-1".to_owned(),
+            ),
+            (
+                "cn-north-9",
+                format!("IAM lists 2 projects named cn-north-9: {PROJECT_B}, {PROJECT_C}"),
+            ),
+        ] {
+            let args = [
+                "count",
+                "--endpoint",
+                &url,
+                "--region",
+                region,
+                "--transport",
+                transport,
+            ];
+            server.clear_requests();
+            let (code, stdout, stderr) = run(&args, &env);
+            let what = format!("{transport} {region}: {stderr}");
+            assert_eq!((code, stdout.as_str()), (Some(7), ""), "{what}");
+            let trace = quoted_trace_id(&stderr);
+            assert_eq!(
+                stderr,
+                format!(
+                    "kms: could not find the project id: {found} (IAM trace id {trace}){hint}\n"
+                ),
+                "{what}"
+            );
+            // IAM was asked once, KMS never.
+            assert_eq!(request_lines(&server), ["GET /v3/projects"], "{what}");
+            assert_eq!(server.requests()[0].path_and_query, projects_query(region));
+
+            let json = [&args[..], &["--output", "json"]].concat();
+            let (code, stdout, stderr) = run(&json, &env);
+            assert_eq!((code, stderr.as_str()), (Some(7), ""), "{what}");
+            assert_eq!(stdout.lines().count(), 1, "{stdout}");
+            let v: Value = serde_json::from_str(&stdout).unwrap();
+            let message = v["error"]["message"].as_str().unwrap();
+            let trace = quoted_trace_id(message);
+            assert_eq!(
+                v,
+                serde_json::json!({"error": {"kind": "project", "status": null, "code": null,
+                    "message": format!("could not find the project id: {found} (IAM trace id {trace}){hint}"),
+                    "request_id": trace, "retryable": false}}),
+                "{what}"
+            );
+        }
+    }
+    // IAM refuses the keys: its status, code and trace id.
+    let mut wrong = vec![
+        ("HUAWEICLOUD_SDK_AK", AK),
+        ("HUAWEICLOUD_SDK_SK", "wrong-secret-key"),
+    ];
+    wrong.push(("HUAWEICLOUD_SDK_IAM_ENDPOINT", &url));
+    let args = [
+        "count",
+        "--endpoint",
+        &url,
+        "--region",
+        REGION,
+        "--output",
+        "json",
+    ];
+    let (code, stdout, _) = run(&args, &wrong);
+    assert_eq!(code, Some(7), "{stdout}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let e = &v["error"];
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("could not find the project id: IAM answered 401 Unauthorized 401: ")
+            && message.ends_with(hint),
+        "{message}"
+    );
+    assert_eq!(
+        (
+            &e["kind"],
+            &e["status"],
+            &e["code"],
+            e["request_id"].as_str()
+        ),
+        (
+            &Value::from("project"),
+            &Value::from(401),
+            &Value::from("401"),
+            Some(quoted_trace_id(message))
+        ),
+        "{e}"
+    );
+}
+
+/// Runs `kms count` over `server` with each transport (and `-vv` once) and each of
+/// `flag_sets`, and checks the count, the requests (`want`), `kms`'s own lines, and that
+/// none of `secrets`, nor the secrets the emulator's recorded requests carry (IAM tokens,
+/// security tokens), shows on stdout or stderr.
+fn counts_through_iam(
+    server: &BlockingMockServer,
+    env: &[(&str, &str)],
+    flag_sets: &[&[&str]],
+    want: &[&str],
+    credentials_line: &str,
+    secrets: &[&str],
+) {
+    let url = server.url();
+    for (transport, verbose) in [("ureq", "-v"), ("hyper", "-v"), ("ureq", "-vv")] {
+        for flags in flag_sets {
+            server.clear_requests();
+            let mut args = vec![
+                "count",
+                "--endpoint",
+                &url,
+                "--region",
+                REGION,
+                "--transport",
+                transport,
+                verbose,
+            ];
+            args.extend_from_slice(flags);
+            let (code, stdout, stderr) = run(&args, env);
+            let what = format!("{args:?}: {stderr}");
+            assert_eq!((code, stdout.as_str()), (Some(0), "15\n"), "{what}");
+            assert_eq!(request_lines(server), want, "{what}");
+            assert_eq!(
+                own_lines(&stderr),
+                [discovery_line(&url, REGION).as_str(), credentials_line],
+                "{what}"
+            );
+            let requests = server.requests();
+            let recorded: Vec<&str> = requests
+                .iter()
+                .flat_map(|r| {
+                    ["x-auth-token", "x-security-token"]
+                        .into_iter()
+                        .filter_map(|h| r.header(h))
+                })
+                .collect();
+            assert!(!recorded.is_empty(), "{what}");
+            let all = [secrets, &recorded[..]].concat();
+            assert_no_secret(&stdout, &all);
+            assert_no_secret(&stderr, &all);
+        }
+    }
+}
+
+#[test]
+fn federation_from_an_id_token_file_in_the_environment() {
+    let t0 = whole_second_now();
+    let lifetime = Duration::from_secs(1800);
+    let server = iam_mock(
+        MockConfig::new()
+            .with_idp(IDP, ID_TOKEN)
+            .with_credential_lifetime(lifetime)
+            .with_clock(move || t0),
+    );
+    let url = server.url();
+    let dir = TempDir::new("federation");
+    let token_file = dir.file("id-token", format!("{ID_TOKEN}\n").as_bytes());
+    let nowhere = closed_port_url();
+    let env = [
+        ("HUAWEICLOUD_SDK_IDP_ID", IDP),
+        ("HUAWEICLOUD_SDK_ID_TOKEN_FILE", token_file.as_str()),
+        ("HUAWEICLOUD_SDK_IAM_ENDPOINT", url.as_str()),
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.as_str()),
+    ];
+    counts_through_iam(
+        &server,
+        &env,
+        &[
+            &[],
+            &["--credentials", "iam-federation"],
+            &["--credentials", "env"],
+        ],
+        &[
+            "POST /v3.0/OS-AUTH/id-token/tokens",
+            "POST /v3.0/OS-CREDENTIAL/securitytokens",
+            "GET /v3/projects",
+            &kms_path(),
+        ],
+        &format!(
+            "kms: credentials from IAM federation (OIDC) (iam-federation), expire {}",
+            rfc3339(t0 + lifetime)
+        ),
+        &[ID_TOKEN],
+    );
+    // The identity provider's id beside keys: federation wins, as in the official SDKs.
+    let mut with_keys = env.to_vec();
+    with_keys.extend(aksk_env());
+    server.clear_requests();
+    let (code, stdout, stderr) = run(
+        &["count", "--endpoint", &url, "--region", REGION],
+        &with_keys,
+    );
+    assert_eq!((code, stdout.as_str()), (Some(0), "15\n"), "{stderr}");
+    assert_eq!(
+        request_lines(&server).first().map(String::as_str),
+        Some("POST /v3.0/OS-AUTH/id-token/tokens")
+    );
+}
+
+#[test]
+fn sts_with_an_oidc_token_in_the_environment_or_a_file() {
+    let t0 = whole_second_now();
+    let lifetime = Duration::from_secs(1200);
+    let server = iam_mock(
+        MockConfig::new()
+            .with_oidc_provider(PROVIDER_URN, ID_TOKEN)
+            .with_credential_lifetime(lifetime)
+            .with_clock(move || t0),
+    );
+    let url = server.url();
+    let dir = TempDir::new("sts");
+    let token_file = dir.file("oidc-token", format!("{ID_TOKEN}\n").as_bytes());
+    let nowhere = closed_port_url();
+    let common = [
+        ("HUAWEICLOUD_OIDC_PROVIDER_URN", PROVIDER_URN),
+        ("HUAWEICLOUD_OIDC_AGENCY_URN", AGENCY_URN),
+        ("HUAWEICLOUD_SDK_STS_ENDPOINT", url.as_str()),
+        ("HUAWEICLOUD_SDK_IAM_ENDPOINT", url.as_str()),
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.as_str()),
+    ];
+    let line = format!(
+        "kms: credentials from STS (OIDC) (oidc-sts), expire {}",
+        rfc3339(t0 + lifetime)
+    );
+    let want = [
+        "POST /v5/agencies/assume-with-oidc",
+        "GET /v3/projects",
+        &kms_path(),
+    ];
+    // The token itself, or its file; keys in the environment too: STS comes first in the
+    // chain, as in the official Python SDK.
+    let by_value = [&common[..], &[("HUAWEICLOUD_OIDC_ID_TOKEN", ID_TOKEN)]].concat();
+    let by_file = [
+        &common[..],
+        &[("HUAWEICLOUD_OIDC_TOKEN_FILE", token_file.as_str())],
+        &aksk_env(),
+    ]
+    .concat();
+    for env in [&by_value, &by_file] {
+        counts_through_iam(
+            &server,
+            env,
+            &[&[], &["--credentials", "oidc-sts"]],
+            &want,
+            &line,
+            &[ID_TOKEN],
+        );
+    }
+    // A token STS refuses: exit 6 with STS's answer, without the token.
+    let wrong = [
+        &common[..],
+        &[("HUAWEICLOUD_OIDC_ID_TOKEN", "not-the-id-token")],
+    ]
+    .concat();
+    let (code, stdout, stderr) = run(
+        &[
+            "count",
+            "--endpoint",
+            &url,
+            "--region",
+            REGION,
+            "--credentials",
+            "oidc-sts",
+        ],
+        &wrong,
+    );
+    assert_eq!((code, stdout.as_str()), (Some(6), ""), "{stderr}");
+    assert!(
+        stderr.starts_with("kms: no credentials: STS (OIDC): ")
+            && stderr.contains("401")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    quoted_trace_id(&stderr);
+    assert_no_secret(&stderr, &["not-the-id-token"]);
+}
+
+#[test]
+fn a_password_token_from_the_environment_or_a_file() {
+    let t0 = whole_second_now();
+    let lifetime = Duration::from_secs(7200);
+    let server = iam_mock(
+        MockConfig::new()
+            .with_user(IAM_DOMAIN, IAM_USER, IAM_PASSWORD)
+            .with_token_lifetime(lifetime)
+            .with_clock(move || t0),
+    );
+    let url = server.url();
+    let dir = TempDir::new("password");
+    let password_file = dir.file("password", format!("{IAM_PASSWORD}\n").as_bytes());
+    let nowhere = closed_port_url();
+    let common = [
+        ("HUAWEICLOUD_SDK_IAM_USER", IAM_USER),
+        ("HUAWEICLOUD_SDK_IAM_DOMAIN", IAM_DOMAIN),
+        ("HUAWEICLOUD_SDK_IAM_ENDPOINT", url.as_str()),
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.as_str()),
+    ];
+    let by_value = [
+        &common[..],
+        &[("HUAWEICLOUD_SDK_IAM_PASSWORD", IAM_PASSWORD)],
+    ]
+    .concat();
+    let by_file = [
+        &common[..],
+        &[("HUAWEICLOUD_SDK_IAM_PASSWORD_FILE", password_file.as_str())],
+    ]
+    .concat();
+    let line = format!(
+        "kms: credentials from IAM password (iam-password), expire {}",
+        rfc3339(t0 + lifetime)
+    );
+    for env in [&by_value, &by_file] {
+        let issued = server.issued_tokens();
+        counts_through_iam(
+            &server,
+            env,
+            &[&[], &["--credentials", "iam-password"]],
+            &["POST /v3/auth/tokens", "GET /v3/projects", &kms_path()],
+            &line,
+            &[IAM_PASSWORD],
+        );
+        // One token per run: three runs for each of two flag sets.
+        assert_eq!(server.issued_tokens() - issued, 6);
+        // The token went to KMS as X-Auth-Token, unsigned.
+        let requests = server.requests();
+        let kms_request = requests.last().unwrap();
+        assert!(kms_request.header("x-auth-token").is_some());
+        assert!(kms_request.header("authorization").is_none());
+    }
+    // A project id given: the token is scoped to it and IAM's project list is not asked.
+    server.clear_requests();
+    let (code, stdout, stderr) = run(
+        &["count", "--endpoint", &url, "--project-id", PROJECT, "-v"],
+        &by_value,
+    );
+    assert_eq!((code, stdout.as_str()), (Some(0), "15\n"), "{stderr}");
+    assert_eq!(
+        request_lines(&server),
+        ["POST /v3/auth/tokens".to_owned(), kms_path()]
+    );
+    assert_eq!(own_lines(&stderr), [line.as_str()]);
+    assert_no_secret(&stderr, &[IAM_PASSWORD]);
+    // A wrong password: exit 6 with IAM's answer and trace id (-vv logs the failed refresh
+    // too), never the password.
+    let wrong = [
+        &common[..],
+        &[("HUAWEICLOUD_SDK_IAM_PASSWORD", "wrong-Passw0rd-xyz")],
+    ]
+    .concat();
+    let (code, stdout, stderr) = run(
+        &[
+            "count",
+            "--endpoint",
+            &url,
+            "--region",
+            REGION,
+            "--credentials",
+            "iam-password",
+            "-vv",
+        ],
+        &wrong,
+    );
+    assert_eq!((code, stdout.as_str()), (Some(6), ""), "{stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!(
+            "kms: no credentials: IAM password: {url}/v3/auth/tokens answered 401 Unauthorized 401: \
+             The username or password is wrong. (IAM trace id "
+        )),
+        "{stderr}"
+    );
+    quoted_trace_id(last);
+    assert_no_secret(&stderr, &["wrong-Passw0rd-xyz", IAM_PASSWORD]);
+}
+
+#[test]
+fn a_federating_profile_file_gives_the_region_and_iam_endpoint() {
+    let server = iam_mock(MockConfig::new().with_idp(IDP, ID_TOKEN));
+    let url = server.url();
+    let dir = TempDir::new("federating-profile");
+    let token_file = dir.file("id-token", ID_TOKEN.as_bytes());
+    let profile = dir.file(
+        "credentials",
+        format!(
+            "[basic]\nidp_id = {IDP}\nid_token_file = {token_file}\niam_endpoint = {url}\nregion = {REGION}\n"
+        )
+        .as_bytes(),
+    );
+    let nowhere = closed_port_url();
+    // No IAM variable: IAM is where the profile says; KMS where the region's override says.
+    let env = [
+        ("HUAWEICLOUD_SDK_CREDENTIALS_FILE", profile.as_str()),
+        ("HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4", url.as_str()),
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.as_str()),
+    ];
+    for transport in ["ureq", "hyper"] {
+        for flags in [&[][..], &["--credentials", "profile-file"]] {
+            server.clear_requests();
+            let mut args = vec!["count", "--transport", transport, "-v"];
+            args.extend_from_slice(flags);
+            let (code, stdout, stderr) = run(&args, &env);
+            let what = format!("{args:?}: {stderr}");
+            assert_eq!((code, stdout.as_str()), (Some(0), "15\n"), "{what}");
+            assert_eq!(
+                request_lines(&server),
+                [
+                    "POST /v3.0/OS-AUTH/id-token/tokens".to_owned(),
+                    "POST /v3.0/OS-CREDENTIAL/securitytokens".to_owned(),
+                    "GET /v3/projects".to_owned(),
+                    kms_path(),
+                ],
+                "{what}"
+            );
+            assert_eq!(
+                own_lines(&stderr).first().copied(),
+                Some(discovery_line(&url, REGION).as_str()),
+                "{what}"
+            );
+            assert_no_secret(&stderr, &[ID_TOKEN]);
+        }
+    }
+}
