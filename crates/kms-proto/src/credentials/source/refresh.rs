@@ -1,0 +1,238 @@
+//! One refresh of a provider: the machine that walks the sources (the chain's, or the one
+//! chosen), asks for each file and exchange, and gathers why each source gave nothing.
+
+use super::*;
+
+/// Where one refresh is.
+pub(crate) enum State {
+    Idle,
+    Files(files::Step),
+    PodIdentity(pod_identity::Step),
+    Metadata(metadata::Step),
+    /// IAM federation, from the environment or a profile (the source's own copy).
+    Federation(Box<Federation>, federation::Step),
+    Sts(sts::Step),
+    Password(password::Step),
+}
+
+/// One refresh in progress. See the [`Provider`] docs.
+pub struct Refresh<'a> {
+    provider: &'a mut Provider,
+    now: SystemTime,
+    index: usize,
+    end: usize,
+    errors: Vec<SourceError>,
+    state: State,
+}
+
+impl std::fmt::Debug for Refresh<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refresh")
+            .field("source", &self.index)
+            .field("failed", &self.errors.len())
+            .finish()
+    }
+}
+
+impl<'a> Refresh<'a> {
+    pub(crate) fn new(
+        provider: &'a mut Provider,
+        now: SystemTime,
+        first: usize,
+        end: usize,
+    ) -> Self {
+        Refresh {
+            provider,
+            now,
+            index: first,
+            end,
+            errors: Vec::new(),
+            state: State::Idle,
+        }
+    }
+
+    /// What the refresh needs first.
+    pub fn start(&mut self) -> Need {
+        let next = self.start_source();
+        self.advance(next)
+    }
+
+    /// The file asked for was read (the bytes), or could not be.
+    pub fn on_file(&mut self, result: Result<Vec<u8>, FileProblem>) -> Need {
+        let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
+            (State::Files(step), Some(Source::Files(source))) => {
+                match source.on_file(step, result) {
+                    files::FileOutcome::Next(next) => next,
+                    files::FileOutcome::Federate(federation) => {
+                        let (step, next) = federation.start(self.provider.region.as_ref());
+                        if let Some(step) = step {
+                            self.state = State::Federation(Box::new(federation), step);
+                        }
+                        next
+                    }
+                }
+            }
+            (State::PodIdentity(step), Some(Source::PodIdentity(source))) => {
+                source.on_file(step, result)
+            }
+            (State::Federation(federation, step), _) => federation.on_file(step, result),
+            (State::Sts(step), Some(Source::Sts(source))) => source.on_file(step, result),
+            (State::Password(step), Some(Source::Password(source))) => source.on_file(step, result),
+            _ => Next::Finished(Err(unexpected())),
+        };
+        self.advance(next)
+    }
+
+    /// The request sent got this answer (the body cut to [`MAX_SOURCE_BODY`] + 1 bytes).
+    pub fn on_response(&mut self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Need {
+        let now = self.now;
+        let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
+            (State::PodIdentity(step), Some(Source::PodIdentity(source))) => {
+                source.on_response(step, status, body)
+            }
+            (State::Metadata(step), Some(Source::Metadata(source))) => {
+                source.on_response(step, status, body, now)
+            }
+            (State::Federation(federation, step), _) => {
+                federation.on_response(step, status, headers, body)
+            }
+            (State::Sts(_), Some(Source::Sts(source))) => source.on_response(status, headers, body),
+            (State::Password(step), Some(Source::Password(source))) => {
+                source.on_response(step, status, headers, body)
+            }
+            _ => Next::Finished(Err(unexpected())),
+        };
+        self.advance(next)
+    }
+
+    /// The request sent got no answer.
+    pub fn on_failure(&mut self, failure: TransportFailure) -> Need {
+        let url = match (&self.state, self.provider.sources.get(self.index)) {
+            (State::PodIdentity(step), Some(Source::PodIdentity(source))) => Some(source.url(step)),
+            (State::Metadata(step), Some(Source::Metadata(source))) => Some(source.url(step)),
+            (State::Federation(federation, step), _) => Some(federation.url(step)),
+            (State::Sts(_), Some(Source::Sts(source))) => Some(source.url()),
+            (State::Password(step), Some(Source::Password(source))) => Some(source.url(step)),
+            _ => None,
+        };
+        let next = match url {
+            Some(url) => Next::Finished(Err(no_answer(url, failure))),
+            None => Next::Finished(Err(unexpected())),
+        };
+        self.advance(next)
+    }
+
+    fn source_mut(&mut self) -> Option<&mut Source> {
+        self.provider.sources.get_mut(self.index)
+    }
+
+    fn kind(&self) -> SourceKind {
+        match self.provider.sources.get(self.index) {
+            Some(Source::Fixed(identity)) => identity.source(),
+            Some(Source::Unusable(kind, _)) => *kind,
+            Some(Source::Files(files)) => files.kind(),
+            Some(Source::PodIdentity(_)) => SourceKind::PodIdentity,
+            Some(Source::Metadata(_)) => SourceKind::Metadata,
+            Some(Source::Federation(kind, _)) => *kind,
+            Some(Source::Sts(_)) => SourceKind::OidcSts,
+            Some(Source::Password(_)) => SourceKind::IamPassword,
+            None => SourceKind::Static,
+        }
+    }
+
+    /// Starts the source at `self.index`.
+    fn start_source(&mut self) -> Next {
+        let now = self.now;
+        let region = self.provider.region.clone();
+        let project = self.provider.project.clone();
+        let (state, next) = match self.source_mut() {
+            None => return Next::Finished(Err(unexpected())),
+            Some(Source::Fixed(identity)) => (State::Idle, Next::Finished(Ok(identity.clone()))),
+            Some(Source::Unusable(_, why)) => {
+                (State::Idle, Next::Finished(Err(why.clone().into())))
+            }
+            Some(Source::Files(source)) => {
+                let (step, next) = source.start();
+                (State::Files(step), next)
+            }
+            Some(Source::PodIdentity(source)) => {
+                let (step, next) = source.start();
+                (State::PodIdentity(step), next)
+            }
+            Some(Source::Metadata(source)) => {
+                let (step, next) = source.start(now);
+                (State::Metadata(step), next)
+            }
+            Some(Source::Federation(_, source)) => match source.start(region.as_ref()) {
+                (Some(step), next) => (State::Federation(Box::new(source.clone()), step), next),
+                (None, next) => (State::Idle, next),
+            },
+            Some(Source::Sts(source)) => {
+                let (step, next) = source.start();
+                (State::Sts(step), next)
+            }
+            Some(Source::Password(source)) => {
+                match source.start(region.as_ref(), project.as_ref()) {
+                    (Some(step), next) => (State::Password(step), next),
+                    (None, next) => (State::Idle, next),
+                }
+            }
+        };
+        self.state = state;
+        next
+    }
+
+    /// Turns a source's step into what the transport does next, moving along the chain
+    /// when a source gives nothing.
+    fn advance(&mut self, mut next: Next) -> Need {
+        loop {
+            match next {
+                Next::File(read) => return Need::File(read),
+                Next::Http(request) => return Need::Http(request),
+                Next::Finished(Ok(identity)) => {
+                    self.provider.chosen = Some(self.index);
+                    self.state = State::Idle;
+                    return Need::Done(Ok(identity));
+                }
+                Next::Finished(Err(failure)) => {
+                    let kind = self.kind();
+                    self.errors.push(SourceError::new(kind, failure));
+                    self.index += 1;
+                    if self.index >= self.end {
+                        self.state = State::Idle;
+                        let errors = std::mem::take(&mut self.errors);
+                        let error = if self.provider.chain && self.provider.chosen.is_none() {
+                            CredentialError::chain(errors)
+                        } else {
+                            match errors.into_iter().next_back() {
+                                Some(e) => CredentialError::from_source(e),
+                                None => CredentialError::chain(Vec::new()),
+                            }
+                        };
+                        return Need::Done(Err(error));
+                    }
+                    next = self.start_source();
+                }
+            }
+        }
+    }
+}
+
+/// The transport reported an event the refresh did not ask for.
+pub(crate) fn unexpected() -> Failure {
+    Failure::Internal("the transport reported an event the source did not ask for".to_owned())
+}
+
+/// The failure of a request that got no answer: unreachable when nothing was sent.
+pub(crate) fn no_answer(url: String, failure: TransportFailure) -> Failure {
+    let unreachable = !failure.may_have_been_sent()
+        || matches!(
+            failure.kind(),
+            TransportErrorKind::Connect | TransportErrorKind::Tls
+        );
+    if unreachable {
+        Failure::Unreachable { url, failure }
+    } else {
+        Failure::NoAnswer { url, failure }
+    }
+}
