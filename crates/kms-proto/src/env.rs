@@ -1,6 +1,7 @@
 //! The official environment variables: their names, the credentials and the configuration
-//! they give. The only place the core looks at an environment, and only through a lookup
-//! function the caller passes.
+//! they give. The core looks at an environment only through a lookup function the caller
+//! passes: here, and in the credential sources' constructors
+//! ([`Provider`](crate::credentials::Provider)).
 
 use std::fmt;
 
