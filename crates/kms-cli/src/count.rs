@@ -84,9 +84,9 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     output: Format,
 
-    /// Log what happens on stderr (-v: calls and attempts, and which credential source
-    /// answered and when its credentials expire; -vv: more, credential refreshes included).
-    /// Never logs a secret.
+    /// Log what happens on stderr (-v: calls and attempts, where the project is looked
+    /// for and the one IAM found, and which credential source answered and when its
+    /// credentials expire; -vv: more, credential refreshes included). Never logs a secret.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }

@@ -37,11 +37,14 @@ enum Command {
     /// environment: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (with
     /// HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials), or an IAM token in
     /// HUAWEICLOUD_SDK_AUTH_TOKEN or --auth-token-file. Without them, the first source
-    /// that gives credentials is used: the profile file (HUAWEICLOUD_SDK_CREDENTIALS_FILE,
-    /// else ~/.huaweicloud/credentials), KooCLI's ~/.hcloud/config.json, CCE pod identity,
-    /// ECS metadata (HUAWEICLOUD_SDK_METADATA_ENDPOINT overrides its address); or name one
-    /// with --credentials. The profile in use gives the project id and region when no flag
-    /// or variable does.
+    /// that gives credentials is used: STS with OIDC (HUAWEICLOUD_OIDC_*), IAM federation
+    /// (HUAWEICLOUD_SDK_IDP_ID and HUAWEICLOUD_SDK_ID_TOKEN_FILE), an IAM user's password
+    /// (HUAWEICLOUD_SDK_IAM_USER, _IAM_DOMAIN, _IAM_PASSWORD or _IAM_PASSWORD_FILE), the
+    /// profile file (HUAWEICLOUD_SDK_CREDENTIALS_FILE, else ~/.huaweicloud/credentials),
+    /// KooCLI's ~/.hcloud/config.json, CCE pod identity, ECS metadata
+    /// (HUAWEICLOUD_SDK_METADATA_ENDPOINT overrides its address); or name one with
+    /// --credentials. The profile in use gives the project id and region when no flag or
+    /// variable does. Without a project id, the region's project is found through IAM.
     Count(count::Args),
     /// Run the local KMS emulator in the foreground (same flags as `kms-mock`).
     Mock(kms_mock::cli::Args),
