@@ -15,6 +15,21 @@ to the emulator through a recording proxy on loopback (recproxy.py), which shows
 client put on the wire and in which order, and can answer a request itself (a metadata
 service without session tokens, a stale session token).
 
+IAM and STS, against one `kms-mock --iam` (IAM, STS and KMS on one listener, behind one
+recording proxy that is HUAWEICLOUD_SDK_IAM_ENDPOINT, HUAWEICLOUD_SDK_STS_ENDPOINT and the
+KMS endpoint at once): the SDK, with a client built for a region
+(`.with_region(KmsRegion.value_of(region))`, its endpoint from
+HUAWEICLOUD_SDK_REGION_KMS_<REGION>), finds the project of `BasicCredentials(ak, sk)` (signed
+GET /v3/projects?name=<region>; several projects refused), federates through
+EnvCredentialProvider (HUAWEICLOUD_SDK_IDP_ID + HUAWEICLOUD_SDK_ID_TOKEN_FILE: POST id-token
+with X-Idp-Id, POST securitytokens) or its default chain (then discovers with the issued
+credentials), assumes an agency through OidcStsCredentialProvider (HUAWEICLOUD_OIDC_*), and
+counts; a wrong id token is refused. `kms count` does the same on both transports
+(`--region` with `--endpoint` and no project id; `--credentials iam-federation`, `oidc-sts`,
+and `iam-password` with HUAWEICLOUD_SDK_IAM_USER/_DOMAIN/_PASSWORD_FILE: POST /v3/auth/tokens
+then X-Auth-Token), exits 7 for several projects and 6 for a wrong id token (naming the
+source, the 401 and IAM's X-IAM-Trace-Id), and never prints a secret, even with -vv.
+
 Input (environment variables, all required unless said otherwise):
   INTEROP_PROJECT_ID      project id configured in every emulator (32 hex chars)
   INTEROP_COUNT           instance count configured for that project
@@ -26,6 +41,16 @@ Input (environment variables, all required unless said otherwise):
   INTEROP_CREDS_URL       base URL of the emulator started with --metadata and
                           --pod-identity-token
   INTEROP_POD_TOKEN       that emulator's pod identity token
+  INTEROP_IAM_URL         base URL of the emulator started with --iam (and --ak/--sk)
+  INTEROP_REGION          the region its project (INTEROP_PROJECT_ID) is named after
+  INTEROP_SEVERAL_REGION, INTEROP_SEVERAL_PROJECT_IDS
+                          a region with two projects, and their ids (comma-separated)
+  INTEROP_IDP_ID, INTEROP_ID_TOKEN
+                          the identity provider and id token IAM federation accepts
+  INTEROP_OIDC_PROVIDER_URN, INTEROP_OIDC_ID_TOKEN
+                          the OIDC provider and id token STS accepts
+  INTEROP_IAM_DOMAIN, INTEROP_IAM_USER, INTEROP_IAM_PASSWORD
+                          the IAM user whose password gets tokens
 Optional:
   INTEROP_KMS_BIN         our `kms` binary; without it our client's scenarios print
                           SKIP (a binary whose `count` has no --credentials FAILs)
@@ -34,7 +59,8 @@ Optional:
 
 Output: one line per scenario on stdout, `PASS <name>`, `FAIL <name>: <why>` or
 `SKIP <name>: <why>`. Diagnostics (what the client sent and what came back) go to stderr;
-secrets (SKs, security tokens, session and pod tokens) are never printed.
+secrets (SKs, security tokens, session and pod tokens, IAM tokens, id tokens, passwords)
+are never printed.
 Exit status: 0 if no scenario failed, 1 otherwise.
 """
 
@@ -47,15 +73,19 @@ import sys
 import tempfile
 import traceback
 from contextlib import contextmanager
+from urllib.parse import parse_qs, urlsplit
 
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.auth.credentials import BasicCredentials, Credentials
 from huaweicloudsdkcore.auth.internal import MetadataAccessor
-from huaweicloudsdkcore.auth.provider import (MetadataCredentialProvider,
+from huaweicloudsdkcore.auth.provider import (EnvCredentialProvider, MetadataCredentialProvider,
+                                              OidcStsCredentialProvider,
                                               PodIdentityCredentialProvider)
-from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, SdkException
+from huaweicloudsdkcore.exceptions.exceptions import (ApiTypeError, ApiValueError,
+                                                      ClientRequestException, SdkException)
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcore.http.http_handler import HttpHandler
 from huaweicloudsdkkms.v2 import KmsClient, ShowUserInstancesRequest
+from huaweicloudsdkkms.v2.region.kms_region import KmsRegion
 
 from recproxy import RecordingProxy
 
@@ -64,6 +94,9 @@ REQUIRED = (
     "INTEROP_URL", "INTEROP_AK", "INTEROP_SK",
     "INTEROP_STS_URL", "INTEROP_STS_AK", "INTEROP_STS_SK", "INTEROP_SECURITY_TOKEN",
     "INTEROP_CREDS_URL", "INTEROP_POD_TOKEN",
+    "INTEROP_IAM_URL", "INTEROP_REGION", "INTEROP_SEVERAL_REGION", "INTEROP_SEVERAL_PROJECT_IDS",
+    "INTEROP_IDP_ID", "INTEROP_ID_TOKEN", "INTEROP_OIDC_PROVIDER_URN", "INTEROP_OIDC_ID_TOKEN",
+    "INTEROP_IAM_DOMAIN", "INTEROP_IAM_USER", "INTEROP_IAM_PASSWORD",
 )
 VERBOSE = os.environ.get("INTEROP_VERBOSE") == "1"
 
@@ -213,7 +246,20 @@ NO_TOKEN_SERVICE = (404, "text/plain", "404 Not Found\n\nThe resource could not 
 STALE_TOKEN = (401, "text/plain", "401 Unauthorized\n\nThe metadata session token is "
                "missing, invalid or expired: get one with PUT /meta-data/latest/api/token.\n")
 
-_SECRET_HEADERS = ("x-security-token", "x-metadata-token")
+_SECRET_HEADERS = ("x-security-token", "x-metadata-token", "x-auth-token")
+_SECRET_RESPONSE_HEADERS = ("x-subject-token",)
+# Keys of JSON bodies (requests and answers) whose values are secrets; `id` only under
+# `id_token` (the OIDC id token) or `token` (an IAM token).
+_SECRET_KEYS = ("password", "id_token", "secret", "securitytoken", "secret_access_key",
+                "security_token")
+_SECRET_ID_PARENTS = ("id_token", "token")
+
+PROJECTS_PATH = "/v3/projects"
+ID_TOKEN_PATH = "/v3.0/OS-AUTH/id-token/tokens"
+SECURITYTOKENS_PATH = "/v3.0/OS-CREDENTIAL/securitytokens"
+STS_PATH = "/v5/agencies/assume-with-oidc"
+AUTH_TOKENS_PATH = "/v3/auth/tokens"
+KMS_PATH_RE = re.compile(r"^/v1\.0/([^/]+)/kms/user-instances$")
 
 
 def redacted(value):
@@ -221,10 +267,70 @@ def redacted(value):
 
 
 def label(ex, project_id):
-    """A short name for an exchange: `PUT token`, `GET securitykey`, `POST pod`, `GET kms`."""
+    """A short name for an exchange: `PUT token`, `GET securitykey`, `POST pod`, `GET kms`,
+    `GET projects`, `POST id-token`, `POST securitytokens`, `POST sts`, `POST auth-tokens`
+    (`GET kms(<id>)` for the KMS path of another project)."""
     names = {TOKEN_PATH: "token", KEY_PATH: "securitykey", POD_PATH: "pod",
-             "/v1.0/%s/kms/user-instances" % project_id: "kms"}
-    return "%s %s" % (ex.method, names.get(ex.path, ex.target))
+             "/v1.0/%s/kms/user-instances" % project_id: "kms",
+             PROJECTS_PATH: "projects", ID_TOKEN_PATH: "id-token",
+             SECURITYTOKENS_PATH: "securitytokens", STS_PATH: "sts",
+             AUTH_TOKENS_PATH: "auth-tokens"}
+    name = names.get(ex.path)
+    if name is None:
+        m = KMS_PATH_RE.match(ex.path)
+        name = "kms(%s)" % m.group(1) if m else ex.target
+    return "%s %s" % (ex.method, name)
+
+
+def json_or_none(raw):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def redact_json(value, parent=None):
+    """A copy of a parsed JSON document with every secret value redacted."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, str) and (k in _SECRET_KEYS or (k == "id" and parent in _SECRET_ID_PARENTS)):
+                out[k] = redacted(v)
+            else:
+                out[k] = redact_json(v, k)
+        return out
+    if isinstance(value, list):
+        return [redact_json(v, parent) for v in value]
+    return value
+
+
+def json_secrets(value, parent=None):
+    """Every secret value in a parsed JSON document (as redact_json redacts them)."""
+    out = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, str) and (k in _SECRET_KEYS or (k == "id" and parent in _SECRET_ID_PARENTS)):
+                out.add(v)
+            else:
+                out |= json_secrets(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            out |= json_secrets(v, parent)
+    return out
+
+
+def shown_body(raw, limit):
+    """A body as diagnostics may show it: JSON with its secrets redacted, else the text."""
+    doc = json_or_none(raw)
+    if doc is not None:
+        return json.dumps(redact_json(doc))[:limit]
+    return raw[:limit].decode("utf-8", "replace")
+
+
+def response_header(ex, name):
+    name = name.lower()
+    values = [v for k, v in ex.resp_headers if k.lower() == name]
+    return values[0] if len(values) == 1 else None
 
 
 def wire_summary(exchanges, project_id):
@@ -241,31 +347,32 @@ def dump_wire(title, exchanges):
                 k.lower() == "authorization" and not v.startswith("SDK-HMAC-"))
             log("      > %s: %s" % (k, redacted(v) if secret else v))
         if ex.body:
-            log("      > body: %s" % ex.body[:500].decode("utf-8", "replace"))
+            log("      > body: %s" % shown_body(ex.body, 800))
         log("      < HTTP %s%s" % (ex.status, " (answered by the proxy, not the emulator)" * ex.scripted))
         for k, v in ex.resp_headers:
-            log("      < %s: %s" % (k, v))
+            log("      < %s: %s" % (k, redacted(v) if k.lower() in _SECRET_RESPONSE_HEADERS else v))
         if ex.method == "PUT" and ex.path == TOKEN_PATH and ex.status == 200:
             body = redacted(ex.text())
         else:
-            doc = credential_doc(ex)
-            if doc is not None:
-                body = json.dumps({"credential": dict(
-                    doc, secret=redacted(doc.get("secret") or ""),
-                    securitytoken=redacted(doc.get("securitytoken") or ""))})
-            else:
-                body = ex.text()[:2000]
+            body = shown_body(ex.resp_body, 2000)
         log("      < body: %s" % body)
 
 
 def credential_doc(ex):
-    """The `credential` object of a credential document answer, or None."""
-    try:
-        doc = json.loads(ex.resp_body)
-    except ValueError:
+    """The credentials of an answer, as {access, secret, securitytoken, expires_at}, or None:
+    IAM's, ECS metadata's and pod identity's `credential` object, or STS's `credentials`
+    (`access_key_id`, `secret_access_key`, `security_token`, `expiration`)."""
+    doc = json_or_none(ex.resp_body)
+    if not isinstance(doc, dict):
         return None
-    cred = doc.get("credential") if isinstance(doc, dict) else None
-    return cred if isinstance(cred, dict) else None
+    cred = doc.get("credential")
+    if isinstance(cred, dict):
+        return cred
+    cred = doc.get("credentials")
+    if isinstance(cred, dict) and "access_key_id" in cred:
+        return {"access": cred.get("access_key_id"), "secret": cred.get("secret_access_key"),
+                "securitytoken": cred.get("security_token"), "expires_at": cred.get("expiration")}
+    return None
 
 
 def expect_sequence(exchanges, project_id, want):
@@ -364,7 +471,8 @@ def check_pod_wire(exchanges, env, token):
 
 def wire_secrets(exchanges):
     """Every secret that crossed the wire: issued SKs and security tokens, session tokens,
-    pod tokens."""
+    pod tokens, IAM tokens (X-Subject-Token, X-Auth-Token), and what request bodies carry
+    (OIDC id tokens, passwords, IAM tokens)."""
     out = set()
     for ex in exchanges:
         doc = credential_doc(ex)
@@ -374,6 +482,11 @@ def wire_secrets(exchanges):
             out.add(ex.text())
         if ex.path == POD_PATH:
             out.update(ex.header("Authorization"))
+        out.update(ex.header("X-Auth-Token"))
+        out.update(ex.header("X-Security-Token"))
+        out.update(v for k, v in ex.resp_headers if k.lower() in _SECRET_RESPONSE_HEADERS)
+        if ex.body:
+            out |= json_secrets(json_or_none(ex.body))
     return {s for s in out if len(s) >= 8}
 
 
@@ -542,7 +655,7 @@ def ours_env(workdir, **extra):
     """The environment of a `kms` run: no credentials of any other source, an empty HOME
     (no profile or KooCLI file), loopback never proxied."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HUAWEICLOUD_SDK_", "HC_CONTAINER_"))
+           if not k.startswith(("HUAWEICLOUD_SDK_", "HUAWEICLOUD_OIDC_", "HC_CONTAINER_"))
            and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
     home = os.path.join(workdir, "home")
     os.makedirs(home, exist_ok=True)
@@ -622,13 +735,558 @@ def ours_pod_identity_wrong_token(name, env, kms_bin, transport, workdir):
     return report_wire(name, why, exchanges, info=ours_outcome(run).replace(wrong, redacted(wrong)))
 
 
-def ours_scenario(name, kms_bin, run):
+# ===================================================================== IAM and STS
+#
+# One emulator (kms-mock --iam) serves IAM, STS and KMS on one listener; a recording proxy
+# in front of it is HUAWEICLOUD_SDK_IAM_ENDPOINT, HUAWEICLOUD_SDK_STS_ENDPOINT and the KMS
+# endpoint at once, so the order of every request is seen.
+
+IAM_JSON = "application/json;charset=UTF-8"
+FEDERATION_DURATION = 21600      # what both clients ask securitytokens for (6 h)
+STS_DEFAULT_DURATION = 3600      # HUAWEICLOUD_OIDC_DURATION_SECONDS unset
+STS_SESSION_NAME = "interop-oidc-session"  # HUAWEICLOUD_OIDC_SESSION_NAME
+AGENCY_URN = "iam::0a1b2c3d4e5f60718293a4b5c6d7e8f9:agency:interop-kms-reader"
+
+
+def check_signed(ex, what, access, security_token=None):
+    """`ex` is signed SDK-HMAC-SHA256 with `access` (Host and X-Sdk-Date among the signed
+    headers) and carries `security_token` as a signed X-Security-Token (None: no such
+    header)."""
+    auth = ex.one_header("Authorization") or ""
+    if not auth.startswith("SDK-HMAC-SHA256 "):
+        return "%s is not signed (SDK-HMAC-SHA256): Authorization %r" % (what, auth[:40])
+    if "Access=%s," % access not in auth:
+        return "%s is not signed with the access key %s: %s" % (what, access, auth[:80])
+    m = re.search(r"SignedHeaders=([^,\s]+)", auth)
+    signed = m.group(1).split(";") if m else []
+    for h in ("host", "x-sdk-date"):
+        if h not in signed:
+            return "%s does not sign %s: %s" % (what, h, auth[:200])
+    if ex.one_header("X-Sdk-Date") is None:
+        return "%s carries no (single) X-Sdk-Date" % what
+    if security_token is None:
+        if ex.header("X-Security-Token"):
+            return "%s carries an X-Security-Token although its credentials have none" % what
+    elif ex.one_header("X-Security-Token") != security_token:
+        return "%s does not carry the issued security token as X-Security-Token" % what
+    elif "x-security-token" not in signed:
+        return "%s does not sign X-Security-Token: %s" % (what, auth[:200])
+    return None
+
+
+def check_json_post(ex, what, want_body):
+    """A POST to IAM or STS: Content-Type application/json;charset=UTF-8 and exactly this
+    JSON body (key order aside)."""
+    ctype = ex.one_header("Content-Type")
+    if ctype != IAM_JSON:
+        return "%s has Content-Type %r, not %r" % (what, ctype, IAM_JSON)
+    body = json_or_none(ex.body)
+    if body != want_body:
+        return "%s body is %s, expected %s" % (
+            what, json.dumps(redact_json(body)) if body is not None else repr(ex.body[:100]),
+            json.dumps(redact_json(want_body)))
+    return None
+
+
+def iam_trace_id(ex):
+    return response_header(ex, "X-IAM-Trace-Id")
+
+
+def check_projects_get(ex, region, access, security_token, want_ids):
+    """The discovery request: GET /v3/projects?name=<region> (nothing else in the query),
+    signed with the client's credentials; IAM (the emulator) listed `want_ids`."""
+    query = parse_qs(urlsplit(ex.target).query, keep_blank_values=True)
+    if query != {"name": [region]}:
+        return "the projects GET asked %r, not name=%s" % (urlsplit(ex.target).query, region)
+    why = check_signed(ex, "the projects GET", access, security_token)
+    if why:
+        return why
+    doc = json_or_none(ex.resp_body)
+    got = [p.get("id") for p in doc.get("projects", [])] if isinstance(doc, dict) else None
+    if got != want_ids or not iam_trace_id(ex):
+        return "IAM answered projects %r (X-IAM-Trace-Id %r), expected %r (emulator?)" % (
+            got, iam_trace_id(ex), want_ids)
+    return None
+
+
+def check_federation(post, st, idp_id, id_token):
+    """POST id-token with X-Idp-Id and the token file's contents, then POST securitytokens
+    with the X-Subject-Token IAM answered. Returns (why, credential document)."""
+    if post.one_header("X-Idp-Id") != idp_id:
+        return "the id-token POST carried X-Idp-Id %r, not %r" % (post.header("X-Idp-Id"), idp_id), None
+    why = check_json_post(post, "the id-token POST", {"auth": {"id_token": {"id": id_token}}})
+    if why:
+        return why, None
+    subject = response_header(post, "X-Subject-Token")
+    if not subject:
+        return "IAM's id-token answer carried no X-Subject-Token (emulator?)", None
+    why = check_json_post(st, "the securitytokens POST", {"auth": {"identity": {
+        "methods": ["token"], "token": {"id": subject, "duration_seconds": FEDERATION_DURATION}}}})
+    if why:
+        return why, None
+    doc = credential_doc(st)
+    if not doc or not doc.get("access") or not doc.get("securitytoken"):
+        return "the securitytokens answer holds no credential document (emulator?)", None
+    return None, doc
+
+
+def check_sts(post, env, id_token):
+    """POST assume-with-oidc with the provider and agency URNs, the session name, the
+    default duration and the id token. Returns (why, credential document)."""
+    why = check_json_post(post, "the STS POST", {
+        "provider_urn": env["INTEROP_OIDC_PROVIDER_URN"], "agency_urn": AGENCY_URN,
+        "agency_session_name": STS_SESSION_NAME, "id_token": id_token,
+        "duration_seconds": STS_DEFAULT_DURATION})
+    if why:
+        return why, None
+    doc = credential_doc(post)
+    if not doc or not doc.get("access") or not doc.get("securitytoken"):
+        return "the STS answer holds no credentials (emulator?)", None
+    return None, doc
+
+
+def check_password(post, kms, env):
+    """POST /v3/auth/tokens with the password, scoped to the project by id; then the KMS
+    call with the X-Subject-Token as X-Auth-Token, unsigned."""
+    why = check_json_post(post, "the auth-tokens POST", {
+        "auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "domain": {"name": env["INTEROP_IAM_DOMAIN"]}, "name": env["INTEROP_IAM_USER"],
+            "password": env["INTEROP_IAM_PASSWORD"]}}},
+            "scope": {"project": {"id": env["INTEROP_PROJECT_ID"]}}}})
+    if why:
+        return why
+    subject = response_header(post, "X-Subject-Token")
+    if not subject:
+        return "IAM's auth-tokens answer carried no X-Subject-Token (emulator?)"
+    if kms.one_header("X-Auth-Token") != subject:
+        return "the KMS request did not carry the token IAM issued as X-Auth-Token"
+    if kms.header("Authorization") or kms.header("X-Security-Token"):
+        return "the KMS request with X-Auth-Token was also signed or carried X-Security-Token"
+    return None
+
+
+def check_discovery_wire(exchanges, env, region, access):
+    """GET projects signed with the AK, then the KMS call of the discovered project."""
+    pid = env["INTEROP_PROJECT_ID"]
+    why = expect_sequence(exchanges, pid, [("GET projects", 200), ("GET kms", 200)])
+    return (why or check_projects_get(exchanges[0], region, access, None, [pid])
+            or check_signed(exchanges[1], "the KMS request", access))
+
+
+def check_federation_wire(exchanges, env, discovery):
+    """POST id-token, POST securitytokens, (GET projects signed with the issued credentials,)
+    then the KMS call signed with them."""
+    pid = env["INTEROP_PROJECT_ID"]
+    want = [("POST id-token", 201), ("POST securitytokens", 201)]
+    want += [("GET projects", 200)] if discovery else []
+    why = expect_sequence(exchanges, pid, want + [("GET kms", 200)])
+    if why:
+        return why
+    why, doc = check_federation(exchanges[0], exchanges[1], env["INTEROP_IDP_ID"],
+                                env["INTEROP_ID_TOKEN"])
+    if why:
+        return why
+    if discovery:
+        why = check_projects_get(exchanges[2], env["INTEROP_REGION"], doc["access"],
+                                 doc["securitytoken"], [pid])
+        if why:
+            return why
+    return check_kms_signed_with(exchanges[-1], doc)
+
+
+def check_sts_wire(exchanges, env):
+    why = expect_sequence(exchanges, env["INTEROP_PROJECT_ID"], [("POST sts", 200), ("GET kms", 200)])
+    if why:
+        return why
+    why, doc = check_sts(exchanges[0], env, env["INTEROP_OIDC_ID_TOKEN"])
+    return why or check_kms_signed_with(exchanges[1], doc)
+
+
+def check_password_wire(exchanges, env):
+    why = expect_sequence(exchanges, env["INTEROP_PROJECT_ID"],
+                          [("POST auth-tokens", 201), ("GET kms", 200)])
+    return why or check_password(exchanges[0], exchanges[1], env)
+
+
+def only_refusals(exchanges, env, lab):
+    """None if the wire holds only `lab` requests, all answered 401 (no KMS call)."""
+    pid = env["INTEROP_PROJECT_ID"]
+    got = [(label(ex, pid), ex.status) for ex in exchanges]
+    if not got or any(g != (lab, 401) for g in got):
+        return "expected only %s answered 401 on the wire, got [%s]" % (lab, wire_summary(exchanges, pid))
+    return None
+
+
+def federation_env(workdir, env, token, project_id):
+    path = token_file(workdir, "id-token-%d" % len(os.listdir(workdir)), token)
+    out = {"HUAWEICLOUD_SDK_IDP_ID": env["INTEROP_IDP_ID"], "HUAWEICLOUD_SDK_ID_TOKEN_FILE": path}
+    if project_id:
+        out["HUAWEICLOUD_SDK_PROJECT_ID"] = project_id
+    return out
+
+
+def sts_env(workdir, env, token, project_id):
+    path = token_file(workdir, "oidc-token-%d" % len(os.listdir(workdir)), token)
+    out = {"HUAWEICLOUD_OIDC_PROVIDER_URN": env["INTEROP_OIDC_PROVIDER_URN"],
+           "HUAWEICLOUD_OIDC_AGENCY_URN": AGENCY_URN,
+           "HUAWEICLOUD_OIDC_TOKEN_FILE": path,
+           "HUAWEICLOUD_OIDC_SESSION_NAME": STS_SESSION_NAME}
+    if project_id:
+        out["HUAWEICLOUD_SDK_PROJECT_ID"] = project_id
+    return out
+
+
+# ------------------------------------------------------------------ the official SDK
+
+def region_env_name(region):
+    """The official per-service endpoint override, HUAWEICLOUD_SDK_REGION_KMS_<REGION>."""
+    return "HUAWEICLOUD_SDK_REGION_KMS_" + region.replace("-", "_").upper()
+
+
+@contextmanager
+def sdk_iam_environment(proxy, region, **values):
+    """Exactly these Huawei Cloud variables for the block: IAM and STS at the proxy, the KMS
+    endpoint of `region` at the proxy, and `values`; every other HUAWEICLOUD_* or
+    HC_CONTAINER_* variable removed."""
+    settings = {k: None for k in os.environ if k.startswith(("HUAWEICLOUD_", "HC_CONTAINER_"))}
+    settings.update({"HUAWEICLOUD_SDK_IAM_ENDPOINT": proxy.url,
+                     "HUAWEICLOUD_SDK_STS_ENDPOINT": proxy.url,
+                     region_env_name(region): proxy.url})
+    settings.update(values)
+    with environment(**settings):
+        yield
+
+
+def sdk_region_count(proxy, region, credentials):
+    """ShowUserInstances through a KmsClient built as an application builds one for a region:
+    `.with_region(KmsRegion.value_of(region))` (the region's endpoint comes from
+    HUAWEICLOUD_SDK_REGION_KMS_<REGION>, the proxy), which is what makes the SDK look up the
+    project id when the credentials have none. `credentials` is a callable giving them
+    (errors count as the SDK's), or None for the SDK's own default chain
+    (CredentialProviderChain, as `build()` uses it). Returns (response_or_None,
+    exception_or_None)."""
+    # The SDK caches discovered project ids per AK (or idp id) and region for the whole
+    # process (Credentials._CACHE): each scenario starts without.
+    Credentials._CACHE.clear()
+    kms_region = KmsRegion.value_of(region)
+    if list(kms_region.endpoints) != [proxy.url]:
+        raise RuntimeError("KmsRegion.value_of(%r) has endpoints %r, not the proxy %s (%s ignored?)"
+                           % (region, kms_region.endpoints, proxy.url, region_env_name(region)))
+    config = HttpConfig.get_default_config()
+    config.retry_times = 0
+    config.timeout = (5, 15)
+    client = None
+    try:
+        builder = KmsClient.new_builder().with_http_config(config).with_region(kms_region)
+        if credentials is not None:
+            builder = builder.with_credentials(credentials())
+        client = builder.build()
+        return client.show_user_instances(ShowUserInstancesRequest()), None
+    except (SdkException, ApiValueError, ApiTypeError) as e:
+        return None, e
+    finally:
+        if client is not None:
+            client.close()
+
+
+def sdk_discovery(name, env):
+    """BasicCredentials(ak, sk) without a project id, a client for the region: the SDK asks
+    IAM for the region's project, then counts in it."""
+    region = env["INTEROP_REGION"]
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        with sdk_iam_environment(proxy, region):
+            resp, exc = sdk_region_count(
+                proxy, region, lambda: BasicCredentials(env["INTEROP_AK"], env["INTEROP_SK"]))
+        exchanges = proxy.exchanges
+    why = expect_sdk_count(env, resp, exc) or check_discovery_wire(exchanges, env, region, env["INTEROP_AK"])
+    return report_wire(name, why, exchanges)
+
+
+def several_ids(env):
+    return env["INTEROP_SEVERAL_PROJECT_IDS"].split(",")
+
+
+def sdk_discovery_several(name, env):
+    """Two projects named after the region: the SDK refuses, listing both and IAM's trace id."""
+    region = env["INTEROP_SEVERAL_REGION"]
+    ids = several_ids(env)
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        with sdk_iam_environment(proxy, region):
+            resp, exc = sdk_region_count(
+                proxy, region, lambda: BasicCredentials(env["INTEROP_AK"], env["INTEROP_SK"]))
+        exchanges = proxy.exchanges
+    why = expect_sequence(exchanges, env["INTEROP_PROJECT_ID"], [("GET projects", 200)])
+    if why is None:
+        why = check_projects_get(exchanges[0], region, env["INTEROP_AK"], None, ids)
+    if why is None:
+        trace = iam_trace_id(exchanges[0])
+        message = str(exc) if exc is not None else ""
+        if exc is None:
+            why = "expected the SDK to refuse several projects, it counted %r" % resp.instance_num
+        elif not all(i in message for i in ids) or trace not in message:
+            why = "expected an error naming %s and X-IAM-Trace-Id %s, got %s" % (ids, trace, describe(exc))
+    return report_wire(name, why, exchanges, info=describe(exc) if exc else None)
+
+
+def sdk_federation(name, env, workdir, chain):
+    """EnvCredentialProvider with HUAWEICLOUD_SDK_IDP_ID + HUAWEICLOUD_SDK_ID_TOKEN_FILE and
+    HUAWEICLOUD_SDK_PROJECT_ID; or (chain) the builder's default chain with no project id,
+    so the SDK federates, then discovers the project with the issued credentials."""
+    region = env["INTEROP_REGION"]
+    values = federation_env(workdir, env, env["INTEROP_ID_TOKEN"],
+                            None if chain else env["INTEROP_PROJECT_ID"])
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        with sdk_iam_environment(proxy, region, **values):
+            resp, exc = sdk_region_count(
+                proxy, region,
+                None if chain else (lambda: EnvCredentialProvider.get_basic().get_credentials()))
+        exchanges = proxy.exchanges
+    why = expect_sdk_count(env, resp, exc) or check_federation_wire(exchanges, env, discovery=chain)
+    return report_wire(name, why, exchanges)
+
+
+def sdk_oidc_sts(name, env, workdir):
+    """OidcStsCredentialProvider with HUAWEICLOUD_OIDC_* (token from a file, a session name,
+    the default duration) and HUAWEICLOUD_SDK_PROJECT_ID."""
+    region = env["INTEROP_REGION"]
+    values = sts_env(workdir, env, env["INTEROP_OIDC_ID_TOKEN"], env["INTEROP_PROJECT_ID"])
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        with sdk_iam_environment(proxy, region, **values):
+            resp, exc = sdk_region_count(
+                proxy, region, lambda: OidcStsCredentialProvider.get_basic().get_credentials())
+        exchanges = proxy.exchanges
+    why = expect_sdk_count(env, resp, exc) or check_sts_wire(exchanges, env)
+    return report_wire(name, why, exchanges)
+
+
+def sdk_wrong_id_token(name, env, workdir, kind):
+    """A wrong id token (kind 'federation' or 'sts'): one refused POST, no KMS call, and the
+    SDK's error names the 401."""
+    region = env["INTEROP_REGION"]
+    if kind == "federation":
+        values = federation_env(workdir, env, "not-" + env["INTEROP_ID_TOKEN"], env["INTEROP_PROJECT_ID"])
+        factory, lab = (lambda: EnvCredentialProvider.get_basic().get_credentials()), "POST id-token"
+    else:
+        values = sts_env(workdir, env, "not-" + env["INTEROP_OIDC_ID_TOKEN"], env["INTEROP_PROJECT_ID"])
+        factory, lab = (lambda: OidcStsCredentialProvider.get_basic().get_credentials()), "POST sts"
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        with sdk_iam_environment(proxy, region, **values):
+            resp, exc = sdk_region_count(proxy, region, factory)
+        exchanges = proxy.exchanges
+    why = only_refusals(exchanges, env, lab)
+    if why is None:
+        if exc is None:
+            why = "expected the SDK to fail, it counted %r" % resp.instance_num
+        elif getattr(exc, "status_code", None) != 401 and "status_code:401" not in str(exc):
+            why = "expected an error naming the 401, got %s" % describe(exc)
+    info = None
+    if exc is not None:
+        trace = iam_trace_id(exchanges[0]) if exchanges else None
+        info = "%s; names X-IAM-Trace-Id %s: %s" % (
+            describe(exc), trace, "yes" if trace and trace in str(exc) else "no")
+    return report_wire(name, why, exchanges, info=info)
+
+
+# ------------------------------------------------------------------ our client (kms CLI)
+
+_help_text = {}
+
+
+def kms_count_help(kms_bin):
+    if kms_bin not in _help_text:
+        try:
+            out = subprocess.run([kms_bin, "count", "--help"], capture_output=True, text=True,
+                                 timeout=60)
+            _help_text[kms_bin] = out.stdout if out.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            _help_text[kms_bin] = ""
+    return _help_text[kms_bin]
+
+
+def source_missing(kms_bin, source):
+    """None if `kms count --help` lists `--credentials <source>`, else why not."""
+    if source is None or re.search(r"^\s*-?\s*%s:" % re.escape(source), kms_count_help(kms_bin), re.M):
+        return None
+    return ("`kms count --help` lists no `--credentials %s` (this kms has no %s source yet)"
+            % (source, source))
+
+
+def run_kms(kms_bin, args, run_env):
+    return subprocess.run([kms_bin, "count"] + args, env=run_env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def ours_iam_args(proxy, transport, source=None, project_id=None, region=None, verbose=True):
+    args = ["--endpoint", proxy.url, "--transport", transport, "--retries", "0", "--timeout", "10"]
+    if source:
+        args += ["--credentials", source]
+    if project_id:
+        args += ["--project-id", project_id]
+    if region:
+        args += ["--region", region]
+    # -vv for the runs that succeed: what is logged must not hold a secret either.
+    return args + (["-vv"] if verbose else [])
+
+
+def ours_iam_env(workdir, proxy, **extra):
+    return ours_env(workdir, HUAWEICLOUD_SDK_IAM_ENDPOINT=proxy.url,
+                    HUAWEICLOUD_SDK_STS_ENDPOINT=proxy.url, **extra)
+
+
+def secrets_printed(run, exchanges, env):
+    """None, or which secret `kms` printed: anything secret that crossed the wire, and the
+    configured id tokens and password."""
+    known = {env[k] for k in ("INTEROP_ID_TOKEN", "INTEROP_OIDC_ID_TOKEN", "INTEROP_IAM_PASSWORD",
+                              "INTEROP_SK")}
+    for secret in wire_secrets(exchanges) | known:
+        if secret in run.stdout or secret in run.stderr:
+            return "kms printed a secret (%s)" % redacted(secret)
+    return None
+
+
+def ours_outcome_safe(run, exchanges, env):
+    """ours_outcome with every known secret redacted (for INFO lines)."""
+    text = ours_outcome(run)
+    for secret in wire_secrets(exchanges) | {env["INTEROP_ID_TOKEN"], env["INTEROP_OIDC_ID_TOKEN"],
+                                             env["INTEROP_IAM_PASSWORD"]}:
+        text = text.replace(secret, redacted(secret))
+    return text
+
+
+def ours_discovery_hint(run):
+    if run.returncode == 2 or re.search(r"project", run.stderr, re.I):
+        return " (does this kms discover the project without --project-id?)"
+    return ""
+
+
+def ours_discovery(name, env, kms_bin, transport, workdir):
+    """`kms count --region R --endpoint <emulator>` with AK/SK and no project id."""
+    region = env["INTEROP_REGION"]
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        run = run_kms(kms_bin, ours_iam_args(proxy, transport, region=region), ours_iam_env(
+            workdir, proxy, HUAWEICLOUD_SDK_AK=env["INTEROP_AK"], HUAWEICLOUD_SDK_SK=env["INTEROP_SK"]))
+        exchanges = proxy.exchanges
+    why = expect_ours_count(env, run)
+    if why:
+        why += ours_discovery_hint(run)
+    why = (why or check_discovery_wire(exchanges, env, region, env["INTEROP_AK"])
+           or secrets_printed(run, exchanges, env))
+    return report_wire(name, why, exchanges,
+                       info=None if why is None else ours_outcome_safe(run, exchanges, env))
+
+
+def ours_discovery_several(name, env, kms_bin, transport, workdir):
+    """Two projects for the region: exit 7 (project), naming both and IAM's trace id."""
+    region = env["INTEROP_SEVERAL_REGION"]
+    ids = several_ids(env)
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        run = run_kms(kms_bin, ours_iam_args(proxy, transport, region=region, verbose=False),
+                      ours_iam_env(workdir, proxy, HUAWEICLOUD_SDK_AK=env["INTEROP_AK"],
+                                   HUAWEICLOUD_SDK_SK=env["INTEROP_SK"]))
+        exchanges = proxy.exchanges
+    why = None
+    if run.returncode != 7:
+        why = "expected exit 7 (project), got %s%s" % (ours_outcome(run), ours_discovery_hint(run))
+    why = why or expect_sequence(exchanges, env["INTEROP_PROJECT_ID"], [("GET projects", 200)])
+    if why is None:
+        why = check_projects_get(exchanges[0], region, env["INTEROP_AK"], None, ids)
+    if why is None:
+        trace = iam_trace_id(exchanges[0])
+        if not all(i in run.stderr for i in ids) or trace not in run.stderr:
+            why = "expected a message naming %s and X-IAM-Trace-Id %s, got %s" % (ids, trace, ours_outcome(run))
+    why = why or secrets_printed(run, exchanges, env)
+    return report_wire(name, why, exchanges, info=ours_outcome_safe(run, exchanges, env))
+
+
+def ours_federation(name, env, kms_bin, transport, workdir, chain):
+    """`--credentials iam-federation` with a project id; or (chain) no --credentials and no
+    project id: the default chain federates, then the project is discovered."""
+    values = federation_env(workdir, env, env["INTEROP_ID_TOKEN"], None)
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        if chain:
+            args = ours_iam_args(proxy, transport, region=env["INTEROP_REGION"])
+        else:
+            args = ours_iam_args(proxy, transport, "iam-federation", env["INTEROP_PROJECT_ID"])
+        run = run_kms(kms_bin, args, ours_iam_env(workdir, proxy, **values))
+        exchanges = proxy.exchanges
+    why = expect_ours_count(env, run)
+    if why and chain:
+        why += ours_discovery_hint(run)
+    why = (why or check_federation_wire(exchanges, env, discovery=chain)
+           or secrets_printed(run, exchanges, env))
+    return report_wire(name, why, exchanges,
+                       info=None if why is None else ours_outcome_safe(run, exchanges, env))
+
+
+def ours_oidc_sts(name, env, kms_bin, transport, workdir):
+    values = sts_env(workdir, env, env["INTEROP_OIDC_ID_TOKEN"], None)
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        run = run_kms(kms_bin, ours_iam_args(proxy, transport, "oidc-sts", env["INTEROP_PROJECT_ID"]),
+                      ours_iam_env(workdir, proxy, **values))
+        exchanges = proxy.exchanges
+    why = (expect_ours_count(env, run) or check_sts_wire(exchanges, env)
+           or secrets_printed(run, exchanges, env))
+    return report_wire(name, why, exchanges,
+                       info=None if why is None else ours_outcome_safe(run, exchanges, env))
+
+
+def ours_password(name, env, kms_bin, transport, workdir):
+    """`--credentials iam-password` with HUAWEICLOUD_SDK_IAM_USER, _IAM_DOMAIN and
+    _IAM_PASSWORD_FILE (this project's own variables)."""
+    path = token_file(workdir, "password-%d" % len(os.listdir(workdir)), env["INTEROP_IAM_PASSWORD"])
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        run = run_kms(kms_bin, ours_iam_args(proxy, transport, "iam-password", env["INTEROP_PROJECT_ID"]),
+                      ours_iam_env(workdir, proxy, HUAWEICLOUD_SDK_IAM_USER=env["INTEROP_IAM_USER"],
+                                   HUAWEICLOUD_SDK_IAM_DOMAIN=env["INTEROP_IAM_DOMAIN"],
+                                   HUAWEICLOUD_SDK_IAM_PASSWORD_FILE=path))
+        exchanges = proxy.exchanges
+    why = (expect_ours_count(env, run) or check_password_wire(exchanges, env)
+           or secrets_printed(run, exchanges, env))
+    return report_wire(name, why, exchanges,
+                       info=None if why is None else ours_outcome_safe(run, exchanges, env))
+
+
+def ours_wrong_id_token(name, env, kms_bin, transport, workdir, kind):
+    """A wrong id token: exit 6, a message naming the source, IAM's 401 and its trace id."""
+    if kind == "federation":
+        wrong = "not-" + env["INTEROP_ID_TOKEN"]
+        values = federation_env(workdir, env, wrong, None)
+        source, lab, names = "iam-federation", "POST id-token", r"federation"
+    else:
+        wrong = "not-" + env["INTEROP_OIDC_ID_TOKEN"]
+        values = sts_env(workdir, env, wrong, None)
+        source, lab, names = "oidc-sts", "POST sts", r"\bSTS\b|oidc-sts"
+    with RecordingProxy(env["INTEROP_IAM_URL"]) as proxy:
+        run = run_kms(kms_bin, ours_iam_args(proxy, transport, source, env["INTEROP_PROJECT_ID"],
+                                             verbose=False),
+                      ours_iam_env(workdir, proxy, **values))
+        exchanges = proxy.exchanges
+    why = only_refusals(exchanges, env, lab)
+    if why is None:
+        traces = [iam_trace_id(ex) for ex in exchanges]
+        if run.returncode != 6:
+            why = "expected exit 6 (credentials), got %s" % ours_outcome(run)
+        elif not re.search(names, run.stderr) or "401" not in run.stderr:
+            why = "expected a message naming %s and the 401, got %s" % (source, ours_outcome(run))
+        elif not any(t and t in run.stderr for t in traces):
+            why = "expected the message to quote IAM's X-IAM-Trace-Id (%s), got %s" % (
+                ", ".join(t or "none" for t in traces), ours_outcome(run))
+        elif wrong in run.stdout or wrong in run.stderr:
+            why = "kms printed the id token"
+    why = why or secrets_printed(run, exchanges, env)
+    return report_wire(name, why, exchanges,
+                       info=ours_outcome_safe(run, exchanges, env).replace(wrong, redacted(wrong)))
+
+
+def ours_scenario(name, kms_bin, run, source=None):
     """Runs an our-client scenario. `kms count --credentials` has shipped, so a binary
-    without it is a regression: FAIL, not SKIP (SKIP only when no binary was given)."""
+    without it is a regression: FAIL, not SKIP (SKIP only when no binary was given); so is
+    one whose --credentials lacks the `source` a scenario needs."""
     skip = ours_supported(kms_bin)
     if skip and not kms_bin:
         print("SKIP %s: %s" % (name, skip), flush=True)
         return True
+    skip = skip or source_missing(kms_bin, source)
     if skip:
         print("FAIL %s: %s" % (name, skip), flush=True)
         return False
@@ -684,6 +1342,44 @@ def main():
         name = "ours-%s-pod-identity-wrong-token-exit-6" % transport
         scenarios.append((name, lambda name=name, t=transport: ours_scenario(
             name, kms_bin, lambda: ours_pod_identity_wrong_token(name, env, kms_bin, t, workdir))))
+    # IAM and STS: project discovery, federation, STS with OIDC (and, ours only, the
+    # password token the API document names), against kms-mock --iam.
+    scenarios += [
+        ("sdk-iam-discovery", lambda: sdk_discovery("sdk-iam-discovery", env)),
+        ("sdk-iam-discovery-several-projects", lambda: sdk_discovery_several(
+            "sdk-iam-discovery-several-projects", env)),
+        ("sdk-iam-federation", lambda: sdk_federation("sdk-iam-federation", env, workdir, False)),
+        ("sdk-chain-federation-discovery", lambda: sdk_federation(
+            "sdk-chain-federation-discovery", env, workdir, True)),
+        ("sdk-oidc-sts", lambda: sdk_oidc_sts("sdk-oidc-sts", env, workdir)),
+        ("sdk-iam-federation-wrong-id-token-401", lambda: sdk_wrong_id_token(
+            "sdk-iam-federation-wrong-id-token-401", env, workdir, "federation")),
+        ("sdk-oidc-sts-wrong-id-token-401", lambda: sdk_wrong_id_token(
+            "sdk-oidc-sts-wrong-id-token-401", env, workdir, "sts")),
+    ]
+    for transport in ("ureq", "hyper"):
+        ours = [
+            ("iam-discovery", None,
+             lambda n, t: ours_discovery(n, env, kms_bin, t, workdir)),
+            ("iam-discovery-several-projects-exit-7", None,
+             lambda n, t: ours_discovery_several(n, env, kms_bin, t, workdir)),
+            ("iam-federation", "iam-federation",
+             lambda n, t: ours_federation(n, env, kms_bin, t, workdir, False)),
+            ("chain-federation-discovery", "iam-federation",
+             lambda n, t: ours_federation(n, env, kms_bin, t, workdir, True)),
+            ("oidc-sts", "oidc-sts",
+             lambda n, t: ours_oidc_sts(n, env, kms_bin, t, workdir)),
+            ("iam-password", "iam-password",
+             lambda n, t: ours_password(n, env, kms_bin, t, workdir)),
+            ("iam-federation-wrong-id-token-exit-6", "iam-federation",
+             lambda n, t: ours_wrong_id_token(n, env, kms_bin, t, workdir, "federation")),
+            ("oidc-sts-wrong-id-token-exit-6", "oidc-sts",
+             lambda n, t: ours_wrong_id_token(n, env, kms_bin, t, workdir, "sts")),
+        ]
+        for suffix, source, fn in ours:
+            name = "ours-%s-%s" % (transport, suffix)
+            scenarios.append((name, lambda name=name, t=transport, fn=fn, source=source: ours_scenario(
+                name, kms_bin, lambda: fn(name, t), source)))
     failed = 0
     try:
         for name, run in scenarios:

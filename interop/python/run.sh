@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop test: the OFFICIAL Huawei Cloud Python SDK (huaweicloudsdkkms) against kms-mock, and
-# our `kms` CLI against the same emulator for the credential sources.
+# our `kms` CLI against the same emulator for the credential sources, IAM and STS.
 #
 # Usage, from the workspace root:   bash interop/python/run.sh
 #
@@ -8,9 +8,10 @@
 # - the SDK cannot be had from PyPI -> banner "INTEROP SKIPPED: could not install the
 #                                      official SDK from PyPI" + pip's error tail, exit 0
 # - anything else going wrong       -> exit non-zero
-# Otherwise builds kms-mock and kms, starts three emulators (plain AK/SK; temporary AK with a
-# security token; ECS metadata and CCE pod identity issuing temporary credentials), runs
-# check.py against them, and ends with "interop: N passed, M failed" (", K skipped" when our
+# Otherwise builds kms-mock and kms, starts four emulators (plain AK/SK; temporary AK with a
+# security token; ECS metadata and CCE pod identity issuing temporary credentials; IAM and
+# STS with --iam: projects by region, OIDC federation, assume-with-oidc, password tokens),
+# runs check.py against them, and ends with "interop: N passed, M failed" (", K skipped" when our
 # CLI's scenarios could not run: a `kms count` without --credentials).
 #
 # Environment (optional):
@@ -36,6 +37,19 @@ STS_AK="INTEROPSTSAK0000001"
 STS_SK="interop-sts-secret-key-fedcba9876543210"
 SECURITY_TOKEN="interop-security-token-3b9e1f0a7c5d2e84"
 POD_TOKEN="interop-pod-identity-token-9d41c7e2a05b3f68"
+# IAM and STS (kms-mock --iam): the project named after its region, two sharing another
+# region (discovery must refuse), an identity provider and an OIDC provider with the id
+# token each accepts, an IAM user's password.
+REGION="cn-north-4"
+SEVERAL_REGION="cn-east-3"
+SEVERAL_PROJECT_IDS="0b7d2e91c4a35f68e1d09c7b3a52f846,9e4a6c13d8b2470f5a1e6d39c0b7f285"
+IDP_ID="interop-oidc-idp"
+ID_TOKEN="interop-federation-id-token-58c1e9a03d7b4f26"
+OIDC_PROVIDER_URN="iam::0a1b2c3d4e5f60718293a4b5c6d7e8f9:identity-provider:interop-ci"
+OIDC_ID_TOKEN="interop-sts-id-token-e07a4c92b61d3f58"
+IAM_DOMAIN="interop-account"
+IAM_USER="interop-user"
+IAM_PASSWORD="interop-password-4f9c2a7e1b"
 
 die() {
     echo "interop: ERROR: $*" >&2
@@ -178,6 +192,13 @@ start_mock sts --project "$PROJECT_ID=$COUNT" --ak "$STS_AK" --sk "$STS_SK" \
 URL_STS="$MOCK_URL"
 start_mock creds --project "$PROJECT_ID=$COUNT" --metadata --pod-identity-token "$POD_TOKEN"
 URL_CREDS="$MOCK_URL"
+start_mock iam --iam --project "$PROJECT_ID=$COUNT@$REGION" \
+    --project "${SEVERAL_PROJECT_IDS%%,*}=3@$SEVERAL_REGION" \
+    --project "${SEVERAL_PROJECT_IDS##*,}=4@$SEVERAL_REGION" \
+    --ak "$AK" --sk "$SK" --idp "$IDP_ID=$ID_TOKEN" \
+    --oidc-provider "$OIDC_PROVIDER_URN=$OIDC_ID_TOKEN" \
+    --user "$IAM_DOMAIN/$IAM_USER=$IAM_PASSWORD"
+URL_IAM="$MOCK_URL"
 
 # ---------------------------------------------------------------- run the checks
 # Loopback must never go through a proxy that the environment may configure.
@@ -190,6 +211,11 @@ INTEROP_PROJECT_ID="$PROJECT_ID" INTEROP_COUNT="$COUNT" \
     INTEROP_STS_URL="$URL_STS" INTEROP_STS_AK="$STS_AK" INTEROP_STS_SK="$STS_SK" \
     INTEROP_SECURITY_TOKEN="$SECURITY_TOKEN" \
     INTEROP_CREDS_URL="$URL_CREDS" INTEROP_POD_TOKEN="$POD_TOKEN" INTEROP_KMS_BIN="$KMS" \
+    INTEROP_IAM_URL="$URL_IAM" INTEROP_REGION="$REGION" INTEROP_SEVERAL_REGION="$SEVERAL_REGION" \
+    INTEROP_SEVERAL_PROJECT_IDS="$SEVERAL_PROJECT_IDS" INTEROP_IDP_ID="$IDP_ID" \
+    INTEROP_ID_TOKEN="$ID_TOKEN" INTEROP_OIDC_PROVIDER_URN="$OIDC_PROVIDER_URN" \
+    INTEROP_OIDC_ID_TOKEN="$OIDC_ID_TOKEN" INTEROP_IAM_DOMAIN="$IAM_DOMAIN" \
+    INTEROP_IAM_USER="$IAM_USER" INTEROP_IAM_PASSWORD="$IAM_PASSWORD" \
     PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" "$HERE/check.py" | tee "$WORK/check.out"
 check_rc=${PIPESTATUS[0]}
 set -e
@@ -202,7 +228,7 @@ if [ "$check_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
     failed=1
 fi
 if [ "$failed" -ne 0 ]; then
-    for name in aksk sts creds; do
+    for name in aksk sts creds iam; do
         echo "---- emulator '$name' stderr (last 40 lines):" >&2
         tail -n 40 "$WORK/$name.err" >&2 || true
     done
