@@ -134,6 +134,14 @@ impl Client {
         }
     }
 
+    fn project(&self) -> Option<String> {
+        match self {
+            Client::Ureq(c) => c.project(),
+            Client::Hyper(c) => c.project(),
+        }
+        .map(|p| p.as_str().to_owned())
+    }
+
     fn source(&self) -> Option<SourceKind> {
         match self {
             Client::Ureq(c) => c.identity(),
@@ -187,6 +195,9 @@ impl Drop for TempDir {
 fn discovery_once(transport: Transport) -> Result<(), String> {
     let server = emulator(one_project);
     let client = Client::new(transport, discovering(&server, aksk()));
+    ensure(client.project().is_none(), || {
+        "a project before any call".into()
+    })?;
     for _ in 0..100 {
         let count = client.call().map_err(|e| e.to_string())?;
         ensure(count.count() == 15, || format!("count {}", count.count()))?;

@@ -99,15 +99,20 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         Ok(config) => config,
         Err(message) => return output::config_failure(args.output, &message),
     };
+    let discovering = discovery.is_some();
     if args.verbose > 0
         && let Some(line) = discovery
     {
         output::stderr_line(&line);
     }
-    let (result, identity) = match args.transport {
+    let (result, identity, project) = match args.transport {
         TransportChoice::Ureq => match kms_ureq::Client::new(config) {
-            Ok(client) => (client.show_user_instances(), client.identity()),
-            Err(e) => (Err(e), None),
+            Ok(client) => (
+                client.show_user_instances(),
+                client.identity(),
+                client.project(),
+            ),
+            Err(e) => (Err(e), None, None),
         },
         TransportChoice::Hyper => match tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -115,8 +120,12 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         {
             Ok(runtime) => runtime.block_on(async {
                 match kms_hyper::Client::new(config) {
-                    Ok(client) => (client.show_user_instances().await, client.identity()),
-                    Err(e) => (Err(e), None),
+                    Ok(client) => (
+                        client.show_user_instances().await,
+                        client.identity(),
+                        client.project(),
+                    ),
+                    Err(e) => (Err(e), None, None),
                 }
             }),
             Err(e) => {
@@ -131,6 +140,15 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         && let Some(identity) = identity
     {
         output::stderr_line(&credentials::describe(&identity));
+    }
+    if args.verbose > 0
+        && discovering
+        && let Some(project) = project
+    {
+        output::stderr_line(&format!(
+            "kms: project {} found through IAM",
+            project.as_str()
+        ));
     }
     match result {
         Ok(count) => output::success(args.output, &count),

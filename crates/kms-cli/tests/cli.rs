@@ -1642,6 +1642,11 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
 }
 
 /// `-v`'s line before a call that finds its project.
+/// `-v`'s line naming the project IAM found.
+fn found_line() -> String {
+    format!("kms: project {PROJECT} found through IAM")
+}
+
 fn discovery_line(iam: &str, region: &str) -> String {
     format!("kms: no project id given: asking IAM at {iam} for the project named {region}")
 }
@@ -1693,6 +1698,7 @@ fn the_project_is_found_through_iam_from_a_region() {
                 [
                     discovery_line(&url, REGION).as_str(),
                     "kms: credentials from environment variables (environment), expire never",
+                    found_line().as_str(),
                 ],
                 "{what}"
             );
@@ -1887,7 +1893,11 @@ fn counts_through_iam(
             assert_eq!(request_lines(server), want, "{what}");
             assert_eq!(
                 own_lines(&stderr),
-                [discovery_line(&url, REGION).as_str(), credentials_line],
+                [
+                    discovery_line(&url, REGION).as_str(),
+                    credentials_line,
+                    found_line().as_str()
+                ],
                 "{what}"
             );
             let requests = server.requests();

@@ -155,6 +155,20 @@ impl Client {
         &self.inner.config
     }
 
+    /// The project the client calls for: the configured one, or the one found through IAM
+    /// (`None` until a call has found it).
+    pub fn project(&self) -> Option<kms_proto::ProjectId> {
+        match self.inner.config.request() {
+            Some(request) => Some(request.project_id().clone()),
+            None => self
+                .inner
+                .project
+                .try_lock()
+                .ok()
+                .and_then(|p| p.as_ref().map(|p| p.project_id().clone())),
+        }
+    }
+
     /// The credentials in use (their source and expiry), once a call has needed them.
     pub fn identity(&self) -> Option<Arc<kms_proto::credentials::Identity>> {
         self.inner.credentials.current()
@@ -185,7 +199,7 @@ impl Client {
                     Err(error) => return Err(call.on_no_credentials(error)),
                 };
                 if call.needs_project() {
-                    let prepared = self.project(&mut call, &identity).await?;
+                    let prepared = self.find_project(&mut call, &identity).await?;
                     call.use_project(discovered.get_or_init(|| prepared));
                 }
                 let attempt = call.start_attempt(now(), identity.credentials())?;
@@ -229,7 +243,7 @@ impl Client {
     /// The project of the configured region, found through IAM once for the client's life
     /// (calls that need it meanwhile wait for that one request, within their deadline),
     /// or why not.
-    async fn project(
+    async fn find_project(
         &self,
         call: &mut Call<'_>,
         identity: &kms_proto::credentials::Identity,

@@ -223,6 +223,7 @@ impl ShowUserInstances {
         let mut aksk_token_headers = aksk_headers.clone();
         aksk_token_headers.insert(X_SECURITY_TOKEN, placeholder());
         Ok(PreparedRequest {
+            project_id: self.project_id.clone(),
             uri,
             token_headers,
             aksk_headers,
@@ -236,6 +237,7 @@ impl ShowUserInstances {
 /// every attempt with [`PreparedRequest::build`].
 #[derive(Clone)]
 pub struct PreparedRequest {
+    project_id: ProjectId,
     uri: Uri,
     /// Host, User-Agent, Content-Type, X-Project-Id and an `X-Auth-Token` placeholder.
     token_headers: HeaderMap,
@@ -261,6 +263,11 @@ const SIGNED_WITH_TOKEN: &str =
     "content-type;host;user-agent;x-project-id;x-sdk-date;x-security-token";
 
 impl PreparedRequest {
+    /// The project the call is prepared for.
+    pub fn project_id(&self) -> &ProjectId {
+        &self.project_id
+    }
+
     /// The request of one attempt, signed at `now` when `credentials` are AK/SK. See
     /// [`ShowUserInstances`] for the headers it carries.
     ///
