@@ -441,15 +441,72 @@ fn password(transport: Transport) -> Result<(), String> {
     Ok(())
 }
 
+/// A password token due for refresh is refreshed beside the calls (none fails, none
+/// waits for IAM), once; federation on a cold cache under 200 calls at once asks IAM once.
+fn refresh_ahead_and_single_flight(transport: Transport) -> Result<(), String> {
+    // 4 s tokens: due at 2 s left.
+    let server = emulator(|m| one_project(m).with_token_lifetime(Duration::from_secs(4)));
+    let provider = Provider::iam_password(lookup(vec![
+        (ENV_IAM_USER, USER.into()),
+        (ENV_IAM_DOMAIN, DOMAIN.into()),
+        (ENV_IAM_PASSWORD, PASSWORD.into()),
+        (ENV_IAM_ENDPOINT, server.url()),
+    ]));
+    let client = Client::new(transport, known(&server, provider));
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(3000) {
+        client
+            .call()
+            .map_err(|e| format!("a call failed at {:?}: {e}", started.elapsed()))?;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let tokens = server.issued_tokens();
+    ensure(tokens == 2, || {
+        format!("{tokens} tokens over 3 s of 4 s tokens (expected 2)")
+    })?;
+    let kms: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path().starts_with("/v1.0/"))
+        .filter_map(|r| r.header("x-auth-token").map(str::to_owned))
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = kms.iter().collect();
+    ensure(distinct.len() == 2, || {
+        format!("{} distinct tokens used", distinct.len())
+    })?;
+
+    let server = emulator(one_project);
+    let dir = TempDir::new("flight");
+    let token_file = dir.write("id-token", ID_TOKEN);
+    let provider = Provider::iam_federation(lookup(vec![
+        (ENV_IDP_ID, IDP.into()),
+        (ENV_ID_TOKEN_FILE, token_file),
+        (ENV_IAM_ENDPOINT, server.url()),
+    ]));
+    let client = Client::new(transport, known(&server, provider));
+    let results = client.calls_at_once(200);
+    ensure(results.iter().all(Result::is_ok), || {
+        format!("{:?}", results.iter().find(|r| r.is_err()))
+    })?;
+    let exchanges = count_path(&server, "/v3.0/OS-AUTH/id-token/tokens");
+    ensure(exchanges == 1, || {
+        format!("{exchanges} federation requests for 200 calls at once")
+    })
+}
+
 type Case = (&'static str, fn(Transport) -> Result<(), String>);
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 7] = [
     ("discovery-once", discovery_once),
     ("discovery-none-or-several", discovery_none_or_several),
     ("discovery-iam-error", discovery_iam_error),
     ("federation", federation),
     ("sts", sts),
     ("password", password),
+    (
+        "refresh-ahead-and-single-flight",
+        refresh_ahead_and_single_flight,
+    ),
 ];
 
 fn main() -> ExitCode {

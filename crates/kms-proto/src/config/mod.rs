@@ -92,6 +92,7 @@ impl ClientConfig {
         discovery: Option<(Region, Endpoint)>,
         provider: Provider,
     ) -> Self {
+        let provider = provider.or_context(discovery.as_ref().map(|(r, _)| r), project_id.as_ref());
         let request = project_id.map(ShowUserInstances::new);
         ClientConfig {
             prepared: request.as_ref().map(|r| prepare(r, &endpoint)),
@@ -131,7 +132,10 @@ impl ClientConfig {
     /// them ahead of expiry, one refresh at a time, as [`CredentialCache`](crate::credentials::CredentialCache)
     /// decides.
     pub fn with_credential_provider(mut self, provider: Provider) -> Self {
-        self.credentials = provider;
+        self.credentials = provider.or_context(
+            self.discovery.as_ref().map(|(r, _)| r),
+            self.request.as_ref().map(ShowUserInstances::project_id),
+        );
         self
     }
 

@@ -205,10 +205,16 @@ pub struct Provider {
     chain: bool,
     /// The source of the chain that answered last: later refreshes ask only it.
     chosen: Option<usize>,
-    /// For IAM-based sources: the region (IAM's endpoint, a password token's scope).
+    /// For IAM-based sources: the region (IAM's endpoint, a password token's scope), as
+    /// set in code or by the client's configuration...
     region: Option<Region>,
-    /// For a password token: the project to scope it to (else the region's name).
+    /// ...else as `HUAWEICLOUD_SDK_REGION` says.
+    env_region: Option<Region>,
+    /// For a password token: the project to scope it to (else the region's name), as set
+    /// in code or by the client's configuration...
     project: Option<ProjectId>,
+    /// ...else as `HUAWEICLOUD_SDK_PROJECT_ID` says.
+    env_project: Option<ProjectId>,
 }
 
 #[derive(Clone, Debug)]
@@ -238,7 +244,9 @@ impl Provider {
             chain: false,
             chosen: None,
             region: None,
+            env_region: None,
             project: None,
+            env_project: None,
         }
     }
 
@@ -246,22 +254,41 @@ impl Provider {
     /// sources (ignored when malformed: a source that needs them says so).
     fn context(mut self, lookup: &impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        self.region = get(ENV_REGION).and_then(|r| Region::new(&r).ok());
-        self.project = get(crate::env::ENV_PROJECT_ID).and_then(|p| ProjectId::new(&p).ok());
+        self.env_region = get(ENV_REGION).and_then(|r| Region::new(&r).ok());
+        self.env_project = get(crate::env::ENV_PROJECT_ID).and_then(|p| ProjectId::new(&p).ok());
+        self
+    }
+
+    /// Fills in the region and project the client's configuration knows, unless set in
+    /// code: a client's project scopes its password token without being given twice, and
+    /// before what the environment says.
+    pub(crate) fn or_context(
+        mut self,
+        region: Option<&Region>,
+        project: Option<&ProjectId>,
+    ) -> Self {
+        if self.region.is_none() {
+            self.region = region.cloned();
+        }
+        if self.project.is_none() {
+            self.project = project.cloned();
+        }
         self
     }
 
     /// Sets the region the IAM-based sources use: IAM's endpoint
     /// (`https://iam.{region}.myhuaweicloud.com`) and a password token's scope. Default:
-    /// `HUAWEICLOUD_SDK_REGION` read through the constructor's lookup.
+    /// the region of [`ClientConfig::discover_project`](crate::ClientConfig::discover_project),
+    /// else `HUAWEICLOUD_SDK_REGION` read through the constructor's lookup.
     pub fn with_region(mut self, region: Region) -> Self {
         self.region = Some(region);
         self
     }
 
-    /// Sets the project a password token is scoped to (default:
-    /// `HUAWEICLOUD_SDK_PROJECT_ID` read through the constructor's lookup; else the
-    /// region's name scopes it).
+    /// Sets the project a password token is scoped to. Default: the project of
+    /// [`ClientConfig::from_provider`](crate::ClientConfig::from_provider), else
+    /// `HUAWEICLOUD_SDK_PROJECT_ID` read through the constructor's lookup; with none, the
+    /// region's name scopes it.
     pub fn with_project(mut self, project: ProjectId) -> Self {
         self.project = Some(project);
         self
@@ -364,7 +391,9 @@ impl Provider {
             chain: true,
             chosen: None,
             region: None,
+            env_region: None,
             project: None,
+            env_project: None,
         }
         .context(&lookup)
     }
@@ -372,6 +401,16 @@ impl Provider {
     /// Whether the credentials are known without any I/O and never expire.
     pub fn is_fixed(&self) -> bool {
         matches!(self.sources.as_slice(), [Source::Fixed(_)])
+    }
+
+    /// The region IAM-based sources use.
+    pub(crate) fn region(&self) -> Option<&Region> {
+        self.region.as_ref().or(self.env_region.as_ref())
+    }
+
+    /// The project a password token is scoped to.
+    pub(crate) fn project(&self) -> Option<&ProjectId> {
+        self.project.as_ref().or(self.env_project.as_ref())
     }
 
     /// Starts a refresh at `now` (the wall clock: expiries are wall-clock times).

@@ -64,7 +64,7 @@ impl<'a> Refresh<'a> {
                 match source.on_file(step, result) {
                     files::FileOutcome::Next(next) => next,
                     files::FileOutcome::Federate(federation) => {
-                        let (step, next) = federation.start(self.provider.region.as_ref());
+                        let (step, next) = federation.start(self.provider.region());
                         if let Some(step) = step {
                             self.state = State::Federation(Box::new(federation), step);
                         }
@@ -143,8 +143,8 @@ impl<'a> Refresh<'a> {
     /// Starts the source at `self.index`.
     fn start_source(&mut self) -> Next {
         let now = self.now;
-        let region = self.provider.region.clone();
-        let project = self.provider.project.clone();
+        let region = self.provider.region().cloned();
+        let project = self.provider.project().cloned();
         let (state, next) = match self.source_mut() {
             None => return Next::Finished(Err(unexpected())),
             Some(Source::Fixed(identity)) => (State::Idle, Next::Finished(Ok(identity.clone()))),

@@ -731,3 +731,57 @@ fn a_password_file_is_read_at_every_refresh() {
         world.log
     );
 }
+
+#[test]
+fn the_clients_project_scopes_a_password_token_before_the_environments() {
+    let lookup = env(&[
+        (ENV_IAM_USER, "alice"),
+        (ENV_IAM_DOMAIN, "acme"),
+        (ENV_IAM_PASSWORD, "pw"),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", "fromtheenvironment"),
+        IAM,
+    ]);
+    let config = crate::ClientConfig::from_provider(
+        crate::Endpoint::parse("http://127.0.0.1:1").unwrap(),
+        crate::ProjectId::new("fromtheconfig").unwrap(),
+        Provider::iam_password(lookup),
+    );
+    let mut provider = config.credential_provider().clone();
+    let mut world = World::default().answer_with(
+        201,
+        vec![("x-subject-token", "MIIa")],
+        r#"{"token":{"expires_at":"2026-12-03T00:00:00Z"}}"#,
+    );
+    world.drive(&mut provider, T0).unwrap();
+    assert!(
+        world.log[0].contains(r#""scope":{"project":{"id":"fromtheconfig"}}"#),
+        "{}",
+        world.log[0]
+    );
+    // Set in code, it wins over the configuration's.
+    let mut provider = Provider::iam_password(env(&[
+        (ENV_IAM_USER, "alice"),
+        (ENV_IAM_DOMAIN, "acme"),
+        (ENV_IAM_PASSWORD, "pw"),
+        IAM,
+    ]))
+    .with_project(crate::ProjectId::new("fromcode").unwrap());
+    provider = crate::ClientConfig::from_provider(
+        crate::Endpoint::parse("http://127.0.0.1:1").unwrap(),
+        crate::ProjectId::new("fromtheconfig").unwrap(),
+        provider,
+    )
+    .credential_provider()
+    .clone();
+    let mut world = World::default().answer_with(
+        201,
+        vec![("x-subject-token", "MIIa")],
+        r#"{"token":{"expires_at":"2026-12-03T00:00:00Z"}}"#,
+    );
+    world.drive(&mut provider, T0).unwrap();
+    assert!(
+        world.log[0].contains(r#""id":"fromcode""#),
+        "{}",
+        world.log[0]
+    );
+}
