@@ -27,6 +27,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod credentials;
+mod sources;
+
+pub use credentials::{credential_document, profile_files};
+pub use sources::credential_sources;
+
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use kms_proto::sign::{self, SignableRequest};
@@ -439,11 +445,14 @@ pub fn small_parsers(data: &[u8]) {
 pub type Harness = fn(&[u8]);
 
 /// Every harness, by the name of its fuzz target.
-pub const TARGETS: [(&str, Harness); 6] = [
+pub const TARGETS: [(&str, Harness); 9] = [
     ("parse_response", parse_response),
     ("build_request", build_request),
     ("sign_verify", sign_verify),
     ("verify_untrusted", verify_untrusted),
     ("retry_after", retry_after),
     ("small_parsers", small_parsers),
+    ("credential_document", credential_document),
+    ("profile_files", profile_files),
+    ("credential_sources", credential_sources),
 ];
