@@ -196,9 +196,12 @@ impl CredentialCache {
 
     /// What the caller does now. See the [`CredentialCache`] docs.
     pub fn poll(&mut self, now: Now) -> CacheStep {
-        let refreshing = self
-            .refreshing
-            .is_some_and(|(_, since)| now.monotonic() < since + self.policy.stale_after);
+        let refreshing = self.refreshing.is_some_and(|(_, since)| {
+            // An instant so far ahead that the sum overflows is never stale.
+            since
+                .checked_add(self.policy.stale_after)
+                .is_none_or(|stale| now.monotonic() < stale)
+        });
         let state = self
             .cached
             .as_ref()
@@ -206,7 +209,8 @@ impl CredentialCache {
         let backing_off = |usable: bool| {
             self.failed.as_ref().is_some_and(|f| {
                 let delay = self.policy.retry_delay(f.consecutive, f.jitter, usable);
-                now.monotonic() < f.at + delay
+                f.at.checked_add(delay)
+                    .is_none_or(|until| now.monotonic() < until)
             })
         };
         match (state, &self.cached) {

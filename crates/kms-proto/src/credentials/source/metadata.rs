@@ -125,7 +125,8 @@ impl Metadata {
                 StatusCode::OK => match token_header(Input::MetadataToken, body) {
                     Ok(token) => {
                         let lifetime = Duration::from_secs(TOKEN_TTL_SECONDS) - TOKEN_MARGIN;
-                        self.session = Some((token, now + lifetime));
+                        // A clock so far ahead that the sum overflows: use the token for this refresh only.
+                        self.session = Some((token, now.checked_add(lifetime).unwrap_or(now)));
                         self.get_key(true, renewed)
                     }
                     Err(e) => return Next::Finished(Err(Failure::Invalid(e))),
@@ -133,7 +134,7 @@ impl Metadata {
                 StatusCode::NOT_FOUND
                 | StatusCode::METHOD_NOT_ALLOWED
                 | StatusCode::SERVICE_UNAVAILABLE => {
-                    self.no_token_service_until = Some(now + NO_TOKEN_SERVICE_FOR);
+                    self.no_token_service_until = now.checked_add(NO_TOKEN_SERVICE_FOR);
                     self.get_key(false, renewed)
                 }
                 _ => return Next::Finished(Err(self.status(step, status, body))),

@@ -785,3 +785,14 @@ fn the_clients_project_scopes_a_password_token_before_the_environments() {
         world.log[0]
     );
 }
+
+#[test]
+fn a_clock_at_the_end_of_time_does_not_panic() {
+    let end = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 - 60);
+    let mut provider = Provider::metadata(env(&[META]));
+    let mut world = World::default().answer(200, "sess").answer(200, DOC);
+    world.drive(&mut provider, end).unwrap();
+    let mut world = World::default().answer(404, "").answer(200, DOC);
+    let mut provider = Provider::metadata(env(&[META]));
+    world.drive(&mut provider, end).unwrap();
+}
