@@ -541,9 +541,11 @@ fn chain_combined_error(transport: Transport) -> Result<(), String> {
     })?;
     let text = error.to_string();
     let lines: Vec<&str> = text.lines().collect();
-    ensure(lines.len() == 6, || text.clone())?;
+    ensure(lines.len() == 8, || text.clone())?;
     let expected = [
+        "  - STS (OIDC): skipped: HUAWEICLOUD_OIDC_PROVIDER_URN is not set",
         "  - environment variables: skipped: ",
+        "  - IAM password: skipped: HUAWEICLOUD_SDK_IAM_USER is not set",
         "  - profile file: skipped: no file at ",
         "  - KooCLI configuration: skipped: no file at ",
         "  - CCE pod identity: skipped: HC_CONTAINER_CREDENTIALS_FULL_URI is not set",
@@ -554,8 +556,8 @@ fn chain_combined_error(transport: Transport) -> Result<(), String> {
             format!("{line:?} should start with {prefix:?}")
         })?;
     }
-    ensure(lines[5].contains("was not reachable"), || {
-        lines[5].to_owned()
+    ensure(lines[7].contains("was not reachable"), || {
+        lines[7].to_owned()
     })?;
     ensure(took < Duration::from_secs(3), || format!("took {took:?}"))?;
     ensure(server.requests().is_empty(), || {
