@@ -236,6 +236,7 @@ impl fmt::Debug for AkSk {
                 "security_token",
                 &self.security_token.as_ref().map(|t| &t.0),
             )
+            .field("algorithm", &self.algorithm())
             .finish()
     }
 }
