@@ -155,16 +155,17 @@ impl SigningKey {
     }
 
     fn verify_pieces(&self, pieces: &[&[u8]], signature: &str) -> bool {
-        let Some(bytes) = decode_hex(signature) else {
+        let mut buffer = [0u8; 72];
+        let Some(bytes) = decode_hex(signature, &mut buffer) else {
             return false;
         };
         match &*self.inner {
-            Inner::HmacSha256(key) => hmac_verify(key.clone(), pieces, &bytes),
-            Inner::HmacSm3(key) => hmac_verify(key.clone(), pieces, &bytes),
+            Inner::HmacSha256(key) => hmac_verify(key.clone(), pieces, bytes),
+            Inner::HmacSm3(key) => hmac_verify(key.clone(), pieces, bytes),
             Inner::EcdsaP256(key) => {
-                ecdsa_p256::verify(key.verifying_key(), &pieces.concat(), &bytes)
+                ecdsa_p256::verify(key.verifying_key(), &pieces.concat(), bytes)
             }
-            Inner::Sm2Sm3(key) => sm2_sm3::verify(key.verifying_key(), &pieces.concat(), &bytes),
+            Inner::Sm2Sm3(key) => sm2_sm3::verify(key.verifying_key(), &pieces.concat(), bytes),
         }
     }
 }
@@ -209,9 +210,9 @@ pub(crate) fn hex_string(bytes: &[u8]) -> String {
 }
 
 /// Hex (either case, even length, at most 72 bytes' worth: the longest DER signature) as
-/// bytes.
-pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.len() > 144 {
+/// bytes, decoded into `buffer` (no allocation on the verifier's path).
+pub(crate) fn decode_hex<'b>(text: &str, buffer: &'b mut [u8; 72]) -> Option<&'b [u8]> {
+    if !text.len().is_multiple_of(2) || text.len() > 2 * buffer.len() {
         return None;
     }
     let digit = |c: u8| match c {
@@ -220,13 +221,13 @@ pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     };
-    text.as_bytes()
-        .chunks_exact(2)
-        .map(|pair| match pair {
-            [hi, lo] => Some(digit(*hi)? << 4 | digit(*lo)?),
-            _ => None,
-        })
-        .collect()
+    for (slot, pair) in buffer.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        *slot = match pair {
+            [hi, lo] => digit(*hi)? << 4 | digit(*lo)?,
+            _ => return None,
+        };
+    }
+    buffer.get(..text.len() / 2)
 }
 
 #[cfg(test)]
@@ -257,8 +258,17 @@ mod tests {
     #[test]
     fn hex_round_trips() {
         assert_eq!(hex_string(&[0x00, 0xab, 0x7f]), "00ab7f");
-        assert_eq!(decode_hex("00AB7f"), Some(vec![0x00, 0xab, 0x7f]));
-        assert_eq!(decode_hex("0"), None);
-        assert_eq!(decode_hex("zz"), None);
+        let mut buffer = [0u8; 72];
+        assert_eq!(
+            decode_hex("00AB7f", &mut buffer),
+            Some(&[0x00, 0xab, 0x7f][..])
+        );
+        assert_eq!(decode_hex("0", &mut buffer), None);
+        assert_eq!(decode_hex("zz", &mut buffer), None);
+        assert_eq!(decode_hex(&"00".repeat(73), &mut buffer), None);
+        assert_eq!(
+            decode_hex(&"00".repeat(72), &mut buffer).map(<[u8]>::len),
+            Some(72)
+        );
     }
 }
