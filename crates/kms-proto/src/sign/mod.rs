@@ -283,4 +283,103 @@ mod tests {
             }
         }
     }
+
+    /// The content-hash header of the algorithm stands for the body's hash with any value
+    /// (Python: for a body that is not empty; Go and Node.js: always), and the other
+    /// algorithm family's header means nothing.
+    #[test]
+    fn the_content_hash_header_of_each_algorithm_is_honoured() {
+        let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_334_400);
+        for algorithm in SigningAlgorithm::ALL {
+            let own = algorithm.content_header();
+            let other = if algorithm.uses_sm3() {
+                "x-sdk-content-sha256"
+            } else {
+                "x-sdk-content-sm3"
+            };
+            for (header, value, body) in [
+                (own, "UNSIGNED-PAYLOAD", &b"{\"a\":1}"[..]),
+                (own, "0123456789abcdef", &b"stream"[..]),
+                (other, "UNSIGNED-PAYLOAD", &b"{\"a\":1}"[..]),
+                (own, "UNSIGNED-PAYLOAD", &b""[..]),
+            ] {
+                let aksk = crate::AkSk::new("AKC", "SKC")
+                    .unwrap()
+                    .with_algorithm(algorithm)
+                    .unwrap();
+                let mut request = http::Request::builder()
+                    .method("POST")
+                    .uri("https://kms.example/v1/x")
+                    .header("host", "kms.example")
+                    .header(header, value)
+                    .body(body.to_vec())
+                    .unwrap();
+                sign_request(&mut request, &aksk.into(), now).unwrap();
+                let verify_with = |body: &[u8]| {
+                    crate::verify::verify(
+                        &crate::verify::ReceivedRequest {
+                            method: "POST",
+                            path: "/v1/x",
+                            query: "",
+                            headers: request.headers(),
+                            body,
+                        },
+                        |_| Some("SKC"),
+                        now,
+                    )
+                    .map(|_| ())
+                };
+                assert!(verify_with(body).is_ok(), "{algorithm} {header} {body:?}");
+                let declared = header == own && !body.is_empty();
+                // A declared hash stands for the body: another body verifies too; without
+                // one the body is signed.
+                assert_eq!(
+                    verify_with(b"another body").is_ok(),
+                    declared,
+                    "{algorithm} {header} {body:?}"
+                );
+            }
+            // Go signs an empty body with the header's value: accepted too.
+            let key = SigningKey::new(algorithm, "AKG", "SKG").unwrap();
+            let mut canonical = Vec::new();
+            write_canonical_request(
+                &mut canonical,
+                "GET",
+                "/v1/x",
+                &[],
+                &[
+                    ("host", "kms.example"),
+                    (own, "UNSIGNED-PAYLOAD"),
+                    ("x-sdk-date", "20261122T080000Z"),
+                ],
+                "UNSIGNED-PAYLOAD",
+            );
+            let signed = format!("host;{own};x-sdk-date");
+            let string_to_sign = algorithm
+                .string_to_sign("20261122T080000Z", std::str::from_utf8(&canonical).unwrap());
+            let mut headers = http::HeaderMap::new();
+            headers.insert("host", "kms.example".parse().unwrap());
+            headers.insert(own, "UNSIGNED-PAYLOAD".parse().unwrap());
+            headers.insert("x-sdk-date", "20261122T080000Z".parse().unwrap());
+            headers.insert(
+                "authorization",
+                algorithm
+                    .authorization("AKG", &signed, &key.sign(&string_to_sign))
+                    .parse()
+                    .unwrap(),
+            );
+            let verified = crate::verify::verify(
+                &crate::verify::ReceivedRequest {
+                    method: "GET",
+                    path: "/v1/x",
+                    query: "",
+                    headers: &headers,
+                    body: b"",
+                },
+                |_| Some("SKG"),
+                now,
+            );
+            assert!(verified.is_ok(), "{algorithm}: {verified:?}");
+        }
+    }
 }
