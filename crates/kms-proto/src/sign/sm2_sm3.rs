@@ -121,9 +121,30 @@ mod tests {
                 p.x().unwrap()[0] == 0
             })
             .expect("one key in 256 has such an x");
-        assert!(python_za(key.verifying_key()).is_some());
+        let za = python_za(key.verifying_key()).unwrap();
         let message = b"message";
         let der = sign(&key, message);
         assert!(verify(key.verifying_key(), message, &der));
+        // A signature over the Python signer's Z_A verifies too, and only for its message.
+        use sm2::dsa::signature::hazmat::PrehashSigner;
+        let e = Sm3::new().chain_update(za).chain_update(message).finalize();
+        let python: Signature = key.sign_prehash(&e).unwrap();
+        let python = super::super::der::encode(&python.r_bytes().into(), &python.s_bytes().into());
+        assert!(verify(key.verifying_key(), message, &python));
+        assert!(!verify(key.verifying_key(), b"messagE", &python));
+        // For a key whose coordinates are both 32 significant bytes, there is no other Z_A.
+        let plain = (0..100)
+            .map(key_of)
+            .find(|k| python_za(k.verifying_key()).is_none())
+            .unwrap();
+        assert!(verify(
+            plain.verifying_key(),
+            message,
+            &sign(&plain, message)
+        ));
+    }
+
+    fn key_of(i: u32) -> SigningKey {
+        key(&format!("AK{i}"), "SK").unwrap()
     }
 }
