@@ -38,7 +38,7 @@ use kms_mock::{BlockingMockServer, Fault, MockConfig};
 use kms_proto::call::ErrorKind;
 use kms_proto::{
     AkSk, AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl,
-    RetryPolicy, TrustRoots,
+    RetryPolicy, SigningAlgorithm, TrustRoots,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -60,6 +60,12 @@ enum Auth {
     AkSk,
     Temporary,
     WrongSk,
+    /// The permanent AK/SK, signing with this algorithm.
+    AkSkWith(SigningAlgorithm),
+    /// The temporary AK/SK and its security token, signing with this algorithm.
+    TemporaryWith(SigningAlgorithm),
+    /// The AK with another SK, signing with this algorithm.
+    WrongSkWith(SigningAlgorithm),
 }
 
 /// What a scenario must end in.
@@ -172,6 +178,54 @@ fn scenarios() -> Vec<Scenario> {
             auth: Auth::WrongSk,
             ..base(
                 "wrong-sk-401-never-retried",
+                err(ErrorKind::Service, Some(401), Some("APIGW.0301"), false, 1),
+            )
+        },
+        // Every signing algorithm, permanent and temporary, and refused with the wrong SK
+        // (the default SDK-HMAC-SHA256 is the rows above).
+        Scenario {
+            auth: Auth::AkSkWith(SigningAlgorithm::HmacSm3),
+            ..base("aksk-hmac-sm3-success", Expect::Count)
+        },
+        Scenario {
+            auth: Auth::AkSkWith(SigningAlgorithm::EcdsaP256Sha256),
+            ..base("aksk-ecdsa-p256-sha256-success", Expect::Count)
+        },
+        Scenario {
+            auth: Auth::AkSkWith(SigningAlgorithm::Sm2Sm3),
+            ..base("aksk-sm2-sm3-success", Expect::Count)
+        },
+        Scenario {
+            auth: Auth::TemporaryWith(SigningAlgorithm::HmacSm3),
+            ..base("temporary-aksk-hmac-sm3-success", Expect::Count)
+        },
+        Scenario {
+            auth: Auth::TemporaryWith(SigningAlgorithm::EcdsaP256Sha256),
+            ..base("temporary-aksk-ecdsa-p256-sha256-success", Expect::Count)
+        },
+        Scenario {
+            auth: Auth::TemporaryWith(SigningAlgorithm::Sm2Sm3),
+            ..base("temporary-aksk-sm2-sm3-success", Expect::Count)
+        },
+        Scenario {
+            auth: Auth::WrongSkWith(SigningAlgorithm::HmacSm3),
+            ..base(
+                "wrong-sk-hmac-sm3-401-never-retried",
+                err(ErrorKind::Service, Some(401), Some("APIGW.0301"), false, 1),
+            )
+        },
+        Scenario {
+            auth: Auth::WrongSkWith(SigningAlgorithm::Sm2Sm3),
+            ..base(
+                "wrong-sk-sm2-sm3-401-never-retried",
+                err(ErrorKind::Service, Some(401), Some("APIGW.0301"), false, 1),
+            )
+        },
+        Scenario {
+            auth: Auth::AkSkWith(SigningAlgorithm::EcdsaP256Sha256),
+            mock: |m| m.with_aksk_algorithms(AK, &[SigningAlgorithm::HmacSm3]),
+            ..base(
+                "algorithm-not-allowed-for-the-ak-401",
                 err(ErrorKind::Service, Some(401), Some("APIGW.0301"), false, 1),
             )
         },
@@ -522,6 +576,23 @@ fn credentials(auth: Auth) -> Credentials {
             .unwrap()
             .into(),
         Auth::WrongSk => AkSk::new(AK, "not-the-secret-key").unwrap().into(),
+        Auth::AkSkWith(algorithm) => AkSk::new(AK, SK)
+            .unwrap()
+            .with_algorithm(algorithm)
+            .unwrap()
+            .into(),
+        Auth::TemporaryWith(algorithm) => AkSk::new(TEMP_AK, TEMP_SK)
+            .unwrap()
+            .with_security_token(SECURITY_TOKEN)
+            .unwrap()
+            .with_algorithm(algorithm)
+            .unwrap()
+            .into(),
+        Auth::WrongSkWith(algorithm) => AkSk::new(AK, "not-the-secret-key")
+            .unwrap()
+            .with_algorithm(algorithm)
+            .unwrap()
+            .into(),
     }
 }
 

@@ -35,7 +35,7 @@ pub use sources::credential_sources;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use kms_proto::sign::{self, SignableRequest};
+use kms_proto::sign::{self, SignableRequest, SigningAlgorithm};
 use kms_proto::verify::{self, ReceivedRequest, VerifyError};
 use kms_proto::{
     AkSk, AuthToken, Credentials, Endpoint, HttpPolicy, MAX_RESPONSE_BODY, Outcome, ProjectId,
@@ -215,8 +215,8 @@ pub fn build_request(data: &[u8]) {
     }
 }
 
-/// Up to 8 headers (`name` `0xFE` `value` `0xFF` ...) signed, verified, then each value
-/// changed by one byte.
+/// Up to 8 headers (`name` `0xFE` `value` `0xFF` ...) signed (with the signing algorithm
+/// the input's length picks), verified, then each value changed by one byte.
 pub fn sign_verify(data: &[u8]) {
     let mut headers: Vec<(String, String)> = Vec::new();
     for pair in data.split(|&b| b == 0xFF).take(8) {
@@ -246,16 +246,23 @@ pub fn sign_verify(data: &[u8]) {
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     let path = "/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/user-instances";
-    let canonical = sign::canonical_request(&SignableRequest {
-        method: "GET",
-        path,
-        query: &[],
-        headers: &pairs,
-        body: b"",
-    });
+    // Every algorithm, chosen by the input's length so that its bytes keep their meaning.
+    let algorithm = SigningAlgorithm::ALL[data.len() % SigningAlgorithm::ALL.len()];
+    let canonical = sign::canonical_request_with(
+        algorithm,
+        &SignableRequest {
+            method: "GET",
+            path,
+            query: &[],
+            headers: &pairs,
+            body: b"",
+        },
+    );
     let sk = "fuzz-secret-key";
-    let signature = sign::signature(sk, &sign::string_to_sign(date, &canonical.text));
-    let authorization = sign::authorization("FUZZAK", &canonical.signed_headers, &signature);
+    let signature = sign::SigningKey::new(algorithm, "FUZZAK", sk)
+        .unwrap()
+        .sign(&algorithm.string_to_sign(date, &canonical.text));
+    let authorization = algorithm.authorization("FUZZAK", &canonical.signed_headers, &signature);
     let map = |headers: &[(String, String)]| {
         let mut map = HeaderMap::new();
         for (n, v) in headers {

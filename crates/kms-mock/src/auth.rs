@@ -1,5 +1,6 @@
 //! Checking the credentials a request carries, as the API gateway and KMS do: an IAM token,
-//! or an SDK-HMAC-SHA256 signature under the gateway's lockout. IAM's own APIs check the
+//! or an AK/SK signature (any of kms-proto's `SigningAlgorithm`s, each AK possibly restricted
+//! to some) under the gateway's lockout. IAM's own APIs check the
 //! same credentials ([`authenticate_iam`]) and word their refusals their own way.
 
 use std::ops::Deref;
@@ -252,6 +253,7 @@ fn verify_signed<'k>(
     let Some(entry) = entry else {
         return Err("access key does not exist".to_owned());
     };
+    check_algorithm(&entry, &verified)?;
     check_security_token(&entry, &verified, parts)?;
     check_expiry(&entry, now)?;
     Ok((verified.access_key().to_owned(), entry))
@@ -281,6 +283,17 @@ fn signature_message(error: &VerifyError) -> String {
         // kms-proto's enum is `#[non_exhaustive]`; its own sentence is the right message for
         // any other refusal, including ones added later.
         other => other.to_string(),
+    }
+}
+
+/// The key may sign with the algorithm the request was signed with.
+fn check_algorithm(entry: &AkSkEntry, verified: &Verified<'_>) -> Result<(), String> {
+    match &entry.algorithms {
+        Some(allowed) if !allowed.contains(&verified.algorithm()) => Err(format!(
+            "the signing algorithm {} is not allowed for this access key",
+            verified.algorithm()
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -52,6 +52,11 @@ pub struct Args {
     #[arg(long, value_name = "TOKEN", requires = "ak")]
     pub security_token: Option<String>,
 
+    /// Restricts --ak to these signing algorithms (comma-separated wire names, any case:
+    /// SDK-HMAC-SHA256, SDK-HMAC-SM3, SDK-ECDSA-P256-SHA256, SDK-SM2-SM3). Default: all.
+    #[arg(long, value_name = "NAMES", requires = "ak", value_parser = parse_algorithms)]
+    pub signing_algorithms: Option<SigningAlgorithms>,
+
     /// An IAM token to accept for a project; repeatable.
     #[arg(long = "token", value_name = "TOKEN@PROJECT", value_parser = Secret(parse_token))]
     pub tokens: Vec<(String, String)>,
@@ -197,6 +202,9 @@ impl Args {
                 Some(token) => config.with_temporary_aksk(ak, sk, token),
                 None => config.with_aksk(ak, sk),
             };
+            if let Some(SigningAlgorithms(algorithms)) = &self.signing_algorithms {
+                config = config.with_aksk_algorithms(ak, algorithms);
+            }
         }
         for (token, project) in &self.tokens {
             config = config.with_token(token, project);
@@ -469,4 +477,20 @@ fn parse_lifetime(text: &str) -> Result<u64, String> {
         .ok()
         .filter(|s| *s > 0)
         .ok_or_else(|| format!("{text:?} is not a number of seconds above 0"))
+}
+
+/// The algorithms of `--signing-algorithms`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningAlgorithms(pub Vec<kms_proto::SigningAlgorithm>);
+
+/// `SDK-HMAC-SM3,SDK-SM2-SM3`: one or more wire names, any case.
+fn parse_algorithms(text: &str) -> Result<SigningAlgorithms, String> {
+    text.split(',')
+        .map(|name| {
+            name.trim()
+                .parse()
+                .map_err(|e: kms_proto::sign::UnknownAlgorithm| e.to_string())
+        })
+        .collect::<Result<_, _>>()
+        .map(SigningAlgorithms)
 }

@@ -18,6 +18,8 @@ pub(crate) struct AkSkEntry {
     pub(crate) projects: Option<Vec<String>>,
     /// When the key stops being accepted (issued temporary credentials); `None`: never.
     pub(crate) expires_at: Option<SystemTime>,
+    /// The signing algorithms the key may sign with; `None`: every one.
+    pub(crate) algorithms: Option<Vec<kms_proto::SigningAlgorithm>>,
 }
 
 /// How the ECS metadata service behaves, when the emulator serves it.
@@ -224,6 +226,7 @@ impl MockConfig {
                 security_token: None,
                 projects: None,
                 expires_at: None,
+                algorithms: None,
             },
         );
         self
@@ -238,6 +241,7 @@ impl MockConfig {
                 security_token: Some(security_token.to_owned()),
                 projects: None,
                 expires_at: None,
+                algorithms: None,
             },
         );
         self
@@ -247,6 +251,21 @@ impl MockConfig {
     pub fn with_aksk_projects(mut self, ak: &str, projects: &[&str]) -> Self {
         if let Some(entry) = self.aksks.get_mut(ak) {
             entry.projects = Some(projects.iter().map(|p| (*p).to_owned()).collect());
+        }
+        self
+    }
+
+    /// Restricts an AK (configured before) to these signing algorithms: a request it signs
+    /// correctly with another one gets the gateway's 401. Default: every algorithm
+    /// (`SDK-HMAC-SHA256`, `SDK-HMAC-SM3`, `SDK-ECDSA-P256-SHA256`, `SDK-SM2-SM3`), each
+    /// verified with the key it derives from the SK.
+    pub fn with_aksk_algorithms(
+        mut self,
+        ak: &str,
+        algorithms: &[kms_proto::SigningAlgorithm],
+    ) -> Self {
+        if let Some(entry) = self.aksks.get_mut(ak) {
+            entry.algorithms = Some(algorithms.to_vec());
         }
         self
     }

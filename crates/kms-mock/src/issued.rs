@@ -148,6 +148,7 @@ impl Issued {
             security_token: Some(issued.security_token.clone()),
             projects: None,
             expires_at: Some(issued.expires_at),
+            algorithms: None,
         });
         {
             let mut credentials = lock(&self.credentials);

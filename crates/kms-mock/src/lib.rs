@@ -2,7 +2,8 @@
 //! (ShowUserInstances), so that clients can be tested for real, over sockets on loopback.
 //!
 //! It answers `GET /v1.0/{project_id}/kms/user-instances` as the service does, checks
-//! credentials as the API gateway does (IAM tokens, and SDK-HMAC-SHA256 signatures through
+//! credentials as the API gateway does (IAM tokens, and AK/SK signatures of every algorithm
+//! the official SDKs offer, per AK restrictable with [`MockConfig::with_aksk_algorithms`], through
 //! [`kms_proto::verify`], so Python, Go, Java and this workspace's clients are all
 //! accepted), locks an AK after 5 failed signatures in a row, throttles on demand, serves
 //! HTTPS with a CA of its own, misbehaves on demand ([`Fault`]), and records the requests it

@@ -389,3 +389,80 @@ fn http_1_0_request_without_host_is_served() {
     conn.write_raw(raw.as_bytes()).unwrap();
     assert_count(&conn.read_response().unwrap(), COUNT);
 }
+
+/// Every signing algorithm is verified by default (for ECDSA and SM2 with the key pair the
+/// emulator derives from the SK), temporary keys included; a key restricted to some
+/// algorithms gets the gateway's 401 for the others, however well signed, and that refusal
+/// does not count towards the lockout.
+#[test]
+fn every_signing_algorithm_is_accepted_unless_the_key_is_restricted() {
+    use kms_proto::SigningAlgorithm;
+    let server = start();
+    for algorithm in SigningAlgorithm::ALL {
+        let credentials = AkSk::new(AK, SK)
+            .unwrap()
+            .with_algorithm(algorithm)
+            .unwrap();
+        let request = build(&server.url(), credentials, PID, SystemTime::now());
+        assert!(
+            request.headers()["authorization"]
+                .to_str()
+                .unwrap()
+                .starts_with(algorithm.as_str())
+        );
+        assert_count(&send_ok(server.local_addr(), &request), COUNT);
+        let temporary = AkSk::new(TEMP_AK, TEMP_SK)
+            .unwrap()
+            .with_security_token(SECURITY_TOKEN)
+            .unwrap()
+            .with_algorithm(algorithm)
+            .unwrap();
+        let request = build(&server.url(), temporary, PID, SystemTime::now());
+        assert_count(&send_ok(server.local_addr(), &request), COUNT);
+        // The wrong SK is refused for every algorithm.
+        let wrong = AkSk::new(AK, "not-the-sk")
+            .unwrap()
+            .with_algorithm(algorithm)
+            .unwrap();
+        let request = build(&server.url(), wrong, PID, SystemTime::now());
+        let message = assert_flat_error(&send_ok(server.local_addr(), &request), 401, "APIGW.0301");
+        assert!(message.contains("verify aksk signature fail"), "{message}");
+        // A good signature after a failure resets the lockout count.
+        let good = AkSk::new(AK, SK)
+            .unwrap()
+            .with_algorithm(algorithm)
+            .unwrap();
+        assert_count(
+            &send_ok(
+                server.local_addr(),
+                &build(&server.url(), good, PID, SystemTime::now()),
+            ),
+            COUNT,
+        );
+    }
+
+    let allowed = [SigningAlgorithm::HmacSm3, SigningAlgorithm::Sm2Sm3];
+    let server = BlockingMockServer::start(config().with_aksk_algorithms(AK, &allowed)).unwrap();
+    // More refusals than the lockout allows: a refused algorithm is not a failed signature.
+    for round in 0..3 {
+        for algorithm in SigningAlgorithm::ALL {
+            let credentials = AkSk::new(AK, SK)
+                .unwrap()
+                .with_algorithm(algorithm)
+                .unwrap();
+            let request = build(&server.url(), credentials, PID, SystemTime::now());
+            let response = send_ok(server.local_addr(), &request);
+            if allowed.contains(&algorithm) {
+                assert_count(&response, COUNT);
+            } else {
+                let message = assert_flat_error(&response, 401, "APIGW.0301");
+                assert!(
+                    message.contains(&format!(
+                        "the signing algorithm {algorithm} is not allowed for this access key"
+                    )),
+                    "round {round}: {message}"
+                );
+            }
+        }
+    }
+}

@@ -193,6 +193,37 @@ fn binary_accepts_aksk_and_throttles_as_its_flags_say() {
 }
 
 #[test]
+fn binary_restricts_the_ak_to_the_signing_algorithms_its_flag_names() {
+    use kms_proto::SigningAlgorithm;
+    let project = format!("{PID}=7");
+    let running = Running::start(&[
+        "--project",
+        &project,
+        "--ak",
+        AK,
+        "--sk",
+        SK,
+        "--signing-algorithms",
+        "sdk-hmac-sm3,SDK-SM2-SM3",
+    ]);
+    let (url, addr) = running.listening("http");
+    for algorithm in SigningAlgorithm::ALL {
+        let credentials = AkSk::new(AK, SK)
+            .unwrap()
+            .with_algorithm(algorithm)
+            .unwrap();
+        let response = send_ok(addr, &build(&url, credentials, PID, SystemTime::now()));
+        match algorithm {
+            SigningAlgorithm::HmacSm3 | SigningAlgorithm::Sm2Sm3 => assert_count(&response, 7),
+            _ => {
+                let message = assert_flat_error(&response, 401, "APIGW.0301");
+                assert!(message.contains("is not allowed"), "{message}");
+            }
+        }
+    }
+}
+
+#[test]
 fn binary_max_connections_holds_a_connection_over_the_cap_unanswered() {
     let token = format!("t@{PID}");
     let project = format!("{PID}=7");
@@ -538,6 +569,18 @@ fn binary_refuses_bad_flags_with_exit_code_2_and_names_the_problem() {
         (&["--throttle", "5/0"], &["--throttle", "seconds above 0"]),
         (&["--listen", "localhost"], &["--listen"]),
         (&["--ak", "AK"], &["--sk"]),
+        (
+            &[
+                "--ak",
+                "AK",
+                "--sk",
+                "SK",
+                "--signing-algorithms",
+                "SDK-HMAC-SHA1",
+            ],
+            &["--signing-algorithms", "unknown signing algorithm"],
+        ),
+        (&["--signing-algorithms", "SDK-HMAC-SM3"], &["--ak"]),
         (&["--ca-out", "/tmp/x.pem"], &["--tls"]),
         (
             &["--credential-lifetime", "60"],

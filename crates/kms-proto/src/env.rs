@@ -6,7 +6,8 @@
 use std::fmt;
 
 use crate::credentials::{AkSk, AuthToken, Credentials};
-use crate::input::{Input, InvalidInput};
+use crate::input::{Input, InvalidInput, Problem};
+use crate::sign::SigningAlgorithm;
 use crate::{ClientConfig, Endpoint, ProjectId, Region};
 
 impl ClientConfig {
@@ -16,6 +17,9 @@ impl ClientConfig {
     /// * `HUAWEICLOUD_SDK_PROJECT_ID`;
     /// * `HUAWEICLOUD_SDK_AK` and `HUAWEICLOUD_SDK_SK` (with `HUAWEICLOUD_SDK_SECURITY_TOKEN`
     ///   for temporary credentials), or `HUAWEICLOUD_SDK_AUTH_TOKEN` for an IAM token;
+    /// * `HUAWEICLOUD_SDK_SIGNING_ALGORITHM` (this client's name; the official SDKs have
+    ///   the setting but no variable), the algorithm AK/SK sign with: a wire name in any
+    ///   case, default `SDK-HMAC-SHA256`;
     /// * `HUAWEICLOUD_SDK_REGION_KMS_<REGION>` to override the region's endpoint.
     ///
     /// Empty values count as unset.
@@ -47,9 +51,39 @@ pub const ENV_SECURITY_TOKEN: &str = "HUAWEICLOUD_SDK_SECURITY_TOKEN";
 pub const ENV_AUTH_TOKEN: &str = "HUAWEICLOUD_SDK_AUTH_TOKEN";
 /// `HUAWEICLOUD_SDK_PROJECT_ID`.
 pub const ENV_PROJECT_ID: &str = "HUAWEICLOUD_SDK_PROJECT_ID";
+/// `HUAWEICLOUD_SDK_SIGNING_ALGORITHM` (this client's addition: the official SDKs take
+/// `signing_algorithm` from code only): `SDK-HMAC-SHA256` (the default), `SDK-HMAC-SM3`,
+/// `SDK-ECDSA-P256-SHA256` or `SDK-SM2-SM3`, in any case.
+pub const ENV_SIGNING_ALGORITHM: &str = "HUAWEICLOUD_SDK_SIGNING_ALGORITHM";
+
+/// The algorithm of `HUAWEICLOUD_SDK_SIGNING_ALGORITHM`, read through `get` (`None` for
+/// unset or empty): the default `SDK-HMAC-SHA256` when unset.
+///
+/// # Errors
+/// [`EnvError::Invalid`] with [`Input::SigningAlgorithm`] for a name that is none of the
+/// four.
+pub fn signing_algorithm_from_env(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<SigningAlgorithm, EnvError> {
+    match get(ENV_SIGNING_ALGORITHM) {
+        None => Ok(SigningAlgorithm::default()),
+        Some(name) => name.trim().parse().map_err(|_| {
+            EnvError::Invalid(
+                InvalidInput::new(
+                    Input::SigningAlgorithm,
+                    Problem::Malformed {
+                        expected: "SDK-HMAC-SHA256, SDK-HMAC-SM3, SDK-ECDSA-P256-SHA256 or SDK-SM2-SM3",
+                    },
+                )
+                .with_origin(ENV_SIGNING_ALGORITHM),
+            )
+        }),
+    }
+}
 
 /// The credentials of the official environment variables, read through `get` (which
-/// returns `None` for unset or empty variables).
+/// returns `None` for unset or empty variables); AK/SK sign with the algorithm of
+/// [`ENV_SIGNING_ALGORITHM`].
 ///
 /// # Errors
 /// [`EnvError`] when none are set, both kinds are, only one of AK and SK is, or a value is
@@ -79,7 +113,11 @@ pub fn credentials_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Cred
                     .with_security_token(&token)
                     .map_err(invalid(ENV_SECURITY_TOKEN))?;
             }
-            Ok(aksk.into())
+            let algorithm = signing_algorithm_from_env(&get)?;
+            Ok(aksk
+                .with_algorithm(algorithm)
+                .map_err(invalid(ENV_SK))?
+                .into())
         }
     }
 }
@@ -171,6 +209,38 @@ mod tests {
             "{err}"
         );
         assert!(!err.to_string().contains("bad"), "{err}");
+    }
+
+    #[test]
+    fn the_signing_algorithm_from_its_variable() {
+        let aksk = |pairs: &[(&str, &str)]| {
+            let mut all = vec![(ENV_AK, "AK"), (ENV_SK, "SK")];
+            all.extend_from_slice(pairs);
+            credentials_from_env(env(&all))
+        };
+        let algorithm = |c: Credentials| match c {
+            Credentials::AkSk(a) => a.algorithm(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(algorithm(aksk(&[]).unwrap()), SigningAlgorithm::HmacSha256);
+        for a in SigningAlgorithm::ALL {
+            let lower = a.as_str().to_lowercase();
+            assert_eq!(
+                algorithm(aksk(&[(ENV_SIGNING_ALGORITHM, &lower)]).unwrap()),
+                a
+            );
+        }
+        let err = aksk(&[(ENV_SIGNING_ALGORITHM, "HMAC_SM3")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("signing algorithm (from HUAWEICLOUD_SDK_SIGNING_ALGORITHM)"),
+            "{err}"
+        );
+        // A token does not sign: the variable is not read for it.
+        assert!(
+            credentials_from_env(env(&[(ENV_AUTH_TOKEN, "T"), (ENV_SIGNING_ALGORITHM, "x")]))
+                .is_ok()
+        );
     }
 
     #[test]

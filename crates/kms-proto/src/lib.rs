@@ -13,8 +13,9 @@
 //!   official table), [`Endpoint`] (HTTPS, or HTTP to loopback; port and base path allowed);
 //! * credentials: an IAM token ([`AuthToken`], `X-Auth-Token`, which the official SDKs
 //!   lack) or [`AkSk`] with an optional security token, redacted in every `Debug`;
-//! * the request: [`ShowUserInstances::build`], signed with SDK-HMAC-SHA256 ([`sign`])
-//!   exactly as the official signer does;
+//! * the request: [`ShowUserInstances::build`], signed ([`sign`]) exactly as the official
+//!   signers do, with SDK-HMAC-SHA256 (the default), SDK-HMAC-SM3, SDK-ECDSA-P256-SHA256
+//!   or SDK-SM2-SM3 ([`AkSk::with_algorithm`], [`SigningAlgorithm`]);
 //! * the response: [`parse`], which recognises every error shape the service and its
 //!   gateway are known to send;
 //! * retries: [`RetryPolicy::decide`], a pure function;
@@ -92,3 +93,4 @@ pub use response::{
 };
 pub use retry::{Decision, Outcome, RetryPolicy, StopReason};
 pub use sdk_date::SdkDate;
+pub use sign::SigningAlgorithm;

@@ -4,15 +4,15 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
 
-use hmac::Mac;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Request, Uri};
 use sha2::{Digest, Sha256};
+use sm3::Sm3;
 
 use crate::credentials::{AkSk, Credentials};
 use crate::input::{Input, InvalidInput, Problem, check_chars};
 use crate::sdk_date::SdkDate;
-use crate::sign::{self, EMPTY_BODY_SHA256};
+use crate::sign::{self, CanonicalSink};
 use crate::{Endpoint, ProjectId};
 
 /// `X-Project-Id`, sent with every request as the official SDKs do.
@@ -118,7 +118,7 @@ impl fmt::Debug for UserAgent {
 /// | `X-Auth-Token` | token credentials only; marked sensitive |
 /// | `X-Sdk-Date` | AK/SK only; the `now` passed in |
 /// | `X-Security-Token` | temporary AK/SK only; marked sensitive |
-/// | `Authorization` | AK/SK only: SDK-HMAC-SHA256 over all of the above; marked sensitive |
+/// | `Authorization` | AK/SK only: the credentials' [`SigningAlgorithm`](crate::sign::SigningAlgorithm) (default SDK-HMAC-SHA256) over all of the above; marked sensitive |
 ///
 /// Build a fresh request for every attempt: a signature is tied to its `X-Sdk-Date`, and
 /// the gateway refuses one more than 15 minutes old.
@@ -179,8 +179,9 @@ impl ShowUserInstances {
     }
 
     /// Does, once, everything that is the same for every request to `endpoint`: the URI,
-    /// the headers that do not depend on the credentials or the time, and the SHA-256
-    /// state of the canonical request up to the signing time.
+    /// the headers that do not depend on the credentials or the time, and the SHA-256 and
+    /// SM3 states of the canonical request up to the signing time (so that every
+    /// algorithm starts from a prepared prefix).
     ///
     /// # Errors
     /// [`InvalidInput`] if the URI cannot be formed (validated inputs always can).
@@ -201,7 +202,10 @@ impl ShowUserInstances {
         );
         // The signed headers sort as content-type, host, user-agent, x-project-id,
         // x-sdk-date[, x-security-token]: everything before the date is fixed.
-        let mut prefix = Sha256::new();
+        let mut prefix = Prefixes {
+            sha256: Sha256::new(),
+            sm3: Sm3::new(),
+        };
         sign::write_canonical_head(&mut prefix, Self::METHOD.as_str(), &path, &[]);
         for (name, value) in [
             ("content-type", JSON),
@@ -211,7 +215,7 @@ impl ShowUserInstances {
         ] {
             sign::write_header_line(&mut prefix, name, value);
         }
-        sign::CanonicalSink::put(&mut prefix, b"x-sdk-date:");
+        prefix.put(b"x-sdk-date:");
         // One template per kind of credentials, with empty placeholders that `build`
         // overwrites in place: cloning a template and walking it costs no hashing.
         let placeholder = || HeaderValue::from_static("");
@@ -245,8 +249,22 @@ pub struct PreparedRequest {
     aksk_headers: HeaderMap,
     /// The same with an `X-Security-Token` placeholder too.
     aksk_token_headers: HeaderMap,
-    /// SHA-256 of the canonical request up to and including `x-sdk-date:`.
-    canonical_prefix: Sha256,
+    /// SHA-256 and SM3 of the canonical request up to and including `x-sdk-date:`.
+    canonical_prefix: Prefixes,
+}
+
+/// The canonical request's prefix hashed both ways, so that no algorithm re-hashes it.
+#[derive(Clone)]
+struct Prefixes {
+    sha256: Sha256,
+    sm3: Sm3,
+}
+
+impl CanonicalSink for Prefixes {
+    fn put(&mut self, bytes: &[u8]) {
+        self.sha256.update(bytes);
+        self.sm3.update(bytes);
+    }
 }
 
 impl fmt::Debug for PreparedRequest {
@@ -318,26 +336,56 @@ impl PreparedRequest {
         Ok(request)
     }
 
-    /// SDK-HMAC-SHA256 over exactly the headers `build` sends: the prepared canonical
-    /// prefix is extended with the date (and security token), and the string to sign goes
-    /// into an HMAC keyed once per credential, so no intermediate text is built.
+    /// The signature of the credentials' algorithm over exactly the headers `build` sends:
+    /// the prepared canonical prefix of the algorithm's hash is extended with the date
+    /// (and security token), and the string to sign goes to the key the credentials made
+    /// once, so no intermediate text is built.
     fn authorization(&self, aksk: &AkSk, date: SdkDate) -> String {
-        let mut hasher = sign::BufferedSha256::new(self.canonical_prefix.clone());
-        sign::CanonicalSink::put(&mut hasher, date.as_bytes());
-        sign::CanonicalSink::put(&mut hasher, b"\n");
-        let signed = match aksk.security_token() {
-            Some((token, _)) => {
-                sign::write_header_line(&mut hasher, "x-security-token", token.expose());
-                SIGNED_WITH_TOKEN
-            }
-            None => SIGNED,
+        let algorithm = aksk.algorithm();
+        let canonical_hash = if algorithm.uses_sm3() {
+            self.canonical_hash(
+                sign::Buffered::new(self.canonical_prefix.sm3.clone()),
+                aksk,
+                date,
+            )
+        } else {
+            self.canonical_hash(
+                sign::Buffered::new(self.canonical_prefix.sha256.clone()),
+                aksk,
+                date,
+            )
         };
-        sign::write_canonical_tail(&mut hasher, signed.split(';'), EMPTY_BODY_SHA256);
-        let canonical_hash = sign::hex(&hasher.finalize());
-        let mut mac = aksk.keyed_hmac().clone();
-        sign::update_string_to_sign(&mut mac, &date, &canonical_hash);
-        let signature = sign::hex(&mac.finalize().into_bytes().into());
-        sign::authorization(aksk.access_key(), signed, signature.as_str())
+        let signed = Self::signed(aksk);
+        let signature = aksk
+            .signing_key()
+            .sign_string_to_sign(date.as_bytes(), &canonical_hash);
+        algorithm.authorization(aksk.access_key(), signed, &signature)
+    }
+
+    fn signed(aksk: &AkSk) -> &'static str {
+        match aksk.security_token() {
+            Some(_) => SIGNED_WITH_TOKEN,
+            None => SIGNED,
+        }
+    }
+
+    fn canonical_hash<D: Digest>(
+        &self,
+        mut hasher: sign::Buffered<D>,
+        aksk: &AkSk,
+        date: SdkDate,
+    ) -> sign::Hex64 {
+        hasher.put(date.as_bytes());
+        hasher.put(b"\n");
+        if let Some((token, _)) = aksk.security_token() {
+            sign::write_header_line(&mut hasher, "x-security-token", token.expose());
+        }
+        sign::write_canonical_tail(
+            &mut hasher,
+            Self::signed(aksk).split(';'),
+            aksk.algorithm().empty_body_hash(),
+        );
+        sign::hex(&hasher.finalize())
     }
 }
 

@@ -2,10 +2,15 @@
 //! `vector::<case name>::signs` checks canonical request, string to sign, signed headers and
 //! `Authorization` byte for byte; `vector::<case name>::verifies` checks the verifier accepts
 //! the request and refuses it with any one byte changed. Beside them,
-//! `vectors::the_file_holds_cases_for_this_algorithm` checks the file itself, and
+//! `vectors::the_files_hold_cases_of_known_algorithms` checks the files themselves, and
 //! `a_wrong_expectation_is_reported_by_name` that a case can fail.
 //!
-//! Reads `tests/vectors/sdk-hmac-sha256.json`, or the file named by `KMS_SIGNING_VECTORS`.
+//! Reads every `tests/vectors/*.json` (`sdk-hmac-sha256.json`, `sdk-hmac-sm3.json`), or
+//! only the file named by `KMS_SIGNING_VECTORS`. A file's `algorithm` (absent:
+//! `SDK-HMAC-SHA256`) is its cases' default; a case may name its own `algorithm`. A case
+//! with `"add_host": false` is signed without a `Host` header (the Go SDK's published cases
+//! sign only `x-sdk-date`); otherwise the request carries `Host`, as the official Python
+//! signer adds it.
 //! This file runs on `libtest-mimic` (`harness = false`), which takes the usual arguments:
 //!
 //! ```sh
@@ -25,19 +30,24 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kms_proto::sign::{self, SignableRequest};
+use kms_proto::sign::{self, SignableRequest, SigningAlgorithm, SigningKey};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
 struct Vectors {
-    algorithm: String,
+    /// The cases' default algorithm; absent: `SDK-HMAC-SHA256`.
+    algorithm: Option<String>,
     cases: Vec<Case>,
 }
 
 #[derive(Clone, Deserialize)]
 struct Case {
     name: String,
+    /// The case's algorithm; absent: the file's.
+    algorithm: Option<String>,
+    /// Whether the request carries `Host` (added from `host` when absent); default true.
+    add_host: Option<bool>,
     method: String,
     host: String,
     path: String,
@@ -59,21 +69,56 @@ struct Expected {
     uri: String,
 }
 
-fn vectors_path() -> PathBuf {
-    match std::env::var_os("KMS_SIGNING_VECTORS") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/sdk-hmac-sha256.json")
-        }
+/// The vector files: `KMS_SIGNING_VECTORS`, or every `.json` of `tests/vectors`.
+fn vectors_paths() -> Result<Vec<PathBuf>, String> {
+    if let Some(path) = std::env::var_os("KMS_SIGNING_VECTORS") {
+        return Ok(vec![PathBuf::from(path)]);
     }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    Ok(paths)
 }
 
+/// Every case of every file, each with its algorithm resolved into `algorithm`.
 fn load() -> Result<Vectors, String> {
-    let path = vectors_path();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read signing vectors {}: {e}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("signing vectors {} are not valid: {e}", path.display()))
+    let mut all = Vectors {
+        algorithm: None,
+        cases: Vec::new(),
+    };
+    for path in vectors_paths()? {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read signing vectors {}: {e}", path.display()))?;
+        let vectors: Vectors = serde_json::from_str(&text)
+            .map_err(|e| format!("signing vectors {} are not valid: {e}", path.display()))?;
+        let default = vectors
+            .algorithm
+            .unwrap_or_else(|| sign::ALGORITHM.to_owned());
+        for mut case in vectors.cases {
+            case.algorithm.get_or_insert_with(|| default.clone());
+            all.cases.push(case);
+        }
+    }
+    Ok(all)
+}
+
+impl Case {
+    fn algorithm(&self) -> Result<SigningAlgorithm, String> {
+        let name = self.algorithm.as_deref().unwrap_or(sign::ALGORITHM);
+        // The wire name exactly, as the files write it.
+        SigningAlgorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str() == name)
+            .ok_or_else(|| format!("unknown algorithm {name:?}"))
+    }
+
+    fn adds_host(&self) -> bool {
+        self.add_host.unwrap_or(true)
+    }
 }
 
 /// What one case produces, step by step.
@@ -86,9 +131,10 @@ fn run(case: &Case) -> Result<(), String> {
         headers.push((name, value));
     }
     // The official signer adds Host when it is absent, as the request carries it.
-    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+    if case.adds_host() && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
         headers.push(("Host", &case.host));
     }
+    let algorithm = case.algorithm()?;
     let sdk_date = headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("x-sdk-date"))
@@ -99,16 +145,29 @@ fn run(case: &Case) -> Result<(), String> {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let canonical = sign::canonical_request(&SignableRequest {
+    let request = SignableRequest {
         method: &case.method,
         path: &case.path,
         query: &query,
         headers: &headers,
         body: b"",
-    });
-    let string_to_sign = sign::string_to_sign(sdk_date, &canonical.text);
-    let signature = sign::signature(&case.sk, &string_to_sign);
-    let authorization = sign::authorization(&case.ak, &canonical.signed_headers, &signature);
+    };
+    let (canonical, string_to_sign, authorization) = if algorithm == SigningAlgorithm::HmacSha256 {
+        // The default algorithm's free functions, as they always were.
+        let canonical = sign::canonical_request(&request);
+        let string_to_sign = sign::string_to_sign(sdk_date, &canonical.text);
+        let signature = sign::signature(&case.sk, &string_to_sign);
+        let authorization = sign::authorization(&case.ak, &canonical.signed_headers, &signature);
+        (canonical, string_to_sign, authorization)
+    } else {
+        let canonical = sign::canonical_request_with(algorithm, &request);
+        let string_to_sign = algorithm.string_to_sign(sdk_date, &canonical.text);
+        let key = SigningKey::new(algorithm, &case.ak, &case.sk).map_err(|e| e.to_string())?;
+        let signature = key.sign(&string_to_sign);
+        let authorization =
+            algorithm.authorization(&case.ak, &canonical.signed_headers, &signature);
+        (canonical, string_to_sign, authorization)
+    };
 
     let mut problems = Vec::new();
     let mut check = |what: &str, got: &str, want: &str| {
@@ -143,21 +202,27 @@ fn run(case: &Case) -> Result<(), String> {
     }
 }
 
-/// The file's own checks: its algorithm is ours, it holds cases, and no two of one name
-/// (each names tests).
+/// The files' own checks: every case's algorithm is one of ours and deterministic (an
+/// HMAC), they hold cases, and no two of one name (each names tests).
 fn check_file(vectors: &Vectors) -> Result<(), String> {
-    let path = vectors_path();
+    let path = vectors_paths()?
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut problems = Vec::new();
-    if vectors.algorithm != sign::ALGORITHM {
-        problems.push(format!(
-            "{}: algorithm {:?}, want {:?}",
-            path.display(),
-            vectors.algorithm,
-            sign::ALGORITHM
-        ));
+    for case in &vectors.cases {
+        match case.algorithm() {
+            Ok(algorithm) if algorithm.is_asymmetric() => problems.push(format!(
+                "{path}: case {:?}: {algorithm} signatures are not deterministic across signers",
+                case.name
+            )),
+            Ok(_) => {}
+            Err(why) => problems.push(format!("{path}: case {:?}: {why}", case.name)),
+        }
     }
     if vectors.cases.is_empty() {
-        problems.push(format!("{} holds no case", path.display()));
+        problems.push(format!("{path} holds no case"));
     }
     let mut seen = std::collections::HashSet::new();
     let twice: Vec<&str> = vectors
@@ -167,10 +232,7 @@ fn check_file(vectors: &Vectors) -> Result<(), String> {
         .filter(|name| !seen.insert(*name))
         .collect();
     if !twice.is_empty() {
-        problems.push(format!(
-            "{}: duplicate case names {twice:?}",
-            path.display()
-        ));
+        problems.push(format!("{path}: duplicate case names {twice:?}"));
     }
     if problems.is_empty() {
         Ok(())
@@ -207,7 +269,7 @@ fn received(case: &Case) -> Received {
             http::HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
         );
     }
-    if !headers.contains_key("host") {
+    if case.adds_host() && !headers.contains_key("host") {
         headers.insert("host", case.host.parse().unwrap());
     }
     headers.insert(
@@ -317,7 +379,7 @@ fn verifies_and_no_one_byte_change_does(case: &Case) -> Result<(), String> {
 /// The file's test, then two per case, then the check that a case can fail. A file that
 /// cannot be read or parsed leaves only the file's test, failing with the reason.
 fn trials() -> Vec<Trial> {
-    const FILE: &str = "vectors::the_file_holds_cases_for_this_algorithm";
+    const FILE: &str = "vectors::the_files_hold_cases_of_known_algorithms";
     let vectors = match load() {
         Ok(vectors) => vectors,
         Err(why) => return vec![Trial::test(FILE, move || Err(why.into()))],

@@ -43,6 +43,8 @@ pub enum Input {
     /// A setting of a credential source (an IAM user or domain name, an identity
     /// provider id, an STS duration...).
     SourceSetting,
+    /// A signing algorithm's name (`HUAWEICLOUD_SDK_SIGNING_ALGORITHM`, say).
+    SigningAlgorithm,
 }
 
 impl Input {
@@ -67,6 +69,7 @@ impl Input {
             Input::IdToken => "OIDC identity token",
             Input::Password => "IAM password",
             Input::SourceSetting => "credential source setting",
+            Input::SigningAlgorithm => "signing algorithm",
         }
     }
 

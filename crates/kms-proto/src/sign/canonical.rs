@@ -1,32 +1,13 @@
-//! SDK-HMAC-SHA256, the signature of the official Huawei Cloud SDKs, step by step.
-//!
-//! Each step is a public function so that it can be checked against the official signer's
-//! vectors and reused by a verifier. The request builder uses the same canonicalisation
-//! ([`write_canonical_request`]) but streams it straight into SHA-256 instead of building
-//! the text.
-//!
-//! 1. Canonical request: method, canonical URI (the path percent-decoded, each segment
-//!    re-encoded keeping only `A-Z a-z 0-9 - _ . ~`, always ending in `/`), canonical
-//!    query (pairs sorted, both sides encoded), one `name:trimmed-value` line per signed
-//!    header plus a blank line, the signed header names joined by `;`, and the hex
-//!    SHA-256 of the body; joined by `\n`.
-//! 2. String to sign: `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hex sha256(canonical request)>`.
-//! 3. Signature: lower-case hex HMAC-SHA256 of the string to sign, keyed with the SK's
-//!    UTF-8 bytes.
-//! 4. `Authorization: SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<list>, Signature=<hex>`.
+//! The canonical request, shared by every algorithm: only the hash of the body (and of
+//! the canonical request itself, in [`super::SigningAlgorithm`]) differs.
 
 use std::borrow::Cow;
 
-use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, percent_encode};
 use sha2::{Digest, Sha256};
+use sm3::Sm3;
 
-/// The algorithm name, first word of `Authorization` and first line of the string to sign.
-pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
-
-/// Hex SHA-256 of an empty body.
-pub const EMPTY_BODY_SHA256: &str =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+use super::SigningAlgorithm;
 
 /// The parts of a request a signature covers. Header names may be in any case.
 #[derive(Debug, Clone, Copy)]
@@ -54,8 +35,21 @@ pub struct CanonicalRequest {
     pub signed_headers: String,
 }
 
-/// Builds the canonical request of `request`, signing every header whose name has no `_`.
+/// Builds the canonical request of `request` for SDK-HMAC-SHA256, signing every header
+/// whose name has no `_`. Same as [`canonical_request_with`] for the default algorithm.
 pub fn canonical_request(request: &SignableRequest<'_>) -> CanonicalRequest {
+    canonical_request_with(SigningAlgorithm::HmacSha256, request)
+}
+
+/// Builds the canonical request of `request` for `algorithm`, signing every header whose
+/// name has no `_`. The payload hash is the algorithm's hash of the body; for a body that
+/// is not empty, a content-hash header (`X-Sdk-Content-Sha256`, or `X-Sdk-Content-Sm3` for
+/// the SM3 algorithms) stands for it with its value (`UNSIGNED-PAYLOAD`, say), as in the
+/// official Python signer.
+pub fn canonical_request_with(
+    algorithm: SigningAlgorithm,
+    request: &SignableRequest<'_>,
+) -> CanonicalRequest {
     let mut headers: Vec<(String, &str)> = Vec::with_capacity(request.headers.len());
     for &(name, value) in request.headers {
         let name = name.to_ascii_lowercase();
@@ -69,7 +63,21 @@ pub fn canonical_request(request: &SignableRequest<'_>) -> CanonicalRequest {
     }
     headers.sort_by(|a, b| a.0.cmp(&b.0));
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-    let payload_hash = hex(&Sha256::digest(request.body).into());
+    let content_header = algorithm.content_header();
+    let declared = headers
+        .iter()
+        .find(|(name, _)| *name == content_header)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty());
+    let body_hash;
+    let payload_hash = match declared {
+        _ if request.body.is_empty() => algorithm.empty_body_hash(),
+        Some(value) => value,
+        None => {
+            body_hash = algorithm.hash_hex(request.body);
+            body_hash.as_str()
+        }
+    };
     let mut text = Vec::with_capacity(256);
     write_canonical_request(
         &mut text,
@@ -77,50 +85,12 @@ pub fn canonical_request(request: &SignableRequest<'_>) -> CanonicalRequest {
         request.path,
         request.query,
         &headers,
-        payload_hash.as_str(),
+        payload_hash,
     );
     CanonicalRequest {
         text: String::from_utf8_lossy(&text).into_owned(),
         signed_headers: signed_header_list(&headers),
     }
-}
-
-/// The string to sign for a canonical request and its `X-Sdk-Date` value.
-pub fn string_to_sign(sdk_date: &str, canonical_request: &str) -> String {
-    let hash = hex(&Sha256::digest(canonical_request.as_bytes()).into());
-    format!("{ALGORITHM}\n{sdk_date}\n{}", hash.as_str())
-}
-
-/// Feeds the string to sign, `SDK-HMAC-SHA256\n<date>\n<hash>`, into `mac` piece by piece:
-/// no intermediate text, and no buffer that a piece could fail to fit.
-pub(crate) fn update_string_to_sign(
-    mac: &mut Hmac<Sha256>,
-    date: &crate::SdkDate,
-    canonical_hash: &Hex64,
-) {
-    for part in [
-        ALGORITHM.as_bytes(),
-        b"\n",
-        date.as_bytes(),
-        b"\n",
-        canonical_hash.as_bytes(),
-    ] {
-        mac.update(part);
-    }
-}
-
-/// The lower-case hex signature of a string to sign, keyed with the SK's UTF-8 bytes.
-pub fn signature(secret_key: &str, string_to_sign: &str) -> String {
-    let mut mac = hmac_sha256(secret_key);
-    mac.update(string_to_sign.as_bytes());
-    hex(&mac.finalize().into_bytes().into()).as_str().to_owned()
-}
-
-/// The `Authorization` header value.
-pub fn authorization(access_key: &str, signed_headers: &str, signature: &str) -> String {
-    format!(
-        "{ALGORITHM} Access={access_key}, SignedHeaders={signed_headers}, Signature={signature}"
-    )
 }
 
 /// Somewhere canonical bytes go: a buffer (to look at them) or a hash (to sign them).
@@ -141,17 +111,23 @@ impl CanonicalSink for Sha256 {
     }
 }
 
-/// A SHA-256 fed through a stack buffer: the canonical request arrives in dozens of small
+impl CanonicalSink for Sm3 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+/// A hash (SHA-256 or SM3) fed through a stack buffer: the canonical request arrives in dozens of small
 /// pieces, and one `update` per 512 bytes costs far less than one per piece.
-pub(crate) struct BufferedSha256 {
-    hasher: Sha256,
+pub(crate) struct Buffered<D> {
+    hasher: D,
     buf: [u8; 512],
     len: usize,
 }
 
-impl BufferedSha256 {
-    pub(crate) fn new(hasher: Sha256) -> Self {
-        BufferedSha256 {
+impl<D: Digest> Buffered<D> {
+    pub(crate) fn new(hasher: D) -> Self {
+        Buffered {
             hasher,
             buf: [0; 512],
             len: 0,
@@ -160,7 +136,12 @@ impl BufferedSha256 {
 
     pub(crate) fn finalize(mut self) -> [u8; 32] {
         self.flush();
-        self.hasher.finalize().into()
+        let mut out = [0u8; 32];
+        let digest = self.hasher.finalize();
+        for (slot, b) in out.iter_mut().zip(digest.iter()) {
+            *slot = *b;
+        }
+        out
     }
 
     #[allow(
@@ -171,13 +152,13 @@ impl BufferedSha256 {
         let filled = self
             .buf
             .get(..self.len)
-            .expect("BufferedSha256: len never exceeds buf.len(), put only counts what it copied");
+            .expect("Buffered: len never exceeds buf.len(), put only counts what it copied");
         self.hasher.update(filled);
         self.len = 0;
     }
 }
 
-impl CanonicalSink for BufferedSha256 {
+impl<D: Digest> CanonicalSink for Buffered<D> {
     // Inlined so that the many one-byte separators become single stores.
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
@@ -350,11 +331,6 @@ fn hex_digit(nibble: u8) -> u8 {
     }
 }
 
-pub(crate) fn hmac_sha256(key: &str) -> Hmac<Sha256> {
-    #[allow(clippy::expect_used, reason = "HMAC accepts keys of every length")]
-    <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length")
-}
-
 /// 64 lower-case hex digits, stored inline. Only [`hex`] makes one.
 #[derive(Clone, Copy)]
 pub(crate) struct Hex64([u8; 64]);
@@ -383,100 +359,9 @@ pub(crate) fn hex(bytes: &[u8; 32]) -> Hex64 {
     Hex64(out)
 }
 
-/// Signs any request for a Huawei Cloud API (IAM's project listing, say) with
-/// `credentials`, as the official SDKs sign every call: for AK/SK, `X-Sdk-Date` (and
-/// `X-Security-Token` for temporary credentials) are added and every header of the request
-/// is signed, with the query and the body; for a token, `X-Auth-Token` is added. The
-/// request must carry `Host` already. Secret headers are marked sensitive.
-///
-/// The KMS call itself goes through [`PreparedRequest`](crate::PreparedRequest), which
-/// signs the same way without building any text.
-///
-/// # Errors
-/// [`InvalidInput`](crate::InvalidInput) with [`Input::SigningTime`](crate::Input::SigningTime)
-/// when `now` cannot be written as `X-Sdk-Date`.
-pub fn sign_request(
-    request: &mut http::Request<Vec<u8>>,
-    credentials: &crate::Credentials,
-    now: std::time::SystemTime,
-) -> Result<(), crate::InvalidInput> {
-    let aksk = match credentials {
-        crate::Credentials::Token(token) => {
-            request
-                .headers_mut()
-                .insert(crate::X_AUTH_TOKEN, token.header().clone());
-            return Ok(());
-        }
-        crate::Credentials::AkSk(aksk) => aksk,
-    };
-    let date = crate::SdkDate::from_system_time(now)?;
-    let headers = request.headers_mut();
-    headers.insert(
-        crate::X_SDK_DATE,
-        http::HeaderValue::from_str(date.as_str()).map_err(|_| {
-            crate::InvalidInput::new(crate::Input::SigningTime, crate::Problem::TimeOutOfRange)
-        })?,
-    );
-    if let Some((_, token)) = aksk.security_token() {
-        headers.insert(crate::X_SECURITY_TOKEN, token.clone());
-    }
-    let (canonical_hash, signed_headers) = {
-        let header_text: Vec<(&str, String)> = request
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                // Sensitive values (the security token) are signed like any other.
-                (
-                    name.as_str(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let header_pairs: Vec<(&str, &str)> =
-            header_text.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let query = decode_query(request.uri().query().unwrap_or(""));
-        let query_pairs: Vec<(&str, &str)> = query
-            .iter()
-            .map(|(n, v)| (n.as_ref(), v.as_ref()))
-            .collect();
-        let canonical = canonical_request(&SignableRequest {
-            method: request.method().as_str(),
-            path: request.uri().path(),
-            query: &query_pairs,
-            headers: &header_pairs,
-            body: request.body(),
-        });
-        (
-            hex(&Sha256::digest(canonical.text.as_bytes()).into()),
-            canonical.signed_headers,
-        )
-    };
-    let mut mac = aksk.keyed_hmac().clone();
-    update_string_to_sign(&mut mac, &date, &canonical_hash);
-    let signature = hex(&mac.finalize().into_bytes().into());
-    let mut value = http::HeaderValue::try_from(authorization(
-        aksk.access_key(),
-        &signed_headers,
-        signature.as_str(),
-    ))
-    .map_err(|_| {
-        crate::InvalidInput::new(
-            crate::Input::AccessKey,
-            crate::Problem::Malformed {
-                expected: "header text",
-            },
-        )
-    })?;
-    value.set_sensitive(true);
-    request
-        .headers_mut()
-        .insert(http::header::AUTHORIZATION, value);
-    Ok(())
-}
-
 /// A raw query string as decoded `(name, value)` pairs (`+` is not a space here: the
 /// official signers decode with percent-decoding only).
-fn decode_query(query: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+pub(crate) fn decode_query(query: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty())
@@ -547,38 +432,9 @@ mod tests {
         let h = hex(&bytes);
         assert!(h.as_str().starts_with("ab00"));
         assert!(h.as_str().ends_with("01"));
-        assert_eq!(hex(&Sha256::digest(b"").into()).as_str(), EMPTY_BODY_SHA256);
-    }
-
-    #[test]
-    fn any_request_signed_verifies() {
-        let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_334_400);
-        let aksk = crate::AkSk::new("AKIAM", "sk-for-iam")
-            .unwrap()
-            .with_security_token("tok")
-            .unwrap();
-        let mut request = http::Request::builder()
-            .method("GET")
-            .uri("https://iam.cn-north-4.myhuaweicloud.com/v3/projects?name=cn-north-4&b=%2Fx")
-            .header("host", "iam.cn-north-4.myhuaweicloud.com")
-            .header("content-type", "application/json;charset=UTF-8")
-            .body(Vec::new())
-            .unwrap();
-        sign_request(&mut request, &aksk.into(), now).unwrap();
-        assert!(request.headers()["authorization"].is_sensitive());
-        assert!(request.headers()["x-security-token"].is_sensitive());
-        let received = crate::verify::ReceivedRequest {
-            method: "GET",
-            path: request.uri().path(),
-            query: request.uri().query().unwrap_or(""),
-            headers: request.headers(),
-            body: request.body(),
-        };
-        let verified = crate::verify::verify(&received, |_| Some("sk-for-iam"), now).unwrap();
-        assert_eq!(verified.access_key(), "AKIAM");
-        assert!(verified.is_signed("x-security-token"));
-        assert!(verified.is_signed("content-type"));
-        // Another SK does not verify.
-        assert!(crate::verify::verify(&received, |_| Some("other"), now).is_err());
+        assert_eq!(
+            hex(&Sha256::digest(b"").into()).as_str(),
+            super::super::EMPTY_BODY_SHA256
+        );
     }
 }
