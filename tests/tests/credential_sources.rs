@@ -334,6 +334,34 @@ fn each_attempt_signed_with_current_credentials(transport: Transport) -> Result<
     )
 }
 
+/// Temporary credentials sign with the algorithm the client is set to, and the emulator
+/// verifies them: the national algorithms with ECS metadata.
+fn temporary_credentials_sign_with_each_algorithm(transport: Transport) -> Result<(), String> {
+    use kms_proto::sign::SigningAlgorithm;
+    for algorithm in [
+        SigningAlgorithm::HmacSm3,
+        SigningAlgorithm::EcdsaP256Sha256,
+        SigningAlgorithm::Sm2Sm3,
+    ] {
+        let server = emulator(Duration::from_secs(3600), |m| m);
+        let config = config(&server, metadata(&server)).with_signing_algorithm(algorithm);
+        let client = Client::new(transport, config);
+        client
+            .call()
+            .map_err(|e| format!("{}: {e}", algorithm.as_str()))?;
+        let kms = kms_requests(&server);
+        let auth = kms[0]
+            .header("authorization")
+            .unwrap_or_default()
+            .to_owned();
+        ensure(
+            auth.starts_with(&format!("{} Access=", algorithm.as_str())),
+            || format!("{}: {auth}", algorithm.as_str()),
+        )?;
+    }
+    Ok(())
+}
+
 /// A thousand calls at once ask the source once: when nothing is cached (they wait for
 /// that one refresh), and when a refresh falls due (they go on with the valid ones).
 fn single_flight(transport: Transport) -> Result<(), String> {
@@ -689,11 +717,15 @@ fn closed_port_url() -> String {
 
 type Case = (&'static str, fn(Transport) -> Result<(), String>);
 
-const CASES: [Case; 11] = [
+const CASES: [Case; 12] = [
     ("metadata", metadata_counts),
     ("pod-identity", pod_identity_counts),
     ("refresh-ahead-of-expiry", refresh_ahead_of_expiry),
     ("single-flight", single_flight),
+    (
+        "temporary-credentials-sign-with-each-algorithm",
+        temporary_credentials_sign_with_each_algorithm,
+    ),
     (
         "each-attempt-signed-with-current-credentials",
         each_attempt_signed_with_current_credentials,

@@ -139,6 +139,14 @@ impl ClientConfig {
         self
     }
 
+    /// Signs with `algorithm` whatever AK/SK the provider gives (static ones, and temporary
+    /// ones from every source): see [`Provider::with_signing_algorithm`]. Default: what
+    /// the provider says, else `SDK-HMAC-SHA256`.
+    pub fn with_signing_algorithm(mut self, algorithm: crate::sign::SigningAlgorithm) -> Self {
+        self.credentials = self.credentials.with_signing_algorithm(algorithm);
+        self
+    }
+
     /// Replaces when credentials are refreshed (default [`RefreshPolicy::default`]).
     pub fn with_refresh_policy(mut self, policy: RefreshPolicy) -> Self {
         self.refresh = policy;

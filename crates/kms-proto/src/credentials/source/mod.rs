@@ -215,6 +215,11 @@ pub struct Provider {
     project: Option<ProjectId>,
     /// ...else as `HUAWEICLOUD_SDK_PROJECT_ID` says.
     env_project: Option<ProjectId>,
+    /// The algorithm AK/SK from every source sign with, as set in code...
+    algorithm: Option<crate::sign::SigningAlgorithm>,
+    /// ...else as `HUAWEICLOUD_SDK_SIGNING_ALGORITHM` says (unset or invalid: the default;
+    /// an invalid name is refused where the environment's AK/SK are read).
+    env_algorithm: Option<crate::sign::SigningAlgorithm>,
 }
 
 #[derive(Clone, Debug)]
@@ -247,6 +252,8 @@ impl Provider {
             env_region: None,
             project: None,
             env_project: None,
+            algorithm: None,
+            env_algorithm: None,
         }
     }
 
@@ -256,7 +263,23 @@ impl Provider {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         self.env_region = get(ENV_REGION).and_then(|r| Region::new(&r).ok());
         self.env_project = get(crate::env::ENV_PROJECT_ID).and_then(|p| ProjectId::new(&p).ok());
+        self.env_algorithm = crate::env::signing_algorithm_from_env(get).ok();
         self
+    }
+
+    /// Sets the algorithm AK/SK from every source of this provider sign with (temporary
+    /// credentials from metadata, pod identity, federation and STS included). Default:
+    /// `HUAWEICLOUD_SDK_SIGNING_ALGORITHM` read through the constructor's lookup, else
+    /// what the credentials carry (`SDK-HMAC-SHA256` unless made with
+    /// [`AkSk::with_algorithm`](crate::AkSk::with_algorithm)).
+    pub fn with_signing_algorithm(mut self, algorithm: crate::sign::SigningAlgorithm) -> Self {
+        self.algorithm = Some(algorithm);
+        self
+    }
+
+    /// The algorithm AK/SK from the sources sign with, when one is set.
+    pub(crate) fn signing_algorithm(&self) -> Option<crate::sign::SigningAlgorithm> {
+        self.algorithm.or(self.env_algorithm)
     }
 
     /// Fills in the region and project the client's configuration knows, unless set in
@@ -350,7 +373,7 @@ impl Provider {
     /// KooCLI's configuration `~/.hcloud/config.json` (`HOME` through `lookup`): the
     /// profile named `profile`, or its current one. Only AK/SK profiles are supported.
     pub fn koocli(lookup: impl Fn(&str) -> Option<String>, profile: Option<&str>) -> Self {
-        Self::single(koocli(&lookup, profile, true))
+        Self::single(koocli(&lookup, profile, true)).context(&lookup)
     }
 
     /// KooCLI's configuration at `path`.
@@ -365,13 +388,13 @@ impl Provider {
     /// CCE pod identity, from `HC_CONTAINER_CREDENTIALS_FULL_URI` and
     /// `HC_CONTAINER_AUTHORIZATION_TOKEN_FILE` (through `lookup`).
     pub fn pod_identity(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        Self::single(pod_identity(&lookup))
+        Self::single(pod_identity(&lookup)).context(&lookup)
     }
 
     /// ECS metadata at `http://169.254.169.254`, or `HUAWEICLOUD_SDK_METADATA_ENDPOINT`
     /// (through `lookup`).
     pub fn metadata(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        Self::single(metadata(&lookup))
+        Self::single(metadata(&lookup)).context(&lookup)
     }
 
     /// The default chain (see the [`Provider`] docs), its settings read now through
@@ -394,6 +417,8 @@ impl Provider {
             env_region: None,
             project: None,
             env_project: None,
+            algorithm: None,
+            env_algorithm: None,
         }
         .context(&lookup)
     }

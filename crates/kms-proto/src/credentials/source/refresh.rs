@@ -182,6 +182,27 @@ impl<'a> Refresh<'a> {
         next
     }
 
+    /// AK/SK as the provider's algorithm says (a token, or no algorithm set: as they are).
+    fn with_algorithm(&self, identity: Identity) -> Result<Identity, Failure> {
+        let Some(algorithm) = self.provider.signing_algorithm() else {
+            return Ok(identity);
+        };
+        match identity.credentials() {
+            Credentials::AkSk(aksk) if aksk.algorithm() != algorithm => {
+                let aksk = aksk
+                    .clone()
+                    .with_algorithm(algorithm)
+                    .map_err(Failure::Invalid)?;
+                Ok(Identity::new(
+                    Credentials::AkSk(aksk),
+                    identity.expires_at(),
+                    identity.source(),
+                ))
+            }
+            Credentials::AkSk(_) | Credentials::Token(_) => Ok(identity),
+        }
+    }
+
     /// Turns a source's step into what the transport does next, moving along the chain
     /// when a source gives nothing.
     fn advance(&mut self, mut next: Next) -> Need {
@@ -189,11 +210,14 @@ impl<'a> Refresh<'a> {
             match next {
                 Next::File(read) => return Need::File(read),
                 Next::Http(request) => return Need::Http(request),
-                Next::Finished(Ok(identity)) => {
-                    self.provider.chosen = Some(self.index);
-                    self.state = State::Idle;
-                    return Need::Done(Ok(identity));
-                }
+                Next::Finished(Ok(identity)) => match self.with_algorithm(identity) {
+                    Ok(identity) => {
+                        self.provider.chosen = Some(self.index);
+                        self.state = State::Idle;
+                        return Need::Done(Ok(identity));
+                    }
+                    Err(failure) => next = Next::Finished(Err(failure)),
+                },
                 Next::Finished(Err(failure)) => {
                     let kind = self.kind();
                     self.errors.push(SourceError::new(kind, failure));

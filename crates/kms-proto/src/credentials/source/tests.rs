@@ -796,3 +796,37 @@ fn a_clock_at_the_end_of_time_does_not_panic() {
     let mut provider = Provider::metadata(env(&[META]));
     world.drive(&mut provider, end).unwrap();
 }
+
+#[test]
+fn temporary_credentials_sign_with_the_algorithm_asked_for() {
+    use crate::sign::SigningAlgorithm;
+    for (name, provider, expected) in [
+        (
+            "set in code",
+            Provider::metadata(env(&[META])).with_signing_algorithm(SigningAlgorithm::Sm2Sm3),
+            SigningAlgorithm::Sm2Sm3,
+        ),
+        (
+            "from the environment",
+            Provider::metadata(env(&[
+                META,
+                ("HUAWEICLOUD_SDK_SIGNING_ALGORITHM", "sdk-hmac-sm3"),
+            ])),
+            SigningAlgorithm::HmacSm3,
+        ),
+        (
+            "neither",
+            Provider::metadata(env(&[META])),
+            SigningAlgorithm::HmacSha256,
+        ),
+    ] {
+        let mut provider = provider;
+        let mut world = World::default().answer(200, "s").answer(200, DOC);
+        let identity = world.drive(&mut provider, T0).unwrap();
+        let Credentials::AkSk(aksk) = identity.credentials() else {
+            panic!("{name}: AK/SK expected")
+        };
+        assert_eq!(aksk.algorithm(), expected, "{name}");
+        assert_eq!(aksk.access_key(), "TMPAK", "{name}");
+    }
+}
