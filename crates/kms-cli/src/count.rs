@@ -72,6 +72,13 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", default_value_t = 3)]
     retries: u32,
 
+    /// How AK/SK sign, from any source: SDK-HMAC-SHA256, SDK-HMAC-SM3,
+    /// SDK-ECDSA-P256-SHA256 or SDK-SM2-SM3, in any case [default:
+    /// HUAWEICLOUD_SDK_SIGNING_ALGORITHM, else SDK-HMAC-SHA256]. An IAM token is sent as it
+    /// is.
+    #[arg(long, value_name = "NAME")]
+    signing_algorithm: Option<String>,
+
     /// Trust the CA certificates of this PEM file too (private clouds).
     #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
@@ -244,6 +251,23 @@ fn config(
     }
     if let Some(proxy) = &args.proxy {
         config = config.with_proxy(ProxyUrl::parse(proxy).map_err(|e| e.to_string())?);
+    }
+    let algorithm = match &args.signing_algorithm {
+        Some(name) => Some(
+            name.trim()
+                .parse::<kms_proto::sign::SigningAlgorithm>()
+                .map_err(|_| {
+                    format!(
+                        "--signing-algorithm {name:?} is not one of SDK-HMAC-SHA256, SDK-HMAC-SM3, \
+                     SDK-ECDSA-P256-SHA256, SDK-SM2-SM3"
+                    )
+                })?,
+        ),
+        None => Some(kms_proto::env::signing_algorithm_from_env(env).map_err(|e| e.to_string())?)
+            .filter(|_| env(kms_proto::env::ENV_SIGNING_ALGORITHM).is_some()),
+    };
+    if let Some(algorithm) = algorithm {
+        config = config.with_signing_algorithm(algorithm);
     }
     Ok((config, discovery))
 }

@@ -2195,3 +2195,90 @@ fn a_federating_profile_file_gives_the_region_and_iam_endpoint() {
         }
     }
 }
+
+#[test]
+fn signing_algorithm_from_the_flag_or_the_environment_for_every_source() {
+    let server = mock(MockConfig::new().with_metadata());
+    let url = server.url();
+    let metadata_env = [("HUAWEICLOUD_SDK_METADATA_ENDPOINT", url.as_str())];
+    let sm3_env = [
+        ("HUAWEICLOUD_SDK_AK", AK),
+        ("HUAWEICLOUD_SDK_SK", SK),
+        ("HUAWEICLOUD_SDK_SIGNING_ALGORITHM", "sdk-hmac-sm3"),
+    ];
+    let aksk = aksk_env();
+    for transport in ["ureq", "hyper"] {
+        for (name, flags, env, expected) in [
+            (
+                "static keys, the flag",
+                vec!["--signing-algorithm", "sdk-sm2-sm3"],
+                &aksk[..],
+                "SDK-SM2-SM3 Access=CLIAK00000000000001",
+            ),
+            (
+                "static keys, the environment",
+                vec![],
+                &sm3_env[..],
+                "SDK-HMAC-SM3 Access=CLIAK00000000000001",
+            ),
+            (
+                "metadata, the flag",
+                vec![
+                    "--credentials",
+                    "metadata",
+                    "--signing-algorithm",
+                    "SDK-ECDSA-P256-SHA256",
+                ],
+                &metadata_env[..],
+                "SDK-ECDSA-P256-SHA256 Access=",
+            ),
+        ] {
+            server.clear_requests();
+            let mut args = vec![
+                "count",
+                "--transport",
+                transport,
+                "--endpoint",
+                url.as_str(),
+                "--project-id",
+                PROJECT,
+            ];
+            args.extend(flags);
+            let out = kms(&args, env);
+            let what = format!(
+                "{name} on {transport}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout).as_ref()
+                ),
+                (Some(0), "15\n"),
+                "{what}"
+            );
+            let requests = server.requests();
+            let kms_call = requests.iter().find(|r| r.path().starts_with("/v1.0/")).unwrap();
+            let auth = kms_call.header("authorization").unwrap_or_default();
+            assert!(auth.starts_with(expected), "{what}: {auth}");
+        }
+    }
+    let out = kms(
+        &[
+            "count",
+            "--endpoint",
+            &url,
+            "--project-id",
+            PROJECT,
+            "--signing-algorithm",
+            "md5",
+        ],
+        &aksk,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--signing-algorithm \"md5\" is not one of"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
