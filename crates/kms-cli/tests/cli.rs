@@ -2258,7 +2258,10 @@ fn signing_algorithm_from_the_flag_or_the_environment_for_every_source() {
                 "{what}"
             );
             let requests = server.requests();
-            let kms_call = requests.iter().find(|r| r.path().starts_with("/v1.0/")).unwrap();
+            let kms_call = requests
+                .iter()
+                .find(|r| r.path().starts_with("/v1.0/"))
+                .unwrap();
             let auth = kms_call.header("authorization").unwrap_or_default();
             assert!(auth.starts_with(expected), "{what}: {auth}");
         }
