@@ -113,6 +113,9 @@ struct Inner {
     pool: Pool,
     /// The credential cache and what refreshes it.
     credentials: Arc<Credentials>,
+    /// How far the service's clock is ahead of this machine's (ms), as the last call that
+    /// knew said: a clock-skew correction outlives its call.
+    clock_offset_ms: std::sync::atomic::AtomicI64,
     /// The project found through IAM when the configuration names none; the lock makes
     /// one caller ask while the others wait.
     project: tokio::sync::Mutex<Option<Arc<PreparedRequest>>>,
@@ -144,6 +147,7 @@ impl Client {
             inner: Arc::new(Inner {
                 pool,
                 credentials,
+                clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
                 project: tokio::sync::Mutex::new(None),
                 config,
             }),
@@ -192,7 +196,12 @@ impl Client {
         async move {
             // A project found by this call, kept here for the call's borrow.
             let discovered = std::sync::OnceLock::new();
-            let mut call = Call::new(config, now());
+            // Signed with what earlier calls learnt of the service's clock.
+            let mut call = Call::new(config, now()).with_clock_offset_ms(
+                self.inner
+                    .clock_offset_ms
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            );
             loop {
                 let identity = match self.inner.credentials.for_attempt(&call).await {
                     Ok(identity) => identity,
@@ -209,7 +218,12 @@ impl Client {
                     .instrument(span!(Level::DEBUG, "kms.attempt", attempt = number))
                     .await;
                 match step {
-                    Step::Done(result) => return result,
+                    Step::Done(result) => {
+                        self.inner
+                            .clock_offset_ms
+                            .store(call.clock_offset_ms(), std::sync::atomic::Ordering::Relaxed);
+                        return result;
+                    }
                     Step::Retry(delay) => tokio::time::sleep(delay).await,
                 }
             }

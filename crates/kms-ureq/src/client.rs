@@ -29,6 +29,9 @@ struct Inner {
     permits: Arc<Permits>,
     /// The credential cache and what refreshes it.
     credentials: Arc<Credentials>,
+    /// How far the service's clock is ahead of this machine's (ms), as the last call that
+    /// knew said: a clock-skew correction outlives its call.
+    clock_offset_ms: std::sync::atomic::AtomicI64,
     /// The project found through IAM when the configuration names none; the lock makes
     /// one caller ask while the others wait.
     project: std::sync::Mutex<Option<Arc<PreparedRequest>>>,
@@ -109,6 +112,7 @@ impl Client {
                 agent,
                 permits: Permits::new(config.max_connections()),
                 credentials,
+                clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
                 project: std::sync::Mutex::new(None),
                 config,
             }),
@@ -158,7 +162,12 @@ impl Client {
         let _entered = call_span.enter();
         // A project found by this call, kept here for the call's borrow.
         let discovered = std::sync::OnceLock::new();
-        let mut call = Call::new(config, now());
+        // Signed with what earlier calls learnt of the service's clock.
+        let mut call = Call::new(config, now()).with_clock_offset_ms(
+            self.inner
+                .clock_offset_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
         loop {
             let identity = match self.inner.credentials.for_attempt(&call) {
                 Ok(identity) => identity,
@@ -172,7 +181,12 @@ impl Client {
             let attempt_span = span!(Level::DEBUG, "kms.attempt", attempt = attempt.number());
             let _attempt = attempt_span.enter();
             match self.attempt(&mut call, attempt) {
-                Step::Done(result) => return result,
+                Step::Done(result) => {
+                    self.inner
+                        .clock_offset_ms
+                        .store(call.clock_offset_ms(), std::sync::atomic::Ordering::Relaxed);
+                    return result;
+                }
                 Step::Retry(delay) => std::thread::sleep(delay),
             }
         }

@@ -156,6 +156,11 @@ pub struct Call<'a> {
     attempts: u32,
     /// Set when an attempt was cut short by the overall deadline rather than its own timeout.
     last_timeout_was_deadline: bool,
+    /// How far the service's clock is ahead of this machine's, in milliseconds (negative:
+    /// behind); added to the wall clock to sign.
+    clock_offset_ms: i64,
+    /// Whether this call already re-signed once for clock skew.
+    skew_corrected: bool,
 }
 
 impl<'a> Call<'a> {
@@ -167,7 +172,85 @@ impl<'a> Call<'a> {
             deadline: now.monotonic + config.deadline(),
             attempts: 0,
             last_timeout_was_deadline: false,
+            clock_offset_ms: 0,
+            skew_corrected: false,
         }
+    }
+
+    /// Signs with the wall clock moved by `offset_ms` milliseconds: what an earlier call of
+    /// the same client learnt of the service's clock ([`clock_offset_ms`](Self::clock_offset_ms)).
+    pub fn with_clock_offset_ms(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
+        self
+    }
+
+    /// How far the service's clock is ahead of this machine's, in milliseconds (negative:
+    /// behind), as far as this call knows: keep it for the client's later calls.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms
+    }
+
+    /// A signing time without the known offset: the local clock it was made from.
+    fn unshifted(&self, signed: SystemTime) -> SystemTime {
+        let offset = Duration::from_millis(self.clock_offset_ms.unsigned_abs());
+        let moved = if self.clock_offset_ms >= 0 {
+            signed.checked_sub(offset)
+        } else {
+            signed.checked_add(offset)
+        };
+        moved.unwrap_or(signed)
+    }
+
+    /// The time to sign at: the wall clock moved by the known offset.
+    fn signing_time(&self, wall: SystemTime) -> SystemTime {
+        let offset = Duration::from_millis(self.clock_offset_ms.unsigned_abs());
+        let moved = if self.clock_offset_ms >= 0 {
+            wall.checked_add(offset)
+        } else {
+            wall.checked_sub(offset)
+        };
+        moved.unwrap_or(wall)
+    }
+
+    /// When the answer says the signature expired because this machine's clock is off (the
+    /// gateway's `APIGW.0301 ... signature expired, signature time: ..., server time: ...`,
+    /// or a `Date` header far from the local clock), and this call has not corrected it yet:
+    /// the service's clock's offset, in milliseconds.
+    fn skew(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        error: &crate::ResponseError,
+        now: Now,
+    ) -> Option<i64> {
+        if self.skew_corrected
+            || status != StatusCode::UNAUTHORIZED
+            || !error
+                .message()
+                .is_some_and(|m| m.contains("signature expired"))
+        {
+            return None;
+        }
+        // Best: both times of the gateway's message, to the second. Else the `Date` header
+        // against the time this call signs at now.
+        let (server, signed) = match error.message().and_then(gateway_times) {
+            Some(times) => times,
+            None => (
+                headers
+                    .get(http::header::DATE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| httpdate::parse_http_date(v).ok())?,
+                self.signing_time(now.wall),
+            ),
+        };
+        // The offset already applied is part of the signing time the gateway saw.
+        let local = self.unshifted(signed);
+        let offset_ms = match server.duration_since(local) {
+            Ok(ahead) => i64::try_from(ahead.as_millis()).ok()?,
+            Err(behind) => -i64::try_from(behind.duration().as_millis()).ok()?,
+        };
+        // The gateway allows 15 minutes; an offset under a minute is not what expired it.
+        (offset_ms.unsigned_abs() >= 60_000).then_some(offset_ms)
     }
 
     /// The number of attempts made so far.
@@ -294,7 +377,7 @@ impl<'a> Call<'a> {
             ))
         })?;
         let request = prepared
-            .build(credentials, now.wall)
+            .build(credentials, self.signing_time(now.wall))
             .map_err(Error::Config)?;
         self.attempts += 1;
         let left = self.deadline.saturating_duration_since(now.monotonic);
@@ -338,6 +421,19 @@ impl<'a> Call<'a> {
                 Step::Done(Ok(count))
             }
             Err(error) => {
+                if let Some(offset_ms) = self.skew(status, headers, &error, now) {
+                    // Re-signed once with the service's time, at once: never more than one
+                    // extra 401 (a lockout strike) per call.
+                    tracing::warn!(
+                        clock_offset_s = offset_ms / 1000,
+                        "this machine's clock is {} s {} the service's: re-signing with the service's time",
+                        offset_ms.unsigned_abs() / 1000,
+                        if offset_ms > 0 { "behind" } else { "ahead of" }
+                    );
+                    self.clock_offset_ms = offset_ms;
+                    self.skew_corrected = true;
+                    return Step::Retry(Duration::ZERO);
+                }
                 let decision = self.config.retry().decide(
                     self.attempts,
                     Outcome::Response(&error),
@@ -345,6 +441,10 @@ impl<'a> Call<'a> {
                     now.wall,
                 );
                 let attempts = self.attempts;
+                let error = match self.skew_corrected {
+                    true => error.with_clock_offset(self.clock_offset_ms),
+                    false => error,
+                };
                 self.after(decision, now.monotonic, || Error::Response {
                     error,
                     attempts,
@@ -412,6 +512,18 @@ impl<'a> Call<'a> {
             }
         }
     }
+}
+
+/// The server and signature times of the gateway's "signature expired" message
+/// (`signature time:20261202T014400Z,server time:20261202T020400Z`, a space after either
+/// colon allowed).
+fn gateway_times(message: &str) -> Option<(SystemTime, SystemTime)> {
+    let time_after = |label: &str| {
+        let (_, rest) = message.split_once(label)?;
+        let text = rest.trim_start().get(..16)?;
+        crate::SdkDate::parse(text).map(crate::SdkDate::to_system_time)
+    };
+    Some((time_after("server time:")?, time_after("signature time:")?))
 }
 
 #[cfg(test)]
@@ -556,5 +668,59 @@ mod tests {
             err.to_string().contains("larger than the 10-byte limit"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_gateways_times_in_either_spacing() {
+        let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        for message in [
+            "calc aksk signature fail:signature expired, signature time:20261122T080000Z,server time:20261122T082000Z",
+            "Incorrect IAM authentication information: signature expired, signature time: 20261122T080000Z, server time: 20261122T082000Z",
+        ] {
+            assert_eq!(
+                gateway_times(message),
+                Some((at(1_795_334_400 + 1200), at(1_795_334_400))),
+                "{message}"
+            );
+        }
+        assert_eq!(gateway_times("verify aksk signature fail"), None);
+        assert_eq!(gateway_times("server time:2026"), None);
+    }
+
+    #[test]
+    fn skew_is_corrected_once_and_only_for_an_expired_signature() {
+        let settings = settings();
+        let t0 = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_334_400);
+        let now = Now::new(wall, t0, 0.0);
+        let expired = br#"{"error_code":"APIGW.0301","error_msg":"calc aksk signature fail:signature expired, signature time:20261122T080000Z,server time:20261122T082000Z"}"#;
+        let mut call = Call::new(&settings, now);
+        call.start_attempt(now, &creds()).unwrap();
+        let step = call.on_response(StatusCode::UNAUTHORIZED, &HeaderMap::new(), expired, now);
+        assert!(
+            matches!(step, Step::Retry(d) if d == Duration::ZERO),
+            "{step:?}"
+        );
+        assert_eq!(call.clock_offset_ms(), 1_200_000);
+        let attempt = call.start_attempt(now, &creds()).unwrap();
+        let _ = attempt;
+        // A second "expired" in the same call is not corrected again.
+        let Step::Done(Err(err)) =
+            call.on_response(StatusCode::UNAUTHORIZED, &HeaderMap::new(), expired, now)
+        else {
+            panic!("one correction per call")
+        };
+        assert_eq!(
+            err.response().and_then(|r| r.clock_offset_ms()),
+            Some(1_200_000)
+        );
+        // Any other 401 is never a reason.
+        let mut call = Call::new(&settings, now);
+        call.start_attempt(now, &creds()).unwrap();
+        let wrong = br#"{"error_code":"APIGW.0301","error_msg":"verify aksk signature fail"}"#;
+        assert!(matches!(
+            call.on_response(StatusCode::UNAUTHORIZED, &HeaderMap::new(), wrong, now),
+            Step::Done(Err(_))
+        ));
     }
 }

@@ -58,6 +58,9 @@ struct Fields {
     request_id: Option<String>,
     retry_after: Option<RetryAfter>,
     detail: Option<Box<str>>,
+    /// Set when the call re-signed for clock skew: how far the service's clock was ahead
+    /// of this machine's, in milliseconds.
+    clock_offset_ms: Option<i64>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -76,8 +79,22 @@ impl ResponseError {
             request_id: request_id::from_headers(headers).map(str::to_owned),
             retry_after: RetryAfter::from_headers(headers),
             detail: None,
+            clock_offset_ms: None,
             source: None,
         }))
+    }
+
+    /// The call had re-signed once because the service's clock was `offset_ms` ahead of
+    /// this machine's (negative: behind), and this answer came after.
+    pub(crate) fn with_clock_offset(mut self, offset_ms: i64) -> Self {
+        self.0.clock_offset_ms = Some(offset_ms);
+        self
+    }
+
+    /// How far the service's clock was ahead of this machine's (milliseconds; negative:
+    /// behind), when the call re-signed once for clock skew before this answer.
+    pub fn clock_offset_ms(&self) -> Option<i64> {
+        self.0.clock_offset_ms
     }
 
     /// The body's request id, used when the headers gave none.
@@ -237,6 +254,14 @@ impl fmt::Display for ResponseError {
         };
         if let Some(hint) = hint {
             write!(f, "; {hint}")?;
+        }
+        if let Some(offset) = self.0.clock_offset_ms {
+            write!(
+                f,
+                "; this machine's clock is {} s {} the service's, and the request was re-signed once with the service's time",
+                offset.unsigned_abs() / 1000,
+                if offset > 0 { "behind" } else { "ahead of" }
+            )?;
         }
         Ok(())
     }
