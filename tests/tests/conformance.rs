@@ -728,7 +728,7 @@ fn each_scenario_is_named_once(names: &[&str]) -> Result<(), String> {
 }
 
 /// The checks beside the table, under the names they had as `#[test]` functions.
-const CHECKS: [(&str, fn()); 8] = [
+const CHECKS: [(&str, fn()); 9] = [
     (
         "redirect_target_receives_nothing",
         redirect_target_receives_nothing,
@@ -756,6 +756,10 @@ const CHECKS: [(&str, fn()); 8] = [
     (
         "a_clock_twenty_minutes_off_is_corrected_in_one_extra_request",
         a_clock_twenty_minutes_off_is_corrected_in_one_extra_request,
+    ),
+    (
+        "an_outage_is_retried_within_the_budget_which_refills",
+        an_outage_is_retried_within_the_budget_which_refills,
     ),
     (
         "ureq_never_holds_more_connections_than_its_cap",
@@ -972,6 +976,133 @@ fn ureq_one_client_shared_by_threads_reuses_connections() {
         "{} connections for 4 threads",
         server.connections()
     );
+}
+
+/// 1,000 calls while every answer is 503: the emulator sees at most the calls plus the
+/// budget's 100 retries (500 tokens, 5 a retry); the calls past it end at once with their
+/// last error, which says so. After the outage calls succeed, the budget refills, and an
+/// isolated failure is retried again.
+fn an_outage_is_retried_within_the_budget_which_refills() {
+    const CALLS: usize = 1000;
+    for transport in Transport::ALL {
+        let server = BlockingMockServer::start(mock_config()).unwrap();
+        let config = quick_retry(client_config(&server.url(), Auth::AkSk)).with_retry(
+            RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(2)),
+        );
+        server.faults().when(|_| true, Fault::status(503));
+        let results: Vec<Result<u64, (bool, String)>> = match transport {
+            Transport::Ureq => {
+                let client = kms_ureq::Client::new(config).unwrap();
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = (0..20)
+                        .map(|_| {
+                            let client = client.clone();
+                            scope.spawn(move || {
+                                (0..CALLS / 20)
+                                    .map(|_| {
+                                        client.show_user_instances().map(|c| c.count()).map_err(
+                                            |e| (e.retry_budget_exhausted(), e.to_string()),
+                                        )
+                                    })
+                                    .collect::<Vec<_>>()
+                            })
+                        })
+                        .collect();
+                    let mut results: Vec<_> = handles
+                        .into_iter()
+                        .flat_map(|h| h.join().unwrap())
+                        .collect();
+                    server.faults().clear();
+                    // After the outage: successes refill the budget...
+                    for _ in 0..200 {
+                        results.push(
+                            client
+                                .show_user_instances()
+                                .map(|c| c.count())
+                                .map_err(|e| (false, e.to_string())),
+                        );
+                    }
+                    // ...so an isolated 503 is retried again.
+                    server.faults().next(1, Fault::status(503));
+                    results.push(
+                        client
+                            .show_user_instances()
+                            .map(|c| c.count())
+                            .map_err(|e| (false, e.to_string())),
+                    );
+                    results
+                })
+            }
+            Transport::Hyper => kms_conformance::runtime().block_on(async {
+                let client = kms_hyper::Client::new(config).unwrap();
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..CALLS {
+                    let client = client.clone();
+                    set.spawn(async move {
+                        client
+                            .show_user_instances()
+                            .await
+                            .map(|c| c.count())
+                            .map_err(|e| (e.retry_budget_exhausted(), e.to_string()))
+                    });
+                }
+                let mut results = Vec::new();
+                while let Some(r) = set.join_next().await {
+                    results.push(r.unwrap());
+                }
+                server.faults().clear();
+                for _ in 0..200 {
+                    results.push(
+                        client
+                            .show_user_instances()
+                            .await
+                            .map(|c| c.count())
+                            .map_err(|e| (false, e.to_string())),
+                    );
+                }
+                server.faults().next(1, Fault::status(503));
+                results.push(
+                    client
+                        .show_user_instances()
+                        .await
+                        .map(|c| c.count())
+                        .map_err(|e| (false, e.to_string())),
+                );
+                results
+            }),
+        };
+        let name = transport.name();
+        let (outage, after) = results.split_at(CALLS);
+        assert!(outage.iter().all(Result::is_err), "{name}");
+        let exhausted: Vec<&String> = outage
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .filter(|(exhausted, _)| *exhausted)
+            .map(|(_, text)| text)
+            .collect();
+        assert!(
+            exhausted.len() >= CALLS - 100,
+            "{name}: {} calls stopped by the budget",
+            exhausted.len()
+        );
+        assert!(
+            exhausted[0].contains("not retried: the client's retry budget is spent"),
+            "{name}: {}",
+            exhausted[0]
+        );
+        assert!(
+            after.iter().all(|r| *r == Ok(COUNT)),
+            "{name}: {:?}",
+            after.iter().find(|r| r.is_err())
+        );
+        let requests = server.requests().len();
+        // The calls, the budget's 100 retries, 200 successes, and the isolated 503 retried.
+        assert!(
+            requests <= CALLS + 100 + 200 + 2,
+            "{name}: {requests} requests for {CALLS} calls in an outage"
+        );
+        assert_eq!(requests, CALLS + 100 + 200 + 2, "{name}: exactly the bound");
+    }
 }
 
 fn a_clock_twenty_minutes_off_is_corrected_in_one_extra_request() {

@@ -116,6 +116,8 @@ struct Inner {
     /// How far the service's clock is ahead of this machine's (ms), as the last call that
     /// knew said: a clock-skew correction outlives its call.
     clock_offset_ms: std::sync::atomic::AtomicI64,
+    /// The retry budget every call pays its retries from (`None`: off).
+    budget: Option<kms_proto::RetryBudget>,
     /// The project found through IAM when the configuration names none; the lock makes
     /// one caller ask while the others wait.
     project: tokio::sync::Mutex<Option<Arc<PreparedRequest>>>,
@@ -148,6 +150,7 @@ impl Client {
                 pool,
                 credentials,
                 clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
+                budget: config.retry_budget().map(kms_proto::RetryBudget::new),
                 project: tokio::sync::Mutex::new(None),
                 config,
             }),
@@ -202,6 +205,9 @@ impl Client {
                     .clock_offset_ms
                     .load(std::sync::atomic::Ordering::Relaxed),
             );
+            if let Some(budget) = &self.inner.budget {
+                call = call.with_budget(budget);
+            }
             loop {
                 let identity = match self.inner.credentials.for_attempt(&call).await {
                     Ok(identity) => identity,

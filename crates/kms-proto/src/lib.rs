@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod budget;
 pub mod call;
 mod config;
 pub mod credentials;
@@ -78,6 +79,7 @@ pub mod sign;
 mod untrusted;
 pub mod verify;
 
+pub use budget::{BudgetPolicy, RetryBudget};
 pub use config::{CaBundle, ClientConfig, ProxyUrl, TrustRoots};
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
 pub use input::{

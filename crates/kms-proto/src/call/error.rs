@@ -114,9 +114,14 @@ pub enum Error {
     },
 }
 
+/// What an error says when its call was not retried for want of budget.
+pub(crate) const BUDGET_NOTE: &str = "; not retried: the client's retry budget is spent (many failures across its calls), and refills as calls succeed";
+
 /// A call that ended without a usable answer.
 #[derive(Debug)]
 pub struct TransportError {
+    /// Set when a retry was due but the client's retry budget could not pay for it.
+    budget_exhausted: bool,
     kind: TransportErrorKind,
     may_have_been_sent: bool,
     attempts: u32,
@@ -129,6 +134,7 @@ impl TransportError {
     /// `deadline` says the overall deadline, not the attempt timeout, cut it short.
     pub(crate) fn new(failure: TransportFailure, attempts: u32, deadline: bool) -> Self {
         TransportError {
+            budget_exhausted: false,
             kind: failure.kind,
             may_have_been_sent: failure.may_have_been_sent,
             attempts,
@@ -346,7 +352,11 @@ impl fmt::Display for Error {
                     "the request was not sent"
                 };
                 let plural = if t.attempts == 1 { "" } else { "s" };
-                write!(f, " ({sent}; {} attempt{plural})", t.attempts)
+                write!(f, " ({sent}; {} attempt{plural})", t.attempts)?;
+                if t.budget_exhausted {
+                    f.write_str(BUDGET_NOTE)?;
+                }
+                Ok(())
             }
             Error::Credentials { error, .. } => write!(f, "{error}"),
             Error::Project { error } => write!(f, "{error}"),
@@ -367,6 +377,31 @@ impl StdError for Error {
 }
 
 impl Error {
+    /// Marks a call that ended because the retry budget could not pay for a due retry.
+    pub(crate) fn with_budget_exhausted(self) -> Self {
+        match self {
+            Error::Response { error, attempts } => Error::Response {
+                error: error.with_budget_exhausted(),
+                attempts,
+            },
+            Error::Transport(mut t) => {
+                t.budget_exhausted = true;
+                Error::Transport(t)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether a retry was due but the client's retry budget was spent (many failures
+    /// across its calls): the call ended at once with this error.
+    pub fn retry_budget_exhausted(&self) -> bool {
+        match self {
+            Error::Response { error, .. } => error.budget_exhausted(),
+            Error::Transport(t) => t.budget_exhausted,
+            Error::Config(_) | Error::Credentials { .. } | Error::Project { .. } => false,
+        }
+    }
+
     /// The credential error, when there were no credentials to sign with.
     pub fn credentials(&self) -> Option<&CredentialError> {
         match self {

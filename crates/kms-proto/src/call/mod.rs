@@ -57,6 +57,7 @@ use crate::{ClientConfig, InstanceCount};
 
 mod error;
 
+pub(crate) use error::BUDGET_NOTE;
 pub use error::{Error, ErrorKind, TransportError, TransportErrorKind, TransportFailure};
 
 /// What the transport does next.
@@ -161,6 +162,9 @@ pub struct Call<'a> {
     clock_offset_ms: i64,
     /// Whether this call already re-signed once for clock skew.
     skew_corrected: bool,
+    /// The client's retry budget, and what this call spent of it.
+    budget: Option<&'a crate::RetryBudget>,
+    spent: u32,
 }
 
 impl<'a> Call<'a> {
@@ -174,7 +178,15 @@ impl<'a> Call<'a> {
             last_timeout_was_deadline: false,
             clock_offset_ms: 0,
             skew_corrected: false,
+            budget: None,
+            spent: 0,
         }
+    }
+
+    /// Pays for retries from the client's `budget` (see [`RetryBudget`](crate::RetryBudget)).
+    pub fn with_budget(mut self, budget: &'a crate::RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Signs with the wall clock moved by `offset_ms` milliseconds: what an earlier call of
@@ -412,6 +424,9 @@ impl<'a> Call<'a> {
         );
         match parsed {
             Ok(count) => {
+                if let Some(budget) = self.budget {
+                    budget.on_success(self.spent);
+                }
                 tracing::info!(
                     attempts = self.attempts,
                     count = count.count(),
@@ -445,7 +460,7 @@ impl<'a> Call<'a> {
                     true => error.with_clock_offset(self.clock_offset_ms),
                     false => error,
                 };
-                self.after(decision, now.monotonic, || Error::Response {
+                self.after(decision, now.monotonic, false, || Error::Response {
                     error,
                     attempts,
                 })
@@ -481,15 +496,35 @@ impl<'a> Call<'a> {
         let deadline =
             failure.kind() == TransportErrorKind::Timeout && self.last_timeout_was_deadline;
         let attempts = self.attempts;
-        self.after(decision, now.monotonic, || {
+        let after_timeout = failure.kind() == TransportErrorKind::Timeout;
+        self.after(decision, now.monotonic, after_timeout, || {
             Error::Transport(TransportError::new(failure, attempts, deadline))
         })
     }
 
-    fn after(&self, decision: Decision, now: Instant, error: impl FnOnce() -> Error) -> Step {
+    fn after(
+        &mut self,
+        decision: Decision,
+        now: Instant,
+        after_timeout: bool,
+        error: impl FnOnce() -> Error,
+    ) -> Step {
         match decision {
             // A retry that could not start before the deadline is not made.
             Decision::Retry(delay) if now + delay < self.deadline => {
+                if let Some(budget) = self.budget {
+                    let cost = budget.cost(after_timeout);
+                    if !budget.try_spend(cost) {
+                        let error = error().with_budget_exhausted();
+                        tracing::warn!(
+                            attempts = self.attempts,
+                            kind = error.kind().as_str(),
+                            "not retried: the retry budget is spent"
+                        );
+                        return Step::Done(Err(error));
+                    }
+                    self.spent += cost;
+                }
                 tracing::debug!(
                     attempt = self.attempts,
                     delay_ms = delay.as_millis() as u64,

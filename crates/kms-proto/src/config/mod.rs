@@ -30,6 +30,7 @@ pub use trust::{CaBundle, TrustRoots};
 /// | trusted roots | [`TrustRoots::WebPki`] |
 /// | proxy | none (proxy variables of the environment are never read) |
 /// | connections per client (requests in flight) | 32 |
+/// | retry budget shared by the client's calls | [`BudgetPolicy::default`](crate::BudgetPolicy::default) (500 tokens) |
 /// | credentials | the static ones given to [`new`](Self::new) |
 /// | credential refresh | [`RefreshPolicy::default`] (40 min ahead, single flight) |
 ///
@@ -49,6 +50,7 @@ pub struct ClientConfig {
     credentials: Provider,
     refresh: RefreshPolicy,
     retry: RetryPolicy,
+    retry_budget: Option<crate::BudgetPolicy>,
     attempt_timeout: Duration,
     deadline: Duration,
     max_response_body: usize,
@@ -103,6 +105,7 @@ impl ClientConfig {
             credentials: provider,
             refresh: RefreshPolicy::default(),
             retry: RetryPolicy::default(),
+            retry_budget: Some(crate::BudgetPolicy::default()),
             attempt_timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(30),
             max_response_body: MAX_RESPONSE_BODY,
@@ -169,6 +172,19 @@ impl ClientConfig {
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self
+    }
+
+    /// Sets the retry budget shared by the client's calls (`None` turns it off). Default:
+    /// [`BudgetPolicy::default`](crate::BudgetPolicy::default), 500 tokens, 5 a retry, 10
+    /// after a timeout.
+    pub fn with_retry_budget(mut self, budget: Option<crate::BudgetPolicy>) -> Self {
+        self.retry_budget = budget;
+        self
+    }
+
+    /// The retry budget's settings, if it is on.
+    pub fn retry_budget(&self) -> Option<crate::BudgetPolicy> {
+        self.retry_budget
     }
 
     /// Replaces the retry policy ([`RetryPolicy::never`] disables retries).

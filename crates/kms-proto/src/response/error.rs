@@ -61,6 +61,8 @@ struct Fields {
     /// Set when the call re-signed for clock skew: how far the service's clock was ahead
     /// of this machine's, in milliseconds.
     clock_offset_ms: Option<i64>,
+    /// Set when a retry was due but the client's retry budget could not pay for it.
+    budget_exhausted: bool,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -80,6 +82,7 @@ impl ResponseError {
             retry_after: RetryAfter::from_headers(headers),
             detail: None,
             clock_offset_ms: None,
+            budget_exhausted: false,
             source: None,
         }))
     }
@@ -89,6 +92,17 @@ impl ResponseError {
     pub(crate) fn with_clock_offset(mut self, offset_ms: i64) -> Self {
         self.0.clock_offset_ms = Some(offset_ms);
         self
+    }
+
+    /// Marks an answer whose due retry the client's retry budget could not pay for.
+    pub(crate) fn with_budget_exhausted(mut self) -> Self {
+        self.0.budget_exhausted = true;
+        self
+    }
+
+    /// Whether a retry was due but the client's retry budget was spent.
+    pub fn budget_exhausted(&self) -> bool {
+        self.0.budget_exhausted
     }
 
     /// How far the service's clock was ahead of this machine's (milliseconds; negative:
@@ -254,6 +268,9 @@ impl fmt::Display for ResponseError {
         };
         if let Some(hint) = hint {
             write!(f, "; {hint}")?;
+        }
+        if self.0.budget_exhausted {
+            f.write_str(crate::call::BUDGET_NOTE)?;
         }
         if let Some(offset) = self.0.clock_offset_ms {
             write!(
