@@ -19,18 +19,17 @@
 )] // a test fails by panicking
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kms_conformance::Transport;
+use kms_conformance::client::{SharedClient, TempDir, ensure, eventually, lookup};
 use kms_conformance::trace::Capture;
 use kms_mock::{BlockingMockServer, Fault, MockConfig, RecordedRequest};
-use kms_proto::call::{Error, ErrorKind};
+use kms_proto::call::ErrorKind;
 use kms_proto::credentials::{
-    ENV_METADATA_ENDPOINT, ENV_POD_IDENTITY_TOKEN_FILE, ENV_POD_IDENTITY_URI, Identity, Provider,
-    SourceKind,
+    ENV_METADATA_ENDPOINT, ENV_POD_IDENTITY_TOKEN_FILE, ENV_POD_IDENTITY_URI, Provider, SourceKind,
 };
-use kms_proto::{ClientConfig, Endpoint, InstanceCount, ProjectId};
+use kms_proto::{ClientConfig, Endpoint, ProjectId};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
@@ -51,15 +50,6 @@ fn emulator(lifetime: Duration, more: impl FnOnce(MockConfig) -> MockConfig) -> 
     BlockingMockServer::start(more(config)).unwrap()
 }
 
-fn lookup(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
-    move |name| {
-        pairs
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    }
-}
-
 fn metadata(server: &BlockingMockServer) -> Provider {
     Provider::metadata(lookup(vec![(ENV_METADATA_ENDPOINT, server.url())]))
 }
@@ -70,78 +60,6 @@ fn config(server: &BlockingMockServer, provider: Provider) -> ClientConfig {
         ProjectId::new(PROJECT).unwrap(),
         provider,
     )
-}
-
-/// One client of either transport, shared by every call of a case.
-enum Client {
-    Ureq(kms_ureq::Client),
-    Hyper(kms_hyper::Client),
-}
-
-impl Client {
-    fn new(transport: Transport, config: ClientConfig) -> Self {
-        match transport {
-            Transport::Ureq => Client::Ureq(kms_ureq::Client::new(config).unwrap()),
-            Transport::Hyper => Client::Hyper(
-                kms_conformance::runtime()
-                    .block_on(async { kms_hyper::Client::new(config) })
-                    .unwrap(),
-            ),
-        }
-    }
-
-    fn call(&self) -> Result<InstanceCount, Error> {
-        match self {
-            Client::Ureq(c) => c.show_user_instances(),
-            Client::Hyper(c) => kms_conformance::runtime().block_on(c.show_user_instances()),
-        }
-    }
-
-    /// `n` calls at once: threads for ureq, tasks for hyper.
-    fn calls_at_once(&self, n: usize) -> Vec<Result<InstanceCount, Error>> {
-        match self {
-            Client::Ureq(c) => {
-                let barrier = std::sync::Barrier::new(n);
-                std::thread::scope(|scope| {
-                    let handles: Vec<_> = (0..n)
-                        .map(|_| {
-                            scope.spawn(|| {
-                                barrier.wait();
-                                c.show_user_instances()
-                            })
-                        })
-                        .collect();
-                    handles.into_iter().map(|h| h.join().unwrap()).collect()
-                })
-            }
-            Client::Hyper(c) => kms_conformance::runtime().block_on(async {
-                let mut set = tokio::task::JoinSet::new();
-                for _ in 0..n {
-                    let c = c.clone();
-                    set.spawn(async move { c.show_user_instances().await });
-                }
-                let mut results = Vec::new();
-                while let Some(r) = set.join_next().await {
-                    results.push(r.unwrap());
-                }
-                results
-            }),
-        }
-    }
-
-    fn identity(&self) -> Option<Arc<Identity>> {
-        match self {
-            Client::Ureq(c) => c.identity(),
-            Client::Hyper(c) => c.identity(),
-        }
-    }
-
-    fn debug(&self) -> String {
-        match self {
-            Client::Ureq(c) => format!("{c:?}"),
-            Client::Hyper(c) => format!("{c:?}"),
-        }
-    }
 }
 
 /// `METHOD path` of each request, for sequences.
@@ -170,27 +88,11 @@ fn kms_requests(server: &BlockingMockServer) -> Vec<RecordedRequest> {
         .collect()
 }
 
-fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
-    if ok { Ok(()) } else { Err(what()) }
-}
-
-/// Waits (up to `within`) for `done`.
-fn eventually(within: Duration, done: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + within;
-    while Instant::now() < until {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
-}
-
 /// ECS metadata: a session token, the security key with it, then the call, signed with
 /// the issued AK and security token.
 fn metadata_counts(transport: Transport) -> Result<(), String> {
     let server = emulator(Duration::from_secs(3600), |m| m);
-    let client = Client::new(transport, config(&server, metadata(&server)));
+    let client = SharedClient::new(transport, config(&server, metadata(&server))).unwrap();
     let started = std::time::SystemTime::now();
     let count = client.call().map_err(|e| e.to_string())?;
     ensure(count.count() == 15, || format!("count {}", count.count()))?;
@@ -244,13 +146,13 @@ fn metadata_counts(transport: Transport) -> Result<(), String> {
 /// CCE pod identity: the token file's contents, trimmed, in `Authorization`.
 fn pod_identity_counts(transport: Transport) -> Result<(), String> {
     let server = emulator(Duration::from_secs(3600), |m| m);
-    let dir = TempDir::new("pod");
-    let token_file = dir.write("token", &format!("{POD_TOKEN}\n"));
+    let dir = TempDir::new("pod").unwrap();
+    let token_file = dir.write("token", &format!("{POD_TOKEN}\n")).unwrap();
     let provider = Provider::pod_identity(lookup(vec![
         (ENV_POD_IDENTITY_URI, format!("{}{POD_PATH}", server.url())),
         (ENV_POD_IDENTITY_TOKEN_FILE, token_file),
     ]));
-    let client = Client::new(transport, config(&server, provider));
+    let client = SharedClient::new(transport, config(&server, provider)).unwrap();
     client.call().map_err(|e| e.to_string())?;
     let requests = server.requests();
     ensure(
@@ -272,7 +174,7 @@ fn pod_identity_counts(transport: Transport) -> Result<(), String> {
 fn refresh_ahead_of_expiry(transport: Transport) -> Result<(), String> {
     // 4 s credentials: due at 2 s left, unusable at 0.4 s left.
     let server = emulator(Duration::from_secs(4), |m| m);
-    let client = Client::new(transport, config(&server, metadata(&server)));
+    let client = SharedClient::new(transport, config(&server, metadata(&server))).unwrap();
     client.call().map_err(|e| e.to_string())?;
     let first = signed_with(&kms_requests(&server)[0]);
     std::thread::sleep(Duration::from_millis(2300));
@@ -317,7 +219,7 @@ fn each_attempt_signed_with_current_credentials(transport: Transport) -> Result<
     let config = config(&server, metadata(&server))
         .with_attempt_timeout(Duration::from_millis(1500))
         .with_retry(kms_proto::RetryPolicy::default().with_max_attempts(2));
-    let client = Client::new(transport, config);
+    let client = SharedClient::new(transport, config).unwrap();
     client.call().map_err(|e| e.to_string())?;
     // The next KMS request's answer is late: the attempt times out after the credentials
     // it was signed with expired, and the retry needs new ones.
@@ -356,7 +258,7 @@ fn temporary_credentials_sign_with_each_algorithm(transport: Transport) -> Resul
     ] {
         let server = emulator(Duration::from_secs(3600), |m| m);
         let config = config(&server, metadata(&server)).with_signing_algorithm(algorithm);
-        let client = Client::new(transport, config);
+        let client = SharedClient::new(transport, config).unwrap();
         client
             .call()
             .map_err(|e| format!("{}: {e}", algorithm.as_str()))?;
@@ -377,7 +279,7 @@ fn temporary_credentials_sign_with_each_algorithm(transport: Transport) -> Resul
 /// that one refresh), and when a refresh falls due (they go on with the valid ones).
 fn single_flight(transport: Transport) -> Result<(), String> {
     let server = emulator(Duration::from_secs(8), |m| m);
-    let client = Client::new(transport, config(&server, metadata(&server)));
+    let client = SharedClient::new(transport, config(&server, metadata(&server))).unwrap();
     let cold = client.calls_at_once(1000);
     let failed = cold.iter().filter(|r| r.is_err()).count();
     ensure(failed == 0, || {
@@ -432,7 +334,7 @@ fn single_flight(transport: Transport) -> Result<(), String> {
 fn static_stability(transport: Transport) -> Result<(), String> {
     // 6 s credentials: due at 3 s left, unusable at 0.6 s left.
     let server = emulator(Duration::from_secs(6), |m| m);
-    let client = Client::new(transport, config(&server, metadata(&server)));
+    let client = SharedClient::new(transport, config(&server, metadata(&server))).unwrap();
     let t0 = Instant::now();
     client.call().map_err(|e| e.to_string())?;
     let expires_at = client
@@ -505,7 +407,7 @@ fn static_stability(transport: Transport) -> Result<(), String> {
 /// client fetch a new one, once, and go on.
 fn session_token_renewal(transport: Transport) -> Result<(), String> {
     let server = emulator(Duration::from_secs(2), |m| m);
-    let client = Client::new(transport, config(&server, metadata(&server)));
+    let client = SharedClient::new(transport, config(&server, metadata(&server))).unwrap();
     client.call().map_err(|e| e.to_string())?;
     server.faults().when_times(
         |r| r.path() == KEY_PATH && r.headers.contains_key("x-metadata-token"),
@@ -534,7 +436,7 @@ fn token_less_fallback(transport: Transport) -> Result<(), String> {
         Duration::from_secs(2),
         MockConfig::with_metadata_v2_unavailable,
     );
-    let client = Client::new(transport, config(&server, metadata(&server)));
+    let client = SharedClient::new(transport, config(&server, metadata(&server))).unwrap();
     client.call().map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_millis(2100));
     client.call().map_err(|e| e.to_string())?;
@@ -561,14 +463,14 @@ fn token_less_fallback(transport: Transport) -> Result<(), String> {
 /// Nothing anywhere: the chain's error lists every source, one line each, and comes fast.
 fn chain_combined_error(transport: Transport) -> Result<(), String> {
     let server = emulator(Duration::from_secs(3600), |m| m);
-    let home = TempDir::new("home");
+    let home = TempDir::new("home").unwrap();
     let closed = closed_port_url();
     let provider = Provider::default_chain(lookup(vec![
         ("HOME", home.path()),
         ("USERPROFILE", home.path()),
         (ENV_METADATA_ENDPOINT, closed.clone()),
     ]));
-    let client = Client::new(transport, config(&server, provider));
+    let client = SharedClient::new(transport, config(&server, provider)).unwrap();
     let t0 = Instant::now();
     let error = client.call().expect_err("no source has credentials");
     let took = t0.elapsed();
@@ -613,7 +515,7 @@ fn off_ecs_fails_fast(transport: Transport) -> Result<(), String> {
         ENV_METADATA_ENDPOINT,
         "http://192.0.2.1".into(),
     )]));
-    let client = Client::new(transport, config(&server, provider));
+    let client = SharedClient::new(transport, config(&server, provider)).unwrap();
     let t0 = Instant::now();
     let error = client.call().expect_err("nothing answers there");
     let took = t0.elapsed();
@@ -635,11 +537,11 @@ fn off_ecs_fails_fast(transport: Transport) -> Result<(), String> {
 fn secrets_stay_secret(transport: Transport) -> Result<(), String> {
     let capture = Capture::default();
     let server = emulator(Duration::from_secs(2), |m| m);
-    let dir = TempDir::new("secrets");
+    let dir = TempDir::new("secrets").unwrap();
     let wrong = "wrong-pod-token-c2VjcmV0LXNob3VsZC1ub3Qtc2hvdw";
-    let token_file = dir.write("token", wrong);
+    let token_file = dir.write("token", wrong).unwrap();
     let (texts, client_debug) = capture.during(|| {
-        let client = Client::new(transport, config(&server, metadata(&server)));
+        let client = SharedClient::new(transport, config(&server, metadata(&server))).unwrap();
         let mut texts = Vec::new();
         client.call().unwrap();
         server.faults().when_times(
@@ -654,10 +556,10 @@ fn secrets_stay_secret(transport: Transport) -> Result<(), String> {
             (ENV_POD_IDENTITY_URI, format!("{}{POD_PATH}", server.url())),
             (ENV_POD_IDENTITY_TOKEN_FILE, token_file.clone()),
         ]));
-        let pod_client = Client::new(transport, config(&server, pod.clone()));
+        let pod_client = SharedClient::new(transport, config(&server, pod.clone())).unwrap();
         let error = pod_client.call().expect_err("a wrong pod token");
         texts.push(format!("{error} {error:?} {pod:?}"));
-        (texts, client.debug())
+        (texts, format!("{client:?}"))
     });
     let mut secrets = vec![wrong.to_owned(), POD_TOKEN.to_owned()];
     for request in server.requests() {
@@ -685,37 +587,6 @@ fn secrets_stay_secret(transport: Transport) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A directory removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "kms-credential-sources-{name}-{}-{}",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn path(&self) -> String {
-        self.0.display().to_string()
-    }
-
-    fn write(&self, name: &str, contents: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path.display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A loopback URL nothing listens on.

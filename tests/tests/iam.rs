@@ -17,16 +17,17 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use kms_conformance::Transport;
+use kms_conformance::client::{SharedClient, TempDir, ensure, lookup};
 use kms_conformance::trace::Capture;
 use kms_mock::{BlockingMockServer, MockConfig};
-use kms_proto::call::{Error, ErrorKind};
+use kms_proto::call::ErrorKind;
 use kms_proto::credentials::{
     ENV_IAM_DOMAIN, ENV_IAM_PASSWORD, ENV_IAM_USER, ENV_ID_TOKEN_FILE, ENV_IDP_ID,
     ENV_OIDC_AGENCY_URN, ENV_OIDC_PROVIDER_URN, ENV_OIDC_TOKEN_FILE, ENV_STS_ENDPOINT, Provider,
     SourceKind,
 };
 use kms_proto::iam::ENV_IAM_ENDPOINT;
-use kms_proto::{AkSk, ClientConfig, Endpoint, InstanceCount, ProjectId, Region};
+use kms_proto::{AkSk, ClientConfig, Endpoint, ProjectId, Region};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
@@ -57,15 +58,6 @@ fn one_project(m: MockConfig) -> MockConfig {
     m.with_project_in(PROJECT, 15, REGION)
 }
 
-fn lookup(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
-    move |name| {
-        pairs
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    }
-}
-
 fn endpoint(server: &BlockingMockServer) -> Endpoint {
     Endpoint::parse(&server.url()).unwrap()
 }
@@ -87,74 +79,6 @@ fn aksk() -> Provider {
     Provider::fixed(AkSk::new(AK, SK).unwrap().into())
 }
 
-enum Client {
-    Ureq(kms_ureq::Client),
-    Hyper(kms_hyper::Client),
-}
-
-impl Client {
-    fn new(transport: Transport, config: ClientConfig) -> Self {
-        match transport {
-            Transport::Ureq => Client::Ureq(kms_ureq::Client::new(config).unwrap()),
-            Transport::Hyper => Client::Hyper(
-                kms_conformance::runtime()
-                    .block_on(async { kms_hyper::Client::new(config) })
-                    .unwrap(),
-            ),
-        }
-    }
-
-    fn call(&self) -> Result<InstanceCount, Error> {
-        match self {
-            Client::Ureq(c) => c.show_user_instances(),
-            Client::Hyper(c) => kms_conformance::runtime().block_on(c.show_user_instances()),
-        }
-    }
-
-    fn calls_at_once(&self, n: usize) -> Vec<Result<InstanceCount, Error>> {
-        match self {
-            Client::Ureq(c) => std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..n)
-                    .map(|_| scope.spawn(|| c.show_user_instances()))
-                    .collect();
-                handles.into_iter().map(|h| h.join().unwrap()).collect()
-            }),
-            Client::Hyper(c) => kms_conformance::runtime().block_on(async {
-                let mut set = tokio::task::JoinSet::new();
-                for _ in 0..n {
-                    let c = c.clone();
-                    set.spawn(async move { c.show_user_instances().await });
-                }
-                let mut results = Vec::new();
-                while let Some(r) = set.join_next().await {
-                    results.push(r.unwrap());
-                }
-                results
-            }),
-        }
-    }
-
-    fn project(&self) -> Option<String> {
-        match self {
-            Client::Ureq(c) => c.project(),
-            Client::Hyper(c) => c.project(),
-        }
-        .map(|p| p.as_str().to_owned())
-    }
-
-    fn source(&self) -> Option<SourceKind> {
-        match self {
-            Client::Ureq(c) => c.identity(),
-            Client::Hyper(c) => c.identity(),
-        }
-        .map(|i| i.source())
-    }
-}
-
-fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
-    if ok { Ok(()) } else { Err(what()) }
-}
-
 fn count_path(server: &BlockingMockServer, path: &str) -> usize {
     server
         .requests()
@@ -163,41 +87,15 @@ fn count_path(server: &BlockingMockServer, path: &str) -> usize {
         .count()
 }
 
-/// A directory removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "kms-iam-{name}-{}-{}",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path.display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// One project named after the region: found once, used by a hundred calls, and by fifty
 /// at once on a fresh client.
 fn discovery_once(transport: Transport) -> Result<(), String> {
     let server = emulator(one_project);
-    let client = Client::new(transport, discovering(&server, aksk()));
-    ensure(client.project().is_none(), || {
-        "a project before any call".into()
-    })?;
+    let client = SharedClient::new(transport, discovering(&server, aksk())).unwrap();
+    ensure(
+        client.project().map(|p| p.as_str().to_owned()).is_none(),
+        || "a project before any call".into(),
+    )?;
     for _ in 0..100 {
         let count = client.call().map_err(|e| e.to_string())?;
         ensure(count.count() == 15, || format!("count {}", count.count()))?;
@@ -227,7 +125,7 @@ fn discovery_once(transport: Transport) -> Result<(), String> {
         },
     )?;
     server.clear_requests();
-    let fresh = Client::new(transport, discovering(&server, aksk()));
+    let fresh = SharedClient::new(transport, discovering(&server, aksk())).unwrap();
     let results = fresh.calls_at_once(50);
     ensure(results.iter().all(Result::is_ok), || {
         format!("{:?}", results.iter().find(|r| r.is_err()))
@@ -255,7 +153,7 @@ fn discovery_none_or_several(transport: Transport) -> Result<(), String> {
         }),
     ] {
         let server = emulator(setup);
-        let client = Client::new(transport, discovering(&server, aksk()));
+        let client = SharedClient::new(transport, discovering(&server, aksk())).unwrap();
         let error = client.call().expect_err(name);
         ensure(error.kind() == ErrorKind::Project, || {
             format!("{name}: {:?} {error}", error.kind())
@@ -294,7 +192,7 @@ fn discovery_none_or_several(transport: Transport) -> Result<(), String> {
 fn discovery_iam_error(transport: Transport) -> Result<(), String> {
     let server = emulator(one_project);
     let wrong = Provider::fixed(AkSk::new(AK, "not-the-secret-key").unwrap().into());
-    let client = Client::new(transport, discovering(&server, wrong));
+    let client = SharedClient::new(transport, discovering(&server, wrong)).unwrap();
     let error = client.call().expect_err("a wrong SK");
     ensure(error.kind() == ErrorKind::Project, || {
         format!("{:?}", error.kind())
@@ -312,18 +210,19 @@ fn discovery_iam_error(transport: Transport) -> Result<(), String> {
 /// expire; the right one again recovers).
 fn federation(transport: Transport) -> Result<(), String> {
     let server = emulator(|m| one_project(m).with_credential_lifetime(Duration::from_secs(3)));
-    let dir = TempDir::new("federation");
-    let token_file = dir.write("id-token", &format!("{ID_TOKEN}\n"));
+    let dir = TempDir::new("federation").unwrap();
+    let token_file = dir.write("id-token", &format!("{ID_TOKEN}\n")).unwrap();
     let provider = Provider::environment(lookup(vec![
         (ENV_IDP_ID, IDP.into()),
         (ENV_ID_TOKEN_FILE, token_file),
         (ENV_IAM_ENDPOINT, server.url()),
     ]));
-    let client = Client::new(transport, known(&server, provider));
+    let client = SharedClient::new(transport, known(&server, provider)).unwrap();
     client.call().map_err(|e| e.to_string())?;
-    ensure(client.source() == Some(SourceKind::IamFederation), || {
-        format!("{:?}", client.source())
-    })?;
+    ensure(
+        client.identity().map(|i| i.source()) == Some(SourceKind::IamFederation),
+        || format!("{:?}", client.identity().map(|i| i.source())),
+    )?;
     ensure(
         count_path(&server, "/v3.0/OS-AUTH/id-token/tokens") == 1
             && count_path(&server, "/v3.0/OS-CREDENTIAL/securitytokens") == 1,
@@ -338,7 +237,8 @@ fn federation(transport: Transport) -> Result<(), String> {
             )
         },
     )?;
-    dir.write("id-token", "eyJ.rotated-to-a-token-IAM-refuses.sig");
+    dir.write("id-token", "eyJ.rotated-to-a-token-IAM-refuses.sig")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(3100));
     let error = client.call().expect_err("the rotated token is refused");
     ensure(error.kind() == ErrorKind::Credentials, || {
@@ -349,7 +249,7 @@ fn federation(transport: Transport) -> Result<(), String> {
         source.status().map(|s| s.as_u16()) == Some(401) && source.trace_id().is_some(),
         || format!("{source}"),
     )?;
-    dir.write("id-token", ID_TOKEN);
+    dir.write("id-token", ID_TOKEN).unwrap();
     let until = Instant::now() + Duration::from_secs(8);
     while client.call().is_err() {
         ensure(Instant::now() < until, || {
@@ -363,22 +263,23 @@ fn federation(transport: Transport) -> Result<(), String> {
 /// STS assume-with-oidc: counts; 200 calls at once on a cold cache make one STS request.
 fn sts(transport: Transport) -> Result<(), String> {
     let server = emulator(one_project);
-    let dir = TempDir::new("sts");
-    let token_file = dir.write("oidc", STS_TOKEN);
+    let dir = TempDir::new("sts").unwrap();
+    let token_file = dir.write("oidc", STS_TOKEN).unwrap();
     let provider = Provider::oidc_sts(lookup(vec![
         (ENV_OIDC_PROVIDER_URN, PROVIDER_URN.into()),
         (ENV_OIDC_AGENCY_URN, "iam::0123:agency:deployer".into()),
         (ENV_OIDC_TOKEN_FILE, token_file),
         (ENV_STS_ENDPOINT, server.url()),
     ]));
-    let client = Client::new(transport, known(&server, provider));
+    let client = SharedClient::new(transport, known(&server, provider)).unwrap();
     let results = client.calls_at_once(200);
     ensure(results.iter().all(Result::is_ok), || {
         format!("{:?}", results.iter().find(|r| r.is_err()))
     })?;
-    ensure(client.source() == Some(SourceKind::OidcSts), || {
-        format!("{:?}", client.source())
-    })?;
+    ensure(
+        client.identity().map(|i| i.source()) == Some(SourceKind::OidcSts),
+        || format!("{:?}", client.identity().map(|i| i.source())),
+    )?;
     let assumed = count_path(&server, "/v5/agencies/assume-with-oidc");
     ensure(assumed == 1, || {
         format!("{assumed} STS requests for 200 calls at once")
@@ -401,13 +302,14 @@ fn password(transport: Transport) -> Result<(), String> {
     };
     let (texts, tokens) = capture.during(|| -> Result<(Vec<String>, u64), String> {
         let provider = Provider::iam_password(env(PASSWORD)).with_region(region());
-        let client = Client::new(transport, discovering(&server, provider));
+        let client = SharedClient::new(transport, discovering(&server, provider)).unwrap();
         for _ in 0..100 {
             client.call().map_err(|e| e.to_string())?;
         }
-        ensure(client.source() == Some(SourceKind::IamPassword), || {
-            format!("{:?}", client.source())
-        })?;
+        ensure(
+            client.identity().map(|i| i.source()) == Some(SourceKind::IamPassword),
+            || format!("{:?}", client.identity().map(|i| i.source())),
+        )?;
         let kms = server
             .requests()
             .into_iter()
@@ -418,7 +320,8 @@ fn password(transport: Transport) -> Result<(), String> {
             || "KMS calls without X-Auth-Token".into(),
         )?;
         let wrong = Provider::iam_password(env("wrong password")).with_region(region());
-        let error = Client::new(transport, known(&server, wrong))
+        let error = SharedClient::new(transport, known(&server, wrong))
+            .unwrap()
             .call()
             .expect_err("wrong");
         let text = error.to_string();
@@ -452,7 +355,7 @@ fn refresh_ahead_and_single_flight(transport: Transport) -> Result<(), String> {
         (ENV_IAM_PASSWORD, PASSWORD.into()),
         (ENV_IAM_ENDPOINT, server.url()),
     ]));
-    let client = Client::new(transport, known(&server, provider));
+    let client = SharedClient::new(transport, known(&server, provider)).unwrap();
     let started = Instant::now();
     while started.elapsed() < Duration::from_millis(3000) {
         client
@@ -476,14 +379,14 @@ fn refresh_ahead_and_single_flight(transport: Transport) -> Result<(), String> {
     })?;
 
     let server = emulator(one_project);
-    let dir = TempDir::new("flight");
-    let token_file = dir.write("id-token", ID_TOKEN);
+    let dir = TempDir::new("flight").unwrap();
+    let token_file = dir.write("id-token", ID_TOKEN).unwrap();
     let provider = Provider::iam_federation(lookup(vec![
         (ENV_IDP_ID, IDP.into()),
         (ENV_ID_TOKEN_FILE, token_file),
         (ENV_IAM_ENDPOINT, server.url()),
     ]));
-    let client = Client::new(transport, known(&server, provider));
+    let client = SharedClient::new(transport, known(&server, provider)).unwrap();
     let results = client.calls_at_once(200);
     ensure(results.iter().all(Result::is_ok), || {
         format!("{:?}", results.iter().find(|r| r.is_err()))
