@@ -7,8 +7,6 @@
 //! no caller waits while usable credentials exist. When nothing usable is cached, callers
 //! wait (within their call's deadline) for the one refresh in flight.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,8 +19,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kms_proto::ClientConfig;
 use kms_proto::call::{Call, Now, TransportErrorKind, TransportFailure};
 use kms_proto::credentials::{
-    CacheStep, CredentialCache, CredentialError, FileProblem, Identity, MAX_SOURCE_BODY, Need,
-    Provider, RefreshTicket, SOURCE_CONNECT_TIMEOUT,
+    CacheStep, CredentialCache, CredentialError, FileProblem, FileRead, Identity, MAX_SOURCE_BODY,
+    Need, Provider, RefreshTicket, SOURCE_CONNECT_TIMEOUT,
 };
 use tokio::sync::Notify;
 use tracing::debug;
@@ -143,10 +141,7 @@ impl Credentials {
         loop {
             need = match need {
                 Need::Done(result) => return result,
-                Need::File(read) => {
-                    let (path, max_len) = (read.path().to_path_buf(), read.max_len());
-                    refresh.on_file(read_file_blocking(path, max_len).await)
-                }
+                Need::File(read) => refresh.on_file(read_blocking(read).await),
                 Need::Http(request) => {
                     let remote = request.is_remote();
                     let (request, timeout) = request.into_parts();
@@ -200,40 +195,12 @@ impl Credentials {
     }
 }
 
-/// Reads a file a source needs on tokio's blocking pool (see [`read_file`]).
-async fn read_file_blocking(path: PathBuf, max_len: u64) -> Result<Vec<u8>, FileProblem> {
-    match tokio::task::spawn_blocking(move || read_file(&path, max_len)).await {
+/// Reads a file a source needs on tokio's blocking pool.
+async fn read_blocking(read: FileRead) -> Result<Vec<u8>, FileProblem> {
+    match tokio::task::spawn_blocking(move || read.read_blocking()).await {
         Ok(result) => result,
         Err(e) => Err(FileProblem::Unreadable(std::io::Error::other(e))),
     }
-}
-
-/// Reads a file a source needs: a regular file of at most `max_len` bytes.
-///
-/// The type is checked before opening, so that a FIFO put where a token file should be
-/// cannot block the refresh on `open`; a file swapped for one between the check and the
-/// open is read as it is then (the length bound still holds).
-fn read_file(path: &Path, max_len: u64) -> Result<Vec<u8>, FileProblem> {
-    let problem = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => FileProblem::NotFound,
-        _ => FileProblem::Unreadable(e),
-    };
-    let metadata = std::fs::metadata(path).map_err(problem)?;
-    if !metadata.is_file() {
-        return Err(FileProblem::NotAFile);
-    }
-    if metadata.len() > max_len {
-        return Err(FileProblem::TooLarge { limit: max_len });
-    }
-    let file = std::fs::File::open(path).map_err(problem)?;
-    let mut bytes = Vec::new();
-    file.take(max_len + 1)
-        .read_to_end(&mut bytes)
-        .map_err(FileProblem::Unreadable)?;
-    if bytes.len() as u64 > max_len {
-        return Err(FileProblem::TooLarge { limit: max_len });
-    }
-    Ok(bytes)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

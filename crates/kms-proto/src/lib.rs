@@ -3,8 +3,9 @@
 //!
 //! It builds `http::Request` values and turns a response's parts into the count or a
 //! typed error. It does no I/O at all: no sockets, no clocks, no randomness, no async,
-//! no environment (except in the clearly named `*_from_env` conveniences). The time a
-//! request is signed at and the jitter of the retry policy are parameters, so every line
+//! no environment (except in the clearly named `*_from_env` conveniences, and
+//! [`credentials::FileRead::read_blocking`], which transports call and the core never
+//! does). The time a request is signed at and the jitter of the retry policy are parameters, so every line
 //! is testable without a network and any HTTP stack can drive it. The transports of this
 //! workspace (`kms-hyper`, `kms-ureq`) are thin loops around it.
 //!

@@ -8,14 +8,13 @@
 //! deadline) until it reports.
 
 use std::io::Read;
-use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use kms_proto::call::{Call, Now};
 use kms_proto::credentials::{
-    CacheStep, CredentialCache, CredentialError, FileProblem, Identity, MAX_SOURCE_BODY, Need,
-    Provider, RefreshTicket, SOURCE_CONNECT_TIMEOUT,
+    CacheStep, CredentialCache, CredentialError, Identity, MAX_SOURCE_BODY, Need, Provider,
+    RefreshTicket, SOURCE_CONNECT_TIMEOUT,
 };
 use kms_proto::{ClientConfig, call::TransportFailure};
 use tracing::{debug, warn};
@@ -151,7 +150,7 @@ impl Credentials {
         loop {
             need = match need {
                 Need::Done(result) => return result,
-                Need::File(read) => refresh.on_file(read_file(read.path(), read.max_len())),
+                Need::File(read) => refresh.on_file(read.read_blocking()),
                 Need::Http(request) => {
                     let agent = if request.is_remote() {
                         &self.remote
@@ -197,34 +196,6 @@ fn send(
         .read_to_end(&mut bytes)
         .map_err(classify::body_error)?;
     Ok((parts, bytes))
-}
-
-/// Reads a file a source needs: a regular file of at most `max_len` bytes.
-///
-/// The type is checked before opening, so that a FIFO put where a token file should be
-/// cannot block the refresh on `open`; a file swapped for one between the check and the
-/// open is read as it is then (the length bound still holds).
-fn read_file(path: &Path, max_len: u64) -> Result<Vec<u8>, FileProblem> {
-    let problem = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => FileProblem::NotFound,
-        _ => FileProblem::Unreadable(e),
-    };
-    let metadata = std::fs::metadata(path).map_err(problem)?;
-    if !metadata.is_file() {
-        return Err(FileProblem::NotAFile);
-    }
-    if metadata.len() > max_len {
-        return Err(FileProblem::TooLarge { limit: max_len });
-    }
-    let file = std::fs::File::open(path).map_err(problem)?;
-    let mut bytes = Vec::new();
-    file.take(max_len + 1)
-        .read_to_end(&mut bytes)
-        .map_err(FileProblem::Unreadable)?;
-    if bytes.len() as u64 > max_len {
-        return Err(FileProblem::TooLarge { limit: max_len });
-    }
-    Ok(bytes)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -144,6 +144,44 @@ impl FileRead {
     pub fn max_len(&self) -> u64 {
         self.max_len
     }
+
+    /// Reads it, blocking: a regular file of at most [`max_len`](Self::max_len) bytes,
+    /// the problems named as [`FileProblem`]s. The core never calls this (it does no I/O);
+    /// it is here so that every transport reads the files of the sources the same way
+    /// (an async one on its blocking pool).
+    ///
+    /// The type is checked before opening, so that a FIFO put where a token file should be
+    /// cannot block on `open`; a file swapped for one between the check and the open is
+    /// read as it is then, and the length bound still holds.
+    ///
+    /// # Errors
+    /// [`FileProblem`]: not found, not a regular file, too large, or unreadable.
+    pub fn read_blocking(&self) -> Result<Vec<u8>, FileProblem> {
+        use std::io::Read;
+        let problem = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::NotFound => FileProblem::NotFound,
+            _ => FileProblem::Unreadable(e),
+        };
+        let too_large = FileProblem::TooLarge {
+            limit: self.max_len,
+        };
+        let metadata = std::fs::metadata(&self.path).map_err(problem)?;
+        if !metadata.is_file() {
+            return Err(FileProblem::NotAFile);
+        }
+        if metadata.len() > self.max_len {
+            return Err(too_large);
+        }
+        let file = std::fs::File::open(&self.path).map_err(problem)?;
+        let mut bytes = Vec::new();
+        file.take(self.max_len.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(FileProblem::Unreadable)?;
+        if bytes.len() as u64 > self.max_len {
+            return Err(too_large);
+        }
+        Ok(bytes)
+    }
 }
 
 /// What a refresh needs next.

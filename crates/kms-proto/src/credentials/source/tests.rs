@@ -830,3 +830,29 @@ fn temporary_credentials_sign_with_the_algorithm_asked_for() {
         assert_eq!(aksk.access_key(), "TMPAK", "{name}");
     }
 }
+
+#[test]
+fn a_file_read_is_bounded_and_refuses_what_is_not_a_regular_file() {
+    let dir = std::env::temp_dir().join(format!("kms-proto-file-read-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, "12345").unwrap();
+    let read = |path: &std::path::Path, max_len| {
+        FileRead {
+            path: path.to_path_buf(),
+            max_len,
+        }
+        .read_blocking()
+    };
+    assert_eq!(read(&file, 5).unwrap(), b"12345");
+    assert!(matches!(
+        read(&file, 4),
+        Err(FileProblem::TooLarge { limit: 4 })
+    ));
+    assert!(matches!(read(&dir, 100), Err(FileProblem::NotAFile)));
+    assert!(matches!(
+        read(&dir.join("none"), 100),
+        Err(FileProblem::NotFound)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
