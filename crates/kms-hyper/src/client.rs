@@ -301,23 +301,8 @@ impl Client {
                 .request(request)
                 .await
                 .map_err(classify::request_error)?;
-            let (parts, mut body) = response.into_parts();
-            // At most `limit + 1` bytes are kept: one more than allowed is enough to refuse.
-            let mut bytes = Vec::new();
-            while bytes.len() <= limit {
-                match body.frame().await {
-                    None => break,
-                    Some(Err(e)) => return Err(classify::body_error(e)),
-                    Some(Ok(frame)) => {
-                        if let Ok(data) = frame.into_data() {
-                            let room = limit + 1 - bytes.len();
-                            bytes.extend_from_slice(
-                                data.get(..room.min(data.len())).unwrap_or_default(),
-                            );
-                        }
-                    }
-                }
-            }
+            let (parts, body) = response.into_parts();
+            let bytes = read_body(body, limit).await?;
             Ok((parts, bytes))
         };
         match tokio::time::timeout(timeout, exchange).await {
@@ -328,6 +313,28 @@ impl Client {
             Ok(result) => result,
         }
     }
+}
+
+/// Reads a response body, keeping at most `limit + 1` bytes: one more than allowed is
+/// enough to refuse, and nothing beyond is read.
+pub(crate) async fn read_body(
+    mut body: hyper::body::Incoming,
+    limit: usize,
+) -> Result<Vec<u8>, TransportFailure> {
+    let mut bytes = Vec::new();
+    while bytes.len() <= limit {
+        match body.frame().await {
+            None => break,
+            Some(Err(e)) => return Err(classify::body_error(e)),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = limit + 1 - bytes.len();
+                    bytes.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+                }
+            }
+        }
+    }
+    Ok(bytes)
 }
 
 /// "Now" for the core, made here only: the clocks and a jitter draw for retry backoff.

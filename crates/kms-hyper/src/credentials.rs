@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -170,22 +170,8 @@ impl Credentials {
                 self.client.request(request).await
             }
             .map_err(classify::request_error)?;
-            let (parts, mut body) = response.into_parts();
-            let mut bytes = Vec::new();
-            while bytes.len() <= MAX_SOURCE_BODY {
-                match body.frame().await {
-                    None => break,
-                    Some(Err(e)) => return Err(classify::body_error(e)),
-                    Some(Ok(frame)) => {
-                        if let Ok(data) = frame.into_data() {
-                            let room = MAX_SOURCE_BODY + 1 - bytes.len();
-                            bytes.extend_from_slice(
-                                data.get(..room.min(data.len())).unwrap_or_default(),
-                            );
-                        }
-                    }
-                }
-            }
+            let (parts, body) = response.into_parts();
+            let bytes = crate::client::read_body(body, MAX_SOURCE_BODY).await?;
             Ok((parts, bytes))
         };
         match tokio::time::timeout(timeout, exchange).await {
