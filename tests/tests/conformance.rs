@@ -37,8 +37,8 @@ use kms_conformance::trace::Capture;
 use kms_mock::{BlockingMockServer, Fault, MockConfig};
 use kms_proto::call::ErrorKind;
 use kms_proto::{
-    AkSk, AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, ProjectId, ProxyUrl,
-    RetryPolicy, SigningAlgorithm, TrustRoots,
+    AkSk, AuthToken, CaBundle, ClientConfig, Credentials, Endpoint, Endpoints, FailoverPolicy,
+    ProjectId, ProxyUrl, RetryPolicy, SigningAlgorithm, TrustRoots,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -728,7 +728,15 @@ fn each_scenario_is_named_once(names: &[&str]) -> Result<(), String> {
 }
 
 /// The checks beside the table, under the names they had as `#[test]` functions.
-const CHECKS: [(&str, fn()); 9] = [
+const CHECKS: [(&str, fn()); 11] = [
+    (
+        "three_endpoints_the_first_refuses_the_second_fails_tls_the_third_answers",
+        three_endpoints_the_first_refuses_the_second_fails_tls_the_third_answers,
+    ),
+    (
+        "a_failure_after_sending_never_moves_to_another_endpoint",
+        a_failure_after_sending_never_moves_to_another_endpoint,
+    ),
     (
         "redirect_target_receives_nothing",
         redirect_target_receives_nothing,
@@ -1210,5 +1218,197 @@ fn ureq_never_holds_more_connections_than_its_cap() {
         "{} connections open at once, {} in all, for a cap of 2",
         server.peak_open_connections(),
         server.connections()
+    );
+}
+
+/// `n` calls in a row on one client of `transport`, each with its own tracing capture: the
+/// results and what each call logged.
+fn calls_on_one_client(
+    transport: Transport,
+    config: ClientConfig,
+    n: usize,
+) -> Vec<(Result<u64, kms_proto::call::Error>, String)> {
+    let capture_each = |call: &mut dyn FnMut() -> Result<u64, kms_proto::call::Error>| {
+        let capture = Capture::default();
+        let result = capture.during(call);
+        (result, capture.text())
+    };
+    match transport {
+        Transport::Ureq => {
+            let client = kms_ureq::Client::new(config).unwrap();
+            (0..n)
+                .map(|_| capture_each(&mut || client.show_user_instances().map(|c| c.count())))
+                .collect()
+        }
+        Transport::Hyper => {
+            let client = kms_conformance::runtime()
+                .block_on(async { kms_hyper::Client::new(config) })
+                .unwrap();
+            (0..n)
+                .map(|_| {
+                    capture_each(&mut || {
+                        kms_conformance::runtime()
+                            .block_on(client.show_user_instances())
+                            .map(|c| c.count())
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens: connecting is refused.
+fn refused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+const MOVED_ON: &str = "the endpoint could not be reached (nothing was sent): trying the next one";
+
+/// Issue 16: three endpoints for one region; the first refuses the connection, the second's
+/// certificate is not trusted, the third answers. The call moves on at once (with retries
+/// off: moving is not a retry), a later call of the client starts at the third, and once
+/// the cooldown is over the first is tried again.
+fn three_endpoints_the_first_refuses_the_second_fails_tls_the_third_answers() {
+    let untrusted = BlockingMockServer::start(mock_config().with_tls()).unwrap();
+    let answers = BlockingMockServer::start(mock_config().with_tls()).unwrap();
+    let ca = CaBundle::from_pem(answers.ca_pem().unwrap().as_bytes()).unwrap();
+    let refused = format!("https://127.0.0.1:{}", refused_port());
+    let endpoints = Endpoints::new([
+        Endpoint::parse(&refused).unwrap(),
+        Endpoint::parse(&untrusted.url()).unwrap(),
+        Endpoint::parse(&answers.url()).unwrap(),
+    ])
+    .unwrap();
+    let config = |cooldown: Duration| {
+        ClientConfig::new(
+            endpoints.clone(),
+            ProjectId::new(PROJECT).unwrap(),
+            credentials(Auth::AkSk),
+        )
+        .with_trust(TrustRoots::Only(ca.clone()))
+        .with_retry(RetryPolicy::never())
+        .with_failover(FailoverPolicy::default().with_cooldown(cooldown))
+    };
+    for transport in Transport::ALL {
+        let name = transport.name();
+        let (tls_before, answered_before) = (untrusted.connections(), answers.requests().len());
+        let calls = calls_on_one_client(transport, config(Duration::from_secs(600)), 2);
+        let (first, first_log) = &calls[0];
+        assert_eq!(first.as_ref().ok(), Some(&COUNT), "{name}: {first:?}");
+        assert_eq!(
+            first_log.matches(MOVED_ON).count(),
+            2,
+            "{name}: refused, then TLS: {first_log}"
+        );
+        assert!(
+            first_log.contains(&refused) && first_log.contains(&untrusted.url()),
+            "{name}: the log names the endpoints: {first_log}"
+        );
+        assert_eq!(untrusted.connections(), tls_before + 1, "{name}");
+        assert_eq!(
+            untrusted.requests().len(),
+            0,
+            "{name}: nothing got through TLS"
+        );
+        // The later call starts at the third: nothing refused, no handshake at the second.
+        let (second, second_log) = &calls[1];
+        assert_eq!(second.as_ref().ok(), Some(&COUNT), "{name}: {second:?}");
+        assert!(!second_log.contains(MOVED_ON), "{name}: {second_log}");
+        assert_eq!(untrusted.connections(), tls_before + 1, "{name}");
+        assert_eq!(answers.requests().len(), answered_before + 2, "{name}");
+        // Every attempt is signed for its own host: the emulator verified the signatures of
+        // requests addressed to it.
+        assert!(
+            answers
+                .requests()
+                .iter()
+                .all(|r| r.header("host") == Some(answers.url().trim_start_matches("https://"))),
+            "{name}"
+        );
+
+        // Once the cooldown is over (none here), calls go back to the first endpoint.
+        let calls = calls_on_one_client(transport, config(Duration::ZERO), 2);
+        for (result, log) in &calls {
+            assert_eq!(result.as_ref().ok(), Some(&COUNT), "{name}: {result:?}");
+            assert_eq!(log.matches(MOVED_ON).count(), 2, "{name}: {log}");
+        }
+        assert_eq!(untrusted.connections(), tls_before + 3, "{name}");
+
+        // When none can be reached, the error says where the attempts went.
+        let two = Endpoints::new(endpoints.as_slice()[..2].iter().cloned()).unwrap();
+        let err = transport
+            .call(
+                ClientConfig::new(
+                    two,
+                    ProjectId::new(PROJECT).unwrap(),
+                    credentials(Auth::AkSk),
+                )
+                .with_trust(TrustRoots::Only(ca.clone()))
+                .with_retry(RetryPolicy::never()),
+            )
+            .unwrap_err();
+        assert_eq!(
+            (err.kind(), err.may_have_been_sent(), err.attempts()),
+            (ErrorKind::Tls, false, 2),
+            "{name}: {err}"
+        );
+        assert!(
+            err.to_string().ends_with(&format!(
+                "(the request was not sent; 2 attempts at 2 of 2 endpoints, the last {})",
+                untrusted.url()
+            )),
+            "{name}: {err}"
+        );
+    }
+}
+
+/// Issue 16: a failure after the request may have been sent, and any answer, keep a call
+/// on its endpoint: the retry goes there again, never to the next one.
+fn a_failure_after_sending_never_moves_to_another_endpoint() {
+    let first = BlockingMockServer::start(mock_config()).unwrap();
+    let second = BlockingMockServer::start(mock_config()).unwrap();
+    let endpoints = Endpoints::parse_list(&format!("{},{}", first.url(), second.url())).unwrap();
+    let config = || {
+        ClientConfig::new(
+            endpoints.clone(),
+            ProjectId::new(PROJECT).unwrap(),
+            credentials(Auth::AkSk),
+        )
+        .with_retry(
+            RetryPolicy::default()
+                .with_max_attempts(2)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+    };
+    for transport in Transport::ALL {
+        let name = transport.name();
+        // The connection closes after the request arrived: it may have been processed.
+        first.faults().next(2, Fault::CloseBeforeResponse);
+        let err = transport.call(config()).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.may_have_been_sent(), err.attempts()),
+            (ErrorKind::Io, true, 2),
+            "{name}: {err}"
+        );
+        assert_eq!(
+            first.requests().len(),
+            2,
+            "{name}: retried where it was sent"
+        );
+        // An answer, however bad, is the endpoint's answer.
+        first.faults().next(2, Fault::status(503));
+        let err = transport.call(config()).unwrap_err();
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{name}: {err}");
+        assert_eq!(first.requests().len(), 4, "{name}");
+        first.clear_requests();
+    }
+    assert_eq!(
+        second.connections(),
+        0,
+        "a call moved to the second endpoint"
     );
 }

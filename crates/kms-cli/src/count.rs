@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kms_proto::env::ENV_PROJECT_ID;
 use kms_proto::{
-    CaBundle, ClientConfig, Endpoint, ProjectId, ProxyUrl, Region, RetryPolicy, TrustRoots,
+    CaBundle, ClientConfig, Endpoints, ProjectId, ProxyUrl, Region, RetryPolicy, TrustRoots,
 };
 
 use crate::credentials::{self, SourceChoice};
@@ -24,14 +24,18 @@ pub(crate) enum TransportChoice {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Region id, e.g. cn-north-4 (any well-formed id works; the endpoint override
-    /// HUAWEICLOUD_SDK_REGION_KMS_<REGION> is honoured). Without a project id, the project
-    /// named after the region is found through IAM. With --endpoint, KMS is at that URL and
-    /// the region only names the project and IAM's endpoint.
+    /// Region id, e.g. cn-north-4 (any well-formed id works). KMS is at the endpoints of
+    /// HUAWEICLOUD_SDK_REGION_KMS_<REGION> (one URL or several, comma-separated), else of
+    /// the region's KMS entry in the regions file (HUAWEICLOUD_SDK_REGIONS_FILE, else
+    /// ~/.huaweicloud/regions.yaml), else https://kms.<REGION>.myhuaweicloud.com. Without a
+    /// project id, the project named after the region is found through IAM. With
+    /// --endpoint, KMS is there and the region only names the project and IAM's endpoint.
     #[arg(long, value_name = "ID")]
     region: Option<String>,
 
-    /// Explicit endpoint URL, e.g. https://kms.example.com:8443 (plain http only to loopback).
+    /// Explicit endpoint URL, e.g. https://kms.example.com:8443 (plain http only to loopback),
+    /// or several separated by commas, tried in order: a call moves to the next when the
+    /// request could not be sent (DNS, refused, connect timeout, TLS).
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
 
@@ -186,8 +190,16 @@ fn config(
         None => chosen.region.clone(),
     };
     let endpoint = match (&args.endpoint, &region) {
-        (Some(url), _) => Endpoint::parse(url).map_err(|e| e.to_string())?,
-        (None, Some(region)) => Endpoint::resolve(region, env).map_err(|e| e.to_string())?,
+        (Some(urls), _) => Endpoints::parse_list(urls).map_err(|e| {
+            let origin = match e.origin() {
+                Some(entry) => format!("--endpoint, {entry}"),
+                None => "--endpoint".to_owned(),
+            };
+            e.with_origin(origin).to_string()
+        })?,
+        (None, Some(region)) => {
+            Endpoints::resolve_reading_file(region, env).map_err(|e| e.to_string())?
+        }
         (None, None) => {
             return Err(
                 "say where KMS is: --region <id> (e.g. cn-north-4) or --endpoint <url>".into(),

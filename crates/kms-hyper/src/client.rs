@@ -10,8 +10,10 @@ use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use kms_proto::call::{Attempt, Call, Error, Now, Step, TransportErrorKind, TransportFailure};
-use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, PreparedRequest, Problem};
+use kms_proto::call::{
+    Attempt, Call, Error, Now, Shared, Step, TransportErrorKind, TransportFailure,
+};
+use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, PreparedRequests, Problem};
 use tracing::{Instrument, Level, debug, span, warn};
 
 use crate::credentials::Credentials;
@@ -113,14 +115,12 @@ struct Inner {
     pool: Pool,
     /// The credential cache and what refreshes it.
     credentials: Arc<Credentials>,
-    /// How far the service's clock is ahead of this machine's (ms), as the last call that
-    /// knew said: a clock-skew correction outlives its call.
-    clock_offset_ms: std::sync::atomic::AtomicI64,
-    /// The retry budget every call pays its retries from (`None`: off).
-    budget: Option<kms_proto::RetryBudget>,
+    /// What the calls share: the service clock's offset, the retry budget, which
+    /// endpoints could not be reached.
+    shared: Shared,
     /// The project found through IAM when the configuration names none; the lock makes
     /// one caller ask while the others wait.
-    project: tokio::sync::Mutex<Option<Arc<PreparedRequest>>>,
+    project: tokio::sync::Mutex<Option<Arc<PreparedRequests>>>,
     config: ClientConfig,
 }
 
@@ -149,8 +149,7 @@ impl Client {
             inner: Arc::new(Inner {
                 pool,
                 credentials,
-                clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
-                budget: config.retry_budget().map(kms_proto::RetryBudget::new),
+                shared: Shared::new(&config),
                 project: tokio::sync::Mutex::new(None),
                 config,
             }),
@@ -195,19 +194,12 @@ impl Client {
     /// attempts made.
     pub async fn show_user_instances(&self) -> Result<InstanceCount, Error> {
         let config = &self.inner.config;
-        let span = span!(Level::INFO, "kms.show_user_instances", endpoint = %config.endpoint());
+        let span = span!(Level::INFO, "kms.show_user_instances", endpoint = %config.endpoints());
         async move {
             // A project found by this call, kept here for the call's borrow.
             let discovered = std::sync::OnceLock::new();
-            // Signed with what earlier calls learnt of the service's clock.
-            let mut call = Call::new(config, now()).with_clock_offset_ms(
-                self.inner
-                    .clock_offset_ms
-                    .load(std::sync::atomic::Ordering::Relaxed),
-            );
-            if let Some(budget) = &self.inner.budget {
-                call = call.with_budget(budget);
-            }
+            // With what earlier calls learnt: the clock's offset, the budget, the endpoints.
+            let mut call = Call::new(config, now()).with_shared(&self.inner.shared);
             loop {
                 let identity = match self.inner.credentials.for_attempt(&call).await {
                     Ok(identity) => identity,
@@ -218,18 +210,18 @@ impl Client {
                     call.use_project(discovered.get_or_init(|| prepared));
                 }
                 let attempt = call.start_attempt(now(), identity.credentials())?;
-                let number = attempt.number();
+                let attempt_span = span!(
+                    Level::DEBUG,
+                    "kms.attempt",
+                    attempt = attempt.number(),
+                    host = attempt.request().uri().authority().map(|a| a.as_str())
+                );
                 let step = self
                     .attempt(&mut call, attempt)
-                    .instrument(span!(Level::DEBUG, "kms.attempt", attempt = number))
+                    .instrument(attempt_span)
                     .await;
                 match step {
-                    Step::Done(result) => {
-                        self.inner
-                            .clock_offset_ms
-                            .store(call.clock_offset_ms(), std::sync::atomic::Ordering::Relaxed);
-                        return result;
-                    }
+                    Step::Done(result) => return result,
                     Step::Retry(delay) => tokio::time::sleep(delay).await,
                 }
             }
@@ -267,7 +259,7 @@ impl Client {
         &self,
         call: &mut Call<'_>,
         identity: &kms_proto::credentials::Identity,
-    ) -> Result<Arc<PreparedRequest>, Error> {
+    ) -> Result<Arc<PreparedRequests>, Error> {
         let left = call.time_left(now());
         let Ok(mut found) = tokio::time::timeout(left, self.inner.project.lock()).await else {
             let failure = TransportFailure::new(TransportErrorKind::Timeout, false);

@@ -27,11 +27,11 @@
 //! # Example
 //! ```no_run
 //! use kms_hyper::{Client, ClientConfig};
-//! use kms_proto::{AuthToken, Endpoint, ProjectId, Region};
+//! use kms_proto::{AuthToken, Endpoints, ProjectId, Region};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = ClientConfig::new(
-//!     Endpoint::resolve_from_env(&Region::new("cn-north-4")?)?,
+//!     Endpoints::resolve_from_env(&Region::new("cn-north-4")?)?,
 //!     ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?,
 //!     AuthToken::new("MIIE...")?.into(),
 //! );

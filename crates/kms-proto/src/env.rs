@@ -4,11 +4,15 @@
 //! ([`Provider`](crate::credentials::Provider)).
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
-use crate::credentials::{AkSk, AuthToken, Credentials};
-use crate::input::{Input, InvalidInput, Problem};
+use crate::credentials::{AkSk, AuthToken, Credentials, FileProblem, FileRead};
+use crate::input::{
+    DEFAULT_REGIONS_FILE, ENV_REGIONS_FILE, Input, InvalidInput, MAX_REGIONS_FILE_LEN, Problem,
+    RegionsFile, RegionsFileError,
+};
 use crate::sign::SigningAlgorithm;
-use crate::{ClientConfig, Endpoint, ProjectId, Region};
+use crate::{ClientConfig, Endpoints, ProjectId, Region};
 
 impl ClientConfig {
     /// Reads the official environment variables through `lookup` (pass
@@ -20,9 +24,12 @@ impl ClientConfig {
     /// * `HUAWEICLOUD_SDK_SIGNING_ALGORITHM` (this client's name; the official SDKs have
     ///   the setting but no variable), the algorithm AK/SK sign with: a wire name in any
     ///   case, default `SDK-HMAC-SHA256`;
-    /// * `HUAWEICLOUD_SDK_REGION_KMS_<REGION>` to override the region's endpoint.
+    /// * `HUAWEICLOUD_SDK_REGION_KMS_<REGION>` to override the region's endpoint (one URL,
+    ///   or several separated by commas).
     ///
-    /// Empty values count as unset.
+    /// Empty values count as unset. The regions file is not read here (this reads
+    /// variables only, through `lookup`): to honour it too, build the configuration with
+    /// [`ClientConfig::new`] from [`Endpoints::resolve_from_env`].
     ///
     /// # Errors
     /// An [`EnvError`] naming the variables: missing, both kinds of credentials at once, or
@@ -36,8 +43,135 @@ impl ClientConfig {
         let project = ProjectId::new(&project)
             .map_err(|e| EnvError::Invalid(e.with_origin(ENV_PROJECT_ID)))?;
         let credentials = credentials_from_env(get)?;
-        let endpoint = Endpoint::resolve(region, get).map_err(EnvError::Invalid)?;
-        Ok(ClientConfig::new(endpoint, project, credentials))
+        let endpoints = Endpoints::resolve(region, get, None).map_err(EnvError::Invalid)?;
+        Ok(ClientConfig::new(endpoints, project, credentials))
+    }
+}
+
+impl Endpoints {
+    /// The endpoints of `region` as the official SDKs find them, reading the process
+    /// environment and, when the override variable is unset, the regions file: see
+    /// [`Endpoints::resolve_reading_file`].
+    ///
+    /// # Errors
+    /// As [`Endpoints::resolve_reading_file`].
+    pub fn resolve_from_env(region: &Region) -> Result<Self, EndpointsError> {
+        Endpoints::resolve_reading_file(region, |name| {
+            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+        })
+    }
+
+    /// The endpoints of `region`: the override variable `HUAWEICLOUD_SDK_REGION_KMS_<REGION>`
+    /// read through `lookup`; else the KMS entry of `region` in the regions file (the file
+    /// named by `HUAWEICLOUD_SDK_REGIONS_FILE`, else `~/.huaweicloud/regions.yaml` under
+    /// the `HOME` that `lookup` gives), read here, blocking, at most
+    /// [`MAX_REGIONS_FILE_LEN`](crate::MAX_REGIONS_FILE_LEN) bytes; else the naming rule.
+    /// See [`Endpoints::resolve`].
+    ///
+    /// A missing default file is no file; a missing file that the variable names is an
+    /// error (it was asked for).
+    ///
+    /// # Errors
+    /// [`EndpointsError`]: a value refused, or a regions file that cannot be read or parsed.
+    pub fn resolve_reading_file(
+        region: &Region,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, EndpointsError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        if get(&region.override_var()).is_some() {
+            return Endpoints::resolve(region, get, None).map_err(EndpointsError::Invalid);
+        }
+        let (path, named) = match get(ENV_REGIONS_FILE) {
+            Some(path) => (PathBuf::from(path), true),
+            None => match crate::credentials::home(&get) {
+                Some(home) => (home.join(DEFAULT_REGIONS_FILE), false),
+                None => {
+                    return Endpoints::resolve(region, get, None).map_err(EndpointsError::Invalid);
+                }
+            },
+        };
+        let read = FileRead::new(path.clone(), MAX_REGIONS_FILE_LEN as u64).read_blocking();
+        let file =
+            match read {
+                Ok(bytes) => Some(RegionsFile::parse(&bytes).map_err(|error| {
+                    EndpointsError::RegionsFile {
+                        path: path.clone(),
+                        error,
+                    }
+                })?),
+                Err(FileProblem::NotFound) if !named => None,
+                Err(problem) => return Err(EndpointsError::File { path, problem }),
+            };
+        Endpoints::resolve(region, get, file.as_ref()).map_err(|e| {
+            let origin = e
+                .origin()
+                .map(|o| o.replacen("the regions file", &path.display().to_string(), 1));
+            match origin {
+                Some(origin) => EndpointsError::Invalid(e.with_origin(origin)),
+                None => EndpointsError::Invalid(e),
+            }
+        })
+    }
+}
+
+/// Why a region's endpoints could not be found (see [`Endpoints::resolve_reading_file`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EndpointsError {
+    /// A variable, or an endpoint of the regions file, is refused (the error's origin says
+    /// which).
+    Invalid(InvalidInput),
+    /// The regions file cannot be read.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: FileProblem,
+    },
+    /// The regions file is not what the official SDKs read.
+    RegionsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, and on which line.
+        error: RegionsFileError,
+    },
+}
+
+impl EndpointsError {
+    /// The regions file the error is about, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            EndpointsError::Invalid(_) => None,
+            EndpointsError::File { path, .. } | EndpointsError::RegionsFile { path, .. } => {
+                Some(path)
+            }
+        }
+    }
+}
+
+impl fmt::Display for EndpointsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointsError::Invalid(e) => write!(f, "{e}"),
+            EndpointsError::File { path, problem } => write!(
+                f,
+                "the regions file {} cannot be used: {problem}",
+                path.display()
+            ),
+            EndpointsError::RegionsFile { path, error } => {
+                write!(f, "the regions file {}: {error}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for EndpointsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EndpointsError::Invalid(e) => Some(e),
+            EndpointsError::File { .. } => None,
+            EndpointsError::RegionsFile { error, .. } => Some(error),
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 //!
 //! What it covers:
 //! * validated inputs: [`ProjectId`], [`Region`] (any well-formed region, not only the
-//!   official table), [`Endpoint`] (HTTPS, or HTTP to loopback; port and base path allowed);
+//!   official table), [`Endpoint`] (HTTPS, or HTTP to loopback; port and base path allowed),
+//!   [`Endpoints`] (several for a region, from the official variable or regions file);
 //! * credentials: an IAM token ([`AuthToken`], `X-Auth-Token`, which the official SDKs
 //!   lack) or [`AkSk`] with an optional security token, redacted in every `Debug`;
 //! * the request: [`ShowUserInstances::build`], signed ([`sign`]) exactly as the official
@@ -19,7 +20,9 @@
 //!   or SDK-SM2-SM3 ([`AkSk::with_algorithm`], [`SigningAlgorithm`]);
 //! * the response: [`parse`], which recognises every error shape the service and its
 //!   gateway are known to send;
-//! * retries: [`RetryPolicy::decide`], a pure function;
+//! * retries: [`RetryPolicy::decide`], a pure function; a retry budget shared by a
+//!   client's calls ([`RetryBudget`]); failover across endpoints ([`EndpointHealth`]);
+//!   clock-skew correction ([`call::Call`]);
 //! * credentials from where production keeps them ([`credentials`]): the environment, the
 //!   profile file, KooCLI's configuration, CCE pod identity, ECS metadata, or the default
 //!   chain of them, each a machine that says which file to read or request to send
@@ -33,15 +36,18 @@
 //! # Example
 //! ```
 //! use std::time::{Duration, SystemTime};
-//! use kms_proto::{AkSk, Endpoint, ProjectId, Region, ShowUserInstances};
+//! use kms_proto::{AkSk, Endpoints, ProjectId, Region, ShowUserInstances};
 //!
 //! let region = Region::new("cn-north-4")?;
-//! let endpoint = Endpoint::resolve(&region, |_var| None)?; // or Endpoint::resolve_from_env
+//! // The region's endpoints: the official variable, else the regions file, else the
+//! // naming rule (Endpoints::resolve_from_env reads the environment and the file).
+//! let endpoints = Endpoints::resolve(&region, |_var| None, None)?;
+//! let endpoint = endpoints.first();
 //! let credentials = AkSk::new("AKEXAMPLE0000000000", "SKEXAMPLEsecretkey")?.into();
 //! let call = ShowUserInstances::new(ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?);
 //!
 //! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_334_400);
-//! let request = call.build(&endpoint, &credentials, now)?;
+//! let request = call.build(endpoint, &credentials, now)?;
 //! assert_eq!(
 //!     request.uri(),
 //!     "https://kms.cn-north-4.myhuaweicloud.com/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/user-instances"
@@ -70,6 +76,7 @@ pub mod call;
 mod config;
 pub mod credentials;
 pub mod env;
+mod failover;
 pub mod iam;
 mod input;
 mod request;
@@ -83,12 +90,15 @@ pub mod verify;
 pub use budget::{BudgetPolicy, RetryBudget};
 pub use config::{CaBundle, ClientConfig, ProxyUrl, TrustRoots};
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
+pub use failover::{EndpointHealth, FailoverPolicy};
 pub use input::{
-    Endpoint, HttpPolicy, Input, InvalidInput, KNOWN_REGIONS, Problem, ProjectId, Region,
+    DEFAULT_REGIONS_FILE, ENV_REGIONS_FILE, Endpoint, Endpoints, FileEndpoint, HttpPolicy, Input,
+    InvalidInput, KNOWN_REGIONS, MAX_ENDPOINTS, MAX_REGIONS_FILE_LEN, Problem, ProjectId, Region,
+    RegionsFile, RegionsFileError, RegionsFileErrorKind,
 };
 pub use request::{
-    PreparedRequest, ShowUserInstances, UserAgent, X_AUTH_TOKEN, X_PROJECT_ID, X_REQUEST_ID,
-    X_SDK_DATE, X_SECURITY_TOKEN,
+    PreparedRequest, PreparedRequests, ShowUserInstances, UserAgent, X_AUTH_TOKEN, X_PROJECT_ID,
+    X_REQUEST_ID, X_SDK_DATE, X_SECURITY_TOKEN,
 };
 pub use response::{
     InstanceCount, MAX_RESPONSE_BODY, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, RequestId,

@@ -13,7 +13,7 @@ use crate::credentials::{AkSk, Credentials};
 use crate::input::{Input, InvalidInput, Problem, check_chars};
 use crate::sdk_date::SdkDate;
 use crate::sign::{self, CanonicalSink};
-use crate::{Endpoint, ProjectId};
+use crate::{Endpoint, Endpoints, ProjectId};
 
 /// `X-Project-Id`, sent with every request as the official SDKs do.
 pub const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
@@ -178,6 +178,18 @@ impl ShowUserInstances {
         self.prepare(endpoint)?.build(credentials, now)
     }
 
+    /// [`prepare`](Self::prepare) for each of `endpoints`, in their order.
+    ///
+    /// # Errors
+    /// As [`prepare`](Self::prepare).
+    pub fn prepare_each(&self, endpoints: &Endpoints) -> Result<PreparedRequests, InvalidInput> {
+        let each = endpoints
+            .iter()
+            .map(|endpoint| self.prepare(endpoint))
+            .collect::<Result<Box<[_]>, _>>()?;
+        Ok(PreparedRequests { each })
+    }
+
     /// Does, once, everything that is the same for every request to `endpoint`: the URI,
     /// the headers that do not depend on the credentials or the time, and the SHA-256 and
     /// SM3 states of the canonical request up to the signing time (so that every
@@ -234,6 +246,29 @@ impl ShowUserInstances {
             aksk_token_headers,
             canonical_prefix: prefix,
         })
+    }
+}
+
+/// A [`ShowUserInstances`] call prepared for each of a region's [`Endpoints`], in their
+/// order: what a client keeps for its life, and a call picks from by endpoint.
+#[derive(Clone, Debug)]
+pub struct PreparedRequests {
+    each: Box<[PreparedRequest]>,
+}
+
+impl PreparedRequests {
+    /// The project the call is prepared for.
+    pub fn project_id(&self) -> &ProjectId {
+        // Never empty (there is always one endpoint): the first says it for all.
+        let Some(first) = self.each.first() else {
+            unreachable!("a PreparedRequests is made for at least one endpoint")
+        };
+        first.project_id()
+    }
+
+    /// The call prepared for endpoint `index` of the [`Endpoints`] it was made for.
+    pub fn get(&self, index: usize) -> Option<&PreparedRequest> {
+        self.each.get(index)
     }
 }
 

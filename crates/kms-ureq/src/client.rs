@@ -4,8 +4,10 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use kms_proto::call::{Attempt, Call, Error, Now, Step, TransportErrorKind, TransportFailure};
-use kms_proto::{ClientConfig, InstanceCount, PreparedRequest};
+use kms_proto::call::{
+    Attempt, Call, Error, Now, Shared, Step, TransportErrorKind, TransportFailure,
+};
+use kms_proto::{ClientConfig, InstanceCount, PreparedRequests};
 use tracing::{Level, debug, span, warn};
 
 use crate::credentials::Credentials;
@@ -29,14 +31,12 @@ struct Inner {
     permits: Arc<Permits>,
     /// The credential cache and what refreshes it.
     credentials: Arc<Credentials>,
-    /// How far the service's clock is ahead of this machine's (ms), as the last call that
-    /// knew said: a clock-skew correction outlives its call.
-    clock_offset_ms: std::sync::atomic::AtomicI64,
-    /// The retry budget every call pays its retries from (`None`: off).
-    budget: Option<kms_proto::RetryBudget>,
+    /// What the calls share: the service clock's offset, the retry budget, which
+    /// endpoints could not be reached.
+    shared: Shared,
     /// The project found through IAM when the configuration names none; the lock makes
     /// one caller ask while the others wait.
-    project: std::sync::Mutex<Option<Arc<PreparedRequest>>>,
+    project: std::sync::Mutex<Option<Arc<PreparedRequests>>>,
     config: ClientConfig,
 }
 
@@ -114,8 +114,7 @@ impl Client {
                 agent,
                 permits: Permits::new(config.max_connections()),
                 credentials,
-                clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
-                budget: config.retry_budget().map(kms_proto::RetryBudget::new),
+                shared: Shared::new(&config),
                 project: std::sync::Mutex::new(None),
                 config,
             }),
@@ -161,19 +160,12 @@ impl Client {
     pub fn show_user_instances(&self) -> Result<InstanceCount, Error> {
         let config = &self.inner.config;
         let call_span =
-            span!(Level::INFO, "kms.show_user_instances", endpoint = %config.endpoint());
+            span!(Level::INFO, "kms.show_user_instances", endpoint = %config.endpoints());
         let _entered = call_span.enter();
         // A project found by this call, kept here for the call's borrow.
         let discovered = std::sync::OnceLock::new();
-        // Signed with what earlier calls learnt of the service's clock.
-        let mut call = Call::new(config, now()).with_clock_offset_ms(
-            self.inner
-                .clock_offset_ms
-                .load(std::sync::atomic::Ordering::Relaxed),
-        );
-        if let Some(budget) = &self.inner.budget {
-            call = call.with_budget(budget);
-        }
+        // With what earlier calls learnt: the clock's offset, the budget, the endpoints.
+        let mut call = Call::new(config, now()).with_shared(&self.inner.shared);
         loop {
             let identity = match self.inner.credentials.for_attempt(&call) {
                 Ok(identity) => identity,
@@ -184,15 +176,15 @@ impl Client {
                 call.use_project(discovered.get_or_init(|| prepared));
             }
             let attempt = call.start_attempt(now(), identity.credentials())?;
-            let attempt_span = span!(Level::DEBUG, "kms.attempt", attempt = attempt.number());
+            let attempt_span = span!(
+                Level::DEBUG,
+                "kms.attempt",
+                attempt = attempt.number(),
+                host = attempt.request().uri().authority().map(|a| a.as_str())
+            );
             let _attempt = attempt_span.enter();
             match self.attempt(&mut call, attempt) {
-                Step::Done(result) => {
-                    self.inner
-                        .clock_offset_ms
-                        .store(call.clock_offset_ms(), std::sync::atomic::Ordering::Relaxed);
-                    return result;
-                }
+                Step::Done(result) => return result,
                 Step::Retry(delay) => std::thread::sleep(delay),
             }
         }
@@ -227,7 +219,7 @@ impl Client {
         &self,
         call: &mut Call<'_>,
         identity: &kms_proto::credentials::Identity,
-    ) -> Result<Arc<PreparedRequest>, Error> {
+    ) -> Result<Arc<PreparedRequests>, Error> {
         let mut found = self
             .inner
             .project

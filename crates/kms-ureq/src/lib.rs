@@ -27,10 +27,10 @@
 //! # Example
 //! ```no_run
 //! use kms_ureq::{Client, ClientConfig};
-//! use kms_proto::{AkSk, Endpoint, ProjectId, Region};
+//! use kms_proto::{AkSk, Endpoints, ProjectId, Region};
 //!
 //! let config = ClientConfig::new(
-//!     Endpoint::resolve_from_env(&Region::new("cn-north-4")?)?,
+//!     Endpoints::resolve_from_env(&Region::new("cn-north-4")?)?,
 //!     ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc")?,
 //!     AkSk::new("AK...", "SK...")?.into(),
 //! );

@@ -126,6 +126,8 @@ pub struct TransportError {
     may_have_been_sent: bool,
     attempts: u32,
     deadline: bool,
+    /// With several endpoints: how many were tried, of how many, and the last one.
+    endpoints: Option<Box<(u32, usize, String)>>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -139,8 +141,24 @@ impl TransportError {
             may_have_been_sent: failure.may_have_been_sent,
             attempts,
             deadline,
+            endpoints: None,
             source: failure.source,
         }
+    }
+
+    /// With several endpoints: the attempts went to `tried` of the `of` endpoints, the last
+    /// to `last`.
+    pub(crate) fn with_endpoints(mut self, tried: u32, of: usize, last: String) -> Self {
+        self.endpoints = Some(Box::new((tried, of, last)));
+        self
+    }
+
+    /// With several endpoints: how many of them the call's attempts went to, and the
+    /// endpoint of the last attempt.
+    pub fn endpoints_tried(&self) -> Option<(u32, &str)> {
+        self.endpoints
+            .as_deref()
+            .map(|(tried, _, last)| (*tried, last.as_str()))
     }
 
     /// How the last attempt failed.
@@ -352,7 +370,13 @@ impl fmt::Display for Error {
                     "the request was not sent"
                 };
                 let plural = if t.attempts == 1 { "" } else { "s" };
-                write!(f, " ({sent}; {} attempt{plural})", t.attempts)?;
+                write!(f, " ({sent}; {} attempt{plural}", t.attempts)?;
+                match t.endpoints.as_deref() {
+                    Some((tried, of, last)) => {
+                        write!(f, " at {tried} of {of} endpoints, the last {last})")?
+                    }
+                    None => f.write_str(")")?,
+                }
                 if t.budget_exhausted {
                     f.write_str(BUDGET_NOTE)?;
                 }

@@ -52,13 +52,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, Request, StatusCode};
 
+use crate::failover::{Pick, bit};
 use crate::retry::{Decision, Outcome};
-use crate::{ClientConfig, InstanceCount};
+use crate::{ClientConfig, EndpointHealth, InstanceCount};
 
 mod error;
+mod shared;
 
 pub(crate) use error::BUDGET_NOTE;
 pub use error::{Error, ErrorKind, TransportError, TransportErrorKind, TransportFailure};
+pub use shared::Shared;
 
 /// What the transport does next.
 ///
@@ -148,11 +151,29 @@ impl Attempt {
 }
 
 /// One call in progress. See the [module docs](self).
+///
+/// With several endpoints ([`ClientConfig::endpoints`]), each attempt goes to one of them:
+/// the call starts where [`EndpointHealth`] says, and moves to another endpoint at once
+/// when a request could not be sent (connect or TLS failure), without counting that move
+/// against the retry policy or the retry budget; each endpoint is tried once so before the
+/// retry policy decides as for one endpoint. An answer, and a failure after the request may
+/// have been sent, keep the call on its endpoint.
 #[derive(Debug)]
 pub struct Call<'a> {
     config: &'a ClientConfig,
-    /// The request prepared for the project: the configuration's, or one discovered.
-    prepared: Option<&'a crate::PreparedRequest>,
+    /// What the client's calls share (clock offset, budget, endpoint health).
+    shared: Option<&'a Shared>,
+    /// The request prepared for the project, per endpoint: the configuration's, or one
+    /// discovered.
+    prepared: Option<&'a crate::PreparedRequests>,
+    /// The endpoint of the last attempt, and of the next one (`None`: pick one).
+    current: usize,
+    next: Option<usize>,
+    /// The endpoints this call could not reach since the retry policy last decided (a bit
+    /// each), the endpoints it sent attempts to, and how many moves were made at once.
+    unreachable: u32,
+    visited: u32,
+    moves: u32,
     deadline: Instant,
     attempts: u32,
     /// Set when an attempt was cut short by the overall deadline rather than its own timeout.
@@ -162,8 +183,7 @@ pub struct Call<'a> {
     clock_offset_ms: i64,
     /// Whether this call already re-signed once for clock skew.
     skew_corrected: bool,
-    /// The client's retry budget, and what this call spent of it.
-    budget: Option<&'a crate::RetryBudget>,
+    /// What this call spent of the client's retry budget.
     spent: u32,
 }
 
@@ -172,34 +192,63 @@ impl<'a> Call<'a> {
     pub fn new(config: &'a ClientConfig, now: Now) -> Self {
         Call {
             config,
+            shared: None,
             prepared: config.prepared(),
+            current: 0,
+            next: None,
+            unreachable: 0,
+            visited: 0,
+            moves: 0,
             deadline: now.monotonic + config.deadline(),
             attempts: 0,
             last_timeout_was_deadline: false,
             clock_offset_ms: 0,
             skew_corrected: false,
-            budget: None,
             spent: 0,
         }
     }
 
-    /// Pays for retries from the client's `budget` (see [`RetryBudget`](crate::RetryBudget)).
-    pub fn with_budget(mut self, budget: &'a crate::RetryBudget) -> Self {
-        self.budget = Some(budget);
-        self
-    }
-
-    /// Signs with the wall clock moved by `offset_ms` milliseconds: what an earlier call of
-    /// the same client learnt of the service's clock ([`clock_offset_ms`](Self::clock_offset_ms)).
-    pub fn with_clock_offset_ms(mut self, offset_ms: i64) -> Self {
-        self.clock_offset_ms = offset_ms;
+    /// Takes part in what the client's calls share: signs with the service clock's offset
+    /// they learnt (and records one this call learns), pays for retries from the retry
+    /// budget, and starts at, and reports on, the endpoints as their health says. A call
+    /// without it starts from nothing: no offset, no budget, every endpoint reachable.
+    pub fn with_shared(mut self, shared: &'a Shared) -> Self {
+        self.clock_offset_ms = shared.clock_offset_ms();
+        self.shared = Some(shared);
         self
     }
 
     /// How far the service's clock is ahead of this machine's, in milliseconds (negative:
-    /// behind), as far as this call knows: keep it for the client's later calls.
+    /// behind), as far as this call knows.
     pub fn clock_offset_ms(&self) -> i64 {
         self.clock_offset_ms
+    }
+
+    /// The endpoints' health, when there is more than one endpoint and the call shares it.
+    fn health(&self) -> Option<&'a EndpointHealth> {
+        match self.config.endpoints().as_slice().len() {
+            0 | 1 => None,
+            _ => self.shared.map(Shared::endpoint_health),
+        }
+    }
+
+    /// The endpoint to go to next, skipping those in `skip`.
+    fn pick(&self, skip: u32, now: Instant) -> Option<Pick> {
+        match self.health() {
+            Some(health) => health.pick(skip, now),
+            None => (0..self.config.endpoints().as_slice().len())
+                .find(|&index| skip & bit(index) == 0)
+                .map(|index| Pick {
+                    index,
+                    reachable: true,
+                }),
+        }
+    }
+
+    /// Which endpoint the last attempt went to (an index into
+    /// [`ClientConfig::endpoints`]).
+    pub fn endpoint_index(&self) -> usize {
+        self.current
     }
 
     /// A signing time without the known offset: the local clock it was made from.
@@ -278,7 +327,7 @@ impl<'a> Call<'a> {
 
     /// The project is known: attempts use `prepared` (what
     /// [`on_project_response`](Self::on_project_response) gave, now or in an earlier call).
-    pub fn use_project(&mut self, prepared: &'a crate::PreparedRequest) {
+    pub fn use_project(&mut self, prepared: &'a crate::PreparedRequests) {
         self.prepared = Some(prepared);
     }
 
@@ -323,7 +372,7 @@ impl<'a> Call<'a> {
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<crate::PreparedRequest, Error> {
+    ) -> Result<crate::PreparedRequests, Error> {
         let Some((region, _)) = self.config.discovery() else {
             return Err(Error::Config(crate::InvalidInput::new(
                 crate::Input::ProjectId,
@@ -382,15 +431,28 @@ impl<'a> Call<'a> {
         now: Now,
         credentials: &crate::Credentials,
     ) -> Result<Attempt, Error> {
-        let prepared = self.prepared.ok_or_else(|| {
-            Error::Config(crate::InvalidInput::new(
-                crate::Input::ProjectId,
-                crate::Problem::Empty,
-            ))
-        })?;
+        let index = match self.next {
+            Some(index) => index,
+            None => self
+                .pick(self.unreachable, now.monotonic)
+                .map_or(0, |pick| pick.index),
+        };
+        let prepared = self
+            .prepared
+            .and_then(|prepared| prepared.get(index))
+            .ok_or_else(|| {
+                Error::Config(crate::InvalidInput::new(
+                    crate::Input::ProjectId,
+                    crate::Problem::Empty,
+                ))
+            })?;
         let request = prepared
             .build(credentials, self.signing_time(now.wall))
             .map_err(Error::Config)?;
+        // Until a failure to reach it says otherwise, the next attempt goes here too.
+        self.current = index;
+        self.next = Some(index);
+        self.visited |= bit(index);
         self.attempts += 1;
         let left = self.deadline.saturating_duration_since(now.monotonic);
         self.last_timeout_was_deadline = left < self.config.attempt_timeout();
@@ -416,6 +478,9 @@ impl<'a> Call<'a> {
                 TransportFailure::new(TransportErrorKind::Io, true).with_source(too_large);
             return self.on_failure(failure, now);
         }
+        if let Some(health) = self.health() {
+            health.reached(self.current);
+        }
         let parsed = crate::response::parse_with_limit(
             status,
             headers,
@@ -424,7 +489,7 @@ impl<'a> Call<'a> {
         );
         match parsed {
             Ok(count) => {
-                if let Some(budget) = self.budget {
+                if let Some(budget) = self.shared.and_then(Shared::budget) {
                     budget.on_success(self.spent);
                 }
                 tracing::info!(
@@ -447,10 +512,13 @@ impl<'a> Call<'a> {
                     );
                     self.clock_offset_ms = offset_ms;
                     self.skew_corrected = true;
+                    if let Some(shared) = self.shared {
+                        shared.set_clock_offset_ms(offset_ms);
+                    }
                     return Step::Retry(Duration::ZERO);
                 }
                 let decision = self.config.retry().decide(
-                    self.attempts,
+                    self.attempts - self.moves,
                     Outcome::Response(&error),
                     now.jitter,
                     now.wall,
@@ -483,10 +551,50 @@ impl<'a> Call<'a> {
         error
     }
 
-    /// The attempt failed without a response: decides.
+    /// The attempt failed without a response: decides (another endpoint at once, when the
+    /// request could not be sent and one is left to try).
     pub fn on_failure(&mut self, failure: TransportFailure, now: Now) -> Step {
+        let endpoints = self.config.endpoints().as_slice();
+        if endpoints.len() > 1 {
+            let unreachable = !failure.may_have_been_sent()
+                && matches!(
+                    failure.kind(),
+                    TransportErrorKind::Connect | TransportErrorKind::Tls
+                );
+            if unreachable {
+                if let Some(health) = self.health() {
+                    health.failed(self.current, now.monotonic);
+                }
+                self.unreachable |= bit(self.current);
+                match self.pick(self.unreachable, now.monotonic) {
+                    Some(pick) if pick.reachable && now.monotonic < self.deadline => {
+                        tracing::warn!(
+                            endpoint = %EndpointAt(endpoints, self.current),
+                            next = %EndpointAt(endpoints, pick.index),
+                            failure = failure.kind().as_str(),
+                            "the endpoint could not be reached (nothing was sent): trying the next one"
+                        );
+                        self.moves += 1;
+                        self.next = Some(pick.index);
+                        return Step::Retry(Duration::ZERO);
+                    }
+                    // Every endpoint left is cooling down: the retry policy decides, and
+                    // the retry goes to the one that cools down first.
+                    Some(pick) => self.next = Some(pick.index),
+                    // Every endpoint failed since the policy last decided: it decides, and
+                    // the retry goes where the endpoints' health says.
+                    None => {
+                        self.unreachable = 0;
+                        self.next = None;
+                    }
+                }
+            } else if let Some(health) = self.health() {
+                // The request may have been sent: the endpoint was reached.
+                health.reached(self.current);
+            }
+        }
         let decision = self.config.retry().decide(
-            self.attempts,
+            self.attempts - self.moves,
             Outcome::Transport {
                 request_may_have_been_sent: failure.may_have_been_sent(),
             },
@@ -497,8 +605,18 @@ impl<'a> Call<'a> {
             failure.kind() == TransportErrorKind::Timeout && self.last_timeout_was_deadline;
         let attempts = self.attempts;
         let after_timeout = failure.kind() == TransportErrorKind::Timeout;
+        let across = (endpoints.len() > 1)
+            .then(|| {
+                let last = endpoints.get(self.current)?;
+                Some((self.visited.count_ones(), endpoints.len(), last.to_string()))
+            })
+            .flatten();
         self.after(decision, now.monotonic, after_timeout, || {
-            Error::Transport(TransportError::new(failure, attempts, deadline))
+            let error = TransportError::new(failure, attempts, deadline);
+            Error::Transport(match across {
+                Some((tried, of, last)) => error.with_endpoints(tried, of, last),
+                None => error,
+            })
         })
     }
 
@@ -512,7 +630,7 @@ impl<'a> Call<'a> {
         match decision {
             // A retry that could not start before the deadline is not made.
             Decision::Retry(delay) if now + delay < self.deadline => {
-                if let Some(budget) = self.budget {
+                if let Some(budget) = self.shared.and_then(Shared::budget) {
                     let cost = budget.cost(after_timeout);
                     if !budget.try_spend(cost) {
                         let error = error().with_budget_exhausted();
@@ -545,6 +663,18 @@ impl<'a> Call<'a> {
                 );
                 Step::Done(Err(error))
             }
+        }
+    }
+}
+
+/// Endpoint `.1` of a list, for a log line.
+struct EndpointAt<'e>(&'e [crate::Endpoint], usize);
+
+impl std::fmt::Display for EndpointAt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.get(self.1) {
+            Some(endpoint) => write!(f, "{endpoint}"),
+            None => write!(f, "#{}", self.1),
         }
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::credentials::{Credentials, Provider, RefreshPolicy};
 use crate::retry::RetryPolicy;
 use crate::{
-    Endpoint, MAX_RESPONSE_BODY, PreparedRequest, ProjectId, Region, ShowUserInstances, UserAgent,
+    Endpoint, Endpoints, FailoverPolicy, MAX_RESPONSE_BODY, PreparedRequests, ProjectId, Region,
+    ShowUserInstances, UserAgent,
 };
 
 mod proxy;
@@ -31,6 +32,8 @@ pub use trust::{CaBundle, TrustRoots};
 /// | proxy | none (proxy variables of the environment are never read) |
 /// | connections per client (requests in flight) | 32 |
 /// | retry budget shared by the client's calls | [`BudgetPolicy::default`](crate::BudgetPolicy::default) (500 tokens) |
+/// | endpoints | the one or several given to [`new`](Self::new), tried in that order |
+/// | an endpoint that could not be reached is passed over for | [`FailoverPolicy::default`] (30 s) |
 /// | credentials | the static ones given to [`new`](Self::new) |
 /// | credential refresh | [`RefreshPolicy::default`] (40 min ahead, single flight) |
 ///
@@ -43,10 +46,11 @@ pub struct ClientConfig {
     /// Where to find the project when none was given: the region and IAM.
     discovery: Option<(Region, Endpoint)>,
     user_agent: UserAgent,
-    endpoint: Endpoint,
-    /// The request prepared for the endpoint once, so each attempt only adds the date,
+    endpoints: Endpoints,
+    failover: FailoverPolicy,
+    /// The request prepared for each endpoint once, so each attempt only adds the date,
     /// the signature and the credentials' headers.
-    prepared: Option<PreparedRequest>,
+    prepared: Option<PreparedRequests>,
     credentials: Provider,
     refresh: RefreshPolicy,
     retry: RetryPolicy,
@@ -60,36 +64,45 @@ pub struct ClientConfig {
     max_connections: usize,
 }
 
-/// Prepares `request` for `endpoint`. Both were validated when they were made, so the URI
-/// and header values they form are always valid.
+/// Prepares `request` for each of `endpoints`. Both were validated when they were made, so
+/// the URIs and header values they form are always valid.
 #[allow(
     clippy::expect_used,
     reason = "a validated endpoint and project id always form a valid URI and header values"
 )]
-fn prepare(request: &ShowUserInstances, endpoint: &Endpoint) -> PreparedRequest {
+fn prepare(request: &ShowUserInstances, endpoints: &Endpoints) -> PreparedRequests {
     request
-        .prepare(endpoint)
+        .prepare_each(endpoints)
         .expect("a validated endpoint and project id always form a valid URI and header values")
 }
 
 impl ClientConfig {
     /// A configuration with the defaults and static `credentials` (see
     /// [`with_credential_provider`](Self::with_credential_provider) for credentials from a
-    /// source that refreshes them).
-    pub fn new(endpoint: Endpoint, project_id: ProjectId, credentials: Credentials) -> Self {
-        Self::from_provider(endpoint, project_id, Provider::fixed(credentials))
+    /// source that refreshes them), for one [`Endpoint`] or several ([`Endpoints`], tried
+    /// in order: see [`EndpointHealth`](crate::EndpointHealth)).
+    pub fn new(
+        endpoints: impl Into<Endpoints>,
+        project_id: ProjectId,
+        credentials: Credentials,
+    ) -> Self {
+        Self::from_provider(endpoints, project_id, Provider::fixed(credentials))
     }
 
     /// A configuration with the defaults whose credentials come from `provider` (one
     /// source, or [`Provider::default_chain`]): a client refreshes them ahead of expiry,
     /// one refresh at a time, as [`CredentialCache`](crate::credentials::CredentialCache)
     /// decides.
-    pub fn from_provider(endpoint: Endpoint, project_id: ProjectId, provider: Provider) -> Self {
-        Self::with_parts(endpoint, Some(project_id), None, provider)
+    pub fn from_provider(
+        endpoints: impl Into<Endpoints>,
+        project_id: ProjectId,
+        provider: Provider,
+    ) -> Self {
+        Self::with_parts(endpoints.into(), Some(project_id), None, provider)
     }
 
     fn with_parts(
-        endpoint: Endpoint,
+        endpoints: Endpoints,
         project_id: Option<ProjectId>,
         discovery: Option<(Region, Endpoint)>,
         provider: Provider,
@@ -97,11 +110,12 @@ impl ClientConfig {
         let provider = provider.or_context(discovery.as_ref().map(|(r, _)| r), project_id.as_ref());
         let request = project_id.map(ShowUserInstances::new);
         ClientConfig {
-            prepared: request.as_ref().map(|r| prepare(r, &endpoint)),
+            prepared: request.as_ref().map(|r| prepare(r, &endpoints)),
             request,
             discovery,
             user_agent: UserAgent::default(),
-            endpoint,
+            endpoints,
+            failover: FailoverPolicy::default(),
             credentials: provider,
             refresh: RefreshPolicy::default(),
             retry: RetryPolicy::default(),
@@ -122,12 +136,12 @@ impl ClientConfig {
     /// and kept for the client's life, as the official SDKs do when no project id is
     /// given.
     pub fn discover_project(
-        endpoint: Endpoint,
+        endpoints: impl Into<Endpoints>,
         region: Region,
         iam: Endpoint,
         provider: Provider,
     ) -> Self {
-        Self::with_parts(endpoint, None, Some((region, iam)), provider)
+        Self::with_parts(endpoints.into(), None, Some((region, iam)), provider)
     }
 
     /// Takes credentials from `provider` (one source, or
@@ -206,7 +220,7 @@ impl ClientConfig {
             .request
             .take()
             .map(|r| r.with_user_agent(user_agent.clone()));
-        self.prepared = self.request.as_ref().map(|r| prepare(r, &self.endpoint));
+        self.prepared = self.request.as_ref().map(|r| prepare(r, &self.endpoints));
         self.user_agent = user_agent;
         self
     }
@@ -241,8 +255,8 @@ impl ClientConfig {
         self.request.as_ref()
     }
 
-    /// The request prepared for the endpoint, when the project is known.
-    pub(crate) fn prepared(&self) -> Option<&PreparedRequest> {
+    /// The request prepared for each endpoint, when the project is known.
+    pub(crate) fn prepared(&self) -> Option<&PreparedRequests> {
         self.prepared.as_ref()
     }
 
@@ -252,15 +266,32 @@ impl ClientConfig {
     }
 
     /// The call prepared for `project` (a project a transport discovered), with this
-    /// configuration's endpoint and `User-Agent`.
-    pub fn prepare_project(&self, project: ProjectId) -> PreparedRequest {
+    /// configuration's endpoints and `User-Agent`.
+    pub fn prepare_project(&self, project: ProjectId) -> PreparedRequests {
         let request = ShowUserInstances::new(project).with_user_agent(self.user_agent.clone());
-        prepare(&request, &self.endpoint)
+        prepare(&request, &self.endpoints)
     }
 
-    /// Where requests go.
+    /// Where requests go first: the first of [`endpoints`](Self::endpoints).
     pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+        self.endpoints.first()
+    }
+
+    /// Where requests go, in order of preference.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Sets how long an endpoint that could not be reached is passed over when there are
+    /// several (default [`FailoverPolicy::default`], 30 s).
+    pub fn with_failover(mut self, policy: FailoverPolicy) -> Self {
+        self.failover = policy;
+        self
+    }
+
+    /// How endpoints that could not be reached are passed over.
+    pub fn failover(&self) -> FailoverPolicy {
+        self.failover
     }
 
     /// Where the credentials come from.

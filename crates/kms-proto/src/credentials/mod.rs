@@ -23,7 +23,6 @@ mod source;
 pub use cache::{CacheStep, CredentialCache, RefreshPolicy, RefreshTicket};
 pub use error::{CredentialError, FileProblem, SourceError};
 pub use identity::{Identity, SourceKind};
-pub(crate) use source::service_message;
 pub use source::{
     DEFAULT_METADATA_ENDPOINT, DEFAULT_STS_ENDPOINT, ENV_CREDENTIALS_FILE, ENV_IAM_DOMAIN,
     ENV_IAM_PASSWORD, ENV_IAM_PASSWORD_FILE, ENV_IAM_USER, ENV_ID_TOKEN_FILE, ENV_IDP_ID,
@@ -33,6 +32,7 @@ pub use source::{
     ENV_STS_ENDPOINT, FileRead, MAX_SOURCE_BODY, Need, Provider, REMOTE_TIMEOUT, Refresh,
     SOURCE_CONNECT_TIMEOUT, SourceRequest,
 };
+pub(crate) use source::{home, service_message};
 
 mod document;
 mod koocli;

@@ -22,9 +22,9 @@ pub enum HttpPolicy {
 
 /// A validated KMS endpoint: scheme, host, port and an optional base path.
 ///
-/// Built from a region by the naming rule ([`Endpoint::for_region`]), from a region with
-/// the official per-region override variable honoured ([`Endpoint::resolve`]), or from an
-/// explicit URL ([`Endpoint::parse`]). An explicit URL may carry a port and a base path
+/// Built from a region by the naming rule ([`Endpoint::for_region`]), or from an explicit
+/// URL ([`Endpoint::parse`]); a region's endpoints with the official overrides honoured
+/// come from [`Endpoints::resolve`](crate::Endpoints::resolve). An explicit URL may carry a port and a base path
 /// (`https://kms.internal:8443/gateway`), never `user:password@`, a `?query` or a
 /// `#fragment`. The host is folded to lower case and a port equal to the scheme's default
 /// is dropped, so [`authority`](Self::authority) is exactly what goes in `Host`.
@@ -105,47 +105,6 @@ impl Endpoint {
             port: None,
             base_path: "".into(),
         }
-    }
-
-    /// The region's endpoint, honouring the official override variable
-    /// (`HUAWEICLOUD_SDK_REGION_KMS_<REGION>`, see [`Region::override_var`]) through
-    /// `lookup`, which is given the variable's name and returns its value if set.
-    ///
-    /// The core reads no environment itself: pass `|name| std::env::var(name).ok()` or use
-    /// [`Endpoint::resolve_from_env`]. An empty value counts as unset. The value is parsed
-    /// like [`Endpoint::parse`]; a comma-separated list of endpoints is refused rather than
-    /// silently cut to its first entry.
-    ///
-    /// # Errors
-    /// [`InvalidInput`] whose [`origin`](InvalidInput::origin) names the variable.
-    pub fn resolve(
-        region: &Region,
-        lookup: impl FnOnce(&str) -> Option<String>,
-    ) -> Result<Self, InvalidInput> {
-        let var = region.override_var();
-        match lookup(&var) {
-            Some(value) if !value.is_empty() => {
-                if value.contains(',') {
-                    return Err(
-                        InvalidInput::new(Input::Endpoint, Problem::MultipleEndpoints)
-                            .with_origin(var),
-                    );
-                }
-                Endpoint::parse(&value).map_err(|e| e.with_origin(var))
-            }
-            _ => Ok(Endpoint::for_region(region)),
-        }
-    }
-
-    /// [`Endpoint::resolve`] reading the process environment. A value that is not valid
-    /// Unicode is refused, not ignored.
-    ///
-    /// # Errors
-    /// As [`Endpoint::resolve`].
-    pub fn resolve_from_env(region: &Region) -> Result<Self, InvalidInput> {
-        Endpoint::resolve(region, |name| {
-            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
-        })
     }
 
     /// `"https"` or `"http"`.
@@ -417,38 +376,5 @@ mod tests {
     fn insecure_http_needs_the_explicit_opt_in() {
         let e = Endpoint::parse_with("http://kms.lan:8080/x", HttpPolicy::AllowInsecure).unwrap();
         assert_eq!(e.to_string(), "http://kms.lan:8080/x");
-    }
-
-    #[test]
-    fn resolve_honours_the_override_through_the_lookup() {
-        let region = Region::new("cn-north-4").unwrap();
-        let e = Endpoint::resolve(&region, |_| None).unwrap();
-        assert_eq!(e.to_string(), "https://kms.cn-north-4.myhuaweicloud.com");
-
-        let mut asked = String::new();
-        let e = Endpoint::resolve(&region, |name| {
-            asked = name.to_owned();
-            Some("https://kms.private.example:9443".into())
-        })
-        .unwrap();
-        assert_eq!(asked, "HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4");
-        assert_eq!(e.authority(), "kms.private.example:9443");
-
-        assert_eq!(
-            Endpoint::resolve(&region, |_| Some(String::new())).unwrap(),
-            Endpoint::for_region(&region)
-        );
-
-        let err = Endpoint::resolve(&region, |_| Some("http://evil.example".into())).unwrap_err();
-        assert_eq!(err.origin(), Some("HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4"));
-        assert_eq!(err.problem(), &Problem::InsecureHttp);
-        assert!(
-            err.to_string()
-                .contains("HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4")
-        );
-
-        let err =
-            Endpoint::resolve(&region, |_| Some("https://a.com,https://b.com".into())).unwrap_err();
-        assert_eq!(err.problem(), &Problem::MultipleEndpoints);
     }
 }

@@ -138,8 +138,19 @@ pub enum Problem {
     InvalidPort(String),
     /// A segment of the endpoint's base path is not allowed.
     InvalidPathSegment(String),
-    /// A region override lists several endpoints, which this client does not rotate through.
-    MultipleEndpoints,
+    /// An endpoint is listed twice (after the host is folded to lower case and a default
+    /// port dropped).
+    DuplicateEndpoint(String),
+    /// A list names more endpoints than a client tries.
+    TooManyEndpoints {
+        /// The most allowed ([`MAX_ENDPOINTS`](crate::MAX_ENDPOINTS)).
+        max: usize,
+    },
+    /// An entry of a comma-separated list of endpoints is empty (`a,,b`, a trailing comma).
+    EmptyListEntry {
+        /// Which entry, counting from 1.
+        entry: usize,
+    },
     /// The time is before 1970 or after 9999 and cannot be written as `X-Sdk-Date`.
     TimeOutOfRange,
     /// A `%` that does not start an escape of two hex digits (`%ZZ`, `%4` at the end).
@@ -257,9 +268,18 @@ impl fmt::Display for InvalidInput {
                 f,
                 "base path segment {s:?} is not allowed; use ASCII letters, digits, '-', '_', '.', '~' (no empty, '.' or '..' segments)"
             ),
-            Problem::MultipleEndpoints => {
-                f.write_str("it lists several endpoints separated by ','; give exactly one")
-            }
+            Problem::DuplicateEndpoint(endpoint) => write!(
+                f,
+                "it lists {endpoint} twice; list each endpoint once, in the order to try them"
+            ),
+            Problem::TooManyEndpoints { max } => write!(
+                f,
+                "it lists more than {max} endpoints; list the few a client should try, in order"
+            ),
+            Problem::EmptyListEntry { entry } => write!(
+                f,
+                "entry {entry} of its comma-separated list is empty; remove the extra ','"
+            ),
             Problem::TimeOutOfRange => f.write_str(
                 "it is before 1970 or after 9999; check the system clock",
             ),

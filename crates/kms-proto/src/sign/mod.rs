@@ -223,8 +223,7 @@ mod tests {
     #[test]
     fn prepared_requests_sign_as_the_steps_do() {
         let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_334_400);
-        let endpoint =
-            crate::Endpoint::resolve(&crate::Region::new("cn-north-4").unwrap(), |_| None).unwrap();
+        let endpoint = crate::Endpoint::for_region(&crate::Region::new("cn-north-4").unwrap());
         let call = crate::ShowUserInstances::new(
             crate::ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc").unwrap(),
         );

@@ -25,6 +25,7 @@ mod wire;
 
 pub use refresh::Refresh;
 pub(crate) use refresh::unexpected;
+pub(crate) use setup::home;
 use setup::{
     Unusable, environment, iam_federation, iam_password, koocli, metadata, oidc_sts, pod_identity,
     profile_file,
@@ -135,6 +136,11 @@ pub struct FileRead {
 }
 
 impl FileRead {
+    /// `path`, to be read if it has at most `max_len` bytes.
+    pub(crate) fn new(path: PathBuf, max_len: u64) -> Self {
+        FileRead { path, max_len }
+    }
+
     /// The file.
     pub fn path(&self) -> &std::path::Path {
         &self.path

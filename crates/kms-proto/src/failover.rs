@@ -1,0 +1,223 @@
+//! Which of a region's endpoints a call goes to: the first one that is not cooling down
+//! after a failure to connect, in the configured order; the next one when a request could
+//! not be sent; the first again once it has cooled down.
+//!
+//! Only a failure where the request was not sent (the name did not resolve, the connection
+//! was refused or timed out, the TLS handshake failed) moves a call on: the service never
+//! saw it, so another endpoint may take it at once. An answer, whatever its status, and a
+//! failure after the request may have been sent keep the call where it is: the endpoint is
+//! reachable, and the retry policy decides, as for one endpoint.
+//!
+//! The official SDKs move to the next endpoint on DNS and certificate errors only, never
+//! come back to the first, and forget nothing between clients of one process only because
+//! their index is global. Here the state is the client's, shared by its calls, and every
+//! decision takes the monotonic time as a parameter.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long an endpoint that could not be reached is passed over. See [`EndpointHealth`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailoverPolicy {
+    cooldown: Duration,
+}
+
+impl Default for FailoverPolicy {
+    /// An endpoint that could not be reached is passed over for 30 s (the base ejection
+    /// time of Envoy's outlier detection), then one call tries it again.
+    fn default() -> Self {
+        FailoverPolicy {
+            cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+impl FailoverPolicy {
+    /// Sets how long an endpoint that could not be reached is passed over (default 30 s).
+    pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// How long an endpoint that could not be reached is passed over.
+    pub fn cooldown(&self) -> Duration {
+        self.cooldown
+    }
+}
+
+/// What the calls of one client know about its endpoints: which could not be reached, and
+/// until when they are passed over. Shared by reference between the calls (see
+/// [`Shared`](crate::call::Shared)).
+///
+/// * A call starts at the first endpoint, in the configured order, that is not cooling
+///   down: so later calls start at the one that last worked, and go back to an earlier one
+///   once it has cooled down.
+/// * An endpoint whose cooldown has ended is tried by one call (the next that comes to
+///   it); the others keep going where they went until that call's attempt tells.
+/// * When every endpoint is cooling down, a call starts at the one whose cooldown ends
+///   first.
+#[derive(Debug)]
+pub struct EndpointHealth {
+    policy: FailoverPolicy,
+    /// Per endpoint, until when it is passed over; `None`: no failure since it last worked.
+    cooling_until: Mutex<Box<[Option<Instant>]>>,
+}
+
+/// The endpoint a call goes to next, and whether it looks reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pick {
+    pub(crate) index: usize,
+    /// False when it is cooling down (every endpoint left to try is).
+    pub(crate) reachable: bool,
+}
+
+impl EndpointHealth {
+    /// The health of `endpoints` endpoints, all reachable as far as anyone knows.
+    pub fn new(endpoints: usize, policy: FailoverPolicy) -> Self {
+        EndpointHealth {
+            policy,
+            cooling_until: Mutex::new(vec![None; endpoints].into_boxed_slice()),
+        }
+    }
+
+    /// The policy it follows.
+    pub fn policy(&self) -> FailoverPolicy {
+        self.policy
+    }
+
+    fn state(&self) -> MutexGuard<'_, Box<[Option<Instant>]>> {
+        // The state is a list of times, whole after any write: a panic elsewhere while the
+        // lock was held cannot leave it half-written.
+        self.cooling_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether endpoint `index` is passed over at `now` (it could not be reached, and its
+    /// cooldown has not ended).
+    pub fn is_cooling_down(&self, index: usize, now: Instant) -> bool {
+        self.state()
+            .get(index)
+            .copied()
+            .flatten()
+            .is_some_and(|until| until > now)
+    }
+
+    /// The endpoint to go to at `now`, among those not in `skip` (a bit per endpoint):
+    /// the first reachable one in order (an endpoint whose cooldown has ended counts, and
+    /// is held for this call's try), else the one whose cooldown ends first; `None` when
+    /// `skip` holds them all.
+    pub(crate) fn pick(&self, skip: u32, now: Instant) -> Option<Pick> {
+        let mut state = self.state();
+        let candidates = || {
+            state
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| skip & bit(*index) == 0)
+        };
+        let first = candidates()
+            .find(|(_, until)| until.is_none_or(|until| until <= now))
+            .map(|(index, until)| (index, until.is_some()));
+        if let Some((index, was_failing)) = first {
+            if was_failing && let Some(slot) = state.get_mut(index) {
+                // One call tries it again; the others pass it over until that call's
+                // attempt tells (an answer clears this, a failure sets a new cooldown).
+                *slot = Some(now + self.policy.cooldown);
+            }
+            return Some(Pick {
+                index,
+                reachable: true,
+            });
+        }
+        candidates()
+            .min_by_key(|(_, until)| *until)
+            .map(|(index, _)| Pick {
+                index,
+                reachable: false,
+            })
+    }
+
+    /// Endpoint `index` could not be reached at `now`: pass it over for the cooldown.
+    pub(crate) fn failed(&self, index: usize, now: Instant) {
+        if let Some(slot) = self.state().get_mut(index) {
+            *slot = Some(now + self.policy.cooldown);
+        }
+    }
+
+    /// Endpoint `index` was reached (it answered, or took the request).
+    pub(crate) fn reached(&self, index: usize) {
+        let mut state = self.state();
+        if let Some(slot) = state.get_mut(index)
+            && slot.is_some()
+        {
+            *slot = None;
+        }
+    }
+}
+
+/// The bit of endpoint `index` in a set of at most [`MAX_ENDPOINTS`](crate::MAX_ENDPOINTS).
+pub(crate) fn bit(index: usize) -> u32 {
+    1u32.checked_shl(u32::try_from(index).unwrap_or(u32::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const COOL: Duration = Duration::from_secs(30);
+
+    fn health(n: usize) -> EndpointHealth {
+        EndpointHealth::new(n, FailoverPolicy::default().with_cooldown(COOL))
+    }
+
+    fn pick(index: usize, reachable: bool) -> Option<Pick> {
+        Some(Pick { index, reachable })
+    }
+
+    #[test]
+    fn calls_start_at_the_first_reachable_endpoint_and_come_back_after_the_cooldown() {
+        let t0 = Instant::now();
+        let h = health(3);
+        assert_eq!(h.pick(0, t0), pick(0, true));
+        h.failed(0, t0);
+        h.failed(1, t0);
+        // Later calls start at the third, which worked...
+        assert_eq!(h.pick(0, t0 + Duration::from_secs(1)), pick(2, true));
+        assert!(h.is_cooling_down(0, t0 + Duration::from_secs(29)));
+        // ...until the first has cooled down: one call tries it, the others stay away
+        // until that try tells.
+        let later = t0 + COOL;
+        assert_eq!(h.pick(0, later), pick(0, true));
+        assert_eq!(h.pick(0, later), pick(1, true));
+        assert_eq!(h.pick(0, later), pick(2, true));
+        h.reached(0);
+        assert_eq!(h.pick(0, later), pick(0, true));
+    }
+
+    #[test]
+    fn within_a_call_tried_endpoints_are_skipped_and_cooling_ones_come_last() {
+        let t0 = Instant::now();
+        let h = health(3);
+        h.failed(0, t0);
+        assert_eq!(h.pick(bit(0), t0), pick(1, true));
+        h.failed(1, t0 + Duration::from_secs(1));
+        h.failed(2, t0 + Duration::from_secs(2));
+        // All cooling: the one whose cooldown ends first, not marked reachable.
+        assert_eq!(h.pick(0, t0 + Duration::from_secs(3)), pick(0, false));
+        assert_eq!(h.pick(bit(0), t0 + Duration::from_secs(3)), pick(1, false));
+        assert_eq!(h.pick(bit(0) | bit(1) | bit(2), t0), None);
+    }
+
+    #[test]
+    fn one_endpoint_is_always_the_one() {
+        let t0 = Instant::now();
+        let h = health(1);
+        h.failed(0, t0);
+        assert_eq!(h.pick(0, t0), pick(0, false));
+        assert_eq!(h.pick(bit(0), t0), None);
+        assert_eq!(bit(40), 0);
+    }
+}
