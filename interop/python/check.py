@@ -30,6 +30,21 @@ and `iam-password` with HUAWEICLOUD_SDK_IAM_USER/_DOMAIN/_PASSWORD_FILE: POST /v
 then X-Auth-Token), exits 7 for several projects and 6 for a wrong id token (naming the
 source, the 401 and IAM's X-IAM-Trace-Id), and never prints a secret, even with -vv.
 
+Several endpoints for a region (issue 16), against the plain AK/SK emulator behind a
+recording proxy, with the first endpoint a loopback port that refuses connections (or, for
+the SDK, a listener that fails the TLS handshake): given by HUAWEICLOUD_SDK_REGION_KMS_<REGION>
+(comma-separated) or by a regions file (HUAWEICLOUD_SDK_REGIONS_FILE). The SDK, in a child
+process of its own (`check.py --sdk-region-probe`: it reads the regions file once per
+process), with a client built for the region: it does NOT move on after a refused
+connection (a plain ConnectionException, on every call), moves on after a TLS failure and
+stays on the endpoint that answered, raises a ConnectionException joining every failure when
+all fail (the next call starting from the first again), takes the variable before the file,
+and ignores a file entry whose key is misspelt (`endpiont`), leaving the region its public
+endpoint. `kms count --region cn-north-4` (both transports) moves on after the refused
+connection and counts, takes the variable before the file, and refuses the misspelt file
+(exit 2, naming the line) before sending anything. The section "several endpoints" below
+says where in the SDK's code each of these is decided.
+
 Input (environment variables, all required unless said otherwise):
   INTEROP_PROJECT_ID      project id configured in every emulator (32 hex chars)
   INTEROP_COUNT           instance count configured for that project
@@ -68,9 +83,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
@@ -1278,6 +1295,403 @@ def ours_wrong_id_token(name, env, kms_bin, transport, workdir, kind):
                        info=ours_outcome_safe(run, exchanges, env).replace(wrong, redacted(wrong)))
 
 
+# ===================================================================== several endpoints
+#
+# Endpoint failover (issue 16). The official SDKs take several endpoints for a region: a
+# comma-separated HUAWEICLOUD_SDK_REGION_KMS_<REGION>, or a regions file
+# (HUAWEICLOUD_SDK_REGIONS_FILE, else ~/.huaweicloud/regions.yaml,
+# `{KMS: [{id: <region>, endpoint: <url> | endpoints: [<url>, ...]}]}`), the variable
+# checked first. What the Python SDK (huaweicloudsdkcore 3.1.219) does with them, read from
+# its code and asserted below:
+#
+# - region/provider.py:59-77 (EnvRegionProvider) splits the variable on ",", nothing
+#   trimmed; region/cache.py:123-161 (ProfileRegionCache, a process-wide singleton) reads
+#   the file ONCE per process, at first use, takes `endpoints` then appends `endpoint`,
+#   and skips silently an entry without `id` or with neither key: a misspelt key
+#   (`endpiont`) leaves the region to KmsRegion's built-in table, the public endpoint.
+# - client.py:168-178 (ClientBuilder.build) appends the region's endpoints to any given
+#   with with_endpoints, and prefixes https:// to those without a scheme.
+# - client.py:446-465 (Client.do_http_request, synchronous calls only) moves to the next
+#   endpoint on HostUnreachableException and SslHandShakeException only (line 454).
+#   exceptions/exception_handler.py:100-118 (process_connection_error) raises the first
+#   for a NewConnectionError whose text holds "getaddrinfo failed" or "Name or service not
+#   known" (a name that does not resolve; not "Temporary failure in name resolution"),
+#   the second for an SSLError; anything else, a refused connection and a connect timeout
+#   included, is a plain ConnectionException, raised at once on the same endpoint: no
+#   failover, on this call or the next.
+# - The index of the endpoint in use lives on the client (Client._endpoint_index, advanced
+#   at client.py:456-458 under a lock shared by the client's calls), so a client that moved
+#   on stays on the new endpoint for its later calls; it goes back to the first only when
+#   the last one fails too (client.py:459-460), and that call then raises a
+#   ConnectionException joining the failures' messages with "; " (client.py:464-465), or,
+#   when the last endpoint was the one it started from, the failure itself (462-463). It
+#   never tries the endpoints before the one it started from.
+# - Asynchronous calls (client.py:438-444) never fail over.
+
+FAILOVER_REGION = "cn-north-4"   # the region the brief names; in the SDK's table
+PUBLIC_KMS_ENDPOINT = "https://kms.cn-north-4.myhuaweicloud.com"  # KmsRegion.CN_NORTH_4
+# For our typo check: a well-formed region in no table, so that a `kms` that ignored the
+# regions file would resolve kms.<region>.myhuaweicloud.com (no such host) and never reach
+# the real service.
+TYPO_REGION = "ap-interop-9"
+SDK_PROBE_FLAG = "--sdk-region-probe"
+
+
+class RefusingPort:
+    """A loopback port that refuses connections: a socket bound and never listening (the
+    kernel answers a SYN with RST, ECONNREFUSED), held for the block so that nothing else
+    takes the port meanwhile."""
+
+    def __enter__(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.url = "http://127.0.0.1:%d" % self._sock.getsockname()[1]
+        return self
+
+    def __exit__(self, *exc):
+        self._sock.close()
+
+
+class NotTls:
+    """A loopback listener that answers the first bytes of every connection with a plain
+    HTTP 400 and closes it: to a TLS client, a failed handshake (WRONG_VERSION_NUMBER).
+    `connections` counts the connections made to it; `url` is its https:// URL."""
+
+    def __enter__(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._sock.settimeout(0.2)
+        self.url = "https://127.0.0.1:%d" % self._sock.getsockname()[1]
+        self._lock = threading.Lock()
+        self._connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def connections(self):
+        with self._lock:
+            return self._connections
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._connections += 1
+            with conn:
+                conn.settimeout(5)
+                try:
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                                 b"Connection: close\r\n\r\n")
+                except OSError:
+                    pass
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+
+def regions_yaml(region, endpoints):
+    """A regions file's lines: the region's KMS endpoints as an `endpoints` list."""
+    return (["# the interop checks' regions file (HUAWEICLOUD_SDK_REGIONS_FILE)", "KMS:",
+             "  - id: %s" % region, "    endpoints:"]
+            + ["      - %s" % e for e in endpoints])
+
+
+# The typo the file parser must refuse, on line TYPO_LINE of the file.
+TYPO_KEY = "endpiont"
+TYPO_LINE = 4
+
+
+def typo_yaml(region, endpoint):
+    return ["# the interop checks' regions file, with a misspelt key", "KMS:",
+            "  - id: %s" % region, "    %s: %s" % (TYPO_KEY, endpoint)]
+
+
+def write_lines(workdir, name, lines):
+    path = os.path.join(workdir, "%s-%d.yaml" % (name, len(os.listdir(workdir))))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def endpoint_settings(workdir, via, region, endpoints):
+    """The environment that gives `region` these KMS endpoints: `via` "env" (the variable,
+    comma-separated) or "file" (a regions file named by HUAWEICLOUD_SDK_REGIONS_FILE)."""
+    if via == "env":
+        return {region_env_name(region): ",".join(endpoints)}
+    path = write_lines(workdir, "regions", regions_yaml(region, endpoints))
+    return {"HUAWEICLOUD_SDK_REGIONS_FILE": path}
+
+
+# ------------------------------------------------------------------ the official SDK
+
+def sdk_region_probe(region, calls):
+    """Child-process mode (`check.py --sdk-region-probe REGION CALLS`): a KmsClient for
+    `region` built as an application builds one (`.with_region(KmsRegion.value_of(region))`,
+    AK/SK and project id from INTEROP_PROBE_AK, _SK, _PROJECT_ID), in a process of its own
+    because the SDK reads the regions file once per process; makes CALLS calls on that one
+    client and prints one JSON line: the region's endpoints, and each call's count or
+    exception (type and message)."""
+    out = {"endpoints": None, "calls": []}
+    try:
+        kms_region = KmsRegion.value_of(region)
+    except KeyError as e:
+        out["error"] = "KeyError: %s" % e
+        print(json.dumps(out), flush=True)
+        return 0
+    out["endpoints"] = list(kms_region.endpoints)
+    if calls:
+        config = HttpConfig.get_default_config()
+        config.retry_times = 0
+        config.timeout = (5, 15)
+        creds = BasicCredentials(os.environ["INTEROP_PROBE_AK"], os.environ["INTEROP_PROBE_SK"],
+                                 os.environ["INTEROP_PROBE_PROJECT_ID"])
+        client = (KmsClient.new_builder().with_http_config(config).with_credentials(creds)
+                  .with_region(kms_region).build())
+        try:
+            for _ in range(calls):
+                try:
+                    resp = client.show_user_instances(ShowUserInstancesRequest())
+                    out["calls"].append({"count": resp.instance_num})
+                except SdkException as e:
+                    out["calls"].append({"exception": type(e).__name__,
+                                         "message": getattr(e, "error_msg", None) or str(e)})
+        finally:
+            client.close()
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+def sdk_probe(env, workdir, region, calls, values):
+    """Runs the probe with exactly these Huawei Cloud variables (every other HUAWEICLOUD_*
+    or HC_CONTAINER_* removed) and an empty HOME (no ~/.huaweicloud/regions.yaml). Returns
+    (the probe's document or None, why not or None)."""
+    child = {k: v for k, v in os.environ.items()
+             if not k.startswith(("HUAWEICLOUD_", "HC_CONTAINER_"))}
+    home = os.path.join(workdir, "sdk-home")
+    os.makedirs(home, exist_ok=True)
+    child.update(HOME=home, INTEROP_PROBE_AK=env["INTEROP_AK"], INTEROP_PROBE_SK=env["INTEROP_SK"],
+                 INTEROP_PROBE_PROJECT_ID=env["INTEROP_PROJECT_ID"], **values)
+    run = subprocess.run([sys.executable, os.path.abspath(__file__), SDK_PROBE_FLAG, region,
+                          str(calls)], env=child, capture_output=True, text=True, timeout=180)
+    lines = run.stdout.strip().splitlines()
+    doc = json_or_none(lines[-1]) if run.returncode == 0 and lines else None
+    if not isinstance(doc, dict):
+        return None, "the SDK probe failed: exit %d, stdout %r, stderr %r" % (
+            run.returncode, run.stdout[-300:], run.stderr[-800:])
+    if "error" in doc:
+        return None, "KmsRegion.value_of(%r) failed: %s" % (region, doc["error"])
+    return doc, None
+
+
+def probe_calls(doc):
+    return "; ".join("call %d: %s" % (i, "instance_num=%r" % c["count"] if "count" in c
+                                      else "%s(%s)" % (c["exception"], c["message"][:300]))
+                     for i, c in enumerate(doc["calls"], 1)) or "no calls"
+
+
+def expect_endpoints(doc, endpoints, how):
+    if doc["endpoints"] != endpoints:
+        return "KmsRegion.value_of gave endpoints %r, expected %r from %s" % (
+            doc["endpoints"], endpoints, how)
+    return None
+
+
+def sdk_failover_refused(name, env, workdir, via):
+    """The first endpoint refuses the connection: the SDK raises ConnectionException and
+    stays on it, on this call and the next; the second endpoint is never asked. (A
+    finding: the SDK fails over on DNS and TLS failures only.)"""
+    with RecordingProxy(env["INTEROP_URL"]) as proxy, RefusingPort() as refusing:
+        endpoints = [refusing.url, proxy.url]
+        doc, why = sdk_probe(env, workdir, FAILOVER_REGION, 2,
+                             endpoint_settings(workdir, via, FAILOVER_REGION, endpoints))
+        exchanges = proxy.exchanges
+    why = why or expect_endpoints(doc, endpoints, via)
+    if why is None:
+        for i, c in enumerate(doc["calls"], 1):
+            if "count" in c:
+                why = ("call %d counted through the second endpoint: the SDK now fails over on a "
+                       "refused connection (update this finding): %s" % (i, probe_calls(doc)))
+            elif c["exception"] != "ConnectionException" or "refused" not in c["message"]:
+                why = "expected a plain ConnectionException naming the refused connection, got %s" % (
+                    probe_calls(doc))
+            if why:
+                break
+    if why is None and len(doc["calls"]) != 2:
+        why = "expected 2 calls, got %s" % probe_calls(doc)
+    if why is None and exchanges:
+        why = "the second endpoint was asked %d times; expected never" % len(exchanges)
+    return report_wire(name, why, exchanges,
+                       info="no failover on a refused connection: " + probe_calls(doc) if doc else None)
+
+
+def sdk_failover_tls(name, env, workdir, via):
+    """The first endpoint fails the TLS handshake: the SDK moves to the second and counts,
+    and the client's next call goes to the second endpoint directly (it remembers)."""
+    with RecordingProxy(env["INTEROP_URL"]) as proxy, NotTls() as bad:
+        endpoints = [bad.url, proxy.url]
+        doc, why = sdk_probe(env, workdir, FAILOVER_REGION, 2,
+                             endpoint_settings(workdir, via, FAILOVER_REGION, endpoints))
+        exchanges = proxy.exchanges
+        tries = bad.connections
+    want = int(env["INTEROP_COUNT"])
+    why = why or expect_endpoints(doc, endpoints, via)
+    if why is None and [c.get("count") for c in doc["calls"]] != [want, want]:
+        why = "expected instance_num=%d on both calls, got %s" % (want, probe_calls(doc))
+    why = why or expect_sequence(exchanges, env["INTEROP_PROJECT_ID"],
+                                 [("GET kms", 200), ("GET kms", 200)])
+    if why is None and tries != 1:
+        why = ("the failing endpoint had %d connections; expected 1 (the second call should start "
+               "from the endpoint that answered)" % tries)
+    return report_wire(name, why, exchanges,
+                       info="TLS failure: moved on, stayed there (%d handshake(s) to the first)" % tries)
+
+
+def sdk_failover_all_fail(name, env, workdir):
+    """Both endpoints fail the TLS handshake: the call raises a ConnectionException joining
+    both failures, and the next call starts from the first endpoint again."""
+    with NotTls() as first, NotTls() as second:
+        endpoints = [first.url, second.url]
+        doc, why = sdk_probe(env, workdir, FAILOVER_REGION, 2,
+                             endpoint_settings(workdir, "env", FAILOVER_REGION, endpoints))
+        tries = (first.connections, second.connections)
+    why = why or expect_endpoints(doc, endpoints, "env")
+    if why is None:
+        for c in doc["calls"]:
+            if c.get("exception") != "ConnectionException" or "; " not in c.get("message", ""):
+                why = ("expected each call to raise a ConnectionException joining both failures "
+                       "with '; ', got %s" % probe_calls(doc))
+                break
+    if why is None and tries != (2, 2):
+        why = ("expected 2 handshakes on each endpoint (each call from the first), got %d and %d"
+               % tries)
+    return report_wire(name, why, [], info="both failed: %s; handshakes %d and %d" % (
+        (probe_calls(doc) if doc else "no document",) + tries))
+
+
+def sdk_env_before_file(name, env, workdir):
+    """The variable gives the emulator, the file a refusing port: the variable wins."""
+    with RecordingProxy(env["INTEROP_URL"]) as proxy, RefusingPort() as refusing:
+        values = endpoint_settings(workdir, "env", FAILOVER_REGION, [proxy.url])
+        values.update(endpoint_settings(workdir, "file", FAILOVER_REGION, [refusing.url]))
+        doc, why = sdk_probe(env, workdir, FAILOVER_REGION, 1, values)
+        exchanges = proxy.exchanges
+    want = int(env["INTEROP_COUNT"])
+    why = why or expect_endpoints(doc, [proxy.url], "the variable, before the file")
+    if why is None and [c.get("count") for c in doc["calls"]] != [want]:
+        why = "expected instance_num=%d, got %s" % (want, probe_calls(doc))
+    why = why or expect_sequence(exchanges, env["INTEROP_PROJECT_ID"], [("GET kms", 200)])
+    return report_wire(name, why, exchanges)
+
+
+def sdk_regions_file_typo(name, env, workdir):
+    """A regions file whose entry misspells `endpoint`: the SDK ignores the entry without a
+    word, and the region gets its public endpoint from the SDK's table. (A finding: a typo
+    sends the calls to the real service. No call is made here.)"""
+    with RefusingPort() as refusing:
+        path = write_lines(workdir, "regions-typo", typo_yaml(FAILOVER_REGION, refusing.url))
+        doc, why = sdk_probe(env, workdir, FAILOVER_REGION, 0,
+                             {"HUAWEICLOUD_SDK_REGIONS_FILE": path})
+    why = why or expect_endpoints(doc, [PUBLIC_KMS_ENDPOINT],
+                                  "the SDK's table (the misspelt entry ignored)")
+    return report_wire(name, why, [], info="`%s:` ignored, region endpoints %r" % (
+        TYPO_KEY, doc["endpoints"]) if doc else None)
+
+
+# ------------------------------------------------------------------ our client (kms CLI)
+
+def ours_region_args(env, transport, region, retries=None):
+    """`kms count --region R` with the project id and static credentials (`--credentials
+    env`): no IAM call, KMS at the region's endpoints. The default retries unless `retries`
+    is given (moving to the next endpoint may count as a retry of ours)."""
+    args = ["--region", region, "--credentials", "env", "--project-id", env["INTEROP_PROJECT_ID"],
+            "--transport", transport, "--timeout", "5", "-v"]
+    if retries is not None:
+        args += ["--retries", str(retries)]
+    return args
+
+
+def ours_region_env(env, workdir, values):
+    return ours_env(workdir, HUAWEICLOUD_SDK_AK=env["INTEROP_AK"], HUAWEICLOUD_SDK_SK=env["INTEROP_SK"],
+                    **values)
+
+
+def regions_hint(run, via):
+    """Why a `kms` run may have failed a several-endpoints check, when its stderr says."""
+    if re.search(r"several endpoints", run.stderr, re.I):
+        return " (this kms does not take several endpoints for a region yet)"
+    if via == "file" and re.search(r"kms\.[a-z0-9-]+\.myhuaweicloud\.com", run.stderr):
+        return " (this kms did not use the regions file: it went to the region's public endpoint)"
+    return ""
+
+
+def run_kms_region(kms_bin, env, transport, region, run_env, retries=None):
+    return run_kms(kms_bin, ours_region_args(env, transport, region, retries), run_env)
+
+
+def ours_failover_refused(name, env, kms_bin, transport, workdir, via):
+    """The first endpoint refuses the connection: `kms` moves to the second and counts."""
+    with RecordingProxy(env["INTEROP_URL"]) as proxy, RefusingPort() as refusing:
+        values = endpoint_settings(workdir, via, FAILOVER_REGION, [refusing.url, proxy.url])
+        run = run_kms_region(kms_bin, env, transport, FAILOVER_REGION,
+                             ours_region_env(env, workdir, values))
+        exchanges = proxy.exchanges
+    why = expect_ours_count(env, run)
+    if why:
+        why += regions_hint(run, via)
+    why = (why or expect_sequence(exchanges, env["INTEROP_PROJECT_ID"], [("GET kms", 200)])
+           or secrets_printed(run, exchanges, env))
+    return report_wire(name, why, exchanges,
+                       info=None if why is None else ours_outcome_safe(run, exchanges, env))
+
+
+def ours_env_before_file(name, env, kms_bin, transport, workdir):
+    """The variable gives the emulator, the regions file a refusing port: the variable wins."""
+    with RecordingProxy(env["INTEROP_URL"]) as proxy, RefusingPort() as refusing:
+        values = endpoint_settings(workdir, "env", FAILOVER_REGION, [proxy.url])
+        values.update(endpoint_settings(workdir, "file", FAILOVER_REGION, [refusing.url]))
+        run = run_kms_region(kms_bin, env, transport, FAILOVER_REGION,
+                             ours_region_env(env, workdir, values))
+        exchanges = proxy.exchanges
+    why = (expect_ours_count(env, run)
+           or expect_sequence(exchanges, env["INTEROP_PROJECT_ID"], [("GET kms", 200)])
+           or secrets_printed(run, exchanges, env))
+    return report_wire(name, why, exchanges,
+                       info=None if why is None else ours_outcome_safe(run, exchanges, env))
+
+
+def ours_regions_file_typo(name, env, kms_bin, transport, workdir):
+    """A regions file whose entry misspells `endpoint` (line TYPO_LINE): exit 2 before
+    anything is sent, a message naming the line (and the file or the key)."""
+    with RecordingProxy(env["INTEROP_URL"]) as proxy:
+        path = write_lines(workdir, "regions-typo", typo_yaml(TYPO_REGION, proxy.url))
+        run = run_kms_region(kms_bin, env, transport, TYPO_REGION,
+                             ours_region_env(env, workdir, {"HUAWEICLOUD_SDK_REGIONS_FILE": path}),
+                             retries=0)
+        exchanges = proxy.exchanges
+    why = None
+    if exchanges:
+        why = "expected nothing sent, got [%s]" % wire_summary(exchanges, env["INTEROP_PROJECT_ID"])
+    elif run.returncode != 2:
+        why = "expected exit 2 (configuration), got %s%s" % (ours_outcome(run), regions_hint(run, "file"))
+    elif not re.search(r"\bline %d\b|:%d(:|\b)" % (TYPO_LINE, TYPO_LINE), run.stderr):
+        why = "expected the message to name line %d, got %s" % (TYPO_LINE, ours_outcome(run))
+    elif path not in run.stderr and TYPO_KEY not in run.stderr:
+        why = "expected the message to name the file or the key %r, got %s" % (TYPO_KEY, ours_outcome(run))
+    why = why or secrets_printed(run, exchanges, env)
+    return report_wire(name, why, exchanges, info=ours_outcome_safe(run, exchanges, env))
+
+
 def ours_scenario(name, kms_bin, run, source=None):
     """Runs an our-client scenario. `kms count --credentials` has shipped, so a binary
     without it is a regression: FAIL, not SKIP (SKIP only when no binary was given); so is
@@ -1380,6 +1794,38 @@ def main():
             name = "ours-%s-%s" % (transport, suffix)
             scenarios.append((name, lambda name=name, t=transport, fn=fn, source=source: ours_scenario(
                 name, kms_bin, lambda: fn(name, t), source)))
+    # Several endpoints for a region (issue 16): the official SDK's failover, and ours.
+    scenarios += [
+        ("sdk-endpoints-env-refused-no-failover", lambda: sdk_failover_refused(
+            "sdk-endpoints-env-refused-no-failover", env, workdir, "env")),
+        ("sdk-endpoints-file-refused-no-failover", lambda: sdk_failover_refused(
+            "sdk-endpoints-file-refused-no-failover", env, workdir, "file")),
+        ("sdk-endpoints-env-tls-failure-fails-over", lambda: sdk_failover_tls(
+            "sdk-endpoints-env-tls-failure-fails-over", env, workdir, "env")),
+        ("sdk-endpoints-file-tls-failure-fails-over", lambda: sdk_failover_tls(
+            "sdk-endpoints-file-tls-failure-fails-over", env, workdir, "file")),
+        ("sdk-endpoints-all-failing-back-to-first", lambda: sdk_failover_all_fail(
+            "sdk-endpoints-all-failing-back-to-first", env, workdir)),
+        ("sdk-endpoints-env-before-file", lambda: sdk_env_before_file(
+            "sdk-endpoints-env-before-file", env, workdir)),
+        ("sdk-regions-file-typo-ignored", lambda: sdk_regions_file_typo(
+            "sdk-regions-file-typo-ignored", env, workdir)),
+    ]
+    for transport in ("ureq", "hyper"):
+        ours = [
+            ("endpoints-env-refused-fails-over",
+             lambda n, t: ours_failover_refused(n, env, kms_bin, t, workdir, "env")),
+            ("endpoints-file-refused-fails-over",
+             lambda n, t: ours_failover_refused(n, env, kms_bin, t, workdir, "file")),
+            ("endpoints-env-before-file",
+             lambda n, t: ours_env_before_file(n, env, kms_bin, t, workdir)),
+            ("regions-file-typo-exit-2",
+             lambda n, t: ours_regions_file_typo(n, env, kms_bin, t, workdir)),
+        ]
+        for suffix, fn in ours:
+            name = "ours-%s-%s" % (transport, suffix)
+            scenarios.append((name, lambda name=name, t=transport, fn=fn: ours_scenario(
+                name, kms_bin, lambda: fn(name, t), "env")))
     failed = 0
     try:
         for name, run in scenarios:
@@ -1396,4 +1842,6 @@ def main():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == SDK_PROBE_FLAG:
+        sys.exit(sdk_region_probe(sys.argv[2], int(sys.argv[3])))
     sys.exit(main())

@@ -11,7 +11,9 @@
 # Otherwise builds kms-mock and kms, starts four emulators (plain AK/SK; temporary AK with a
 # security token; ECS metadata and CCE pod identity issuing temporary credentials; IAM and
 # STS with --iam: projects by region, OIDC federation, assume-with-oidc, password tokens),
-# runs check.py against them, and ends with "interop: N passed, M failed" (", K skipped" when our
+# runs check.py against them (also several endpoints for a region, through
+# HUAWEICLOUD_SDK_REGION_KMS_<REGION> and a regions file, for the SDK and for `kms`, against the
+# plain AK/SK emulator), and ends with "interop: N passed, M failed" (", K skipped" when our
 # CLI's scenarios could not run: a `kms count` without --credentials).
 #
 # Environment (optional):

@@ -69,8 +69,10 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub lockout_seconds: u64,
 
-    /// Throttle each credential to N requests per SECONDS (429 APIG.0308 beyond).
-    #[arg(long, value_name = "N/SECONDS", value_parser = parse_throttle)]
+    /// Throttle each credential to N requests in any SECONDS (429 APIG.0308 with
+    /// Retry-After beyond), or `kms`: as the service does, 20 requests per second
+    /// (--throttle 20/1). Default: no throttling.
+    #[arg(long, value_name = "N/SECONDS|kms", value_parser = parse_throttle)]
     pub throttle: Option<(u32, u64)>,
 
     /// Hold at most N connections open at once; further ones wait in the listen backlog.
@@ -447,10 +449,15 @@ fn parse_token(text: &str) -> Result<(String, String), String> {
     Ok((token.to_owned(), project.to_owned()))
 }
 
+/// `N/SECONDS`, or `kms` (any case) for [`Throttle::KMS`](crate::Throttle::KMS).
 fn parse_throttle(text: &str) -> Result<(u32, u64), String> {
+    if text.eq_ignore_ascii_case("kms") {
+        let kms = crate::Throttle::KMS;
+        return Ok((kms.limit, kms.per.as_secs()));
+    }
     let (n, secs) = text
         .split_once('/')
-        .ok_or_else(|| format!("{text:?} is not N/SECONDS"))?;
+        .ok_or_else(|| format!("{text:?} is not N/SECONDS or kms"))?;
     let n = n
         .parse::<u32>()
         .map_err(|_| format!("{n:?} is not a number of requests"))?;
@@ -493,4 +500,31 @@ fn parse_algorithms(text: &str) -> Result<SigningAlgorithms, String> {
         })
         .collect::<Result<_, _>>()
         .map(SigningAlgorithms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_kms_is_the_services_limit_and_n_per_seconds_still_parses() {
+        let kms = crate::Throttle::KMS;
+        assert_eq!(parse_throttle("kms"), Ok((20, 1)));
+        assert_eq!(parse_throttle("KMS"), Ok((kms.limit, kms.per.as_secs())));
+        assert_eq!(parse_throttle("20/1"), parse_throttle("kms"));
+        assert_eq!(parse_throttle("5/60"), Ok((5, 60)));
+        let refused = parse_throttle("kms2").unwrap_err();
+        assert!(refused.contains("N/SECONDS or kms"), "{refused}");
+    }
+
+    #[test]
+    fn throttle_kms_configures_the_same_as_with_kms_throttle() {
+        let args = Args::try_parse_from(["kms-mock", "--throttle", "kms"]).unwrap();
+        assert_eq!(
+            format!("{:?}", args.config()),
+            format!("{:?}", MockConfig::new().with_kms_throttle())
+        );
+        let args = Args::try_parse_from(["kms-mock"]).unwrap();
+        assert_eq!(args.config().throttle, None, "no throttling unless asked");
+    }
 }

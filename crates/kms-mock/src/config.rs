@@ -311,12 +311,41 @@ impl MockConfig {
     }
 
     /// Throttles each credential to `limit` requests per `per` (429 `APIG.0308` with
-    /// `Retry-After` beyond it). Default: no throttling. Each credential's window starts
-    /// with its first request and is measured by the emulator's clock
-    /// ([`with_clock`](Self::with_clock)).
+    /// `Retry-After` beyond it). Default: no throttling.
+    ///
+    /// A request is admitted when fewer than `limit` requests of its credential (AK or
+    /// token) were admitted in the `per` before it, by the emulator's clock
+    /// ([`with_clock`](Self::with_clock)): a sliding window, so no span of `per` ever holds
+    /// more than `limit` admitted requests, even across what a fixed window would take as
+    /// its edge. A refused request is not counted; its `Retry-After` is the whole seconds,
+    /// rounded up, until the oldest admission leaves the window, after which a request is
+    /// admitted again. For the service's own limit, see
+    /// [`with_kms_throttle`](Self::with_kms_throttle).
+    ///
+    /// The emulator keeps the time of each admission for `per`, at most `limit` of them per
+    /// credential: mind the memory of a large `limit` with a long `per` under heavy load.
     pub fn with_throttle(mut self, limit: u32, per: Duration) -> Self {
         self.throttle = Some(Throttle { limit, per });
         self
+    }
+
+    /// Throttles each credential as KMS throttles a user: 20 requests per second
+    /// ([`Throttle::KMS`]), the limit the Data Encryption Workshop (DEW) API guide gives
+    /// ("KMS allows each user about 20 requests per second"). Beyond it the emulator answers
+    /// as the API gateway does: 429, the flat error `APIG.0308` ("The throttling threshold
+    /// has been reached: policy user over ratelimit,limit:20,time:1 second") and
+    /// `Retry-After: 1`. The same as `with_throttle(20, Duration::from_secs(1))`, and
+    /// `kms-mock --throttle kms`. Default: no throttling (the emulator throttles only when
+    /// asked).
+    ///
+    /// Where it differs from the service: the service counts per user, all of a user's
+    /// access keys and tokens together, where the emulator counts each credential (each AK,
+    /// each IAM token, each set of issued temporary credentials) on its own; and the
+    /// gateway's counting method is not published, where the emulator's is exact, at most
+    /// 20 admitted in any second (see [`with_throttle`](Self::with_throttle)). A client that
+    /// stays under this limit here is under the documented one.
+    pub fn with_kms_throttle(self) -> Self {
+        self.with_throttle(Throttle::KMS.limit, Throttle::KMS.per)
     }
 
     /// Replaces the emulator's clock (default: [`SystemTime::now`]), the one clock of every

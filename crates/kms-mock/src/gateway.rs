@@ -1,5 +1,5 @@
 //! The API gateway's protections and the one clock they run on: an access key locked after
-//! failed signatures in a row, and a fixed-window throttle per credential.
+//! failed signatures in a row, and a sliding-window throttle per credential.
 //!
 //! Every decision takes its `now` from [`Gateway::now`], the emulator's clock
 //! ([`MockConfig::with_clock`](crate::MockConfig::with_clock), the system clock by
@@ -8,15 +8,27 @@
 //! the request is recorded at. A test that moves the clock moves all of them together, and
 //! never has to sleep for a window to pass.
 //!
+//! # The throttle's window
+//! A [`Throttle`] of `limit` per `per` admits a request when fewer than `limit` requests of
+//! the same credential were admitted in the `per` before it (a sliding window, kept as the
+//! times of those admissions), so no span of `per` ever holds more than `limit` admitted
+//! requests. A fixed window (a count reset every `per`) would admit `2 * limit` within a
+//! moment across a window's edge: 40 in a few milliseconds for KMS's 20 per second, which
+//! a limit of 20 per second is not meant to allow. Refused requests are not counted, so a client that keeps
+//! retrying is admitted as soon as the oldest admission leaves the window, which is what
+//! `Retry-After` says.
+//!
 //! # A clock that goes backwards
 //! Windows are measured as the time elapsed since they began, and a negative elapsed time
 //! (the clock now reads earlier than when the window began) counts as zero. So a step back
 //! never ends a lockout or a throttle window early: it lengthens it by the step. A lockout
 //! that began at 12:00 for 5 minutes, with the clock then set back to 11:00, lasts until
-//! the clock reads 12:05 again; a throttle window keeps its count the same way. Nothing is
-//! ever added to a time, so no duration, however large, can overflow or panic.
+//! the clock reads 12:05 again; an admission to the throttle counts the same way, until the
+//! clock reads its time plus `per` again (a request admitted while the clock reads earlier
+//! than the last admission is taken to be at the last admission's time). Nothing is ever
+//! added to a time, so no duration, however large, can overflow or panic.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -25,13 +37,27 @@ use crate::lock;
 /// The emulator's clock; replaceable so tests can move time. Default: [`SystemTime::now`].
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
-/// A fixed-window rate limit per credential (AK or token). Default: none (no throttling).
+/// A rate limit per credential (AK or token): at most `limit` requests admitted in any span
+/// of `per`, a sliding window (see [`MockConfig::with_throttle`](crate::MockConfig::with_throttle)).
+/// Default: none (no throttling).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttle {
-    /// Requests allowed in each window.
+    /// Requests admitted in any span of `per`.
     pub limit: u32,
     /// The window.
     pub per: Duration,
+}
+
+impl Throttle {
+    /// KMS's limit: 20 requests per second. The Data Encryption Workshop (DEW) API guide
+    /// says KMS allows each user about 20 requests per second; beyond it the API gateway
+    /// answers 429 with the flat error `APIG.0308` ("The throttling threshold has been
+    /// reached ..."). [`MockConfig::with_kms_throttle`](crate::MockConfig::with_kms_throttle)
+    /// and `kms-mock --throttle kms` apply it.
+    pub const KMS: Throttle = Throttle {
+        limit: 20,
+        per: Duration::from_secs(1),
+    };
 }
 
 /// When an access key is locked, and for how long. Default: after 5 failed signatures in a
@@ -67,7 +93,8 @@ pub(crate) enum Caller {
 pub(crate) struct Throttled {
     /// The throttle that refused it.
     pub(crate) throttle: Throttle,
-    /// Whole seconds until the window ends, rounded up (for `Retry-After`).
+    /// Whole seconds, rounded up, until the oldest admission in the window leaves it and
+    /// a request would be admitted again (for `Retry-After`).
     pub(crate) retry_after: u64,
 }
 
@@ -78,7 +105,7 @@ pub(crate) struct Gateway {
     throttle: Option<Throttle>,
     /// Access keys with failed signatures since their last success (or unlock).
     failures: Mutex<HashMap<String, Failures>>,
-    /// The current throttle window of each caller.
+    /// The throttle window of each caller.
     windows: Mutex<HashMap<Caller, Window>>,
 }
 
@@ -89,9 +116,13 @@ struct Failures {
     locked_at: Option<SystemTime>,
 }
 
+/// A caller's sliding throttle window.
+#[derive(Default)]
 struct Window {
-    started: SystemTime,
-    count: u32,
+    /// When the requests admitted in the last `per` were admitted, oldest first, never
+    /// decreasing (a reading earlier than the last admission is recorded as the last
+    /// admission's time); at most `limit` of them.
+    admitted: VecDeque<SystemTime>,
 }
 
 impl Gateway {
@@ -143,31 +174,38 @@ impl Gateway {
         lock(&self.failures).remove(access_key);
     }
 
-    /// Counts a request of `caller` at `now` in its throttle window, starting a new window
-    /// when the last one is over.
+    /// Admits a request of `caller` at `now` if fewer than the throttle's `limit` requests
+    /// of `caller` were admitted in the `per` before `now`, and counts it.
     ///
     /// # Errors
-    /// [`Throttled`] when the request is over the limit of its window.
+    /// [`Throttled`] when `limit` requests were admitted in that span; the refused request
+    /// is not counted.
     pub(crate) fn admit(&self, caller: Caller, now: SystemTime) -> Result<(), Throttled> {
         let Some(throttle) = self.throttle else {
             return Ok(());
         };
         let mut windows = lock(&self.windows);
-        let window = windows.entry(caller).or_insert(Window {
-            started: now,
-            count: 0,
-        });
-        if elapsed(window.started, now) >= throttle.per {
-            *window = Window {
-                started: now,
-                count: 0,
-            };
+        let window = windows.entry(caller).or_default();
+        // Admissions a whole window ago or more have left it. The times never decrease, so
+        // the ones that left are at the front.
+        while window
+            .admitted
+            .front()
+            .is_some_and(|&at| elapsed(at, now) >= throttle.per)
+        {
+            window.admitted.pop_front();
         }
-        window.count = window.count.saturating_add(1);
-        if window.count <= throttle.limit {
+        let limit = usize::try_from(throttle.limit).unwrap_or(usize::MAX);
+        if window.admitted.len() < limit {
+            let at = window.admitted.back().map_or(now, |&last| last.max(now));
+            window.admitted.push_back(at);
             return Ok(());
         }
-        let left = throttle.per.saturating_sub(elapsed(window.started, now));
+        // Admitted again once the oldest admission leaves the window (with a limit of 0,
+        // nothing is ever admitted: say the whole window).
+        let left = window.admitted.front().map_or(throttle.per, |&oldest| {
+            throttle.per.saturating_sub(elapsed(oldest, now))
+        });
         Err(Throttled {
             throttle,
             retry_after: left
@@ -301,6 +339,106 @@ mod tests {
             })
         );
         assert_eq!(gateway.admit(token(), at(110)), Ok(()));
+    }
+
+    #[test]
+    fn the_window_slides_so_no_burst_doubles_the_limit_across_an_edge() {
+        let throttle = Throttle {
+            limit: 2,
+            per: Duration::from_secs(10),
+        };
+        let gateway = gateway(Lockout::default(), Some(throttle));
+        let token = || Caller::Token("t".into());
+        assert_eq!(gateway.admit(token(), at(0)), Ok(()));
+        assert_eq!(gateway.admit(token(), at(9)), Ok(()));
+        // A fixed window begun at 0 s would start afresh at 10 s and admit two more, three
+        // in the second from 9 s. Here only the admission at 0 s has left the window.
+        assert_eq!(gateway.admit(token(), at(10)), Ok(()));
+        assert_eq!(
+            gateway.admit(token(), at(10)),
+            Err(Throttled {
+                throttle,
+                retry_after: 9
+            })
+        );
+        // The one at 9 s leaves at 19 s.
+        assert!(gateway.admit(token(), at(18)).is_err());
+        assert_eq!(gateway.admit(token(), at(19)), Ok(()));
+        assert!(gateway.admit(token(), at(19)).is_err());
+    }
+
+    #[test]
+    fn refused_requests_are_not_counted() {
+        let throttle = Throttle {
+            limit: 1,
+            per: Duration::from_secs(10),
+        };
+        let gateway = gateway(Lockout::default(), Some(throttle));
+        let token = || Caller::Token("t".into());
+        assert_eq!(gateway.admit(token(), at(0)), Ok(()));
+        for second in 1..10 {
+            assert_eq!(
+                gateway.admit(token(), at(second)),
+                Err(Throttled {
+                    throttle,
+                    retry_after: 10 - second
+                })
+            );
+        }
+        // Hammering did not push the window on: admitted when Retry-After said.
+        assert_eq!(gateway.admit(token(), at(10)), Ok(()));
+    }
+
+    #[test]
+    fn an_admission_while_the_clock_is_back_counts_from_the_latest_time_seen() {
+        let throttle = Throttle {
+            limit: 2,
+            per: Duration::from_secs(10),
+        };
+        let gateway = gateway(Lockout::default(), Some(throttle));
+        let token = || Caller::Token("t".into());
+        assert_eq!(gateway.admit(token(), at(100)), Ok(()));
+        // Back by 100 s: admitted, and counted as at 100 s.
+        assert_eq!(gateway.admit(token(), at(0)), Ok(()));
+        assert_eq!(
+            gateway.admit(token(), at(0)),
+            Err(Throttled {
+                throttle,
+                retry_after: 10
+            })
+        );
+        assert_eq!(
+            gateway.admit(token(), at(109)),
+            Err(Throttled {
+                throttle,
+                retry_after: 1
+            })
+        );
+        // Both leave at 110 s.
+        assert_eq!(gateway.admit(token(), at(110)), Ok(()));
+        assert_eq!(gateway.admit(token(), at(110)), Ok(()));
+    }
+
+    #[test]
+    fn the_kms_throttle_admits_20_in_any_second_and_says_retry_after_1() {
+        let gateway = gateway(Lockout::default(), Some(Throttle::KMS));
+        let token = || Caller::Token("t".into());
+        let ms = |ms: u64| at(0) + Duration::from_millis(ms);
+        for i in 0..20 {
+            assert_eq!(gateway.admit(token(), ms(i * 10)), Ok(()), "request {i}");
+        }
+        assert_eq!(
+            gateway.admit(token(), ms(999)),
+            Err(Throttled {
+                throttle: Throttle::KMS,
+                retry_after: 1
+            })
+        );
+        // At 1 s the first (at 0 ms) has left: one more, not twenty.
+        assert_eq!(gateway.admit(token(), ms(1000)), Ok(()));
+        assert!(gateway.admit(token(), ms(1000)).is_err());
+        assert!(gateway.admit(token(), ms(1009)).is_err());
+        assert_eq!(gateway.admit(token(), ms(1010)), Ok(()));
     }
 
     #[test]

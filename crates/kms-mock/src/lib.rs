@@ -5,7 +5,8 @@
 //! credentials as the API gateway does (IAM tokens, and AK/SK signatures of every algorithm
 //! the official SDKs offer, per AK restrictable with [`MockConfig::with_aksk_algorithms`], through
 //! [`kms_proto::verify`], so Python, Go, Java and this workspace's clients are all
-//! accepted), locks an AK after 5 failed signatures in a row, throttles on demand, serves
+//! accepted), locks an AK after 5 failed signatures in a row, throttles on demand (as KMS
+//! does, 20 requests per second per credential, with [`MockConfig::with_kms_throttle`]), serves
 //! HTTPS with a CA of its own, misbehaves on demand ([`Fault`]), and records the requests it
 //! receives (the most recent, within bounds) so tests can assert what a client sent, how
 //! often it retried and whether it reused connections.

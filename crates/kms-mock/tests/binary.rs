@@ -193,6 +193,38 @@ fn binary_accepts_aksk_and_throttles_as_its_flags_say() {
 }
 
 #[test]
+fn binary_throttle_kms_is_20_requests_per_second() {
+    let token = format!("t@{PID}");
+    let project = format!("{PID}=7");
+    let running = Running::start(&[
+        "--project",
+        &project,
+        "--token",
+        &token,
+        "--throttle",
+        "kms",
+    ]);
+    let (url, addr) = running.listening("http");
+    let request = token_request(&url, "t", PID);
+    // On the real clock: a sliding window admits at most 20 in any second, so the first
+    // 429 comes after 20 admissions or more (more only if sending took over a second).
+    let mut admitted = 0;
+    let refused = loop {
+        let response = send_ok(addr, &request);
+        if response.status() != 200 {
+            break response;
+        }
+        assert_count(&response, 7);
+        admitted += 1;
+        assert!(admitted < 2000, "never throttled");
+    };
+    assert!(admitted >= 20, "throttled after {admitted}");
+    let message = assert_flat_error(&refused, 429, "APIG.0308");
+    assert!(message.contains("limit:20,time:1 second"), "{message}");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+}
+
+#[test]
 fn binary_restricts_the_ak_to_the_signing_algorithms_its_flag_names() {
     use kms_proto::SigningAlgorithm;
     let project = format!("{PID}=7");
@@ -567,6 +599,7 @@ fn binary_refuses_bad_flags_with_exit_code_2_and_names_the_problem() {
         (&["--bogus"], &["--bogus"]),
         (&["--token", "no-at-sign"], &["--token", "TOKEN@PROJECT"]),
         (&["--throttle", "5/0"], &["--throttle", "seconds above 0"]),
+        (&["--throttle", "fast"], &["--throttle", "N/SECONDS or kms"]),
         (&["--listen", "localhost"], &["--listen"]),
         (&["--ak", "AK"], &["--sk"]),
         (

@@ -173,3 +173,87 @@ fn third_request_in_the_window_is_429_apig_0308_with_retry_after_then_passes_aft
     clock.advance(Duration::from_secs(1));
     assert_count(&send_ok(server.local_addr(), &request), COUNT);
 }
+
+/// Sends `request` and returns its status (asserting the 200's count, or the 429's shape
+/// and `Retry-After: 1`, the only two answers a throttled, valid request may get).
+fn status_of(server: &BlockingMockServer, request: &http::Request<Vec<u8>>) -> u16 {
+    let response = send_ok(server.local_addr(), request);
+    if response.status() == 200 {
+        assert_count(&response, COUNT);
+        return 200;
+    }
+    let message = assert_flat_error(&response, 429, "APIG.0308");
+    assert!(
+        message.contains("policy user over ratelimit,limit:20,time:1 second"),
+        "{message}"
+    );
+    assert_eq!(response.header("retry-after"), Some("1"));
+    429
+}
+
+/// Sends `request` `n` times and returns how many were admitted.
+fn admitted(server: &BlockingMockServer, request: &http::Request<Vec<u8>>, n: usize) -> usize {
+    (0..n).filter(|_| status_of(server, request) == 200).count()
+}
+
+#[test]
+fn the_kms_throttle_admits_20_requests_in_any_second_even_across_a_window_edge() {
+    let clock = TestClock::new();
+    let server = start_on(&clock, config().with_kms_throttle());
+    let url = server.url();
+    let token = build(
+        &url,
+        kms_proto::AuthToken::new(TOKEN).unwrap(),
+        PID,
+        clock.now(),
+    );
+
+    // 10 at 0 ms and 10 at 900 ms: the 21st within the second is refused.
+    assert_eq!(admitted(&server, &token, 10), 10);
+    clock.advance(Duration::from_millis(900));
+    assert_eq!(admitted(&server, &token, 11), 10);
+    // At 1000 ms the first ten have left the window, the last ten have not: ten more, not
+    // the twenty a fixed window starting afresh at 1 s would admit (30 in 100 ms).
+    clock.advance(Duration::from_millis(100));
+    assert_eq!(admitted(&server, &token, 15), 10);
+    clock.advance(Duration::from_millis(899));
+    assert_eq!(
+        admitted(&server, &token, 1),
+        0,
+        "1899 ms: still 20 in the last second"
+    );
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(
+        admitted(&server, &token, 11),
+        10,
+        "1900 ms: the ten of 900 ms left"
+    );
+
+    // Each credential has a limit of its own: the AK, signed now, is not throttled by the
+    // token's requests.
+    let aksk = build(&url, AkSk::new(AK, SK).unwrap(), PID, clock.now());
+    assert_eq!(admitted(&server, &aksk, 21), 20);
+    // A client that waits what Retry-After says (1 s) is admitted again, and a steady
+    // 20 per second is never refused.
+    for _ in 0..5 {
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(admitted(&server, &token, 20), 20);
+        assert_eq!(admitted(&server, &aksk, 20), 20);
+    }
+}
+
+#[test]
+fn without_a_throttle_nothing_is_ever_429() {
+    // The default: rigs that count on an unthrottled emulator keep working.
+    let clock = TestClock::new();
+    let server = start_on(&clock, config());
+    let request = build(
+        &server.url(),
+        kms_proto::AuthToken::new(TOKEN).unwrap(),
+        PID,
+        clock.now(),
+    );
+    for _ in 0..100 {
+        assert_count(&send_ok(server.local_addr(), &request), COUNT);
+    }
+}
