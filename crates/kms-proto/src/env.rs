@@ -96,7 +96,7 @@ impl Endpoints {
                 Ok(bytes) => Some(RegionsFile::parse(&bytes).map_err(|error| {
                     EndpointsError::RegionsFile {
                         path: path.clone(),
-                        error,
+                        error: error.with_path(&path),
                     }
                 })?),
                 Err(FileProblem::NotFound) if !named => None,
@@ -158,9 +158,8 @@ impl fmt::Display for EndpointsError {
                 "the regions file {} cannot be used: {problem}",
                 path.display()
             ),
-            EndpointsError::RegionsFile { path, error } => {
-                write!(f, "the regions file {}: {error}", path.display())
-            }
+            // The error names the file and the line.
+            EndpointsError::RegionsFile { error, .. } => write!(f, "{error}"),
         }
     }
 }
@@ -404,5 +403,80 @@ mod tests {
                 .starts_with("invalid project id (from HUAWEICLOUD_SDK_PROJECT_ID)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn endpoints_from_the_variable_else_the_regions_file_else_the_naming_rule() {
+        let dir = std::env::temp_dir().join(format!("kms-proto-regions-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".huaweicloud")).unwrap();
+        let region = Region::new("cn-north-4").unwrap();
+        let var = "HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4";
+        let home = dir.to_str().unwrap().to_owned();
+        let resolve = |pairs: &[(&str, &str)]| Endpoints::resolve_reading_file(&region, env(pairs));
+        // No variable, no file under HOME: the naming rule.
+        assert_eq!(
+            resolve(&[("HOME", &home)]).unwrap().to_string(),
+            "https://kms.cn-north-4.myhuaweicloud.com"
+        );
+        // The default file under HOME.
+        let default = dir.join(".huaweicloud").join("regions.yaml");
+        std::fs::write(
+            &default,
+            "KMS:\n  - id: cn-north-4\n    endpoints: [https://a.example, https://b.example]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            resolve(&[("HOME", &home)]).unwrap().to_string(),
+            "https://a.example,https://b.example"
+        );
+        // The variable comes first; the file is not even read (this one does not exist).
+        let missing = dir.join("missing.yaml");
+        let missing = missing.to_str().unwrap();
+        assert_eq!(
+            resolve(&[(var, "https://env.example"), (ENV_REGIONS_FILE, missing)])
+                .unwrap()
+                .to_string(),
+            "https://env.example"
+        );
+        // A file the variable names must exist.
+        let err = resolve(&[("HOME", &home), (ENV_REGIONS_FILE, missing)]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EndpointsError::File {
+                    problem: FileProblem::NotFound,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains(missing), "{err}");
+        // What is wrong in a file is said with its path and line.
+        let named = dir.join("named.yaml");
+        let named_str = named.to_str().unwrap();
+        std::fs::write(
+            &named,
+            "KMS:\n  - id: cn-north-4\n    endpoint: http://kms.example\n",
+        )
+        .unwrap();
+        let err = resolve(&[(ENV_REGIONS_FILE, named_str)]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "invalid endpoint (from {named_str}, line 3 (KMS cn-north-4))"
+            )),
+            "{err}"
+        );
+        std::fs::write(
+            &named,
+            "KMS:\n  - id: cn-north-4\n    endpiont: https://kms.example\n",
+        )
+        .unwrap();
+        let err = resolve(&[(ENV_REGIONS_FILE, named_str)]).unwrap_err();
+        assert!(matches!(err, EndpointsError::RegionsFile { .. }), "{err}");
+        assert!(
+            err.to_string().contains(named_str) && err.to_string().contains("line 3"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -888,4 +888,107 @@ mod tests {
             Step::Done(Err(_))
         ));
     }
+
+    fn three_endpoints() -> ClientConfig {
+        ClientConfig::new(
+            crate::Endpoints::parse_list(
+                "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3",
+            )
+            .unwrap(),
+            ProjectId::new("p1").unwrap(),
+            AuthToken::new("tok").unwrap().into(),
+        )
+    }
+
+    fn port(attempt: &Attempt) -> u16 {
+        attempt.request().uri().port_u16().unwrap()
+    }
+
+    fn unsent(kind: TransportErrorKind) -> TransportFailure {
+        TransportFailure::new(kind, false)
+    }
+
+    #[test]
+    fn an_unsent_failure_moves_on_at_once_and_later_calls_start_where_it_worked() {
+        let config = three_endpoints().with_retry(RetryPolicy::never());
+        let shared = Shared::new(&config);
+        let now = at(Instant::now(), 0.0);
+        let mut call = Call::new(&config, now).with_shared(&shared);
+        let mut ports = Vec::new();
+        for failure in [TransportErrorKind::Connect, TransportErrorKind::Tls] {
+            ports.push(port(&call.start_attempt(now, &creds()).unwrap()));
+            let step = call.on_failure(unsent(failure), now);
+            assert!(matches!(step, Step::Retry(d) if d.is_zero()), "{step:?}");
+        }
+        ports.push(port(&call.start_attempt(now, &creds()).unwrap()));
+        let ok = br#"{"instance_num":2}"#;
+        let step = call.on_response(StatusCode::OK, &HeaderMap::new(), ok, now);
+        assert!(matches!(step, Step::Done(Ok(_))), "{step:?}");
+        // Retries are off, yet the call reached the third: moving on is not a retry.
+        assert_eq!((ports, call.attempts()), (vec![1, 2, 3], 3));
+        let mut later = Call::new(&config, now).with_shared(&shared);
+        assert_eq!(port(&later.start_attempt(now, &creds()).unwrap()), 3);
+        // A call that shares nothing starts at the first.
+        let mut alone = Call::new(&config, now);
+        assert_eq!(port(&alone.start_attempt(now, &creds()).unwrap()), 1);
+    }
+
+    #[test]
+    fn an_answer_or_a_failure_after_sending_stays_on_the_endpoint() {
+        let config = three_endpoints().with_retry(RetryPolicy::default().with_max_attempts(3));
+        let shared = Shared::new(&config);
+        let now = at(Instant::now(), 0.0);
+        let mut call = Call::new(&config, now).with_shared(&shared);
+        assert_eq!(port(&call.start_attempt(now, &creds()).unwrap()), 1);
+        let sent = TransportFailure::new(TransportErrorKind::Io, true);
+        assert!(matches!(call.on_failure(sent, now), Step::Retry(d) if !d.is_zero()));
+        assert_eq!(port(&call.start_attempt(now, &creds()).unwrap()), 1);
+        let step = call.on_response(StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new(), b"", now);
+        assert!(matches!(step, Step::Retry(d) if !d.is_zero()), "{step:?}");
+        assert_eq!(port(&call.start_attempt(now, &creds()).unwrap()), 1);
+        // A local timeout that sent nothing (no connection free) is not the endpoint's
+        // fault either.
+        let waited = unsent(TransportErrorKind::Timeout);
+        let Step::Done(Err(err)) = call.on_failure(waited, now) else {
+            panic!("three attempts, all counted")
+        };
+        assert_eq!(err.attempts(), 3);
+        assert!(!shared.endpoint_health().is_cooling_down(0, now.monotonic));
+    }
+
+    #[test]
+    fn when_no_endpoint_can_be_reached_the_retry_policy_decides() {
+        let config = ClientConfig::new(
+            crate::Endpoints::parse_list("http://127.0.0.1:1,http://127.0.0.1:2").unwrap(),
+            ProjectId::new("p1").unwrap(),
+            AuthToken::new("tok").unwrap().into(),
+        )
+        .with_retry(RetryPolicy::default().with_max_attempts(2));
+        let shared = Shared::new(&config);
+        let now = at(Instant::now(), 0.0);
+        let mut call = Call::new(&config, now).with_shared(&shared);
+        let mut ports = Vec::new();
+        ports.push(port(&call.start_attempt(now, &creds()).unwrap()));
+        assert!(
+            matches!(call.on_failure(unsent(TransportErrorKind::Connect), now), Step::Retry(d) if d.is_zero())
+        );
+        ports.push(port(&call.start_attempt(now, &creds()).unwrap()));
+        // Both failed: the policy's first retry, after its backoff, to the one that
+        // failed first.
+        let step = call.on_failure(unsent(TransportErrorKind::Connect), now);
+        assert!(matches!(step, Step::Retry(d) if !d.is_zero()), "{step:?}");
+        ports.push(port(&call.start_attempt(now, &creds()).unwrap()));
+        // The other is cooling down: no move at once; the policy has no attempt left.
+        let Step::Done(Err(err)) = call.on_failure(unsent(TransportErrorKind::Connect), now) else {
+            panic!("the policy's two attempts are spent")
+        };
+        assert_eq!(ports, [1, 2, 1]);
+        assert_eq!(err.attempts(), 3);
+        assert!(
+            err.to_string().ends_with(
+                "(the request was not sent; 3 attempts at 2 of 2 endpoints, the last http://127.0.0.1:1)"
+            ),
+            "{err}"
+        );
+    }
 }
