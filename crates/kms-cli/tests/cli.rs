@@ -2285,3 +2285,74 @@ fn signing_algorithm_from_the_flag_or_the_environment_for_every_source() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn several_endpoints_from_the_flag_the_variable_and_the_regions_file() {
+    let server = mock(MockConfig::new());
+    let list = format!("{},{}", closed_port_url(), server.url());
+    let file = std::env::temp_dir().join(format!("kms-cli-regions-{}.yaml", std::process::id()));
+    std::fs::write(
+        &file,
+        format!(
+            "KMS:\n  - id: cn-north-4\n    endpoints: [{}, {}]\n",
+            closed_port_url(),
+            server.url()
+        ),
+    )
+    .unwrap();
+    let file_path = file.to_str().unwrap();
+    fn with<'a>(extra: &[(&'static str, &'a str)]) -> Vec<(&'static str, &'a str)> {
+        let mut env: Vec<(&'static str, &'a str)> = aksk_env();
+        env.extend_from_slice(extra);
+        env
+    }
+    for transport in ["ureq", "hyper"] {
+        let runs: [(&str, Vec<&str>, Vec<(&str, &str)>); 3] = [
+            ("--endpoint list", vec!["--endpoint", &list], with(&[])),
+            (
+                "variable",
+                vec!["--region", "cn-north-4"],
+                with(&[("HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4", &list)]),
+            ),
+            (
+                "regions file",
+                vec!["--region", "cn-north-4"],
+                with(&[("HUAWEICLOUD_SDK_REGIONS_FILE", file_path)]),
+            ),
+        ];
+        for (name, flags, env) in runs {
+            let mut args = vec!["count", "--transport", transport, "--project-id", PROJECT];
+            args.extend(flags);
+            let out = kms(&args, &env);
+            assert_eq!(
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout).trim()
+                ),
+                (Some(0), "15"),
+                "{transport}, {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let out = kms(
+            &[
+                "count",
+                "--transport",
+                transport,
+                "--project-id",
+                PROJECT,
+                "--endpoint",
+                &format!("{},,{}", server.url(), server.url()),
+            ],
+            &aksk_env(),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{transport}: {stderr}");
+        assert!(
+            stderr.contains("--endpoint")
+                && stderr.contains("entry 2 of its comma-separated list is empty"),
+            "{transport}: {stderr}"
+        );
+    }
+    std::fs::remove_file(&file).unwrap();
+}
