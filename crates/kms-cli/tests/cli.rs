@@ -2307,7 +2307,8 @@ fn several_endpoints_from_the_flag_the_variable_and_the_regions_file() {
         env
     }
     for transport in ["ureq", "hyper"] {
-        let runs: [(&str, Vec<&str>, Vec<(&str, &str)>); 3] = [
+        // (what, flags, environment)
+        let runs = [
             ("--endpoint list", vec!["--endpoint", &list], with(&[])),
             (
                 "variable",

@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::{ClientConfig, EndpointHealth, RetryBudget};
 
-/// What the calls of one client share (see the [module docs](self)). Made once per client
-/// from its configuration; given to each call with [`Call::with_shared`](super::Call::with_shared).
+/// What the calls of one client learn and share: the service clock's offset, the retry
+/// budget, and which endpoints could not be reached. Made once per client from its
+/// configuration; given to each call with [`Call::with_shared`](super::Call::with_shared),
+/// which reads and updates it.
 #[derive(Debug)]
 pub struct Shared {
     /// How far the service's clock is ahead of this machine's (ms), as the last call that
