@@ -63,6 +63,27 @@ for i, value in enumerate(["https://kms.cn-north-4.myhuaweicloud.com", "http://1
                            "20261122T080000Z", "20000229T000000Z", "https://x.com/a/../b"]):
     write("small_parsers", f"{i}-" + hashlib.sha1(value.encode()).hexdigest()[:8], value.encode())
 
+# small_parsers also reads every input as a regions file (YAML, the KMS section read strictly).
+LAUGHS = "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 9))
+regions_files = {
+    "example": "KMS:\n  - id: cn-north-4\n    endpoint: 'https://kms.cn-north-4.myhuaweicloud.com'\n"
+               "  - id: cn-east-3\n    endpoints:\n      - 'https://kms1.example'\n      - 'https://kms2.example'\n"
+               "ECS:\n  - id: cn-north-4\n    endpoint: https://ecs.cn-north-4.myhuaweicloud.com\n",
+    "flow": 'KMS: [{id: cn-north-4, endpoint: "https://a"}]',
+    "both-keys-lower-case": "kms:\n  - endpoints: [https://b, 'https://c,d']\n    id: CN-North-4\n    endpoint: >-\n      https://a\n",
+    "other-services": "\ufeff# regions\n---\nECS: &e [{id: cn-north-4, endpoint: https://ecs}]\nEVS: *e\n? [complex, key]\n: {<<: *e}\n"
+                      "KMS:\r\n  - id: cn-north-4\r\n    endpoint: \"https://\\u0061\"\r\n...\n",
+    "billion-laughs-elsewhere": LAUGHS + "KMS:\n  - id: cn-north-4\n    endpoint: https://a\nECS: [*l8, *l8, *l8]\n",
+    "billion-laughs-in-kms": LAUGHS + "KMS:\n  - id: cn-north-4\n    endpoints: *l8\n",
+    "typo": "KMS:\n  - id: cn-north-4\n    endpiont: https://a\n",
+    "duplicates": "KMS:\n  - {id: cn-north-4, endpoint: a}\n  - {id: CN-NORTH-4, endpoint: b}\nkms: []\n",
+    "two-documents": "KMS: []\n---\nKMS: []\n",
+    "deep": "ECS: " + "[" * 70 + "]" * 70 + "\nIAM:\n" + "- " * 70 + "x\n",
+}
+for name, value in regions_files.items():
+    write("small_parsers", "regions-" + name, value.encode())
+
 # --- credentials: the credential document, profile files, the source machine ---------------
 AK, SK = "QTWAOYTTINDUT2QVKYUC", "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
 TOKEN = "gQpjbi1ub3J0aC00jD0DHxz0jGdfSecurityTokenExample"

@@ -39,7 +39,8 @@ use kms_proto::sign::{self, SignableRequest, SigningAlgorithm};
 use kms_proto::verify::{self, ReceivedRequest, VerifyError};
 use kms_proto::{
     AkSk, AuthToken, Credentials, Endpoint, HttpPolicy, MAX_RESPONSE_BODY, Outcome, ProjectId,
-    ProxyUrl, Region, RetryAfter, RetryPolicy, SdkDate, ShowUserInstances,
+    ProxyUrl, Region, RegionsFile, RegionsFileErrorKind, RetryAfter, RetryPolicy, SdkDate,
+    ShowUserInstances,
 };
 
 /// Splits `data` on `sep` into at most `n` parts (missing parts are empty).
@@ -391,8 +392,10 @@ pub fn retry_after(data: &[u8]) {
     }
 }
 
-/// The small text parsers: endpoint, region, project id, proxy URL, `X-Sdk-Date`.
+/// The small text parsers: endpoint, region, project id, proxy URL, `X-Sdk-Date`, and the
+/// regions file (YAML).
 pub fn small_parsers(data: &[u8]) {
+    regions_file(data);
     let s = text(data);
     if let Ok(endpoint) = Endpoint::parse_with(&s, HttpPolicy::AllowInsecure) {
         assert_eq!(
@@ -445,6 +448,82 @@ pub fn small_parsers(data: &[u8]) {
             SdkDate::from_system_time(date.to_system_time()).unwrap(),
             date
         );
+    }
+}
+
+/// The regions file: an error is one line with a line number (but for the size); a file
+/// accepted keeps the rules of `RegionsFile`, and reads back the same once written out again
+/// with every string quoted and escaped.
+fn regions_file(data: &[u8]) {
+    let file = match RegionsFile::parse(data) {
+        Ok(file) => file,
+        Err(error) => {
+            let shown = error.to_string();
+            assert!(!shown.contains(['\n', '\r']), "{shown:?}");
+            match error.line() {
+                Some(line) => assert!(shown.starts_with(&format!("line {line}: ")), "{shown}"),
+                None => assert!(
+                    matches!(error.kind(), RegionsFileErrorKind::TooLarge { .. }),
+                    "{shown}"
+                ),
+            }
+            return;
+        }
+    };
+    // Lines as YAML counts them: `\r\n`, `\r` or `\n` ends one.
+    let lines = 1 + data
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && data.get(i + 1) != Some(&b'\n')))
+        .count();
+    let regions: Vec<&str> = file.kms_regions().collect();
+    assert!(regions.len() <= RegionsFile::MAX_ENTRIES);
+    let quote = |s: &str| -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                ' '..='~' => out.push(c),
+                c if u32::from(c) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+                c => out.push_str(&format!("\\U{:08X}", u32::from(c))),
+            }
+        }
+        out.push('"');
+        out
+    };
+    let mut yaml = String::from("KMS:\n");
+    for (i, id) in regions.iter().enumerate() {
+        assert!(!regions[..i].contains(id), "{id} twice");
+        assert_eq!(Region::new(id).unwrap().as_str(), *id);
+        let endpoints = file.kms_endpoints(id).unwrap();
+        assert!(!endpoints.is_empty() && endpoints.len() <= RegionsFile::MAX_ENDPOINTS);
+        yaml.push_str(&format!("  - id: {id}\n    endpoints:\n"));
+        for endpoint in endpoints {
+            assert!(!endpoint.url().is_empty());
+            assert!((1..=lines).contains(&endpoint.line()), "{endpoint:?}");
+            yaml.push_str(&format!("      - {}\n", quote(endpoint.url())));
+        }
+    }
+    if regions.is_empty() {
+        yaml.push_str("  []\n");
+    }
+    // Escapes make the text longer: only compare what still fits.
+    if yaml.len() <= kms_proto::MAX_REGIONS_FILE_LEN {
+        let again = RegionsFile::parse(yaml.as_bytes()).unwrap();
+        assert!(again.kms_regions().eq(file.kms_regions()));
+        for id in regions {
+            let urls = |f: &RegionsFile| -> Vec<String> {
+                f.kms_endpoints(id)
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.url().to_owned())
+                    .collect()
+            };
+            assert_eq!(urls(&again), urls(&file), "{yaml}");
+        }
     }
 }
 

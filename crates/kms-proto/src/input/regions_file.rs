@@ -275,8 +275,8 @@ pub enum RegionsFileErrorKind {
 /// but [`TooLarge`](RegionsFileErrorKind::TooLarge), the line (from 1).
 ///
 /// `Display` is one line: the path (when [`with_path`](Self::with_path) gave one), the line,
-/// what is wrong and what to do, such as `line 3: a KMS entry has no `id`; give each entry
-/// `id: <region>``.
+/// what is wrong and what to do, such as "line 3: a KMS entry has no `id`; give each entry
+/// `id: <region>`".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionsFileError(Box<ErrorInner>);
 
@@ -329,7 +329,15 @@ impl fmt::Display for RegionsFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use RegionsFileErrorKind as K;
         if let Some(path) = &self.0.path {
-            write!(f, "{}: ", path.display().to_string().escape_debug())?;
+            // One line whatever the path holds: control characters escaped, nothing else.
+            for c in path.display().to_string().chars() {
+                if c.is_control() {
+                    write!(f, "{}", c.escape_default())?;
+                } else {
+                    write!(f, "{c}")?;
+                }
+            }
+            f.write_str(": ")?;
         }
         if let Some(line) = self.0.line {
             write!(f, "line {line}: ")?;
@@ -1384,7 +1392,8 @@ mod tests {
             err.to_string(),
             "line 3: the regions file is not UTF-8 text; save it as UTF-8"
         );
-        let err = RegionsFile::parse(b"KMS:\r\n  - id: cn-north-4\r    endpoint: \xff").unwrap_err();
+        let err =
+            RegionsFile::parse(b"KMS:\r\n  - id: cn-north-4\r    endpoint: \xff").unwrap_err();
         assert_eq!((err.kind(), err.line()), (&K::NotUtf8, Some(3)));
         let err = RegionsFile::parse(b"\xfe\xffK\x00M\x00S\x00").unwrap_err();
         assert_eq!((err.kind(), err.line()), (&K::NotUtf8, Some(1)));
@@ -1594,6 +1603,14 @@ mod tests {
             "{shown}"
         );
         assert!(shown.ends_with("); fix the syntax there"), "{shown}");
+        let err = RegionsFile::parse(b"[]")
+            .unwrap_err()
+            .with_path("C:\\Users\\u\nx.yaml");
+        assert_eq!(
+            err.to_string(),
+            "C:\\Users\\u\\nx.yaml: line 1: the regions file must be a mapping of service names \
+             to lists of entries, such as `KMS:` followed by `  - id: cn-north-4`"
+        );
     }
 
     #[test]
