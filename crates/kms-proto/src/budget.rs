@@ -100,10 +100,12 @@ impl RetryBudget {
             self.policy.success_refund
         };
         let capacity = self.policy.capacity;
+        // A full budget (the usual case) is left alone: no write to the cache line every
+        // call of the client shares.
         let _ = self
             .tokens
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                Some(left.saturating_add(refund).min(capacity))
+                (left < capacity).then(|| left.saturating_add(refund).min(capacity))
             });
     }
 }
