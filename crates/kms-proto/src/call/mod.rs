@@ -304,14 +304,15 @@ impl<'a> Call<'a> {
                 self.signing_time(now.wall),
             ),
         };
-        // The offset already applied is part of the signing time the gateway saw.
-        let local = self.unshifted(signed);
-        let offset_ms = match server.duration_since(local) {
-            Ok(ahead) => i64::try_from(ahead.as_millis()).ok()?,
-            Err(behind) => -i64::try_from(behind.duration().as_millis()).ok()?,
-        };
-        // The gateway allows 15 minutes; an offset under a minute is not what expired it.
-        (offset_ms.unsigned_abs() >= 60_000).then_some(offset_ms)
+        // The gateway allows 15 minutes: a signature under a minute from its clock is not
+        // what expired (the message means something else; no retry).
+        if millis_between(server, signed)?.unsigned_abs() < 60_000 {
+            return None;
+        }
+        // The offset already applied is part of the signing time the gateway saw: the new
+        // offset replaces it, and may be about zero when the machine's clock was put right
+        // since an earlier call learnt one.
+        millis_between(server, self.unshifted(signed))
     }
 
     /// The number of attempts made so far.
@@ -667,6 +668,16 @@ impl<'a> Call<'a> {
     }
 }
 
+/// How far `later` is after `earlier`, in milliseconds (negative: before).
+fn millis_between(later: SystemTime, earlier: SystemTime) -> Option<i64> {
+    match later.duration_since(earlier) {
+        Ok(ahead) => i64::try_from(ahead.as_millis()).ok(),
+        Err(behind) => i64::try_from(behind.duration().as_millis())
+            .ok()
+            .map(|ms| -ms),
+    }
+}
+
 /// Endpoint `.1` of a list, for a log line.
 struct EndpointAt<'e>(&'e [crate::Endpoint], usize);
 
@@ -990,5 +1001,23 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_offset_learnt_earlier_is_replaced_when_the_clock_was_put_right() {
+        let settings = settings();
+        let shared = Shared::new(&settings);
+        shared.set_clock_offset_ms(1_200_000);
+        // The machine's clock is right now (20261122T080000Z); the stale offset signs
+        // 20 minutes ahead, and the gateway says so.
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_334_400);
+        let now = Now::new(wall, Instant::now(), 0.0);
+        let mut call = Call::new(&settings, now).with_shared(&shared);
+        let attempt = call.start_attempt(now, &creds()).unwrap();
+        let _ = attempt;
+        let expired = br#"{"error_code":"APIGW.0301","error_msg":"calc aksk signature fail:signature expired, signature time:20261122T082000Z,server time:20261122T080000Z"}"#;
+        let step = call.on_response(StatusCode::UNAUTHORIZED, &HeaderMap::new(), expired, now);
+        assert!(matches!(step, Step::Retry(d) if d.is_zero()), "{step:?}");
+        assert_eq!((call.clock_offset_ms(), shared.clock_offset_ms()), (0, 0));
     }
 }
