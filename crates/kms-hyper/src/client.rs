@@ -18,11 +18,12 @@ use tracing::{Instrument, Level, debug, span, warn};
 
 use crate::credentials::Credentials;
 use crate::limit::{self, LimitedConnector};
+use crate::resolve::TimedResolver;
 use crate::{classify, tls};
 
 type Body = Empty<Bytes>;
 
-type Tcp = LimitedConnector<HttpConnector>;
+type Tcp = LimitedConnector<HttpConnector<TimedResolver>>;
 
 /// The two shapes of pooled client: direct, or through a `CONNECT` proxy.
 pub(crate) enum Pool<B = Body> {
@@ -43,7 +44,9 @@ where
         tls: rustls::ClientConfig,
         connections: usize,
     ) -> Result<Self, Error> {
-        let mut http = HttpConnector::new();
+        // Name lookups are bounded by the connect timeout too (see `resolve`).
+        let mut http =
+            HttpConnector::new_with_resolver(TimedResolver::new(config.connect_timeout()));
         // The URI scheme is https; the TLS layer above handles it.
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout()));

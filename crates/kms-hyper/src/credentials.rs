@@ -28,8 +28,9 @@ use tracing::instrument::{Instrument, WithSubscriber};
 
 use crate::classify;
 use crate::client::Pool;
+use crate::resolve::TimedResolver;
 
-type SourceClient = LegacyClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type SourceClient = LegacyClient<HttpsConnector<HttpConnector<TimedResolver>>, Full<Bytes>>;
 
 /// What every call of a client shares about credentials.
 pub(crate) struct Credentials {
@@ -52,7 +53,8 @@ impl Credentials {
         tls: rustls::ClientConfig,
         remote: Pool<Full<Bytes>>,
     ) -> Arc<Self> {
-        let mut http = HttpConnector::new();
+        // A name in a pod identity URI is looked up within the same short timeout.
+        let mut http = HttpConnector::new_with_resolver(TimedResolver::new(SOURCE_CONNECT_TIMEOUT));
         http.enforce_http(false);
         http.set_connect_timeout(Some(SOURCE_CONNECT_TIMEOUT));
         let https = HttpsConnectorBuilder::new()

@@ -47,6 +47,7 @@ mod classify;
 mod client;
 mod credentials;
 mod limit;
+mod resolve;
 mod tls;
 
 pub use client::Client;
