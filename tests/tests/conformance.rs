@@ -728,7 +728,11 @@ fn each_scenario_is_named_once(names: &[&str]) -> Result<(), String> {
 }
 
 /// The checks beside the table, under the names they had as `#[test]` functions.
-const CHECKS: [(&str, fn()); 11] = [
+const CHECKS: [(&str, fn()); 12] = [
+    (
+        "a_name_that_does_not_resolve_moves_on_to_the_next_endpoint",
+        a_name_that_does_not_resolve_moves_on_to_the_next_endpoint,
+    ),
     (
         "three_endpoints_the_first_refuses_the_second_fails_tls_the_third_answers",
         three_endpoints_the_first_refuses_the_second_fails_tls_the_third_answers,
@@ -1411,4 +1415,36 @@ fn a_failure_after_sending_never_moves_to_another_endpoint() {
         0,
         "a call moved to the second endpoint"
     );
+}
+
+/// Issue 16: a host name that does not resolve (`.invalid` never does, RFC 6761) is a
+/// failure where nothing was sent: the call moves on. Bounded by the connect timeout even
+/// where no name server answers.
+fn a_name_that_does_not_resolve_moves_on_to_the_next_endpoint() {
+    let server = BlockingMockServer::start(mock_config()).unwrap();
+    let endpoints =
+        Endpoints::parse_list(&format!("https://kms.nowhere.invalid,{}", server.url())).unwrap();
+    for transport in Transport::ALL {
+        let config = ClientConfig::new(
+            endpoints.clone(),
+            ProjectId::new(PROJECT).unwrap(),
+            credentials(Auth::AkSk),
+        )
+        .with_retry(RetryPolicy::never())
+        .with_connect_timeout(Duration::from_secs(2));
+        let calls = calls_on_one_client(transport, config, 1);
+        let (result, log) = &calls[0];
+        assert_eq!(
+            result.as_ref().ok(),
+            Some(&COUNT),
+            "{}: {result:?}",
+            transport.name()
+        );
+        assert_eq!(
+            log.matches(MOVED_ON).count(),
+            1,
+            "{}: {log}",
+            transport.name()
+        );
+    }
 }
