@@ -45,6 +45,17 @@ connection and counts, takes the variable before the file, and refuses the missp
 (exit 2, naming the line) before sending anything. The section "several endpoints" below
 says where in the SDK's code each of these is decided.
 
+Clock skew (issue 16), against an emulator of each scenario's own started here with
+`--clock-offset 1200` (its clock 20 minutes ahead of this machine's, as if the client's
+were 20 minutes behind) and the plain AK/SK emulator's project and keys, behind a recording
+proxy: the SDK, two calls on one client, gets 401 APIGW.0301 "signature expired" on both
+(it signs with this machine's clock every time and never corrects; exactly 2 requests).
+`kms count -v` (both transports) gets that 401, re-signs once with the gateway's time and
+counts (exactly 2 requests; stderr warns that the clock is about 1200 s behind); with a
+wrong SK it exits 3 after the same 2 requests, its error saying that the clock was about
+1200 s behind and that it re-signed once. The section "clock skew" below says where in the
+SDK's code its behaviour is decided.
+
 Input (environment variables, all required unless said otherwise):
   INTEROP_PROJECT_ID      project id configured in every emulator (32 hex chars)
   INTEROP_COUNT           instance count configured for that project
@@ -69,6 +80,10 @@ Input (environment variables, all required unless said otherwise):
 Optional:
   INTEROP_KMS_BIN         our `kms` binary; without it our client's scenarios print
                           SKIP (a binary whose `count` has no --credentials FAILs)
+  INTEROP_MOCK_BIN        the kms-mock that the clock skew scenarios start; else
+                          KMS_MOCK_BIN (run.sh's override, inherited), else the kms-mock
+                          beside INTEROP_KMS_BIN or in the workspace's target/debug (where
+                          run.sh builds both), else `$INTEROP_KMS_BIN mock`
   INTEROP_VERBOSE=1       print every exchange (request headers as sent on the wire,
                           response status/headers/body) to stderr, not only failing ones.
 
@@ -81,6 +96,7 @@ Exit status: 0 if no scenario failed, 1 otherwise.
 
 import json
 import os
+import queue
 import re
 import shutil
 import socket
@@ -88,8 +104,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 from huaweicloudsdkcore.auth.credentials import BasicCredentials, Credentials
@@ -1692,6 +1710,275 @@ def ours_regions_file_typo(name, env, kms_bin, transport, workdir):
     return report_wire(name, why, exchanges, info=ours_outcome_safe(run, exchanges, env))
 
 
+# ===================================================================== clock skew
+#
+# Clock skew (issue 16): the gateway refuses a signature whose X-Sdk-Date is more than 15
+# minutes from its own clock, 401 APIGW.0301 "calc aksk signature fail:signature expired,
+# signature time:<X-Sdk-Date>,server time:<its clock>". Each scenario starts an emulator of
+# its own with `--clock-offset 1200` (its clock 20 minutes ahead of this machine's, as if
+# the client's clock were 20 minutes behind; a fresh one each time, so that one scenario's
+# 401s never count towards another's lockout), behind a recording proxy that counts the
+# requests it saw. What the Python SDK (huaweicloudsdkcore 3.1.219) does, read from its
+# code and asserted below:
+#
+# - signer/signer.py:93-100 (Signer._process_header_time) puts datetime.utcnow() in
+#   X-Sdk-Date at every signing (unless the request already carries one); nothing in
+#   huaweicloudsdkcore keeps or applies a clock offset, or reads the gateway's server time
+#   or a Date header.
+# - A 401 is raised at once as ClientRequestException: http/http_client.py:128-136
+#   (response_error_hook_factory, raise_for_status) and
+#   exceptions/exception_handler.py:50-74; the only automatic retries are urllib3's for
+#   429 (http/http_client.py:58 and 66, retry_times, 0 here as in every check) and the
+#   endpoint loop of client.py:446-465, for unreachable hosts and TLS failures only.
+# So every call of a client whose clock is 20 minutes behind fails the same way, the
+# second as the first: one request, one 401 each. Our `kms count` re-signs once with the
+# gateway's time (kms-proto call/mod.rs, "re-signing with the service's time"): two
+# requests, a count, or, with a wrong SK, exit 3 saying the clock was behind and that it
+# re-signed once.
+
+CLOCK_OFFSET = 1200          # seconds the skewed emulator's clock is ahead of this machine's
+CLOCK_SLACK = 5              # seconds of tolerance on the times compared (whole-second dates)
+SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+_GATEWAY_TIMES_RE = re.compile(r"signature time:\s*(\d{8}T\d{6}Z),\s*server time:\s*(\d{8}T\d{6}Z)")
+
+
+def mock_command():
+    """How to start the emulator: (argv prefix, where it came from), or (None, why not).
+    INTEROP_MOCK_BIN, else run.sh's KMS_MOCK_BIN override (inherited), else the `kms-mock`
+    that run.sh builds beside INTEROP_KMS_BIN (or in the workspace's target/debug), else
+    `kms mock` (the same flags)."""
+    for var in ("INTEROP_MOCK_BIN", "KMS_MOCK_BIN"):
+        path = os.environ.get(var)
+        if path:
+            return [path], var
+    kms_bin = os.environ.get("INTEROP_KMS_BIN")
+    places = []
+    if kms_bin:
+        places.append(os.path.join(os.path.dirname(os.path.abspath(kms_bin)), "kms-mock"))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(root, "target")
+    places.append(os.path.join(target, "debug", "kms-mock"))
+    for path in places:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return [path], path
+    if kms_bin:
+        return [kms_bin, "mock"], "`%s mock`" % kms_bin
+    return None, "no kms-mock found (set INTEROP_MOCK_BIN, KMS_MOCK_BIN or INTEROP_KMS_BIN)"
+
+
+class Emulator:
+    """A kms-mock of the scenario's own on a free loopback port, started with `args`;
+    `url` is the base URL it announced, `lines` the lines it printed after. Stopped (and
+    reaped) when the block ends."""
+
+    def __init__(self, args):
+        self._args = args
+
+    def __enter__(self):
+        command, where = mock_command()
+        if command is None:
+            raise RuntimeError(where)
+        argv = command + ["--listen", "127.0.0.1:0"] + self._args
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=self._stderr, text=True)
+        self._lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        try:
+            first = self._lines.get(timeout=20)
+        except queue.Empty:
+            first = None
+        m = re.match(r"^listening on (http://127\.0\.0\.1:\d+)\s*$", first or "")
+        if not m:
+            exited = self._proc.poll()
+            self.__exit__(None, None, None)
+            raise RuntimeError("the emulator (%s) did not announce its address: first line %r, "
+                               "%s, stderr %r" % (where, first,
+                                                  "running" if exited is None else "exit %d" % exited,
+                                                  self._stderr_text[-600:]))
+        self.url = m.group(1)
+        return self
+
+    def _read(self):
+        for line in self._proc.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def next_line(self, timeout=5):
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def __exit__(self, *exc):
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+        self._proc.stdout.close()
+        self._stderr.seek(0)
+        self._stderr_text = self._stderr.read().decode("utf-8", "replace")
+        self._stderr.close()
+
+
+def skewed_emulator(env):
+    """The plain AK/SK emulator's configuration, its clock CLOCK_OFFSET s ahead."""
+    return Emulator(["--project", "%s=%s" % (env["INTEROP_PROJECT_ID"], env["INTEROP_COUNT"]),
+                     "--ak", env["INTEROP_AK"], "--sk", env["INTEROP_SK"],
+                     "--clock-offset", str(CLOCK_OFFSET)])
+
+
+def sdk_date_seconds(text):
+    """An X-Sdk-Date (YYYYMMDDTHHMMSSZ, UTC) as seconds since the epoch, or None."""
+    try:
+        return datetime.strptime(text, SDK_DATE_FORMAT).replace(tzinfo=timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def gateway_times(message):
+    """(signature time, server time) of a "signature expired" message, in seconds, or None."""
+    m = _GATEWAY_TIMES_RE.search(message or "")
+    return (sdk_date_seconds(m.group(1)), sdk_date_seconds(m.group(2))) if m else None
+
+
+def near(value, want):
+    return value is not None and abs(value - want) <= CLOCK_SLACK
+
+
+def check_expired_401(ex, what, signed_between):
+    """`ex` is the gateway's "signature expired" 401 to a request signed with this
+    machine's clock (X-Sdk-Date within `signed_between`, seconds), the server time named
+    CLOCK_OFFSET s after the signature time, which is the X-Sdk-Date sent."""
+    doc = json_or_none(ex.resp_body)
+    message = doc.get("error_msg") if isinstance(doc, dict) else None
+    if ex.status != 401 or message is None or doc.get("error_code") != "APIGW.0301" \
+            or "signature expired" not in message:
+        return "%s: expected 401 APIGW.0301 \"signature expired\", got HTTP %s %s" % (
+            what, ex.status, shown_body(ex.resp_body, 300))
+    why = check_signed_at(ex, what, signed_between, 0)
+    if why:
+        return why
+    times = gateway_times(message)
+    if times is None or None in times:
+        return "%s: the message names no signature and server times: %r" % (what, message)
+    signed, server = times
+    if signed != sdk_date_seconds(ex.one_header("X-Sdk-Date")):
+        return "%s: the signature time named is not the X-Sdk-Date sent: %r" % (what, message)
+    if not near(server - signed, CLOCK_OFFSET):
+        return "%s: the times named are %d s apart, not about %d: %r" % (
+            what, server - signed, CLOCK_OFFSET, message)
+    return None
+
+
+def check_signed_at(ex, what, between, offset):
+    """The request's X-Sdk-Date is this machine's clock (within `between`) plus `offset` s."""
+    date = ex.one_header("X-Sdk-Date")
+    at = sdk_date_seconds(date)
+    low, high = between[0] + offset - CLOCK_SLACK, between[1] + offset + CLOCK_SLACK
+    if at is None or not low <= at <= high:
+        return "%s: X-Sdk-Date %r is not this machine's clock%s" % (
+            what, date, " + %d s" % offset if offset else "")
+    return None
+
+
+# ------------------------------------------------------------------ the official SDK
+
+def sdk_clock_skew(name, env):
+    """Two calls on one client (retries as every check sets them) against the skewed
+    emulator: each is refused 401 APIGW.0301 "signature expired", signed with this machine's
+    clock both times (the SDK never corrects), and the emulator saw exactly 2 requests."""
+    pid = env["INTEROP_PROJECT_ID"]
+    outcomes = []
+    with skewed_emulator(env) as mock, RecordingProxy(mock.url) as proxy:
+        recorder = Recorder()
+        client = make_client(proxy.url, env["INTEROP_AK"], env["INTEROP_SK"], pid, None, recorder)
+        try:
+            for _ in range(2):
+                before = time.time()
+                try:
+                    resp, exc = client.show_user_instances(ShowUserInstancesRequest()), None
+                except SdkException as e:
+                    resp, exc = None, e
+                outcomes.append((resp, exc, (before, time.time())))
+        finally:
+            client.close()
+        exchanges = proxy.exchanges
+    why = None
+    for i, (resp, exc, between) in enumerate(outcomes, 1):
+        what = "call %d" % i
+        if exc is None:
+            why = "%s: expected a 401, the SDK counted %r (HTTP %s)" % (
+                what, resp.instance_num, resp.status_code)
+        elif not isinstance(exc, ClientRequestException) or exc.status_code != 401 \
+                or exc.error_code != "APIGW.0301" or "signature expired" not in (exc.error_msg or ""):
+            why = "%s: expected ClientRequestException 401 APIGW.0301 \"signature expired\", got %s" % (
+                what, describe(exc))
+        if why:
+            break
+    why = why or expect_sequence(exchanges, pid, [("GET kms", 401), ("GET kms", 401)])
+    for i, (ex, (_, _, between)) in enumerate(zip(exchanges, outcomes), 1):
+        why = why or check_expired_401(ex, "request %d" % i, between)
+    info = "; ".join("call %d: %s" % (i, describe(exc)) for i, (_, exc, _) in enumerate(outcomes, 1))
+    return report_wire(name, why, exchanges, info=info)
+
+
+# ------------------------------------------------------------------ our client (kms CLI)
+
+# What kms-proto logs (call/mod.rs) when it re-signs, and what the error says after.
+RESIGNING_RE = re.compile(r"this machine's clock is (\d+) s behind the service's: "
+                          r"re-signing with the service's time")
+RESIGNED_RE = re.compile(r"this machine's clock is (\d+) s behind the service's, and the "
+                         r"request was re-signed once with the service's time")
+
+
+def ours_clock_skew(name, env, kms_bin, transport, workdir, wrong_sk):
+    """`kms count -v` with AK/SK from the environment against the skewed emulator: a 401
+    "signature expired" to the request signed with this machine's clock, then one re-signed
+    CLOCK_OFFSET s ahead; a count (and the warning), or, with a wrong SK, the gateway's
+    "verify aksk signature fail" to the re-signed request and exit 3 saying so."""
+    pid = env["INTEROP_PROJECT_ID"]
+    sk = env["INTEROP_SK"] + "-but-wrong" if wrong_sk else env["INTEROP_SK"]
+    with skewed_emulator(env) as mock, RecordingProxy(mock.url) as proxy:
+        before = time.time()
+        run = run_kms(kms_bin, ["--endpoint", proxy.url, "--project-id", pid,
+                                "--transport", transport, "--retries", "0", "--timeout", "10", "-v"],
+                      ours_env(workdir, HUAWEICLOUD_SDK_AK=env["INTEROP_AK"], HUAWEICLOUD_SDK_SK=sk))
+        between = (before, time.time())
+        exchanges = proxy.exchanges
+    if wrong_sk:
+        why = None
+        if run.returncode != 3:
+            why = "expected exit 3 (authentication), got %s" % ours_outcome(run)
+        why = why or expect_sequence(exchanges, pid, [("GET kms", 401), ("GET kms", 401)])
+    else:
+        why = expect_ours_count(env, run) or expect_sequence(
+            exchanges, pid, [("GET kms", 401), ("GET kms", 200)])
+    why = why or check_expired_401(exchanges[0], "request 1", between)
+    why = why or check_signed_at(exchanges[1], "request 2 (re-signed)", between, CLOCK_OFFSET)
+    if why is None and wrong_sk:
+        doc = json_or_none(exchanges[1].resp_body)
+        if not isinstance(doc, dict) or doc.get("error_code") != "APIGW.0301" \
+                or "verify aksk signature fail" not in (doc.get("error_msg") or ""):
+            why = "request 2: expected 401 APIGW.0301 \"verify aksk signature fail\", got %s" % (
+                shown_body(exchanges[1].resp_body, 300))
+    if why is None:
+        pattern, what = (RESIGNED_RE, "the error") if wrong_sk else (RESIGNING_RE, "the warning")
+        m = pattern.search(run.stderr)
+        if not m or not near(int(m.group(1)), CLOCK_OFFSET):
+            why = "expected %s on stderr that the clock is about %d s behind and %s, got %s" % (
+                what, CLOCK_OFFSET, "that it re-signed once" if wrong_sk else "re-signing",
+                ours_outcome(run))
+    if why is None and (sk in run.stdout or sk in run.stderr):
+        why = "kms printed the SK"
+    why = why or secrets_printed(run, exchanges, env)
+    info = ours_outcome_safe(run, exchanges, env).replace(sk, redacted(sk))
+    return report_wire(name, why, exchanges, info=info)
+
+
 def ours_scenario(name, kms_bin, run, source=None):
     """Runs an our-client scenario. `kms count --credentials` has shipped, so a binary
     without it is a regression: FAIL, not SKIP (SKIP only when no binary was given); so is
@@ -1826,6 +2113,15 @@ def main():
             name = "ours-%s-%s" % (transport, suffix)
             scenarios.append((name, lambda name=name, t=transport, fn=fn: ours_scenario(
                 name, kms_bin, lambda: fn(name, t), "env")))
+    # Clock skew (issue 16): the official SDK and ours against an emulator whose clock is
+    # CLOCK_OFFSET s ahead.
+    scenarios.append(("sdk-clock-skew-fails-every-call", lambda: sdk_clock_skew(
+        "sdk-clock-skew-fails-every-call", env)))
+    for transport in ("ureq", "hyper"):
+        for prefix, wrong in (("clock-skew-corrected", False), ("clock-skew-wrong-sk", True)):
+            name = "%s-%s" % (prefix, transport)
+            scenarios.append((name, lambda name=name, t=transport, w=wrong: ours_scenario(
+                name, kms_bin, lambda: ours_clock_skew(name, env, kms_bin, t, workdir, w))))
     failed = 0
     try:
         for name, run in scenarios:

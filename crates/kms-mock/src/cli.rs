@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Parser;
 
@@ -14,9 +14,9 @@ use crate::{MockConfig, MockServer};
 ///
 /// Prints `listening on <url>` as its first line on stdout (and `ca certificate: <path>`
 /// with --tls, then one `credentials: ...` line per credential endpoint served, then an
-/// `iam: ...` and an `sts: ...` line with --iam), then serves until killed. The credentials,
-/// tokens and passwords given here are test values the emulator accepts, not real ones; it
-/// never prints them.
+/// `iam: ...` and an `sts: ...` line with --iam, then a `clock: ...` line with a non-zero
+/// --clock-offset), then serves until killed. The credentials, tokens and passwords given
+/// here are test values the emulator accepts, not real ones; it never prints them.
 #[derive(Clone, Parser)]
 #[command(name = "kms-mock", version)]
 #[command(group(clap::ArgGroup::new("credential_endpoint").multiple(true)))]
@@ -142,6 +142,25 @@ pub struct Args {
         value_parser = parse_lifetime
     )]
     pub token_lifetime: Option<u64>,
+
+    /// Run the emulator's clock SECONDS ahead of this machine's (negative: behind), to see
+    /// what a client does with a skewed clock; at most 10 years (315360000) either way.
+    ///
+    /// It is the one clock of every decision the emulator makes by time: the 15-minute
+    /// signature window and the server time a "signature expired" 401 names, token and
+    /// credential expiry, lockouts, throttle windows. With --clock-offset 1200, a request
+    /// signed with this machine's time is refused 401 APIGW.0301 "calc aksk signature
+    /// fail:signature expired, signature time:<X-Sdk-Date>,server time:<20 minutes
+    /// later>", as the service refuses a client whose clock is 20 minutes behind; an offset
+    /// of 900 or less leaves a fresh signature within the window.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0,
+        allow_hyphen_values = true,
+        value_parser = parse_clock_offset
+    )]
+    pub clock_offset: i64,
 }
 
 impl std::fmt::Debug for Args {
@@ -176,6 +195,7 @@ impl std::fmt::Debug for Args {
             .field("oidc_providers", &providers)
             .field("users", &users)
             .field("token_lifetime", &self.token_lifetime)
+            .field("clock_offset", &self.clock_offset)
             .finish()
     }
 }
@@ -238,7 +258,30 @@ impl Args {
         if let Some(secs) = self.token_lifetime {
             config = config.with_token_lifetime(Duration::from_secs(secs));
         }
+        if self.clock_offset != 0 {
+            let offset = self.clock_offset;
+            config = config.with_clock(move || shifted(SystemTime::now(), offset));
+        }
         config
+    }
+
+    /// The start-up line that says how far the emulator's clock is from this machine's;
+    /// none without an offset.
+    fn clock_line(&self) -> Option<String> {
+        let offset = self.clock_offset;
+        (offset != 0).then(|| {
+            format!(
+                "clock: {} s {} this machine's (--clock-offset {offset}): requests signed \
+                 with this machine's time are {}",
+                offset.unsigned_abs(),
+                if offset > 0 { "ahead of" } else { "behind" },
+                if offset.unsigned_abs() > kms_proto::verify::MAX_CLOCK_SKEW.as_secs() {
+                    "refused 401 APIGW.0301 (signature expired)"
+                } else {
+                    "accepted (within the 15-minute signature window)"
+                },
+            )
+        })
     }
 
     /// Whether IAM and STS are served.
@@ -335,6 +378,9 @@ pub async fn run(args: &Args, mut out: impl Write) -> io::Result<()> {
         writeln!(out, "{line}")?;
     }
     for line in args.iam_lines(&server.url()) {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(line) = args.clock_line() {
         writeln!(out, "{line}")?;
     }
     out.flush()?;
@@ -486,6 +532,34 @@ fn parse_lifetime(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is not a number of seconds above 0"))
 }
 
+/// The largest --clock-offset either way: 10 years of 365 days, in seconds.
+pub const MAX_CLOCK_OFFSET_SECS: i64 = 10 * 365 * 24 * 60 * 60;
+
+/// A whole number of seconds from -[`MAX_CLOCK_OFFSET_SECS`] to [`MAX_CLOCK_OFFSET_SECS`].
+fn parse_clock_offset(text: &str) -> Result<i64, String> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|secs| secs.unsigned_abs() <= MAX_CLOCK_OFFSET_SECS.unsigned_abs())
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is not a whole number of seconds from -{MAX_CLOCK_OFFSET_SECS} to \
+                 {MAX_CLOCK_OFFSET_SECS} (10 years either way)"
+            )
+        })
+}
+
+/// `now` moved by `offset_secs` (negative: back); `now` itself if that is not a time the
+/// platform can hold (never within the bounds of --clock-offset).
+fn shifted(now: SystemTime, offset_secs: i64) -> SystemTime {
+    let by = Duration::from_secs(offset_secs.unsigned_abs());
+    let moved = if offset_secs >= 0 {
+        now.checked_add(by)
+    } else {
+        now.checked_sub(by)
+    };
+    moved.unwrap_or(now)
+}
+
 /// The algorithms of `--signing-algorithms`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SigningAlgorithms(pub Vec<kms_proto::SigningAlgorithm>);
@@ -526,5 +600,55 @@ mod tests {
         );
         let args = Args::try_parse_from(["kms-mock"]).unwrap();
         assert_eq!(args.config().throttle, None, "no throttling unless asked");
+    }
+
+    #[test]
+    fn clock_offset_moves_the_emulators_clock_either_way_within_10_years() {
+        let clock_at = |offset: &str| {
+            let args = Args::try_parse_from(["kms-mock", "--clock-offset", offset]).unwrap();
+            let before = SystemTime::now();
+            let at = (args.config().clock)();
+            (before, at, SystemTime::now(), args)
+        };
+        for (text, secs) in [("1200", 1200_i64), ("-1200", -1200), ("+60", 60)] {
+            let (before, at, after, args) = clock_at(text);
+            assert_eq!(args.clock_offset, secs);
+            let by = Duration::from_secs(secs.unsigned_abs());
+            let (low, high) = if secs > 0 {
+                (before + by, after + by)
+            } else {
+                (before - by, after - by)
+            };
+            assert!(
+                at >= low && at <= high,
+                "{text}: {at:?} not in {low:?}..={high:?}"
+            );
+            assert!(
+                args.clock_line()
+                    .unwrap()
+                    .contains(&format!("{} s", secs.abs()))
+            );
+        }
+        let (before, at, after, args) = clock_at("0");
+        assert!(at >= before && at <= after, "0 is the machine's clock");
+        assert_eq!(args.clock_line(), None, "no clock line without an offset");
+        let args = Args::try_parse_from(["kms-mock"]).unwrap();
+        assert_eq!(args.clock_offset, 0, "the machine's clock unless asked");
+
+        let max = MAX_CLOCK_OFFSET_SECS;
+        assert_eq!(parse_clock_offset(&max.to_string()), Ok(max));
+        assert_eq!(parse_clock_offset(&(-max).to_string()), Ok(-max));
+        for refused in [
+            (max + 1).to_string(),
+            (-max - 1).to_string(),
+            i64::MIN.to_string(),
+            "99999999999999999999".to_owned(),
+            "1.5".to_owned(),
+            "20m".to_owned(),
+            String::new(),
+        ] {
+            let why = parse_clock_offset(&refused).unwrap_err();
+            assert!(why.contains("10 years"), "{refused}: {why}");
+        }
     }
 }

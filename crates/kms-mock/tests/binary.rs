@@ -554,6 +554,131 @@ fn binary_with_iam_alone_lists_projects_and_without_it_serves_no_iam() {
     assert_flat_error(&response, 404, "APIGW.0101");
 }
 
+/// The signature and server times of a "signature expired" message
+/// (`signature time:20261122T080000Z,server time:20261122T082000Z`).
+fn expired_times(message: &str) -> (SystemTime, SystemTime) {
+    let time_after = |label: &str| {
+        let start = message
+            .find(label)
+            .unwrap_or_else(|| panic!("no {label:?} in {message:?}"))
+            + label.len();
+        let text = message[start..].trim_start();
+        let text = text.get(..16).unwrap_or(text);
+        kms_proto::SdkDate::parse(text)
+            .unwrap_or_else(|| panic!("{text:?} in {message:?} is not an SDK date"))
+            .to_system_time()
+    };
+    (time_after("signature time:"), time_after("server time:"))
+}
+
+#[test]
+fn binary_clock_offset_runs_the_emulators_clock_ahead_and_expires_the_machines_signatures() {
+    let project = format!("{PID}=7");
+    let running = Running::start(&[
+        "--project",
+        &project,
+        "--ak",
+        AK,
+        "--sk",
+        SK,
+        "--clock-offset",
+        "1200",
+    ]);
+    let (url, addr) = running.listening("http");
+    let clock = running.next_line();
+    assert!(
+        clock.starts_with("clock: 1200 s ahead of this machine's") && clock.contains("401"),
+        "{clock}"
+    );
+
+    // Signed with this machine's clock: 20 minutes behind the emulator's, beyond the
+    // gateway's 15 minutes.
+    let signed_at = SystemTime::now();
+    let response = send_ok(
+        addr,
+        &build(&url, AkSk::new(AK, SK).unwrap(), PID, signed_at),
+    );
+    let message = assert_flat_error(&response, 401, "APIGW.0301");
+    assert!(
+        message.contains("calc aksk signature fail:signature expired"),
+        "{message}"
+    );
+    let (signature, server) = expired_times(&message);
+    let ahead = server.duration_since(signature).unwrap().as_secs();
+    assert!((1199..=1202).contains(&ahead), "{ahead} s apart: {message}");
+    let named = signature
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sent = signed_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(
+        named, sent,
+        "the signature time named is the X-Sdk-Date sent"
+    );
+
+    // Signed with the emulator's time (as a client that corrected its clock): counted.
+    let corrected = SystemTime::now() + Duration::from_secs(1200);
+    assert_count(
+        &send_ok(
+            addr,
+            &build(&url, AkSk::new(AK, SK).unwrap(), PID, corrected),
+        ),
+        7,
+    );
+
+    // Behind instead: a signature made now is 20 minutes in the emulator's future.
+    let running = Running::start(&[
+        "--project",
+        &project,
+        "--ak",
+        AK,
+        "--sk",
+        SK,
+        "--clock-offset=-1200",
+    ]);
+    let (url, addr) = running.listening("http");
+    assert!(
+        running
+            .next_line()
+            .starts_with("clock: 1200 s behind this machine's")
+    );
+    let response = send_ok(
+        addr,
+        &build(&url, AkSk::new(AK, SK).unwrap(), PID, SystemTime::now()),
+    );
+    let message = assert_flat_error(&response, 401, "APIGW.0301");
+    let (signature, server) = expired_times(&message);
+    let behind = signature.duration_since(server).unwrap().as_secs();
+    assert!(
+        (1198..=1201).contains(&behind),
+        "{behind} s apart: {message}"
+    );
+}
+
+#[test]
+fn binary_without_clock_offset_accepts_the_machines_signatures_and_prints_no_clock_line() {
+    let project = format!("{PID}=7");
+    let running = Running::start(&["--project", &project, "--ak", AK, "--sk", SK]);
+    let (url, addr) = running.listening("http");
+    assert!(
+        running
+            .lines
+            .recv_timeout(Duration::from_millis(200))
+            .is_err(),
+        "no clock line"
+    );
+    assert_count(
+        &send_ok(
+            addr,
+            &build(&url, AkSk::new(AK, SK).unwrap(), PID, SystemTime::now()),
+        ),
+        7,
+    );
+}
+
 /// Runs `kms-mock args`, expecting it to exit on its own; returns its status and stderr.
 fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
     let mut child = ChildGuard(
@@ -646,6 +771,23 @@ fn binary_refuses_bad_flags_with_exit_code_2_and_names_the_problem() {
             &["--oidc-provider", "urn="],
             &["--oidc-provider", "PROVIDER_URN=ID_TOKEN"],
         ),
+        (
+            &["--clock-offset", "315360001"],
+            &["--clock-offset", "10 years"],
+        ),
+        (
+            &["--clock-offset=-315360001"],
+            &["--clock-offset", "10 years"],
+        ),
+        (
+            &["--clock-offset", "-20m"],
+            &[
+                "--clock-offset",
+                "\"-20m\" is not a whole number of seconds",
+            ],
+        ),
+        (&["--clock-offset", "1.5"], &["--clock-offset", "10 years"]),
+        (&["--clock-offset"], &["--clock-offset"]),
     ];
     for (args, expected) in cases {
         let (status, stderr) = run_to_exit(args);
