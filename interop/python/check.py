@@ -89,8 +89,9 @@ Optional:
 
 Output: one line per scenario on stdout, `PASS <name>`, `FAIL <name>: <why>` or
 `SKIP <name>: <why>`. Diagnostics (what the client sent and what came back) go to stderr;
-secrets (SKs, security tokens, session and pod tokens, IAM tokens, id tokens, passwords)
-are never printed.
+secrets (SKs, session and pod tokens, IAM tokens, id tokens, passwords) are never printed;
+the dumps of the first four scenarios show the X-Security-Token header as sent, a fixed
+made-up value the emulator is started with.
 Exit status: 0 if no scenario failed, 1 otherwise.
 """
 
@@ -1346,7 +1347,7 @@ def ours_wrong_id_token(name, env, kms_bin, transport, workdir, kind):
 #   never tries the endpoints before the one it started from.
 # - Asynchronous calls (client.py:438-444) never fail over.
 
-FAILOVER_REGION = "cn-north-4"   # the region the brief names; in the SDK's table
+FAILOVER_REGION = "cn-north-4"   # in the SDK's table
 PUBLIC_KMS_ENDPOINT = "https://kms.cn-north-4.myhuaweicloud.com"  # KmsRegion.CN_NORTH_4
 # For our typo check: a well-formed region in no table, so that a `kms` that ignored the
 # regions file would resolve kms.<region>.myhuaweicloud.com (no such host) and never reach

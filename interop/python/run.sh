@@ -13,8 +13,9 @@
 # STS with --iam: projects by region, OIDC federation, assume-with-oidc, password tokens),
 # runs check.py against them (also several endpoints for a region, through
 # HUAWEICLOUD_SDK_REGION_KMS_<REGION> and a regions file, for the SDK and for `kms`, against the
-# plain AK/SK emulator), and ends with "interop: N passed, M failed" (", K skipped" when our
-# CLI's scenarios could not run: a `kms count` without --credentials).
+# plain AK/SK emulator; and a clock 20 minutes off, against emulators check.py starts itself
+# with --clock-offset 1200), and ends with "interop: N passed, M failed" (check.py fails our
+# CLI's scenarios, never skips them, when its `kms count` lacks a flag they need).
 #
 # Environment (optional):
 #   KMS_MOCK_BIN=/path/to/kms-mock  use this binary instead of building it with cargo
@@ -213,6 +214,7 @@ INTEROP_PROJECT_ID="$PROJECT_ID" INTEROP_COUNT="$COUNT" \
     INTEROP_STS_URL="$URL_STS" INTEROP_STS_AK="$STS_AK" INTEROP_STS_SK="$STS_SK" \
     INTEROP_SECURITY_TOKEN="$SECURITY_TOKEN" \
     INTEROP_CREDS_URL="$URL_CREDS" INTEROP_POD_TOKEN="$POD_TOKEN" INTEROP_KMS_BIN="$KMS" \
+    INTEROP_MOCK_BIN="$MOCK" \
     INTEROP_IAM_URL="$URL_IAM" INTEROP_REGION="$REGION" INTEROP_SEVERAL_REGION="$SEVERAL_REGION" \
     INTEROP_SEVERAL_PROJECT_IDS="$SEVERAL_PROJECT_IDS" INTEROP_IDP_ID="$IDP_ID" \
     INTEROP_ID_TOKEN="$ID_TOKEN" INTEROP_OIDC_PROVIDER_URN="$OIDC_PROVIDER_URN" \
