@@ -589,8 +589,12 @@ impl<'a> Call<'a> {
                         self.next = None;
                     }
                 }
-            } else if let Some(health) = self.health() {
-                // The request may have been sent: the endpoint was reached.
+            } else if failure.may_have_been_sent()
+                && let Some(health) = self.health()
+            {
+                // The endpoint took the request: it was reached. (A failure before that
+                // which is no fault of the endpoint's, such as no free connection, says
+                // nothing about it.)
                 health.reached(self.current);
             }
         }
