@@ -150,8 +150,8 @@ pub struct Args {
     /// signature window and the server time a "signature expired" 401 names, token and
     /// credential expiry, lockouts, throttle windows. With --clock-offset 1200, a request
     /// signed with this machine's time is refused 401 APIGW.0301 "calc aksk signature
-    /// fail:signature expired, signature time:<X-Sdk-Date>,server time:<20 minutes
-    /// later>", as the service refuses a client whose clock is 20 minutes behind; an offset
+    /// fail:signature expired, signature time:(its X-Sdk-Date),server time:(20 minutes
+    /// later)", as the service refuses a client whose clock is 20 minutes behind; an offset
     /// of 900 or less leaves a fresh signature within the window.
     #[arg(
         long,
