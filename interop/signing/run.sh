@@ -7,7 +7,7 @@
 # Usage, from the workspace root:   bash interop/signing/run.sh
 #
 # - no python3                        -> "SIGNING CROSS-CHECK SKIPPED: python3 not found", exit 0
-# - huaweicloudsdkcore not from PyPI  -> banner "SIGNING CROSS-CHECK SKIPPED: ..." + pip's tail, exit 0
+# - the SDK not from PyPI             -> banner "SIGNING CROSS-CHECK SKIPPED: ..." + pip's tail, exit 0
 # - anything else going wrong         -> exit non-zero
 # Environment (optional): SIGNING_INTEROP_BIN=/path/to/signing_interop and
 # KMS_MOCK_BIN=/path/to/kms-mock instead of building them.
@@ -19,7 +19,12 @@ cd "$ROOT"
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 VENV="$ROOT/target/signing-venv"
-SDK="huaweicloudsdkcore==3.1.219 huaweicloudsdkkms==3.1.219"
+# The same pinned closure as the Python interop (the SDK and every dependency), so both
+# suites run the same code; the virtualenv is remade when the pins change.
+REQS="$ROOT/interop/python/requirements.txt"
+SDK="the official SDK pinned in interop/python/requirements.txt"
+req_hash="$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$REQS" 2>/dev/null || true)"
+stamp="$VENV/.signing-requirements.sha256"
 
 skip() {
     echo "=================================================================="
@@ -36,14 +41,16 @@ skip() {
 
 command -v python3 >/dev/null 2>&1 || skip "python3 not found"
 
-if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import huaweicloudsdkcore.signer.signer, huaweicloudsdkkms.v2' >/dev/null 2>&1; }; then
+if ! { [ -x "$VENV/bin/python" ] &&
+        [ "$(cat "$stamp" 2>/dev/null || true)" = "$req_hash" ] &&
+        "$VENV/bin/python" -c 'import huaweicloudsdkcore.signer.signer, huaweicloudsdkkms.v2' >/dev/null 2>&1; }; then
     echo "signing: creating virtualenv $VENV with $SDK"
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv --clear "$VENV" || { echo "signing: python3 -m venv failed" >&2; exit 1; }
     pip_log="$(mktemp)"
     set +e
     "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-        --timeout 30 --retries 3 $SDK >"$pip_log" 2>&1
+        --timeout 30 --retries 3 -r "$REQS" >"$pip_log" 2>&1
     pip_rc=$?
     set -e
     if [ "$pip_rc" -ne 0 ]; then
@@ -56,6 +63,7 @@ if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import huaweicloudsdk
         exit 1
     fi
     rm -f "$pip_log"
+    echo "$req_hash" >"$stamp"
 fi
 
 if [ -n "${SIGNING_INTEROP_BIN:-}" ]; then
