@@ -38,9 +38,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use kms_proto::sign::{self, SignableRequest, SigningAlgorithm};
 use kms_proto::verify::{self, ReceivedRequest, VerifyError};
 use kms_proto::{
-    AkSk, AuthToken, Credentials, Endpoint, HttpPolicy, MAX_RESPONSE_BODY, Outcome, ProjectId,
-    ProxyUrl, Region, RegionsFile, RegionsFileErrorKind, RetryAfter, RetryPolicy, SdkDate,
-    ShowUserInstances,
+    AkSk, AuthToken, Credentials, Endpoint, Endpoints, HttpPolicy, MAX_ENDPOINTS,
+    MAX_RESPONSE_BODY, Outcome, ProjectId, ProxyUrl, Region, RegionsFile, RegionsFileErrorKind,
+    RetryAfter, RetryPolicy, SdkDate, ShowUserInstances,
 };
 
 /// Splits `data` on `sep` into at most `n` parts (missing parts are empty).
@@ -407,6 +407,23 @@ pub fn small_parsers(data: &[u8]) {
             assert!(
                 Endpoint::parse(&s).is_err(),
                 "plain http to {endpoint} without the opt-in"
+            );
+        }
+    }
+    // A list: its text reads back the same list, each entry is one that parses alone, and
+    // there are 1 to MAX_ENDPOINTS of them, none twice.
+    if let Ok(endpoints) = Endpoints::parse_list(&s) {
+        assert_eq!(
+            Endpoints::parse_list(&endpoints.to_string()).unwrap(),
+            endpoints
+        );
+        let list = endpoints.as_slice();
+        assert!((1..=MAX_ENDPOINTS).contains(&list.len()));
+        for (i, endpoint) in list.iter().enumerate() {
+            assert!(Endpoint::parse(&endpoint.to_string()).is_ok());
+            assert!(
+                !list.iter().take(i).any(|e| e == endpoint),
+                "{endpoint} twice"
             );
         }
     }
