@@ -163,7 +163,7 @@ pub(crate) fn bit(index: usize) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
 
@@ -219,5 +219,68 @@ mod tests {
         assert_eq!(h.pick(0, t0), pick(0, false));
         assert_eq!(h.pick(bit(0), t0), None);
         assert_eq!(bit(40), 0);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Failed(usize),
+        Reached(usize),
+        Pick(u32),
+        Wait(u64),
+    }
+
+    fn op(n: usize) -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..n).prop_map(Op::Failed),
+            (0..n).prop_map(Op::Reached),
+            any::<u32>().prop_map(Op::Pick),
+            (0u64..40).prop_map(Op::Wait),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever happened before: a pick skips what it is told to, is `None` only when
+        /// everything is skipped, says "reachable" only for an endpoint that was not
+        /// cooling down, and otherwise names the one that cools down first.
+        #[test]
+        fn a_pick_follows_the_rules(
+            n in 1usize..6,
+            ops in proptest::collection::vec(op(6), 0..60),
+        ) {
+            let t0 = Instant::now();
+            let h = health(n);
+            let mut now = t0;
+            let all = (0..n).fold(0, |set, i| set | bit(i));
+            for op in ops {
+                match op {
+                    Op::Failed(i) => h.failed(i % n, now),
+                    Op::Reached(i) => h.reached(i % n),
+                    Op::Wait(s) => now += Duration::from_secs(s),
+                    Op::Pick(skip) => {
+                        let before: Vec<Option<Instant>> = h.state().to_vec();
+                        let cooling = |i: usize| before[i].is_some_and(|until| until > now);
+                        match h.pick(skip, now) {
+                            None => proptest::prop_assert_eq!(skip & all, all),
+                            Some(Pick { index, reachable }) => {
+                                proptest::prop_assert!(index < n);
+                                proptest::prop_assert_eq!(skip & bit(index), 0);
+                                proptest::prop_assert_eq!(reachable, !cooling(index));
+                                let left = (0..n).filter(|&i| skip & bit(i) == 0);
+                                if reachable {
+                                    // The first reachable one in order.
+                                    let first = left.clone().find(|&i| !cooling(i));
+                                    proptest::prop_assert_eq!(first, Some(index));
+                                } else {
+                                    proptest::prop_assert!(left.clone().all(cooling));
+                                    let soonest = left.map(|i| before[i]).min().flatten();
+                                    proptest::prop_assert_eq!(before[index], soonest);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
