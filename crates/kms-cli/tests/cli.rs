@@ -2322,18 +2322,36 @@ fn several_endpoints_from_the_flag_the_variable_and_the_regions_file() {
             ),
         ];
         for (name, flags, env) in runs {
-            let mut args = vec!["count", "--transport", transport, "--project-id", PROJECT];
+            let mut args = vec![
+                "count",
+                "--transport",
+                transport,
+                "--project-id",
+                PROJECT,
+                "-v",
+            ];
             args.extend(flags);
             let out = kms(&args, &env);
+            let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(
                 (
                     out.status.code(),
                     String::from_utf8_lossy(&out.stdout).trim()
                 ),
                 (Some(0), "15"),
-                "{transport}, {name}: {}",
-                String::from_utf8_lossy(&out.stderr)
+                "{transport}, {name}: {stderr}"
             );
+            // One move, logged, and with -v where the endpoints came from.
+            assert!(
+                stderr.contains("trying the next one"),
+                "{transport}, {name}: {stderr}"
+            );
+            let from = match name {
+                "variable" => "KMS endpoints from HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4".to_owned(),
+                "regions file" => format!("KMS endpoints from the regions file {file_path}"),
+                _ => String::new(),
+            };
+            assert!(stderr.contains(&from), "{transport}, {name}: {stderr}");
         }
         let out = kms(
             &[

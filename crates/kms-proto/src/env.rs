@@ -78,15 +78,30 @@ impl Endpoints {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, EndpointsError> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        if get(&region.override_var()).is_some() {
-            return Endpoints::resolve(region, get, None).map_err(EndpointsError::Invalid);
+        // Where they came from, said once (an operator asks "why does it call that host?").
+        let found = |endpoints: Endpoints, from: &dyn fmt::Display| {
+            tracing::info!(
+                region = region.as_str(),
+                endpoints = %endpoints,
+                "KMS endpoints from {from}"
+            );
+            endpoints
+        };
+        let var = region.override_var();
+        if get(&var).is_some() {
+            return Endpoints::resolve(region, get, None)
+                .map(|endpoints| found(endpoints, &var))
+                .map_err(EndpointsError::Invalid);
         }
+        let naming_rule = "the naming rule (no override variable, no regions file entry)";
         let (path, named) = match get(ENV_REGIONS_FILE) {
             Some(path) => (PathBuf::from(path), true),
             None => match crate::credentials::home(&get) {
                 Some(home) => (home.join(DEFAULT_REGIONS_FILE), false),
                 None => {
-                    return Endpoints::resolve(region, get, None).map_err(EndpointsError::Invalid);
+                    return Endpoints::resolve(region, get, None)
+                        .map(|endpoints| found(endpoints, &naming_rule))
+                        .map_err(EndpointsError::Invalid);
                 }
             },
         };
@@ -102,7 +117,10 @@ impl Endpoints {
                 Err(FileProblem::NotFound) if !named => None,
                 Err(problem) => return Err(EndpointsError::File { path, problem }),
             };
-        Endpoints::resolve(region, get, file.as_ref()).map_err(|e| {
+        let listed = file
+            .as_ref()
+            .is_some_and(|file| file.kms_endpoints(region.as_str()).is_some());
+        let endpoints = Endpoints::resolve(region, get, file.as_ref()).map_err(|e| {
             let origin = e
                 .origin()
                 .map(|o| o.replacen("the regions file", &path.display().to_string(), 1));
@@ -110,6 +128,13 @@ impl Endpoints {
                 Some(origin) => EndpointsError::Invalid(e.with_origin(origin)),
                 None => EndpointsError::Invalid(e),
             }
+        })?;
+        Ok(match listed {
+            true => found(
+                endpoints,
+                &format_args!("the regions file {}", path.display()),
+            ),
+            false => found(endpoints, &naming_rule),
         })
     }
 }
