@@ -14,8 +14,8 @@ use super::SourceKind;
 use super::document::DocumentError;
 use super::identity::rfc3339;
 use super::profile::ProfileError;
+use super::variables::EnvError;
 use crate::call::{TransportErrorKind, TransportFailure};
-use crate::env::EnvError;
 use crate::input::InvalidInput;
 use crate::untrusted::Untrusted;
 

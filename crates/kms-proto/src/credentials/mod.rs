@@ -19,6 +19,7 @@ mod cache;
 mod error;
 mod identity;
 mod source;
+pub(crate) mod variables;
 
 pub use cache::{CacheStep, CredentialCache, RefreshPolicy, RefreshTicket};
 pub use error::{CredentialError, FileProblem, SourceError};

@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Request, StatusCode};
 
 use super::error::{CredentialError, Failure, FileProblem, SourceError};
+use super::variables::{EnvError, credentials_from_env};
 use super::{Credentials, Identity, SourceKind};
 use crate::call::{TransportErrorKind, TransportFailure};
-use crate::env::{EnvError, credentials_from_env};
 use crate::input::{
     Endpoint, HttpPolicy, Input, InvalidInput, Problem, ProjectId, Region, check_chars, check_len,
 };
@@ -306,8 +306,9 @@ impl Provider {
     fn context(mut self, lookup: &impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         self.env_region = get(ENV_REGION).and_then(|r| Region::new(&r).ok());
-        self.env_project = get(crate::env::ENV_PROJECT_ID).and_then(|p| ProjectId::new(&p).ok());
-        self.env_algorithm = crate::env::signing_algorithm_from_env(get).ok();
+        self.env_project =
+            get(super::variables::ENV_PROJECT_ID).and_then(|p| ProjectId::new(&p).ok());
+        self.env_algorithm = super::variables::signing_algorithm_from_env(get).ok();
         self
     }
 

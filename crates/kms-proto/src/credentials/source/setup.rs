@@ -41,9 +41,9 @@ pub(crate) fn environment(lookup: &impl Fn(&str) -> Option<String>) -> Source {
             SourceKind::Environment,
             Unusable::NotConfigured(format!(
                 "{} and {}, or {}, are not set",
-                crate::env::ENV_AK,
-                crate::env::ENV_SK,
-                crate::env::ENV_AUTH_TOKEN
+                crate::credentials::variables::ENV_AK,
+                crate::credentials::variables::ENV_SK,
+                crate::credentials::variables::ENV_AUTH_TOKEN
             )),
         ),
         Err(e) => Source::Unusable(SourceKind::Environment, Unusable::Env(e)),
