@@ -186,7 +186,9 @@ impl fmt::Display for EndpointsError {
             EndpointsError::Invalid(e) => write!(f, "{e}"),
             EndpointsError::File { path, problem } => write!(
                 f,
-                "the regions file {} cannot be used: {problem}",
+                "the regions file {} cannot be used: {problem}; fix it, or point \
+                 {ENV_REGIONS_FILE} at the right file (unset, ~/{DEFAULT_REGIONS_FILE} is \
+                 read if it exists)",
                 path.display()
             ),
             // The error names the file and the line.
@@ -359,7 +361,10 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(err.to_string().contains(missing), "{err}");
+        assert!(
+            err.to_string().contains(missing) && err.to_string().contains(ENV_REGIONS_FILE),
+            "{err}"
+        );
         // What is wrong in a file is said with its path and line.
         let named = dir.join("named.yaml");
         let named_str = named.to_str().unwrap();

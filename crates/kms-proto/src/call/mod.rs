@@ -253,24 +253,12 @@ impl<'a> Call<'a> {
 
     /// A signing time without the known offset: the local clock it was made from.
     fn unshifted(&self, signed: SystemTime) -> SystemTime {
-        let offset = Duration::from_millis(self.clock_offset_ms.unsigned_abs());
-        let moved = if self.clock_offset_ms >= 0 {
-            signed.checked_sub(offset)
-        } else {
-            signed.checked_add(offset)
-        };
-        moved.unwrap_or(signed)
+        moved_by(signed, self.clock_offset_ms.saturating_neg())
     }
 
     /// The time to sign at: the wall clock moved by the known offset.
     fn signing_time(&self, wall: SystemTime) -> SystemTime {
-        let offset = Duration::from_millis(self.clock_offset_ms.unsigned_abs());
-        let moved = if self.clock_offset_ms >= 0 {
-            wall.checked_add(offset)
-        } else {
-            wall.checked_sub(offset)
-        };
-        moved.unwrap_or(wall)
+        moved_by(wall, self.clock_offset_ms)
     }
 
     /// When the answer says the signature expired because this machine's clock is off (the
@@ -610,17 +598,15 @@ impl<'a> Call<'a> {
             failure.kind() == TransportErrorKind::Timeout && self.last_timeout_was_deadline;
         let attempts = self.attempts;
         let after_timeout = failure.kind() == TransportErrorKind::Timeout;
-        let across = (endpoints.len() > 1)
-            .then(|| {
-                let last = endpoints.get(self.current)?;
-                Some((self.visited.count_ones(), endpoints.len(), last.to_string()))
-            })
-            .flatten();
+        // Said only when the call ends, and only with several endpoints.
+        let (visited, last) = (self.visited, endpoints.get(self.current));
         self.after(decision, now.monotonic, after_timeout, || {
             let error = TransportError::new(failure, attempts, deadline);
-            Error::Transport(match across {
-                Some((tried, of, last)) => error.with_endpoints(tried, of, last),
-                None => error,
+            Error::Transport(match last {
+                Some(last) if endpoints.len() > 1 => {
+                    error.with_endpoints(visited.count_ones(), endpoints.len(), last.to_string())
+                }
+                _ => error,
             })
         })
     }
@@ -670,6 +656,18 @@ impl<'a> Call<'a> {
             }
         }
     }
+}
+
+/// `time` moved by `offset_ms` milliseconds (back when negative); unmoved when that would
+/// leave the range `SystemTime` can hold.
+fn moved_by(time: SystemTime, offset_ms: i64) -> SystemTime {
+    let offset = Duration::from_millis(offset_ms.unsigned_abs());
+    let moved = if offset_ms >= 0 {
+        time.checked_add(offset)
+    } else {
+        time.checked_sub(offset)
+    };
+    moved.unwrap_or(time)
 }
 
 /// How far `later` is after `earlier`, in milliseconds (negative: before).
