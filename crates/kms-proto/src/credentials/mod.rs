@@ -273,7 +273,7 @@ fn check_token(input: Input, token: &str) -> Result<(), InvalidInput> {
 }
 
 /// A header value marked sensitive. The value was validated as printable ASCII already.
-fn sensitive_header(input: Input, value: &str) -> Result<HeaderValue, InvalidInput> {
+pub(crate) fn sensitive_header(input: Input, value: &str) -> Result<HeaderValue, InvalidInput> {
     let mut header = HeaderValue::from_str(value).map_err(|_| {
         InvalidInput::new(
             input,

@@ -150,16 +150,7 @@ pub(crate) fn token_header(input: Input, bytes: &[u8]) -> Result<http::HeaderVal
     check_chars(input, token, "printable ASCII without spaces", |c| {
         c.is_ascii_graphic()
     })?;
-    let mut header = http::HeaderValue::from_str(token).map_err(|_| {
-        InvalidInput::new(
-            input,
-            Problem::Malformed {
-                expected: "header text",
-            },
-        )
-    })?;
-    header.set_sensitive(true);
-    Ok(header)
+    crate::credentials::sensitive_header(input, token)
 }
 
 /// The URL of a request, for messages (it carries no secret).
