@@ -16,12 +16,26 @@ pub struct RefreshPolicy {
     retry_cap_usable: Duration,
     retry_cap_unusable: Duration,
     stale_after: Duration,
+    max_lifetime: Duration,
+    max_service_clock_offset: Duration,
 }
+
+/// The longest credentials from a source are trusted, from when they arrive: 24 hours, the
+/// longest any Huawei Cloud service issues temporary credentials or tokens for (IAM tokens
+/// and STS/IAM security tokens last at most a day).
+pub const MAX_CREDENTIAL_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// How far the clock of a credential service may be from this machine's before its `Date`
+/// is no longer believed: one day, the same bound as the KMS gateway's clock
+/// ([`ClientConfig::with_max_clock_skew`](crate::ClientConfig::with_max_clock_skew)).
+pub const MAX_SERVICE_CLOCK_OFFSET: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for RefreshPolicy {
     /// Refresh 40 minutes ahead (at most half the lifetime), stop using credentials 10 s
     /// before expiry (at most a tenth of the lifetime), retry failed refreshes from 1 s up
-    /// to 60 s apart (5 s when nothing is usable), forget a refresh silent for 60 s.
+    /// to 60 s apart (5 s when nothing is usable), forget a refresh silent for 60 s, trust
+    /// credentials for at most [`MAX_CREDENTIAL_LIFETIME`] (24 h) from their arrival, and
+    /// believe a credential service's `Date` within [`MAX_SERVICE_CLOCK_OFFSET`] (a day).
     fn default() -> Self {
         RefreshPolicy {
             max_margin: Duration::from_secs(40 * 60),
@@ -30,6 +44,8 @@ impl Default for RefreshPolicy {
             retry_cap_usable: Duration::from_secs(60),
             retry_cap_unusable: Duration::from_secs(5),
             stale_after: Duration::from_secs(60),
+            max_lifetime: MAX_CREDENTIAL_LIFETIME,
+            max_service_clock_offset: MAX_SERVICE_CLOCK_OFFSET,
         }
     }
 }
@@ -46,6 +62,20 @@ impl RefreshPolicy {
     /// (default 60 s: longer than every source's timeouts together).
     pub fn with_stale_after(mut self, after: Duration) -> Self {
         self.stale_after = after;
+        self
+    }
+
+    /// Sets the longest credentials are trusted from their arrival, whatever expiry their
+    /// source gives (default [`MAX_CREDENTIAL_LIFETIME`], 24 h).
+    pub fn with_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Sets how far a credential service's `Date` may be from this machine's clock and
+    /// still be believed (default [`MAX_SERVICE_CLOCK_OFFSET`], a day; zero: never).
+    pub fn with_max_service_clock_offset(mut self, offset: Duration) -> Self {
+        self.max_service_clock_offset = offset;
         self
     }
 
@@ -110,12 +140,14 @@ pub struct RefreshTicket {
 struct Cached {
     identity: Arc<Identity>,
     obtained_at: SystemTime,
+    /// The expiry on this machine's clock (see [`Arrival`]); `None`: never.
+    expires_at: Option<SystemTime>,
 }
 
 impl Cached {
     /// `(due, usable)` at `now`.
     fn state(&self, policy: &RefreshPolicy, now: SystemTime) -> (bool, bool) {
-        let Some(expires_at) = self.identity.expires_at() else {
+        let Some(expires_at) = self.expires_at else {
             return (false, true);
         };
         let lifetime = expires_at
@@ -256,19 +288,21 @@ impl CredentialCache {
             return;
         }
         self.refreshing = None;
-        match result {
-            Ok(identity) => {
-                tracing::info!(
-                    source = identity.source().as_str(),
-                    expires_at = identity.expires_at().map(rfc3339),
-                    "credentials obtained"
-                );
+        match result.and_then(|identity| {
+            let arrival = Arrival::judge(&identity, &self.policy, now.wall())?;
+            Ok((identity, arrival))
+        }) {
+            Ok((identity, arrival)) => {
+                arrival.log(&identity);
                 self.failed = None;
                 self.cached = Some(Cached {
                     identity: Arc::new(identity),
                     obtained_at: now.wall(),
+                    expires_at: arrival.expires_at,
                 });
             }
+            // Credentials that arrive expired are a failed refresh like any other, with
+            // the same backoff, and are not kept.
             Err(error) => {
                 let consecutive = self.failed.as_ref().map_or(0, |f| f.consecutive) + 1;
                 tracing::warn!(consecutive, error = %error, "refreshing credentials failed");
@@ -280,6 +314,148 @@ impl CredentialCache {
                 });
             }
         }
+    }
+}
+
+/// Credentials as they arrive, judged: when they expire on this machine's clock.
+///
+/// * When the answer that carried them had a `Date` within
+///   [`MAX_SERVICE_CLOCK_OFFSET`] of this machine's clock, their expiry is read on the
+///   service's clock: a machine whose clock is 20 minutes fast still uses credentials of
+///   15 minutes for 15 minutes. A `Date` further off is not believed (a hostile or broken
+///   service could otherwise make credentials last forever), and the local clock decides.
+/// * They are trusted for at most the policy's lifetime (24 h) from their arrival.
+/// * Credentials with no more than the policy's buffer (10 s) left are refused: using
+///   them would fail, and asking again at once would ask forever.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    /// On this machine's clock; `None`: never.
+    expires_at: Option<SystemTime>,
+    /// How far the service's clock is ahead of this machine's, in seconds, when believed.
+    offset_s: Option<i64>,
+    /// Whether the lifetime was cut to the policy's.
+    capped: bool,
+}
+
+impl Arrival {
+    fn judge(
+        identity: &Identity,
+        policy: &RefreshPolicy,
+        now: SystemTime,
+    ) -> Result<Self, CredentialError> {
+        let Some(expires_at) = identity.expires_at() else {
+            return Ok(Arrival {
+                expires_at: None,
+                offset_s: None,
+                capped: false,
+            });
+        };
+        let service_offset = identity
+            .service_date()
+            .map(|date| signed_between(date, now));
+        let believed = service_offset
+            .filter(|offset| offset.unsigned_abs() <= policy.max_service_clock_offset);
+        // On this machine's clock: moved back by how far the service's clock is ahead.
+        let local = match believed {
+            Some(offset) => shifted(expires_at, offset.negated()),
+            None => Some(expires_at),
+        };
+        let cap = now.checked_add(policy.max_lifetime);
+        let (local, capped) = match (local, cap) {
+            (Some(local), Some(cap)) if local > cap => (cap, true),
+            (Some(local), _) => (local, false),
+            // Beyond what a SystemTime holds: the cap, or far enough.
+            (None, Some(cap)) => (cap, true),
+            (None, None) => (expires_at, false),
+        };
+        let left = local.duration_since(now).unwrap_or_default();
+        if left <= policy.max_buffer {
+            return Err(CredentialError::expired_on_arrival(
+                identity.source(),
+                expires_at,
+                now,
+                identity.service_date(),
+                believed.is_some(),
+            ));
+        }
+        Ok(Arrival {
+            expires_at: Some(local),
+            offset_s: believed.map(SignedDuration::as_secs),
+            capped,
+        })
+    }
+
+    fn log(&self, identity: &Identity) {
+        tracing::info!(
+            source = identity.source().as_str(),
+            expires_at = identity.expires_at().map(rfc3339),
+            "credentials obtained"
+        );
+        if let Some(offset_s) = self.offset_s.filter(|s| s.unsigned_abs() >= 60) {
+            tracing::warn!(
+                source = identity.source().as_str(),
+                service_clock_offset_s = offset_s,
+                "this machine's clock is {} s {} the credential service's: their expiry is read on the service's clock",
+                offset_s.unsigned_abs(),
+                if offset_s > 0 { "behind" } else { "ahead of" }
+            );
+        }
+        if self.capped {
+            tracing::warn!(
+                source = identity.source().as_str(),
+                expires_at = identity.expires_at().map(rfc3339),
+                trusted_until = self.expires_at.map(rfc3339),
+                "the credentials claim to last longer than any Huawei Cloud credentials do: they are refreshed as if they expired at trusted_until"
+            );
+        }
+    }
+}
+
+/// A signed span of time: how far one instant is after another (negative: before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SignedDuration {
+    magnitude: Duration,
+    negative: bool,
+}
+
+impl SignedDuration {
+    fn unsigned_abs(self) -> Duration {
+        self.magnitude
+    }
+
+    fn negated(self) -> Self {
+        SignedDuration {
+            magnitude: self.magnitude,
+            negative: !self.negative,
+        }
+    }
+
+    fn as_secs(self) -> i64 {
+        let secs = i64::try_from(self.magnitude.as_secs()).unwrap_or(i64::MAX);
+        if self.negative { -secs } else { secs }
+    }
+}
+
+/// How far `later` is after `earlier`.
+fn signed_between(later: SystemTime, earlier: SystemTime) -> SignedDuration {
+    match later.duration_since(earlier) {
+        Ok(magnitude) => SignedDuration {
+            magnitude,
+            negative: false,
+        },
+        Err(e) => SignedDuration {
+            magnitude: e.duration(),
+            negative: true,
+        },
+    }
+}
+
+/// `at` moved by `by`, if a `SystemTime` can hold the result.
+fn shifted(at: SystemTime, by: SignedDuration) -> Option<SystemTime> {
+    if by.negative {
+        at.checked_sub(by.magnitude)
+    } else {
+        at.checked_add(by.magnitude)
     }
 }
 

@@ -305,6 +305,17 @@ enum Inner {
         source: SourceKind,
         refresh: CredentialError,
     },
+    /// A refresh gave credentials that were already expired, or about to, when they
+    /// arrived.
+    ArrivedExpired {
+        source: SourceKind,
+        expires_at: SystemTime,
+        /// This machine's clock when they arrived.
+        local: SystemTime,
+        /// The answer's `Date`, and whether it was believed.
+        service: Option<SystemTime>,
+        believed: bool,
+    },
     /// The call's deadline passed while it waited for a refresh.
     Waited,
 }
@@ -323,6 +334,22 @@ impl CredentialError {
             expired_at,
             source,
             refresh,
+        })
+    }
+
+    pub(crate) fn expired_on_arrival(
+        source: SourceKind,
+        expires_at: SystemTime,
+        local: SystemTime,
+        service: Option<SystemTime>,
+        believed: bool,
+    ) -> Self {
+        Self::of(Inner::ArrivedExpired {
+            source,
+            expires_at,
+            local,
+            service,
+            believed,
         })
     }
 
@@ -345,16 +372,25 @@ impl CredentialError {
             Inner::Source(e) => std::slice::from_ref(e),
             Inner::Chain(errors) => errors,
             Inner::Expired { refresh, .. } => refresh.sources(),
-            Inner::Waited => &[],
+            Inner::ArrivedExpired { .. } | Inner::Waited => &[],
         }
     }
 
-    /// When the credentials in use expired, if that is why the call has none.
+    /// When the credentials in use expired, if that is why the call has none (for
+    /// credentials that arrived expired: the expiry their source sent).
     pub fn expired_at(&self) -> Option<SystemTime> {
         match &*self.inner {
             Inner::Expired { expired_at, .. } => Some(*expired_at),
-            _ => None,
+            Inner::ArrivedExpired { expires_at, .. } => Some(*expires_at),
+            Inner::Source(_) | Inner::Chain(_) | Inner::Waited => None,
         }
+    }
+
+    /// Whether the source gave credentials that were already expired (or expiring within
+    /// the refresh policy's buffer) when they arrived: a fault of the source, or of this
+    /// machine's clock.
+    pub fn is_expired_on_arrival(&self) -> bool {
+        matches!(&*self.inner, Inner::ArrivedExpired { .. })
     }
 
     /// Whether the call gave up waiting for another caller's refresh.
@@ -367,6 +403,9 @@ impl CredentialError {
     pub fn is_retryable(&self) -> bool {
         match &*self.inner {
             Inner::Waited => true,
+            // The same source asked again at once answers the same: not until the clock,
+            // or the service, is put right.
+            Inner::ArrivedExpired { .. } => false,
             Inner::Expired { refresh, .. } => refresh.is_retryable(),
             Inner::Source(_) | Inner::Chain(_) => self.sources().iter().any(|e| {
                 matches!(
@@ -405,6 +444,42 @@ impl fmt::Display for CredentialError {
                 source.label(),
                 rfc3339(*expired_at)
             ),
+            Inner::ArrivedExpired {
+                source,
+                expires_at,
+                local,
+                service,
+                believed,
+            } => {
+                write!(
+                    f,
+                    "{} gave credentials that expire at {}, already expired or about to when \
+                     they arrived (this machine's time: {})",
+                    source.label(),
+                    rfc3339(*expires_at),
+                    rfc3339(*local)
+                )?;
+                match (service, believed) {
+                    (Some(date), true) => write!(
+                        f,
+                        "; they had expired by the service's own clock too (its Date said {}): \
+                         the service issued expired credentials, so tell whoever runs it",
+                        rfc3339(*date)
+                    ),
+                    (Some(date), false) => write!(
+                        f,
+                        "; the service's clock (its Date said {}) is {} off this machine's, more \
+                         than is believed: this machine's clock is probably wrong, so check it \
+                         (NTP)",
+                        rfc3339(*date),
+                        Span(*date, *local)
+                    ),
+                    (None, _) => f.write_str(
+                        "; this machine's clock may be wrong (check it: NTP), or the service \
+                         issued expired credentials",
+                    ),
+                }
+            }
             Inner::Waited => f.write_str(
                 "the call's deadline passed while it waited for credentials being refreshed; \
                  the credential source is slow or down",
@@ -420,7 +495,26 @@ impl StdError for CredentialError {
         match &*self.inner {
             Inner::Source(e) => e.source(),
             Inner::Expired { refresh, .. } => refresh.source(),
-            Inner::Chain(_) | Inner::Waited => None,
+            Inner::Chain(_) | Inner::ArrivedExpired { .. } | Inner::Waited => None,
+        }
+    }
+}
+
+/// How far apart two times are, in the largest unit that says it plainly.
+struct Span(SystemTime, SystemTime);
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let apart = match self.0.duration_since(self.1) {
+            Ok(d) => d,
+            Err(e) => e.duration(),
+        }
+        .as_secs();
+        match apart {
+            s if s >= 2 * 86_400 => write!(f, "{} days", s / 86_400),
+            s if s >= 2 * 3_600 => write!(f, "{} hours", s / 3_600),
+            s if s >= 120 => write!(f, "{} minutes", s / 60),
+            s => write!(f, "{s} s"),
         }
     }
 }

@@ -80,6 +80,8 @@ pub struct Identity {
     credentials: Credentials,
     expires_at: Option<SystemTime>,
     source: SourceKind,
+    /// The `Date` of the answer that carried them: the issuing service's clock.
+    issued_by_clock: Option<SystemTime>,
 }
 
 impl Identity {
@@ -93,7 +95,22 @@ impl Identity {
             credentials,
             expires_at,
             source,
+            issued_by_clock: None,
         }
+    }
+
+    /// The same credentials, with the time the issuing service's clock showed when it
+    /// answered (its `Date` header). The [`CredentialCache`](super::CredentialCache)
+    /// judges their expiry against that clock, so a machine whose own clock is off keeps
+    /// working (see its docs).
+    pub fn with_service_date(mut self, date: SystemTime) -> Self {
+        self.issued_by_clock = Some(date);
+        self
+    }
+
+    /// The issuing service's clock when it answered (its `Date` header), when known.
+    pub fn service_date(&self) -> Option<SystemTime> {
+        self.issued_by_clock
     }
 
     /// The credentials.

@@ -21,7 +21,10 @@ mod identity;
 mod source;
 pub(crate) mod variables;
 
-pub use cache::{CacheStep, CredentialCache, RefreshPolicy, RefreshTicket};
+pub use cache::{
+    CacheStep, CredentialCache, MAX_CREDENTIAL_LIFETIME, MAX_SERVICE_CLOCK_OFFSET, RefreshPolicy,
+    RefreshTicket,
+};
 pub use error::{CredentialError, FileProblem, SourceError};
 pub use identity::{Identity, SourceKind};
 pub use source::{
@@ -215,6 +218,11 @@ impl AkSk {
     /// The algorithm requests are signed with.
     pub fn algorithm(&self) -> SigningAlgorithm {
         self.key.algorithm()
+    }
+
+    /// The SK, for the secrets a service's message is scrubbed of.
+    pub(crate) fn secret_key(&self) -> &Secret {
+        &self.sk
     }
 
     /// The key requests are signed with.

@@ -322,3 +322,219 @@ proptest::proptest! {
         }
     }
 }
+
+/// A source that answers every refresh with `answer(now)`, polled by a transport that asks
+/// again whenever the cache says so, as fast as it can, for `for_secs` of simulated time
+/// (a poll every 10 ms). Returns how many refreshes it made and the last step.
+fn hammer(
+    answer: impl Fn(SystemTime) -> Result<Identity, CredentialError>,
+    start: Duration,
+    for_secs: u64,
+) -> (usize, CacheStep) {
+    let clock = Clock::new();
+    let mut cache = CredentialCache::default();
+    let mut refreshes = 0;
+    let mut last = CacheStep::Wait;
+    for tick in 0..for_secs * 100 {
+        let now = clock.at(start + Duration::from_millis(tick * 10));
+        // A caller asks until it has an answer for this poll: as kms-ureq does.
+        for _ in 0..1000 {
+            match cache.poll(now) {
+                CacheStep::Refresh(ticket) => {
+                    refreshes += 1;
+                    cache.on_refreshed(ticket, answer(now.wall()), now);
+                }
+                step => {
+                    last = step;
+                    break;
+                }
+            }
+        }
+    }
+    (refreshes, last)
+}
+
+#[test]
+fn credentials_that_arrive_expired_are_a_failed_refresh_and_back_off() {
+    for (name, expires_in_the_past_by) in [
+        ("expired an hour ago", 3600),
+        ("expiring now", 0),
+        ("expiring within the 10 s buffer", 0),
+    ] {
+        let (refreshes, last) = hammer(
+            |now| {
+                let expires = now - Duration::from_secs(expires_in_the_past_by);
+                let expires = if name.contains("buffer") {
+                    now + Duration::from_secs(5)
+                } else {
+                    expires
+                };
+                Ok(identity("AK1", Some(expires)))
+            },
+            Duration::ZERO,
+            40,
+        );
+        // Backoff 1, 2, 4, 5, 5... s (times 0.5 to 1): one a call, a few a minute, never
+        // a loop.
+        assert!(
+            (1..=20).contains(&refreshes),
+            "{name}: {refreshes} refreshes in 40 s"
+        );
+        let CacheStep::Fail(error) = last else {
+            panic!("{name}: expected a failure, got {last:?}")
+        };
+        assert!(error.is_expired_on_arrival(), "{name}: {error}");
+        assert!(!error.is_retryable(), "{name}");
+        let text = error.to_string();
+        for expected in [
+            "ECS metadata",
+            "expire at 19",
+            "this machine's time: 1970-01-01T00:00",
+            "clock may be wrong",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{name}: {expected:?} not in {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn expired_on_arrival_does_not_replace_usable_credentials() {
+    let clock = Clock::new();
+    let mut cache = holding(&clock, Duration::ZERO, identity("AK1", Some(T0 + HOUR)));
+    // Due at 30 min (half the lifetime): the background refresh brings expired ones.
+    let CacheStep::Use {
+        refresh: Some(ticket),
+        ..
+    } = cache.poll(clock.at(HOUR / 2))
+    else {
+        panic!("expected a refresh ticket")
+    };
+    let at = clock.at(HOUR / 2);
+    cache.on_refreshed(ticket, Ok(identity("AK2", Some(at.wall()))), at);
+    let step = cache.poll(clock.at(HOUR / 2 + Duration::from_millis(1)));
+    assert_eq!(ak(&step).as_deref(), Some("AK1"));
+    // ...and the next background refresh waits for the backoff (at least half a second).
+    assert!(
+        matches!(step, CacheStep::Use { refresh: None, .. }),
+        "{step:?}"
+    );
+}
+
+/// The issuing service's `Date` of `now` moved by `offset_s` seconds.
+fn issued(
+    expires_after_s: u64,
+    service_offset_s: i64,
+) -> impl Fn(SystemTime) -> Result<Identity, CredentialError> {
+    move |now: SystemTime| {
+        let service_now = if service_offset_s >= 0 {
+            now + Duration::from_secs(service_offset_s.unsigned_abs())
+        } else {
+            now - Duration::from_secs(service_offset_s.unsigned_abs())
+        };
+        Ok(identity(
+            "AK1",
+            Some(service_now + Duration::from_secs(expires_after_s)),
+        )
+        .with_service_date(service_now))
+    }
+}
+
+#[test]
+fn expiry_is_read_on_the_services_clock_within_a_day() {
+    let clock = Clock::new();
+    let start = Duration::from_secs(10 * 86_400);
+    for (name, service_offset_s) in [
+        ("this machine 20 minutes fast", -1200),
+        ("this machine 20 minutes slow", 1200),
+        ("this machine 23 hours fast", -23 * 3600),
+        ("the same clock", 0),
+    ] {
+        let mut cache = CredentialCache::default();
+        let CacheStep::Refresh(ticket) = cache.poll(clock.at(start)) else {
+            panic!("{name}: expected a refresh")
+        };
+        // STS credentials of 900 s.
+        cache.on_refreshed(
+            ticket,
+            issued(900, service_offset_s)(clock.at(start).wall()),
+            clock.at(start),
+        );
+        let mut usable_until = |secs| {
+            matches!(
+                cache.poll(clock.at(start + Duration::from_secs(secs))),
+                CacheStep::Use { .. }
+            )
+        };
+        assert!(usable_until(0), "{name}");
+        assert!(
+            usable_until(880),
+            "{name}: 900 s credentials last 890 s here"
+        );
+        assert!(!usable_until(895), "{name}: not within the 10 s buffer");
+    }
+}
+
+#[test]
+fn a_service_date_more_than_a_day_off_is_not_believed() {
+    let clock = Clock::new();
+    let start = Duration::from_secs(200 * 365 * 86_400);
+    // A service whose Date is 100 years back, with credentials of 900 s by that clock: on
+    // this machine's clock they expired long ago, and the error says the clocks disagree.
+    let (refreshes, last) = hammer(issued(900, -100 * 365 * 86_400), start, 20);
+    let _ = clock;
+    assert!(refreshes <= 10, "{refreshes}");
+    let CacheStep::Fail(error) = last else {
+        panic!("expected a failure, got {last:?}")
+    };
+    let text = error.to_string();
+    assert!(text.contains("36500 days off this machine's"), "{text}");
+    assert!(text.contains("check it (NTP)"), "{text}");
+    // A Date 100 years ahead would make 900 s credentials last a century: the cap holds.
+    let mut cache = CredentialCache::default();
+    let now = Clock::new().at(start);
+    let CacheStep::Refresh(ticket) = cache.poll(now) else {
+        panic!()
+    };
+    cache.on_refreshed(ticket, issued(900, 100 * 365 * 86_400)(now.wall()), now);
+    assert!(matches!(
+        cache.poll(now),
+        CacheStep::Use { refresh: None, .. }
+    ));
+}
+
+#[test]
+fn credentials_that_claim_to_last_for_ever_are_trusted_for_a_day() {
+    let clock = Clock::new();
+    let year_9999 = T0 + Duration::from_secs(253_402_300_799);
+    let mut cache = holding(&clock, Duration::ZERO, identity("AK1", Some(year_9999)));
+    let step = |cache: &mut CredentialCache, after: Duration| cache.poll(clock.at(after));
+    assert!(matches!(
+        step(&mut cache, 23 * HOUR),
+        CacheStep::Use { refresh: None, .. }
+    ));
+    // Due 40 minutes before the day is out, and no longer used within its last 10 s.
+    let due = step(&mut cache, 24 * HOUR - Duration::from_secs(39 * 60));
+    let CacheStep::Use {
+        refresh: Some(ticket),
+        ..
+    } = due
+    else {
+        panic!("expected a refresh ahead of the day's end, got {due:?}")
+    };
+    drop(ticket);
+    let mut cache = holding(&clock, Duration::ZERO, identity("AK1", Some(year_9999)));
+    assert!(matches!(
+        step(&mut cache, 24 * HOUR - Duration::from_secs(5)),
+        CacheStep::Refresh(_)
+    ));
+    // Expiries beyond what a SystemTime can hold on this platform are capped the same way.
+    let mut cache = holding(
+        &clock,
+        Duration::ZERO,
+        identity("AK1", Some(T0 + Duration::from_secs(i64::MAX as u64 / 2))),
+    );
+    assert!(matches!(step(&mut cache, 25 * HOUR), CacheStep::Refresh(_)));
+}

@@ -23,6 +23,8 @@ pub struct Refresh<'a> {
     end: usize,
     errors: Vec<SourceError>,
     state: State,
+    /// The `Date` of the last answer: the clock of the service that issued what it carried.
+    service_date: Option<SystemTime>,
 }
 
 impl std::fmt::Debug for Refresh<'_> {
@@ -48,6 +50,7 @@ impl<'a> Refresh<'a> {
             end,
             errors: Vec::new(),
             state: State::Idle,
+            service_date: None,
         }
     }
 
@@ -59,6 +62,7 @@ impl<'a> Refresh<'a> {
 
     /// The file asked for was read (the bytes), or could not be.
     pub fn on_file(&mut self, result: Result<Vec<u8>, FileProblem>) -> Need {
+        self.service_date = None;
         let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
             (State::Files(step), Some(Source::Files(source))) => {
                 match source.on_file(step, result) {
@@ -84,8 +88,16 @@ impl<'a> Refresh<'a> {
     }
 
     /// The request sent got this answer (the body cut to [`MAX_SOURCE_BODY`] + 1 bytes).
+    ///
+    /// The answer's `Date` header, when it has one, goes with the credentials it carried
+    /// ([`Identity::service_date`]): their expiry is judged against the clock of the service
+    /// that set it.
     pub fn on_response(&mut self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Need {
         let now = self.now;
+        self.service_date = headers
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok());
         let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
             (State::PodIdentity(step), Some(Source::PodIdentity(source))) => {
                 source.on_response(step, status, body)
@@ -142,6 +154,7 @@ impl<'a> Refresh<'a> {
 
     /// Starts the source at `self.index`.
     fn start_source(&mut self) -> Next {
+        self.service_date = None;
         let now = self.now;
         let region = self.provider.region().cloned();
         let project = self.provider.project().cloned();
@@ -212,6 +225,12 @@ impl<'a> Refresh<'a> {
                 Next::Http(request) => return Need::Http(request),
                 Next::Finished(Ok(identity)) => match self.with_algorithm(identity) {
                     Ok(identity) => {
+                        let identity = match self.service_date.take() {
+                            Some(date) if identity.expires_at().is_some() => {
+                                identity.with_service_date(date)
+                            }
+                            Some(_) | None => identity,
+                        };
                         self.provider.chosen = Some(self.index);
                         self.state = State::Idle;
                         return Need::Done(Ok(identity));
