@@ -45,6 +45,8 @@ pub(crate) struct Credentials {
     client: SourceClient,
     /// For IAM and STS: as KMS calls go (proxy, trusted roots, connect timeout).
     remote: Pool<Full<Bytes>>,
+    /// The client's attempt timeout, which bounds every exchange of a refresh too.
+    attempt_timeout: Duration,
 }
 
 impl Credentials {
@@ -72,6 +74,7 @@ impl Credentials {
             provider: tokio::sync::Mutex::new(config.credential_provider().clone()),
             client,
             remote,
+            attempt_timeout: config.attempt_timeout(),
         })
     }
 
@@ -146,7 +149,7 @@ impl Credentials {
                 Need::File(read) => refresh.on_file(read_blocking(read).await),
                 Need::Http(request) => {
                     let remote = request.is_remote();
-                    let (request, timeout) = request.into_parts();
+                    let (request, timeout) = request.into_parts_within(self.attempt_timeout);
                     match self.send(request, timeout, remote).await {
                         Ok((parts, body)) => {
                             refresh.on_response(parts.status, &parts.headers, &body)

@@ -95,10 +95,19 @@ impl State {
             Err(problem) => problem.answer(self.config.body_read_timeout, &request_id),
             Ok(body) => self.answer(&parts, body, now, &request_id, sent),
         };
-        match fault {
+        let mut response = match fault {
             None => answer.into_response(&request_id, Vec::new()),
             Some(fault) => apply_fault(fault, answer, &request_id, output).await,
+        };
+        // The emulator's clock, not the machine's (hyper would add the machine's): a client
+        // that reads the service's time from `Date` sees the clock the emulator runs on.
+        if let Some(date) = http_date(now) {
+            response
+                .headers_mut()
+                .entry(http::header::DATE)
+                .or_insert(date);
         }
+        response
     }
 
     /// The steps of the service's answer, each able to refuse the request: its `Host`; the
@@ -225,4 +234,15 @@ fn route(parts: &http::request::Parts) -> Option<&str> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     valid.then_some(project)
+}
+
+/// `now` as an HTTP date, when it is one: from 1970 to 9999 (httpdate panics before 1970,
+/// and a configured clock may say anything).
+fn http_date(now: SystemTime) -> Option<http::HeaderValue> {
+    const YEAR_10000: std::time::Duration = std::time::Duration::from_secs(253_402_300_800);
+    let since = now.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+    if since >= YEAR_10000 {
+        return None;
+    }
+    http::HeaderValue::from_str(&httpdate::fmt_http_date(now)).ok()
 }

@@ -2,10 +2,10 @@
 //! what it says with blocking I/O (file reads, HTTP to the credential services) and wakes
 //! the threads that wait.
 //!
-//! A refresh due ahead of expiry runs on a short-lived thread of its own, so no caller
-//! waits while usable credentials exist. When nothing usable is cached, the one caller the
-//! cache picks refreshes on its own thread, and the others wait (within their call's
-//! deadline) until it reports.
+//! Every refresh runs on a short-lived thread of its own, so no caller waits while usable
+//! credentials exist, and a caller that needs one waits for it (as every other caller
+//! does) only within its call's deadline: a slow credential service never holds a call
+//! past it, and the refresh goes on for the calls after it.
 
 use std::io::Read;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -34,6 +34,8 @@ pub(crate) struct Credentials {
     /// For IAM and STS: the client's own agent (its proxy, trusted roots and connect
     /// timeout). A refresh takes no connection permit: it is one request, now and then.
     remote: ureq::Agent,
+    /// The client's attempt timeout, which bounds every exchange of a refresh too.
+    attempt_timeout: Duration,
 }
 
 impl Credentials {
@@ -64,6 +66,7 @@ impl Credentials {
             provider: Mutex::new(config.credential_provider().clone()),
             agent,
             remote,
+            attempt_timeout: config.attempt_timeout(),
         })
     }
 
@@ -90,7 +93,8 @@ impl Credentials {
                 }
                 CacheStep::Refresh(ticket) => {
                     drop(cache);
-                    self.refresh(ticket);
+                    self.refresh_in_background(ticket);
+                    // The next poll waits for it, within the call's deadline.
                     cache = lock(&self.cache);
                 }
                 CacheStep::Wait => {
@@ -108,23 +112,33 @@ impl Credentials {
         }
     }
 
+    /// Runs the refresh of `ticket` on a thread of its own; on this one if no thread can
+    /// be started, so that the ticket is always reported.
     fn refresh_in_background(self: &Arc<Self>, ticket: RefreshTicket) {
         let this = Arc::clone(self);
         // The refresh logs where the call that started it logs: its subscriber (a scoped
         // one included) and its span.
         let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
         let span = tracing::Span::current();
-        // The ticket moves into the thread; if the thread cannot start, the cache takes
-        // the refresh for lost after its silence limit and hands out another.
+        // The ticket goes to the thread through this slot, and comes back from it when the
+        // thread cannot start.
+        let slot = Arc::new(Mutex::new(Some(ticket)));
+        let theirs = Arc::clone(&slot);
         let spawned = std::thread::Builder::new()
             .name("kms-credentials".into())
             .spawn(move || {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    span.in_scope(|| this.refresh(ticket));
-                });
+                if let Some(ticket) = lock(&theirs).take() {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        span.in_scope(|| this.refresh(ticket));
+                    });
+                }
             });
         if let Err(e) = spawned {
-            warn!(error = %e, "could not start a thread to refresh credentials");
+            warn!(error = %e, "could not start a thread to refresh credentials: refreshing on this one");
+            let ticket = lock(&slot).take();
+            if let Some(ticket) = ticket {
+                self.refresh(ticket);
+            }
         }
     }
 
@@ -157,7 +171,7 @@ impl Credentials {
                     } else {
                         &self.agent
                     };
-                    let (request, timeout) = request.into_parts();
+                    let (request, timeout) = request.into_parts_within(self.attempt_timeout);
                     match send(agent, request, timeout) {
                         Ok((parts, body)) => {
                             refresh.on_response(parts.status, &parts.headers, &body)

@@ -126,6 +126,15 @@ impl SourceRequest {
     pub fn into_parts(self) -> (Request<Vec<u8>>, Duration) {
         (self.request, self.timeout)
     }
+
+    /// The request and its timeout, to send, the timeout cut to `limit` when that is
+    /// shorter: a transport passes its client's attempt timeout
+    /// ([`ClientConfig::attempt_timeout`](crate::ClientConfig::attempt_timeout), what
+    /// `kms --timeout` sets), so that no exchange of a refresh takes longer than an attempt
+    /// at KMS may.
+    pub fn into_parts_within(self, limit: Duration) -> (Request<Vec<u8>>, Duration) {
+        (self.request, self.timeout.min(limit))
+    }
 }
 
 /// A file a source needs: read it if it is a regular file of at most `max_len` bytes.

@@ -1,0 +1,227 @@
+//! Credentials as they arrive, through every transport, against `kms-mock` on 127.0.0.1:
+//! credentials that are already expired when a source answers (every temporary source),
+//! and a machine whose clock is 20 minutes fast. Each case runs on each transport as a test
+//! of its own, `arrival::<case>::<transport>`.
+//!
+//! Before credentials were judged on arrival, an expired answer made a client ask again at
+//! once, forever (tens of thousands of requests a second on kms-ureq; kms-hyper until its
+//! deadline, blaming a slow source).
+//!
+//! ```sh
+//! cargo test -p kms-conformance --test arrival -- --list
+//! ```
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a test fails by panicking
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use kms_conformance::Transport;
+use kms_conformance::client::{SharedClient, TempDir, ensure, lookup};
+use kms_mock::{BlockingMockServer, MockConfig};
+use kms_proto::call::{Error, ErrorKind};
+use kms_proto::credentials::{
+    ENV_IAM_DOMAIN, ENV_IAM_PASSWORD, ENV_IAM_USER, ENV_ID_TOKEN_FILE, ENV_IDP_ID,
+    ENV_METADATA_ENDPOINT, ENV_OIDC_AGENCY_URN, ENV_OIDC_DURATION_SECONDS, ENV_OIDC_PROVIDER_URN,
+    ENV_OIDC_TOKEN_FILE, ENV_POD_IDENTITY_TOKEN_FILE, ENV_POD_IDENTITY_URI, ENV_STS_ENDPOINT,
+    Provider,
+};
+use kms_proto::iam::ENV_IAM_ENDPOINT;
+use kms_proto::{ClientConfig, Endpoint, ProjectId, Region};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
+const REGION: &str = "cn-north-4";
+const KMS_PATH: &str = "/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/user-instances";
+const POD_TOKEN: &str = "pod-identity-token-eyJhbGciOiJSUzI1NiJ9.c2VjcmV0";
+const POD_PATH: &str = "/pod-identity/credentials";
+const IDP: &str = "idp-ci";
+const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.aWQtdG9rZW4tc2lnbmF0dXJl";
+const PROVIDER_URN: &str = "iam::0123:identity-provider:ci";
+const STS_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdHMifQ.c3RzLXRva2VuLXNpZ25hdHVyZQ";
+const DOMAIN: &str = "acme";
+const USER: &str = "alice";
+const PASSWORD: &str = "correct horse battery staple 9!";
+
+/// The emulator, serving every credential source; `more` changes its settings.
+fn emulator(more: impl FnOnce(MockConfig) -> MockConfig) -> BlockingMockServer {
+    let config = MockConfig::new()
+        .with_project_in(PROJECT, 15, REGION)
+        .with_metadata()
+        .with_pod_identity_token(POD_TOKEN)
+        .with_iam()
+        .with_idp(IDP, ID_TOKEN)
+        .with_oidc_provider(PROVIDER_URN, STS_TOKEN)
+        .with_user(DOMAIN, USER, PASSWORD);
+    BlockingMockServer::start(more(config)).unwrap()
+}
+
+/// Every temporary source, set up against `server` (files in `dir`).
+fn source(name: &str, server: &BlockingMockServer, dir: &TempDir) -> Provider {
+    let url = server.url();
+    match name {
+        "metadata" => Provider::metadata(lookup(vec![(ENV_METADATA_ENDPOINT, url)])),
+        "pod-identity" => Provider::pod_identity(lookup(vec![
+            (ENV_POD_IDENTITY_URI, format!("{url}{POD_PATH}")),
+            (
+                ENV_POD_IDENTITY_TOKEN_FILE,
+                dir.write("pod-token", POD_TOKEN).unwrap(),
+            ),
+        ])),
+        "oidc-sts" => Provider::oidc_sts(lookup(vec![
+            (ENV_OIDC_PROVIDER_URN, PROVIDER_URN.into()),
+            (ENV_OIDC_AGENCY_URN, "iam::0123:agency:deployer".into()),
+            (ENV_OIDC_TOKEN_FILE, dir.write("oidc", STS_TOKEN).unwrap()),
+            (ENV_OIDC_DURATION_SECONDS, "900".into()),
+            (ENV_STS_ENDPOINT, url),
+        ])),
+        "iam-federation" => Provider::iam_federation(lookup(vec![
+            (ENV_IDP_ID, IDP.into()),
+            (ENV_ID_TOKEN_FILE, dir.write("id-token", ID_TOKEN).unwrap()),
+            (ENV_IAM_ENDPOINT, url),
+        ])),
+        "iam-password" => Provider::iam_password(lookup(vec![
+            (ENV_IAM_USER, USER.into()),
+            (ENV_IAM_DOMAIN, DOMAIN.into()),
+            (ENV_IAM_PASSWORD, PASSWORD.into()),
+            (ENV_IAM_ENDPOINT, url),
+        ]))
+        .with_region(Region::new(REGION).unwrap()),
+        other => panic!("no source {other}"),
+    }
+}
+
+fn config(server: &BlockingMockServer, provider: Provider) -> ClientConfig {
+    ClientConfig::from_provider(
+        Endpoint::parse(&server.url()).unwrap(),
+        ProjectId::new(PROJECT).unwrap(),
+        provider,
+    )
+}
+
+/// Requests to anything but KMS: the credential services.
+fn credential_requests(server: &BlockingMockServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path() != KMS_PATH)
+        .count()
+}
+
+const SOURCES: [&str; 5] = [
+    "metadata",
+    "pod-identity",
+    "oidc-sts",
+    "iam-federation",
+    "iam-password",
+];
+
+/// Each temporary source answering credentials (or a token) that expire the moment they
+/// are issued: every call fails at once, naming the source and the expiry, and ten calls
+/// in a row ask the source a handful of times, not thousands.
+fn expired_on_arrival(transport: Transport) -> Result<(), String> {
+    for name in SOURCES {
+        // Federation's IAM token must live for the exchange it is used in; the password
+        // source's token is what expires there.
+        let server = emulator(|m| match name {
+            "iam-password" => m.with_token_lifetime(Duration::ZERO),
+            _ => m.with_credential_lifetime(Duration::ZERO),
+        });
+        let dir = TempDir::new("arrival").unwrap();
+        let client = SharedClient::new(transport, config(&server, source(name, &server, &dir)))
+            .map_err(|e| format!("{name}: {e}"))?;
+        let started = Instant::now();
+        let mut errors = Vec::new();
+        for _ in 0..10 {
+            match client.call() {
+                Ok(count) => return Err(format!("{name}: a count of {}", count.count())),
+                Err(error) => errors.push(error),
+            }
+        }
+        let took = started.elapsed();
+        let asked = credential_requests(&server);
+        // Two requests a refresh at most (a session token and the key; a token and the
+        // credentials), and one refresh: the other nine calls fail while it backs off
+        // (retried after 0.5 to 1 s).
+        ensure(asked <= 4, || {
+            format!("{name}: {asked} credential requests for 10 calls")
+        })?;
+        ensure(took < Duration::from_secs(5), || {
+            format!("{name}: 10 calls took {took:?}")
+        })?;
+        ensure(
+            server.requests().iter().all(|r| r.path() != KMS_PATH),
+            || format!("{name}: KMS was called with expired credentials"),
+        )?;
+        for error in &errors {
+            let Error::Credentials { error: why, .. } = error else {
+                return Err(format!("{name}: not a credential error: {error}"));
+            };
+            ensure(why.is_expired_on_arrival(), || format!("{name}: {error}"))?;
+            ensure(error.kind() == ErrorKind::Credentials, || {
+                format!("{name}: {:?}", error.kind())
+            })?;
+            let text = error.to_string();
+            ensure(
+                text.contains("gave credentials that expire at")
+                    && text.contains("this machine's time: ")
+                    && text.contains("the service issued expired credentials"),
+                || format!("{name}: {text}"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// This machine's clock 20 minutes ahead of the services' (the emulator's clock 1200 s
+/// behind), STS credentials of 900 s: by this machine's clock they expired 5 minutes before
+/// they arrived, by STS's (its `Date`) they have 15 minutes to live. The client uses them,
+/// corrects its signing clock once at KMS, and later calls ask neither again.
+fn clock_20_minutes_fast(transport: Transport) -> Result<(), String> {
+    let server = emulator(|m| m.with_clock(|| SystemTime::now() - Duration::from_secs(1200)));
+    let dir = TempDir::new("fast-clock").unwrap();
+    let client = SharedClient::new(
+        transport,
+        config(&server, source("oidc-sts", &server, &dir)),
+    )
+    .map_err(|e| e.to_string())?;
+    for call in 0..5 {
+        let count = client.call().map_err(|e| format!("call {call}: {e}"))?;
+        ensure(count.count() == 15, || format!("count {}", count.count()))?;
+    }
+    let asked = credential_requests(&server);
+    ensure(asked == 1, || format!("{asked} STS requests for 5 calls"))?;
+    let kms = server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == KMS_PATH)
+        .count();
+    // The first call's first attempt is refused (signature expired) and re-signed.
+    ensure(kms == 6, || format!("{kms} KMS requests for 5 calls"))
+}
+
+type Case = (&'static str, fn(Transport) -> Result<(), String>);
+
+const CASES: [Case; 2] = [
+    ("expired-on-arrival", expired_on_arrival),
+    ("clock-20-minutes-fast", clock_20_minutes_fast),
+];
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for (name, case) in CASES {
+        for transport in Transport::ALL {
+            trials.push(Trial::test(
+                format!("arrival::{name}::{}", transport.name()),
+                move || case(transport).map_err(Failed::from),
+            ));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}
