@@ -12,6 +12,7 @@ use kms_proto::{
 use crate::credentials::{self, SourceChoice};
 use crate::file;
 use crate::output::{self, Format};
+use crate::repeat::{self, ObtainedCounter, Plan};
 
 /// Which transport crate sends the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,6 +96,20 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     output: Format,
 
+    /// Make N calls in all (1 to 1000000), through one client: one credential cache, one
+    /// project lookup, one connection pool. With more than one, stdout has the count of
+    /// the last call to succeed, and stderr the first failure, if any, and a summary: calls,
+    /// failures by kind, p50/p99 latency, credentials obtained (with --output json, one
+    /// line with `summary`, and `error` when a call failed). Exit 0 when every call
+    /// succeeded, else the first failure's code.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = repeat::parse_repeat)]
+    repeat: u32,
+
+    /// Make up to C of the --repeat calls at once (1 to 256, at most N): threads with
+    /// --transport ureq, tasks with hyper.
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = repeat::parse_concurrency)]
+    concurrency: u32,
+
     /// Log what happens on stderr (-v: calls and attempts, where the project is looked
     /// for and the one IAM found, and which credential source answered and when its
     /// credentials expire; -vv: more, credential refreshes included). Never logs a secret.
@@ -103,7 +118,11 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    init_logging(args.verbose);
+    let obtained = init_logging(args.verbose);
+    let plan = match Plan::new(args.repeat, args.concurrency) {
+        Ok(plan) => plan,
+        Err(message) => return output::config_failure(args.output, &message),
+    };
     let (config, discovery) = match config(args, |name| {
         std::env::var(name).ok().filter(|v| !v.is_empty())
     }) {
@@ -115,6 +134,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         && let Some(line) = discovery
     {
         output::stderr_line(&line);
+    }
+    if !plan.is_single() {
+        return run_repeated(args, config, plan, discovering, &obtained);
     }
     let (result, identity, project) = match args.transport {
         TransportChoice::Ureq => match kms_ureq::Client::new(config) {
@@ -147,12 +169,76 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             }
         },
     };
-    if args.verbose > 0
+    verbose_after(args.verbose, discovering, identity, project);
+    match result {
+        Ok(count) => output::success(args.output, &count),
+        Err(error) => output::failure(args.output, &error),
+    }
+}
+
+/// `--repeat` with more than one call: all of them through one client (see `repeat`).
+fn run_repeated(
+    args: &Args,
+    config: ClientConfig,
+    plan: Plan,
+    discovering: bool,
+    obtained: &ObtainedCounter,
+) -> ExitCode {
+    let (tally, identity, project) = match args.transport {
+        TransportChoice::Ureq => match kms_ureq::Client::new(config) {
+            Ok(client) => (
+                repeat::run_blocking(&client, plan),
+                client.identity(),
+                client.project(),
+            ),
+            Err(e) => return output::failure(args.output, &e),
+        },
+        // Tasks on as many threads as there are calls at once, up to the cores.
+        TransportChoice::Hyper => match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(
+                std::thread::available_parallelism()
+                    .map_or(1, usize::from)
+                    .min(usize::try_from(plan.concurrency()).unwrap_or(usize::MAX)),
+            )
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => {
+                let outcome = runtime.block_on(async {
+                    let client = kms_hyper::Client::new(config)?;
+                    let tally = repeat::run_async(&client, plan).await;
+                    Ok::<_, kms_proto::call::Error>((tally, client.identity(), client.project()))
+                });
+                match outcome {
+                    Ok(outcome) => outcome,
+                    Err(e) => return output::failure(args.output, &e),
+                }
+            }
+            Err(e) => {
+                return output::config_failure(
+                    args.output,
+                    &format!("cannot start the async runtime: {e}"),
+                );
+            }
+        },
+    };
+    verbose_after(args.verbose, discovering, identity, project);
+    output::repeated(args.output, &tally, &tally.summary(obtained.count()))
+}
+
+/// `-v`'s lines after the calls: the credentials in use, and the project IAM found.
+fn verbose_after(
+    verbose: u8,
+    discovering: bool,
+    identity: Option<std::sync::Arc<kms_proto::credentials::Identity>>,
+    project: Option<ProjectId>,
+) {
+    if verbose > 0
         && let Some(identity) = identity
     {
         output::stderr_line(&credentials::describe(&identity));
     }
-    if args.verbose > 0
+    if verbose > 0
         && discovering
         && let Some(project) = project
     {
@@ -160,10 +246,6 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             "kms: project {} found through IAM",
             project.as_str()
         ));
-    }
-    match result {
-        Ok(count) => output::success(args.output, &count),
-        Err(error) => output::failure(args.output, &error),
     }
 }
 
@@ -284,33 +366,46 @@ fn config(
     Ok((config, discovery))
 }
 
-fn init_logging(verbose: u8) {
+/// Installs the tracing subscriber: `-v`'s lines on stderr, and (whatever `-v` says) the
+/// counter of credentials obtained that `--repeat`'s summary reports.
+///
+/// If a subscriber were installed already (nothing in `kms` installs one), the counter
+/// would stay at 0.
+fn init_logging(verbose: u8) -> ObtainedCounter {
+    use tracing_subscriber::Layer;
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
+    let obtained = ObtainedCounter::default();
+    let counting = obtained
+        .clone()
+        .with_filter(Targets::new().with_target("kms_proto::credentials", LevelFilter::INFO));
     let level = match verbose {
-        0 => return,
-        1 => LevelFilter::INFO,
-        _ => LevelFilter::DEBUG,
+        0 => None,
+        1 => Some(LevelFilter::INFO),
+        _ => Some(LevelFilter::DEBUG),
     };
-    // Only this workspace's crates: their events are written never to carry a secret.
-    // At -v, `credentials obtained` would repeat the line `kms` prints about them (see
-    // `credentials::describe`): only a failed refresh shows; -vv shows every event.
-    let credentials = if verbose == 1 {
-        LevelFilter::WARN
-    } else {
-        level
-    };
-    let targets = Targets::new()
-        .with_target("kms_ureq", level)
-        .with_target("kms_hyper", level)
-        .with_target("kms_proto", level)
-        .with_target("kms_proto::credentials", credentials);
+    let logging = level.map(|level| {
+        // Only this workspace's crates: their events are written never to carry a secret.
+        // At -v, `credentials obtained` would repeat the line `kms` prints about them (see
+        // `credentials::describe`): only a failed refresh shows; -vv shows every event.
+        let credentials = if verbose == 1 {
+            LevelFilter::WARN
+        } else {
+            level
+        };
+        let targets = Targets::new()
+            .with_target("kms_ureq", level)
+            .with_target("kms_hyper", level)
+            .with_target("kms_proto", level)
+            .with_target("kms_proto::credentials", credentials);
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_filter(targets)
+    });
     let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(false),
-        )
-        .with(targets)
+        .with(counting)
+        .with(logging)
         .try_init();
+    obtained
 }

@@ -15,6 +15,7 @@ mod credentials;
 mod demo;
 mod file;
 mod output;
+mod repeat;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

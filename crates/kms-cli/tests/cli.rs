@@ -2375,3 +2375,342 @@ fn several_endpoints_from_the_flag_the_variable_and_the_regions_file() {
     }
     std::fs::remove_file(&file).unwrap();
 }
+
+/// `--repeat`'s summary line on stderr,
+/// `kms: <calls>, <failures>, latency p50 <a> ms, p99 <b> ms, credentials obtained <n>`,
+/// as (`<calls>, <failures>`, n), checking that the latencies are numbers, p50 <= p99.
+fn summary_of(line: &str) -> (String, u64) {
+    let rest = line
+        .strip_prefix("kms: ")
+        .unwrap_or_else(|| panic!("not kms's line: {line:?}"));
+    let (counts, rest) = rest
+        .split_once(", latency p50 ")
+        .unwrap_or_else(|| panic!("no latency: {line:?}"));
+    let (p50, rest) = rest.split_once(" ms, p99 ").unwrap();
+    let (p99, obtained) = rest.split_once(" ms, credentials obtained ").unwrap();
+    let (p50, p99): (f64, f64) = (p50.parse().unwrap(), p99.parse().unwrap());
+    assert!(0.0 < p50 && p50 <= p99, "{line}");
+    (counts.to_owned(), obtained.parse().unwrap())
+}
+
+/// How many of the emulator's requests were `method path`.
+fn requests_to(server: &BlockingMockServer, line: &str) -> usize {
+    request_lines(server).iter().filter(|l| *l == line).count()
+}
+
+#[test]
+fn repeated_calls_share_one_client_one_refresh_and_one_project_lookup() {
+    const POD_TOKEN: &str = "cli-pod-identity-token-eyJhbGciOiJSUzI1NiJ9";
+    let server = iam_mock(
+        MockConfig::new()
+            .with_metadata()
+            .with_pod_identity_token(POD_TOKEN)
+            .with_credential_lifetime(Duration::from_secs(3600)),
+    );
+    let url = server.url();
+    let dir = TempDir::new("repeat");
+    let token_file = dir.file("token", format!("{POD_TOKEN}\n").as_bytes());
+    let uri = format!("{url}/pod-identity/credentials");
+    let env = [
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", url.as_str()),
+        ("HC_CONTAINER_CREDENTIALS_FULL_URI", uri.as_str()),
+        ("HC_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file.as_str()),
+        ("HUAWEICLOUD_SDK_IAM_ENDPOINT", url.as_str()),
+    ];
+    // What one refresh of each source asks.
+    let refresh: [(&str, &[&str]); 2] = [
+        (
+            "metadata",
+            &[
+                "PUT /meta-data/latest/api/token",
+                "GET /openstack/latest/securitykey",
+            ],
+        ),
+        ("pod-identity", &["POST /pod-identity/credentials"]),
+    ];
+    for transport in ["ureq", "hyper"] {
+        for (source, asks) in refresh {
+            for discover in [false, true] {
+                server.clear_requests();
+                let mut args = vec![
+                    "count",
+                    "--endpoint",
+                    &url,
+                    "--region",
+                    REGION,
+                    "--credentials",
+                    source,
+                    "--transport",
+                    transport,
+                    "--repeat",
+                    "20",
+                    "--concurrency",
+                    "4",
+                ];
+                if !discover {
+                    args.extend(["--project-id", PROJECT]);
+                }
+                let (code, stdout, stderr) = run(&args, &env);
+                let what = format!("{transport} {source} discover={discover}: {stderr}");
+                assert_eq!((code, stdout.as_str()), (Some(0), "15\n"), "{what}");
+                let lines: Vec<&str> = stderr.lines().collect();
+                assert_eq!(lines.len(), 1, "{what}");
+                assert_eq!(
+                    summary_of(lines[0]),
+                    ("20 calls, 0 failures".to_owned(), 1),
+                    "{what}"
+                );
+                // Single flight: four callers found no credentials, one asked.
+                for ask in asks {
+                    assert_eq!(requests_to(&server, ask), 1, "{ask}: {what}");
+                }
+                assert_eq!(
+                    requests_to(&server, "GET /v3/projects"),
+                    usize::from(discover),
+                    "{what}"
+                );
+                assert_eq!(requests_to(&server, &kms_path()), 20, "{what}");
+                assert_eq!(
+                    server.requests().len(),
+                    asks.len() + usize::from(discover) + 20,
+                    "{what}"
+                );
+                assert_no_secret(&stderr, &[POD_TOKEN]);
+            }
+        }
+        // The same as one JSON line.
+        server.clear_requests();
+        let (code, stdout, stderr) = run(
+            &[
+                "count",
+                "--endpoint",
+                &url,
+                "--project-id",
+                PROJECT,
+                "--credentials",
+                "pod-identity",
+                "--transport",
+                transport,
+                "--repeat",
+                "20",
+                "--concurrency",
+                "4",
+                "--output",
+                "json",
+            ],
+            &env,
+        );
+        assert_eq!((code, stderr.as_str()), (Some(0), ""), "{transport}");
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        let json: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(json["instance_num"], 15, "{stdout}");
+        assert!(json["request_id"].is_string(), "{stdout}");
+        assert!(json.get("error").is_none(), "{stdout}");
+        let summary = &json["summary"];
+        assert_eq!(
+            (
+                &summary["calls"],
+                &summary["failures"],
+                &summary["failures_by_kind"],
+                &summary["credentials_obtained"]
+            ),
+            (&20.into(), &0.into(), &serde_json::json!({}), &1.into()),
+            "{stdout}"
+        );
+        let (p50, p99) = (
+            summary["latency_p50_ms"].as_f64().unwrap(),
+            summary["latency_p99_ms"].as_f64().unwrap(),
+        );
+        assert!(0.0 < p50 && p50 <= p99, "{stdout}");
+        assert_eq!(requests_to(&server, "POST /pod-identity/credentials"), 1);
+        // The fields in their documented order.
+        assert!(
+            stdout.starts_with(r#"{"instance_num":15,"request_id":"#)
+                && stdout.contains(
+                    r#","summary":{"calls":20,"failures":0,"failures_by_kind":{},"latency_p50_ms":"#
+                ),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn repeated_calls_count_failures_by_kind_and_exit_with_the_first() {
+    let server = mock(MockConfig::new());
+    let url = server.url();
+    let is_kms = |r: &kms_mock::RecordedRequest| r.path().ends_with("/kms/user-instances");
+    for transport in ["ureq", "hyper"] {
+        for json in [false, true] {
+            server.clear_requests();
+            server.faults().clear();
+            // The first two calls (both in flight at once) are refused; the third, sent
+            // only after one of them ended, gets an unusable answer; the rest succeed.
+            server.faults().when_times(
+                is_kms,
+                2,
+                Fault::json(
+                    403,
+                    r#"{"error":{"error_code":"KMS.0303","error_msg":"denied"}}"#,
+                ),
+            );
+            server
+                .faults()
+                .when_times(is_kms, 1, Fault::json(200, r#"{"instance_num":-1}"#));
+            let mut args = vec![
+                "count",
+                "--endpoint",
+                &url,
+                "--project-id",
+                PROJECT,
+                "--transport",
+                transport,
+                "--retries",
+                "0",
+                "--repeat",
+                "6",
+                "--concurrency",
+                "2",
+            ];
+            if json {
+                args.extend(["--output", "json"]);
+            }
+            let (code, stdout, stderr) = run(&args, &aksk_env());
+            let what = format!("{transport} json={json}: {stdout} {stderr}");
+            // Exit 3: the first failure's code, a service error.
+            assert_eq!(code, Some(3), "{what}");
+            assert_eq!(requests_to(&server, &kms_path()), 6, "{what}");
+            if json {
+                assert_eq!(stderr, "", "{what}");
+                let value: Value = serde_json::from_str(&stdout).unwrap();
+                assert_eq!(value["instance_num"], 15, "{what}");
+                assert_eq!(value["error"]["kind"], "service", "{what}");
+                assert_eq!(value["error"]["status"], 403, "{what}");
+                assert_eq!(value["error"]["code"], "KMS.0303", "{what}");
+                let summary = &value["summary"];
+                assert_eq!(summary["calls"], 6, "{what}");
+                assert_eq!(summary["failures"], 3, "{what}");
+                assert_eq!(
+                    summary["failures_by_kind"],
+                    serde_json::json!({"malformed": 1, "service": 2}),
+                    "{what}"
+                );
+                assert_eq!(summary["credentials_obtained"], 1, "{what}");
+            } else {
+                // The count of a call that succeeded, the first failure, the summary.
+                assert_eq!(stdout, "15\n", "{what}");
+                let lines: Vec<&str> = stderr.lines().collect();
+                assert_eq!(lines.len(), 2, "{what}");
+                assert!(
+                    lines[0].starts_with("kms: first failed call: ")
+                        && lines[0].contains("KMS.0303"),
+                    "{what}"
+                );
+                assert_eq!(
+                    summary_of(lines[1]),
+                    ("6 calls, 3 failures (malformed 1, service 2)".to_owned(), 1),
+                    "{what}"
+                );
+            }
+        }
+    }
+    // Every call failing: nothing on stdout, the summary says so.
+    server.clear_requests();
+    server.faults().clear();
+    let (code, stdout, stderr) = run(
+        &[
+            "count",
+            "--endpoint",
+            &closed_port_url(),
+            "--project-id",
+            PROJECT,
+            "--retries",
+            "0",
+            "--repeat",
+            "3",
+        ],
+        &aksk_env(),
+    );
+    assert_eq!((code, stdout.as_str()), (Some(5), ""), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert_eq!(
+        summary_of(lines[1]).0,
+        "3 calls, 3 failures (connect 3)",
+        "{stderr}"
+    );
+}
+
+#[test]
+fn repeat_and_concurrency_are_bounded_and_one_call_is_unchanged() {
+    let refused = [
+        (
+            &["--repeat", "0"][..],
+            "invalid value '0' for '--repeat <N>': give a whole number of calls in all from 1 to 1000000",
+        ),
+        (
+            &["--repeat", "1000001"],
+            "invalid value '1000001' for '--repeat <N>': give a whole number of calls in all from 1 to 1000000",
+        ),
+        (
+            &["--concurrency", "0"],
+            "invalid value '0' for '--concurrency <C>': give a whole number of calls at once from 1 to 256",
+        ),
+        (
+            &["--repeat", "1000", "--concurrency", "257"],
+            "invalid value '257' for '--concurrency <C>': give a whole number of calls at once from 1 to 256",
+        ),
+        (
+            &["--repeat", "4", "--concurrency", "5"],
+            "--concurrency 5 is more than --repeat 4: give at most as many calls at once as calls in all",
+        ),
+    ];
+    for (flags, message) in refused {
+        let mut flags = flags.to_vec();
+        flags.extend(["--output", "json"]);
+        let (code, stdout, stderr) = run(&count_args(&flags), &aksk_env());
+        assert_eq!((code, stderr.as_str()), (Some(2), ""), "{flags:?}");
+        let value: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(value["error"]["kind"], "config", "{flags:?}");
+        assert_eq!(value["error"]["message"], message, "{flags:?}");
+    }
+    // --repeat 1 is the one call kms makes without it: the same output.
+    let server = mock(MockConfig::new());
+    let url = server.url();
+    for transport in ["ureq", "hyper"] {
+        for format in ["text", "json"] {
+            let base = [
+                "count",
+                "--endpoint",
+                &url,
+                "--project-id",
+                PROJECT,
+                "--transport",
+                transport,
+                "--output",
+                format,
+            ];
+            let (code, plain, stderr) = run(&base, &aksk_env());
+            assert_eq!((code, stderr.as_str()), (Some(0), ""));
+            let with: Vec<&str> = base
+                .iter()
+                .copied()
+                .chain(["--repeat", "1", "--concurrency", "1"])
+                .collect();
+            let (code, repeated, stderr) = run(&with, &aksk_env());
+            assert_eq!((code, stderr.as_str()), (Some(0), ""));
+            let strip_id = |s: &str| match format {
+                "json" => {
+                    let mut v: Value = serde_json::from_str(s).unwrap();
+                    v["request_id"] = Value::Null;
+                    v.to_string()
+                }
+                _ => s.to_owned(),
+            };
+            assert_eq!(
+                strip_id(&plain),
+                strip_id(&repeated),
+                "{transport} {format}"
+            );
+        }
+    }
+}
