@@ -72,6 +72,26 @@ fn every_corpus_and_reproducer_passes_its_harness() {
     );
 }
 
+/// A reproducer saved under a folder no target has (a typo, a renamed target) would never
+/// be replayed: every folder of `fuzz/regressions` is a target's.
+#[test]
+fn every_regression_folder_is_a_targets() {
+    let dir = workspace_root().join("fuzz").join("regressions");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            path.is_dir() && TARGETS.iter().any(|(t, _)| *t == name),
+            "fuzz/regressions/{name} is not the folder of a fuzz target: put reproducers in \
+             fuzz/regressions/<target>/, one of {:?}",
+            TARGETS.iter().map(|(t, _)| *t).collect::<Vec<_>>()
+        );
+    }
+}
+
 #[test]
 fn every_fuzz_target_has_a_harness() {
     let dir = workspace_root().join("fuzz").join("fuzz_targets");

@@ -71,6 +71,58 @@ const CHAIN_ORDER: [SourceKind; 7] = [
     SourceKind::Metadata,
 ];
 
+/// A link of a provider: the one source of a single-source provider, or one of the default
+/// chain's, in the chain's order. The provider keeps the link that answered, not the kind
+/// of credentials it gave: one link can answer in more than one way (a profile file holds
+/// keys at one refresh and federation settings at the next), and every later refresh asks
+/// that link again, whatever it then finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Link {
+    OidcSts,
+    /// The environment's keys, or IAM federation when `HUAWEICLOUD_SDK_IDP_ID` is set.
+    Environment,
+    IamPassword,
+    /// The profile file's keys, or IAM federation when its section names an identity
+    /// provider.
+    ProfileFile,
+    KooCli,
+    PodIdentity,
+    Metadata,
+    /// [`Provider::iam_federation`]: a single source, in no chain.
+    IamFederation,
+}
+
+impl Link {
+    /// The kinds of credentials this link can give.
+    fn yields(self) -> &'static [SourceKind] {
+        match self {
+            Link::OidcSts => &[SourceKind::OidcSts],
+            Link::Environment => &[SourceKind::Environment, SourceKind::IamFederation],
+            Link::IamPassword => &[SourceKind::IamPassword],
+            Link::ProfileFile => &[SourceKind::ProfileFile, SourceKind::IamFederation],
+            Link::KooCli => &[SourceKind::KooCli],
+            Link::PodIdentity => &[SourceKind::PodIdentity],
+            Link::Metadata => &[SourceKind::Metadata],
+            Link::IamFederation => &[SourceKind::IamFederation],
+        }
+    }
+
+    /// The kind its failures are named by, however it was answering (a profile file that
+    /// federates fails as the profile file).
+    fn fails_as(self) -> SourceKind {
+        match self {
+            Link::OidcSts => SourceKind::OidcSts,
+            Link::Environment => SourceKind::Environment,
+            Link::IamPassword => SourceKind::IamPassword,
+            Link::ProfileFile => SourceKind::ProfileFile,
+            Link::KooCli => SourceKind::KooCli,
+            Link::PodIdentity => SourceKind::PodIdentity,
+            Link::Metadata => SourceKind::Metadata,
+            Link::IamFederation => SourceKind::IamFederation,
+        }
+    }
+}
+
 /// Environment variables: name, value.
 type Vars = &'static [(&'static str, &'static str)];
 
@@ -200,6 +252,52 @@ impl Setup {
     fn koocli_profile(self) -> Option<&'static str> {
         (self == Setup::KooCli).then_some("p1")
     }
+
+    /// The link of a single-source provider; `None` for the chain.
+    fn single_link(self) -> Option<Link> {
+        match self {
+            Setup::PodIdentity => Some(Link::PodIdentity),
+            Setup::Metadata => Some(Link::Metadata),
+            Setup::Chain => None,
+            Setup::KooCli => Some(Link::KooCli),
+            Setup::ProfileFile => Some(Link::ProfileFile),
+            Setup::OidcSts => Some(Link::OidcSts),
+            Setup::IamPassword => Some(Link::IamPassword),
+            Setup::IamFederation => Some(Link::IamFederation),
+        }
+    }
+}
+
+/// The chain link a file read belongs to, when only one link can read that file: `None`
+/// for the file a profile federates with (it may be any path, the environment's token
+/// file included).
+fn file_link(path: &str, world: &World) -> Option<Link> {
+    let federated = world.profile.as_ref().and_then(Profile::id_token_file);
+    if federated == Some(path) {
+        return None;
+    }
+    match path {
+        PROFILE_FILE | NAMED_FILE => Some(Link::ProfileFile),
+        KOOCLI_FILE => Some(Link::KooCli),
+        POD_TOKEN_FILE => Some(Link::PodIdentity),
+        OIDC_TOKEN_FILE => Some(Link::OidcSts),
+        ID_TOKEN_FILE => Some(Link::Environment),
+        PASSWORD_FILE => Some(Link::IamPassword),
+        _ => None,
+    }
+}
+
+/// The chain link a request belongs to: pod identity and ECS metadata by their address;
+/// `None` for IAM and STS (a profile may put IAM anywhere, STS's address included).
+fn request_link(source: &SourceRequest) -> Option<Link> {
+    if source.is_remote() {
+        return None;
+    }
+    match source.request().uri().authority().map(|a| a.as_str()) {
+        Some(POD_AUTHORITY) => Some(Link::PodIdentity),
+        Some(META_AUTHORITY) => Some(Link::Metadata),
+        _ => None,
+    }
 }
 
 /// The last file read or answer received in a refresh.
@@ -320,25 +418,49 @@ fn trimmed_text(bytes: &[u8]) -> Option<String> {
     std::str::from_utf8(bytes).ok().map(|t| t.trim().to_owned())
 }
 
-/// Drives one refresh to its end; returns the result, the last I/O and the steps taken.
+/// One refresh driven to its end.
+struct Driven {
+    result: Result<Identity, CredentialError>,
+    /// The last file read or answer received.
+    last: Last,
+    /// Files read and exchanges asked for.
+    steps: usize,
+    /// The chain links whose files and services were asked, where only one link can ask
+    /// them (see [`file_link`] and [`request_link`]), in order.
+    touched: Vec<Link>,
+    /// Whether the profile file was read (it federates, or holds keys).
+    read_profile: bool,
+}
+
+/// Drives one refresh to its end.
 fn drive<'d>(
     provider: &mut Provider,
     now: SystemTime,
     records: &mut impl Iterator<Item = &'d [u8]>,
     world: &mut World,
-) -> (Result<Identity, CredentialError>, Last, usize) {
+) -> Driven {
     let mut refresh = provider.refresh(now);
     let _ = format!("{refresh:?}");
     let mut need = refresh.start();
     let mut last = Last::Nothing;
     let mut steps = 0;
+    let mut touched = Vec::new();
+    let mut read_profile = false;
     loop {
         if !matches!(need, Need::Done(_)) {
             steps += 1;
             assert!(steps <= MAX_STEPS, "no end after {MAX_STEPS} steps");
         }
         need = match need {
-            Need::Done(result) => return (result, last, steps),
+            Need::Done(result) => {
+                return Driven {
+                    result,
+                    last,
+                    steps,
+                    touched,
+                    read_profile,
+                };
+            }
             Need::File(read) => {
                 let path = read.path().to_string_lossy().into_owned();
                 let federated = world.profile.as_ref().and_then(Profile::id_token_file);
@@ -346,6 +468,8 @@ fn drive<'d>(
                     FILES.contains(&&*path) || federated == Some(path.as_str()),
                     "a read of {path}"
                 );
+                touched.extend(file_link(&path, world));
+                read_profile |= path == PROFILE_FILE || path == NAMED_FILE;
                 let result = file_answer(records.next(), read.max_len());
                 last = match &result {
                     Ok(bytes) => {
@@ -364,6 +488,7 @@ fn drive<'d>(
             }
             Need::Http(request) => {
                 check_request(&request, world);
+                touched.extend(request_link(&request));
                 let method = request.request().method().clone();
                 match http_answer(records.next()) {
                     Answer::Status(status, headers, body) => {
@@ -544,12 +669,44 @@ fn check_identity(identity: &Identity, last: &Last, steps: usize, setup: Setup) 
     }
 }
 
-/// Whether a failure of `failed` can come from the source that gave `answered` (a
-/// profile file, and the environment, federate with IAM).
-fn same_source(answered: SourceKind, failed: SourceKind) -> bool {
-    answered == failed
-        || (answered == SourceKind::IamFederation
-            && matches!(failed, SourceKind::Environment | SourceKind::ProfileFile))
+/// The link that gave `identity`: the single source's, or in the chain the one that gives
+/// its kind; IAM federation is the profile file's when this refresh read the profile
+/// (the chain stops at the environment when that federates), else the environment's.
+fn answering_link(setup: Setup, identity: &Identity, driven: &Driven, world: &World) -> Link {
+    let kind = identity.source();
+    let link = match setup.single_link() {
+        Some(link) => link,
+        None => match kind {
+            SourceKind::OidcSts => Link::OidcSts,
+            SourceKind::Environment => Link::Environment,
+            SourceKind::IamPassword => Link::IamPassword,
+            SourceKind::ProfileFile => Link::ProfileFile,
+            SourceKind::KooCli => Link::KooCli,
+            SourceKind::PodIdentity => Link::PodIdentity,
+            SourceKind::Metadata => Link::Metadata,
+            SourceKind::IamFederation if driven.read_profile => {
+                let profile = world.profile.as_ref();
+                assert!(
+                    profile.is_some_and(|p| p.idp_id().is_some() && p.id_token_file().is_some()),
+                    "federation after reading a profile that does not federate"
+                );
+                Link::ProfileFile
+            }
+            SourceKind::IamFederation => {
+                assert!(
+                    lookup(world.vars)(ENV_IDP_ID).is_some(),
+                    "federation, but neither the environment nor a profile read federates"
+                );
+                Link::Environment
+            }
+            SourceKind::Static => panic!("static credentials from a chain"),
+        },
+    };
+    assert!(
+        link.yields().contains(&kind),
+        "{kind:?} credentials from the {link:?} link"
+    );
+    link
 }
 
 /// A provider driven through one refresh, or two, by scripted I/O. Records are separated
@@ -575,6 +732,13 @@ fn same_source(answered: SourceKind, failed: SourceKind) -> bool {
 /// answered; credentials are those of the last file or answer; errors list one line per
 /// source (the chain's seven, in order, until one source has answered, then only that
 /// one).
+///
+/// And the chain's: a refresh that a link answers asked no later link; once a link has
+/// answered, the next refresh asks only that link, and it answers with a kind that link
+/// can give (the profile file: its keys or IAM federation, whichever the file says then)
+/// or fails under that link's name. The link is what is kept, not the kind of
+/// credentials: a profile file that federates at one refresh and holds keys at the next
+/// is the same link answering another way.
 pub fn credential_sources(data: &[u8]) {
     let mut records = data.split(|&b| b == 0xFF);
     let config = records.next().unwrap_or_default();
@@ -591,20 +755,36 @@ pub fn credential_sources(data: &[u8]) {
         sessions: HashSet::new(),
         profile: None,
     };
-    let mut answered: Option<SourceKind> = None;
+    let mut answered: Option<Link> = None;
     for now in [Some(t0), second].into_iter().flatten() {
-        let (result, last, steps) = drive(&mut provider, now, &mut records, &mut world);
-        match result {
+        let driven = drive(&mut provider, now, &mut records, &mut world);
+        // Which link asked is only a question in the chain (a single IAM federation
+        // source reads the environment link's token file).
+        let chain = setup == Setup::Chain;
+        if let Some(link) = answered.filter(|_| chain) {
+            assert!(
+                driven.touched.iter().all(|&t| t == link),
+                "the {link:?} link answered, then a refresh asked {:?}",
+                driven.touched
+            );
+        }
+        match &driven.result {
             Ok(identity) => {
-                check_identity(&identity, &last, steps, setup);
-                if let Some(kind) = answered {
-                    assert_eq!(identity.source(), kind, "a chain changed its source");
+                check_identity(identity, &driven.last, driven.steps, setup);
+                let link = answering_link(setup, identity, &driven, &world);
+                assert!(
+                    !chain || driven.touched.iter().all(|&t| t <= link),
+                    "the {link:?} link answered after {:?} were asked",
+                    driven.touched
+                );
+                if let Some(before) = answered {
+                    assert_eq!(link, before, "the chain moved to another link");
                 }
-                answered = Some(identity.source());
+                answered = Some(link);
             }
             Err(error) => {
                 let shown = error.to_string();
-                let _ = render_error(&error);
+                let _ = render_error(error);
                 let _ = error.is_retryable();
                 assert!(!shown.contains('\r'), "{shown:?}");
                 assert_eq!(error.expired_at(), None);
@@ -623,10 +803,10 @@ pub fn credential_sources(data: &[u8]) {
                         assert_eq!(lines.len(), 1 + CHAIN_ORDER.len(), "{shown}");
                         assert!(lines[1..].iter().all(|l| l.starts_with("  - ")), "{shown}");
                     }
-                    (_, Some(kind)) => {
+                    (_, Some(link)) => {
                         assert!(
-                            kinds.len() == 1 && same_source(kind, kinds[0]),
-                            "{kind:?} answered, then {kinds:?} failed: {shown}"
+                            kinds == [link.fails_as()],
+                            "the {link:?} link answered, then {kinds:?} failed: {shown}"
                         );
                         one_line("an error", &shown);
                     }

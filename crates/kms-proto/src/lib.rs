@@ -79,6 +79,7 @@ pub mod env;
 mod failover;
 pub mod iam;
 mod input;
+mod redact;
 mod request;
 mod response;
 mod retry;

@@ -185,6 +185,9 @@ pub struct Call<'a> {
     skew_corrected: bool,
     /// What this call spent of the client's retry budget.
     spent: u32,
+    /// The secrets of the last request made (its tokens, signature, the SK it was signed
+    /// with): every text kept from its answer is scrubbed of them.
+    secrets: crate::redact::Secrets,
 }
 
 impl<'a> Call<'a> {
@@ -205,6 +208,7 @@ impl<'a> Call<'a> {
             clock_offset_ms: 0,
             skew_corrected: false,
             spent: 0,
+            secrets: crate::redact::Secrets::new(),
         }
     }
 
@@ -342,6 +346,7 @@ impl<'a> Call<'a> {
         })?;
         let request = crate::iam::projects::request(iam, region, credentials, now.wall)
             .map_err(Error::Config)?;
+        self.secrets = crate::redact::Secrets::of_request(request.headers(), credentials);
         let left = self.deadline.saturating_duration_since(now.monotonic);
         Ok(Attempt {
             request,
@@ -368,7 +373,7 @@ impl<'a> Call<'a> {
                 crate::Problem::Empty,
             )));
         };
-        match crate::iam::projects::parse(status, headers, body, region) {
+        match crate::iam::projects::parse_scrubbed(status, headers, body, region, &self.secrets) {
             Ok(project) => {
                 tracing::info!(
                     project = project.as_str(),
@@ -438,6 +443,7 @@ impl<'a> Call<'a> {
         let request = prepared
             .build(credentials, self.signing_time(now.wall))
             .map_err(Error::Config)?;
+        self.secrets = crate::redact::Secrets::of_request(request.headers(), credentials);
         // Until a failure to reach it says otherwise, the next attempt goes here too.
         self.current = index;
         self.next = Some(index);
@@ -475,7 +481,8 @@ impl<'a> Call<'a> {
             headers,
             body,
             self.config.max_response_body(),
-        );
+        )
+        .map_err(|error| error.scrubbed(&self.secrets));
         match parsed {
             Ok(count) => {
                 if let Some(budget) = self.shared.and_then(Shared::budget) {

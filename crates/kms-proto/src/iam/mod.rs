@@ -9,6 +9,7 @@ use std::fmt;
 use http::{HeaderMap, StatusCode};
 
 use crate::input::{Endpoint, Input, InvalidInput, Region};
+use crate::redact::Secrets;
 use crate::untrusted::Untrusted;
 
 pub mod projects;
@@ -59,14 +60,32 @@ pub struct IamError {
 }
 
 impl IamError {
-    /// Reads an error answer.
+    /// Reads an error answer. A token the answer itself carries (`X-Subject-Token`) is
+    /// scrubbed from its text; the credential sources and project discovery also scrub what
+    /// they sent (a password, an identity token, a signature), which this cannot know.
     pub fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
-        let (code, message) = crate::credentials::service_message(body);
+        Self::parse_scrubbed(status, headers, body, &Secrets::new())
+    }
+
+    /// Reads an error answer to an exchange whose secrets are `secrets`: they, and a token
+    /// the answer carries, are replaced by a marker in every text kept (code, message, trace
+    /// id), so no accessor, `Display` or `Debug` can show them.
+    pub(crate) fn parse_scrubbed(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        secrets: &Secrets,
+    ) -> Self {
+        let mut secrets = secrets.clone();
+        if let Some(token) = headers.get("x-subject-token") {
+            secrets.add_header(token);
+        }
+        let (code, message) = crate::credentials::service_message(body, &secrets);
         IamError {
             status,
             code,
             message,
-            trace_id: trace_id(headers),
+            trace_id: secrets.scrub_opt(trace_id(headers)),
         }
     }
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::{IamError, trace_id};
 use crate::credentials::Credentials;
 use crate::input::{Endpoint, InvalidInput, ProjectId, Region};
+use crate::redact::Secrets;
 use crate::untrusted::Untrusted;
 
 /// The signed request that lists the projects named after `region`.
@@ -72,15 +73,27 @@ pub fn parse(
     body: &[u8],
     region: &Region,
 ) -> Result<ProjectId, DiscoveryError> {
-    let trace = trace_id(headers);
+    parse_scrubbed(status, headers, body, region, &Secrets::new())
+}
+
+/// [`parse`] for an answer to a request whose secrets (the credentials it was signed with,
+/// its signature) are `secrets`: every text kept from the answer is scrubbed of them.
+pub(crate) fn parse_scrubbed(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    region: &Region,
+    secrets: &Secrets,
+) -> Result<ProjectId, DiscoveryError> {
+    let trace = secrets.scrub_opt(trace_id(headers));
     let error = |kind| DiscoveryError {
         region: region.as_str().to_owned(),
         trace_id: trace.clone(),
         kind: Box::new(kind),
     };
     if !status.is_success() {
-        return Err(error(DiscoveryErrorKind::Iam(IamError::parse(
-            status, headers, body,
+        return Err(error(DiscoveryErrorKind::Iam(IamError::parse_scrubbed(
+            status, headers, body, secrets,
         ))));
     }
     let listed: Projects =
@@ -96,7 +109,10 @@ pub fn parse(
         [one] => ProjectId::new(&one.id).map_err(|e| error(DiscoveryErrorKind::Invalid(e))),
         [] => Err(error(DiscoveryErrorKind::None)),
         several => Err(error(DiscoveryErrorKind::Several(
-            several.iter().map(|p| p.id.clone()).collect(),
+            several
+                .iter()
+                .map(|p| secrets.scrub_string(p.id.clone()))
+                .collect(),
         ))),
     }
 }

@@ -171,6 +171,13 @@ pub enum Problem {
     },
     /// A CA bundle holds a private key, which has no place among trusted certificates.
     PrivateKey,
+    /// A credential service's URL (ECS metadata, CCE pod identity) uses plain `http` to a
+    /// host that is neither loopback nor link-local: the token sent and the credentials
+    /// answered would cross the network in clear text.
+    InsecureCredentialService {
+        /// The URL's host.
+        host: String,
+    },
 }
 
 /// A value refused by a validating constructor: which input, and what was wrong with it.
@@ -299,6 +306,13 @@ impl fmt::Display for InvalidInput {
             ),
             Problem::PrivateKey => f.write_str(
                 "it holds a private key, which a CA bundle never needs; pass only the CA's certificates, and keep the key where it was",
+            ),
+            Problem::InsecureCredentialService { host } => write!(
+                f,
+                "plain http to {host:?} would carry the token and the credentials in clear text; \
+                 plain http is allowed only to this machine (localhost, 127.0.0.0/8, ::1) and \
+                 link-local addresses (169.254.0.0/16, fe80::/10), where ECS metadata and node \
+                 agents answer: use https, or the address the platform set"
             ),
         }
     }

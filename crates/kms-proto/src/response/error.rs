@@ -126,6 +126,34 @@ impl ResponseError {
         self
     }
 
+    /// The answer with every text that came from the network (code, message, request id,
+    /// detail) scrubbed of the secrets of the request it answered (its `X-Auth-Token`,
+    /// `X-Security-Token`, signature, the SK it was signed with): a gateway or proxy that
+    /// echoes the request cannot put them into `message()`, `Display`, `Debug` or a log.
+    pub(crate) fn scrubbed(mut self, secrets: &crate::redact::Secrets) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        let fields = &mut *self.0;
+        fields.code = secrets.scrub_opt(fields.code.take());
+        fields.message = secrets.scrub_opt(fields.message.take());
+        fields.request_id = secrets.scrub_opt(fields.request_id.take());
+        fields.detail = fields
+            .detail
+            .take()
+            .map(|d| secrets.scrub_string(d.into()).into_boxed_str());
+        // serde_json quotes a string of the wrong type in its message: the cause is kept
+        // only as scrubbed text when it held a secret.
+        if let Some(source) = &fields.source {
+            let text = source.to_string();
+            let scrubbed = secrets.scrub(&text);
+            if scrubbed != text {
+                fields.source = Some(Box::new(ScrubbedCause(scrubbed.into_owned())));
+            }
+        }
+        self
+    }
+
     /// What was wrong with the answer, for `Display`, when no document says it.
     pub(super) fn with_detail(mut self, detail: impl Into<Box<str>>) -> Self {
         self.0.detail = Some(detail.into());
@@ -292,6 +320,18 @@ impl StdError for ResponseError {
             .map(|e| e as &(dyn StdError + 'static))
     }
 }
+
+/// The text of a cause that quoted a secret, with the secret replaced.
+#[derive(Debug)]
+struct ScrubbedCause(String);
+
+impl fmt::Display for ScrubbedCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for ScrubbedCause {}
 
 /// `401 Unauthorized`, or just `599` when the status has no reason phrase.
 struct Status(StatusCode);

@@ -20,6 +20,7 @@ use super::super::{Credentials, Identity, SourceKind};
 use super::{FileRead, IamPlace, Next, remote_request, secret_text, url_of};
 use crate::credentials::MAX_TOKEN_LEN;
 use crate::input::{Endpoint, Input, Region};
+use crate::redact::Secrets;
 
 const TOKEN_PATH: &str = "/v3.0/OS-AUTH/id-token/tokens";
 const SECURITY_TOKEN_PATH: &str = "/v3.0/OS-CREDENTIAL/securitytokens";
@@ -36,9 +37,19 @@ pub(crate) struct Federation {
 }
 
 pub(crate) enum Step {
-    ReadToken { iam: Endpoint },
-    Exchange { iam: Endpoint },
-    SecurityToken { iam: Endpoint },
+    ReadToken {
+        iam: Endpoint,
+    },
+    /// `secrets`: what was sent (the identity token), to scrub from IAM's answers.
+    Exchange {
+        iam: Endpoint,
+        secrets: Secrets,
+    },
+    /// `secrets`: the identity token and the IAM token sent.
+    SecurityToken {
+        iam: Endpoint,
+        secrets: Secrets,
+    },
 }
 
 impl Federation {
@@ -52,8 +63,8 @@ impl Federation {
 
     pub(crate) fn url(&self, step: &Step) -> String {
         match step {
-            Step::ReadToken { iam } | Step::Exchange { iam } => url_of(iam, TOKEN_PATH),
-            Step::SecurityToken { iam } => url_of(iam, SECURITY_TOKEN_PATH),
+            Step::ReadToken { iam } | Step::Exchange { iam, .. } => url_of(iam, TOKEN_PATH),
+            Step::SecurityToken { iam, .. } => url_of(iam, SECURITY_TOKEN_PATH),
         }
     }
 
@@ -95,7 +106,10 @@ impl Federation {
             &[("x-idp-id", idp)],
             &body,
         ));
-        *step = Step::Exchange { iam };
+        *step = Step::Exchange {
+            iam,
+            secrets: Secrets::new().with(&token),
+        };
         next
     }
 
@@ -108,15 +122,21 @@ impl Federation {
     ) -> Next {
         let url = self.url(step);
         if !status.is_success() {
+            let none = Secrets::new();
+            let secrets = match step {
+                Step::ReadToken { .. } => &none,
+                Step::Exchange { secrets, .. } | Step::SecurityToken { secrets, .. } => secrets,
+            };
             return Next::Finished(Err(Failure::Iam {
                 url,
-                error: crate::iam::IamError::parse(status, headers, body),
+                error: crate::iam::IamError::parse_scrubbed(status, headers, body, secrets),
             }));
         }
         match step {
             Step::ReadToken { .. } => Next::Finished(Err(super::unexpected())),
-            Step::Exchange { iam } => {
+            Step::Exchange { iam, secrets } => {
                 let iam = iam.clone();
+                let secrets = std::mem::take(secrets);
                 let Some(token) = subject_token(headers) else {
                     return Next::Finished(Err(Failure::Incomplete {
                         url,
@@ -128,7 +148,10 @@ impl Federation {
                     "token": {"id": token, "duration_seconds": DURATION_SECONDS}
                 }}});
                 let next = into_next(remote_request(&iam, SECURITY_TOKEN_PATH, &[], &body));
-                *step = Step::SecurityToken { iam };
+                *step = Step::SecurityToken {
+                    iam,
+                    secrets: secrets.with(&token),
+                };
                 next
             }
             Step::SecurityToken { .. } => Next::Finished(match parse_document(body) {

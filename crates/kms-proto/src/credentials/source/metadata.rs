@@ -176,7 +176,13 @@ impl Metadata {
     }
 
     fn status(&self, step: &Step, status: StatusCode, body: &[u8]) -> Failure {
-        let (code, message) = service_message(body);
+        // The session token is the one secret this source sends (or holds) that the
+        // service could echo.
+        let mut secrets = crate::redact::Secrets::new();
+        if let Some((token, _)) = &self.session {
+            secrets.add_header(token);
+        }
+        let (code, message) = service_message(body, &secrets);
         Failure::Status {
             url: self.url(step),
             status,

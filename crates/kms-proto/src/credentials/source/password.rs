@@ -16,6 +16,7 @@ use super::super::{Credentials, Identity, Secret, SourceKind};
 use super::federation::{into_next, subject_token};
 use super::{FileRead, IamPlace, Next, remote_request, url_of};
 use crate::input::{Endpoint, ProjectId, Region};
+use crate::redact::Secrets;
 
 const PATH: &str = "/v3/auth/tokens";
 /// The longest password read from a file, in bytes.
@@ -48,6 +49,8 @@ pub(crate) struct Password {
 pub(crate) struct Step {
     iam: Endpoint,
     scope: serde_json::Value,
+    /// The password sent, to scrub from IAM's answer.
+    secrets: Secrets,
 }
 
 #[derive(Deserialize)]
@@ -87,9 +90,13 @@ impl Password {
             Ok(iam) => iam,
             Err(failure) => return (None, Next::Finished(Err(failure))),
         };
-        let step = Step { iam, scope };
+        let mut step = Step {
+            iam,
+            scope,
+            secrets: Secrets::new(),
+        };
         let next = match &self.password {
-            PasswordFrom::Value(password) => self.ask(&step, password.expose()),
+            PasswordFrom::Value(password) => self.ask(&mut step, password.expose()),
             PasswordFrom::File(path) => Next::File(FileRead {
                 path: path.clone(),
                 max_len: MAX_PASSWORD,
@@ -98,7 +105,8 @@ impl Password {
         (Some(step), next)
     }
 
-    fn ask(&self, step: &Step, password: &str) -> Next {
+    fn ask(&self, step: &mut Step, password: &str) -> Next {
+        step.secrets = Secrets::new().with(password);
         let body = json!({"auth": {
             "identity": {
                 "methods": ["password"],
@@ -145,7 +153,7 @@ impl Password {
         if !status.is_success() {
             return Next::Finished(Err(Failure::Iam {
                 url,
-                error: crate::iam::IamError::parse(status, headers, body),
+                error: crate::iam::IamError::parse_scrubbed(status, headers, body, &step.secrets),
             }));
         }
         let Some(token) = subject_token(headers).and_then(|t| crate::AuthToken::new(&t).ok())

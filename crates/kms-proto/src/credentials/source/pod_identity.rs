@@ -25,7 +25,8 @@ pub(crate) struct PodIdentity {
 
 pub(crate) enum Step {
     ReadToken,
-    Post,
+    /// The token sent, to scrub from the service's answer.
+    Post(HeaderValue),
 }
 
 impl PodIdentity {
@@ -66,7 +67,7 @@ impl PodIdentity {
                 )));
             }
         };
-        *step = Step::Post;
+        *step = Step::Post(token.clone());
         let headers = [
             ("authorization", token),
             ("content-type", HeaderValue::from_static("application/json")),
@@ -88,7 +89,11 @@ impl PodIdentity {
     pub(crate) fn on_response(&self, step: &mut Step, status: StatusCode, body: &[u8]) -> Next {
         let url = self.url(step);
         if status != StatusCode::OK {
-            let (code, message) = service_message(body);
+            let mut secrets = crate::redact::Secrets::new();
+            if let Step::Post(token) = step {
+                secrets.add_header(token);
+            }
+            let (code, message) = service_message(body, &secrets);
             return Next::Finished(Err(Failure::Status {
                 url,
                 status,

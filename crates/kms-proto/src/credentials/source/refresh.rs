@@ -108,7 +108,9 @@ impl<'a> Refresh<'a> {
             (State::Federation(federation, step), _) => {
                 federation.on_response(step, status, headers, body)
             }
-            (State::Sts(_), Some(Source::Sts(source))) => source.on_response(status, headers, body),
+            (State::Sts(step), Some(Source::Sts(source))) => {
+                source.on_response(step, status, headers, body)
+            }
             (State::Password(step), Some(Source::Password(source))) => {
                 source.on_response(step, status, headers, body)
             }

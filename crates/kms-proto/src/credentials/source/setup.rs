@@ -274,9 +274,154 @@ pub(crate) fn metadata(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     }
 }
 
-/// A credential service's URL: `http` allowed anywhere (the metadata service has no
-/// TLS), no user info, query or fragment.
+/// A credential service's URL (ECS metadata, CCE pod identity): `https` to any host, plain
+/// `http` only to this machine (`localhost`, 127.0.0.0/8, `::1`) or a link-local address
+/// (169.254.0.0/16, fe80::/10); no user info, query or fragment.
+///
+/// The metadata service has no TLS and lives at 169.254.169.254; the pod identity agent
+/// is on the node, reached at a loopback or link-local address, as the AWS SDKs require
+/// of their container credentials. Anywhere else, plain `http` would send the pod's token,
+/// and bring back the credentials, in clear text across the network.
 pub(crate) fn url(text: &str, input: Input, origin: &str) -> Result<Endpoint, InvalidInput> {
-    Endpoint::parse_with(text, HttpPolicy::AllowInsecure)
-        .map_err(|e| InvalidInput::new(input, e.problem().clone()).with_origin(origin))
+    let endpoint = Endpoint::parse_with(text, HttpPolicy::AllowInsecure)
+        .map_err(|e| InvalidInput::new(input, e.problem().clone()).with_origin(origin))?;
+    if !endpoint.is_https() && !endpoint.is_loopback() && !is_link_local(endpoint.host()) {
+        return Err(InvalidInput::new(
+            input,
+            Problem::InsecureCredentialService {
+                host: endpoint.host().to_owned(),
+            },
+        )
+        .with_origin(origin));
+    }
+    Ok(endpoint)
+}
+
+/// Whether `host` (as [`Endpoint::host`] gives it: IPv6 in brackets) is a link-local
+/// address: 169.254.0.0/16, fe80::/10, or an IPv4-mapped 169.254.0.0/16.
+fn is_link_local(host: &str) -> bool {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<std::net::Ipv6Addr>().is_ok_and(|ip| {
+            ip.is_unicast_link_local() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+        });
+    }
+    host.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_link_local())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    /// Issue 21, item 5: plain http to a credential service only on this machine or the
+    /// link-local network; https anywhere.
+    #[test]
+    fn plain_http_to_a_credential_service_only_on_the_machine_or_link_local() {
+        let allowed = [
+            ("the metadata default", DEFAULT_METADATA_ENDPOINT),
+            (
+                "link-local, another address",
+                "http://169.254.170.23/v1/credentials",
+            ),
+            ("link-local, the bottom", "http://169.254.0.1"),
+            ("link-local, the top", "http://169.254.255.254:8080"),
+            ("loopback", "http://127.0.0.1:8/creds"),
+            ("loopback, anywhere in 127/8", "http://127.8.9.10"),
+            ("localhost", "http://localhost:1/creds"),
+            ("localhost, upper case", "http://LOCALHOST:1"),
+            ("ipv6 loopback", "http://[::1]:2"),
+            ("ipv6 link-local", "http://[fe80::1]/creds"),
+            ("ipv6 link-local, the top of fe80::/10", "http://[febf::1]"),
+            ("ipv4-mapped link-local", "http://[::ffff:169.254.169.254]"),
+            ("https to a name", "https://pod-identity.example.com/creds"),
+            ("https to a routable address", "https://10.0.0.5:8443"),
+        ];
+        let refused = [
+            (
+                "a name",
+                "http://pod-identity.example.com/creds",
+                "pod-identity.example.com",
+            ),
+            ("a private address", "http://10.0.0.5:80", "10.0.0.5"),
+            ("a public address", "http://8.8.8.8", "8.8.8.8"),
+            (
+                "next to link-local",
+                "http://169.253.255.255",
+                "169.253.255.255",
+            ),
+            ("above link-local", "http://169.255.0.1", "169.255.0.1"),
+            (
+                "a name that starts like localhost",
+                "http://localhost.evil.com",
+                "localhost.evil.com",
+            ),
+            (
+                "a name that looks link-local",
+                "http://169.254.169.254.nip.io",
+                "169.254.169.254.nip.io",
+            ),
+            ("ipv6 beyond fe80::/10", "http://[fec0::1]", "[fec0::1]"),
+            (
+                "ipv6 unique local",
+                "http://[fd00:ec2::23]",
+                "[fd00:ec2::23]",
+            ),
+            ("ipv6 global", "http://[2001:db8::1]", "[2001:db8::1]"),
+        ];
+        let mut failures = Vec::new();
+        for (name, text) in allowed {
+            if let Err(e) = url(text, Input::PodIdentityUri, ENV_POD_IDENTITY_URI) {
+                failures.push(format!("{name}: {text} refused: {e}"));
+            }
+        }
+        for (name, text, host) in refused {
+            match url(text, Input::PodIdentityUri, ENV_POD_IDENTITY_URI) {
+                Ok(_) => failures.push(format!("{name}: {text} allowed")),
+                Err(e) => {
+                    let expected = Problem::InsecureCredentialService {
+                        host: host.to_owned(),
+                    };
+                    if e.problem() != &expected || e.input() != Input::PodIdentityUri {
+                        failures.push(format!("{name}: {text}: {e:?}"));
+                    }
+                    let shown = e.to_string();
+                    for part in [ENV_POD_IDENTITY_URI, host, "use https"] {
+                        if !shown.contains(part) {
+                            failures.push(format!("{name}: {part:?} not in {shown}"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn both_variables_refuse_plain_http_beyond_the_machine() {
+        let pod = pod_identity(&|name: &str| match name {
+            ENV_POD_IDENTITY_URI => Some("http://10.0.0.5/creds".to_owned()),
+            ENV_POD_IDENTITY_TOKEN_FILE => Some("/t".to_owned()),
+            _ => None,
+        });
+        let meta = metadata(&|name: &str| {
+            (name == ENV_METADATA_ENDPOINT).then(|| "http://metadata.example.com".to_owned())
+        });
+        for (source, variable, host) in [
+            (pod, ENV_POD_IDENTITY_URI, "10.0.0.5"),
+            (meta, ENV_METADATA_ENDPOINT, "metadata.example.com"),
+        ] {
+            let Source::Unusable(_, Unusable::Invalid(e)) = source else {
+                panic!("{variable}: {source:?}")
+            };
+            assert_eq!(
+                e.problem(),
+                &Problem::InsecureCredentialService {
+                    host: host.to_owned()
+                }
+            );
+            assert_eq!(e.origin(), Some(variable));
+        }
+    }
 }

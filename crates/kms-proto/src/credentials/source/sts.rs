@@ -15,6 +15,7 @@ use super::super::{Credentials, Identity, Secret, SourceKind};
 use super::federation::{MAX_ID_TOKEN, into_next};
 use super::{FileRead, Next, remote_request, secret_text, url_of};
 use crate::input::{Endpoint, Input};
+use crate::redact::Secrets;
 
 const PATH: &str = "/v5/agencies/assume-with-oidc";
 
@@ -59,7 +60,8 @@ pub(crate) struct Sts {
 
 pub(crate) enum Step {
     ReadToken,
-    Assume,
+    /// The identity token sent, to scrub from STS's answer.
+    Assume(Secrets),
 }
 
 impl Sts {
@@ -69,7 +71,10 @@ impl Sts {
 
     pub(crate) fn start(&self) -> (Step, Next) {
         match &self.token {
-            IdToken::Value(token) => (Step::Assume, self.assume(token.expose())),
+            IdToken::Value(token) => (
+                Step::Assume(Secrets::new().with(token.expose())),
+                self.assume(token.expose()),
+            ),
             IdToken::File(path) => (
                 Step::ReadToken,
                 Next::File(FileRead {
@@ -110,16 +115,27 @@ impl Sts {
             },
             Err(problem) => return Next::Finished(Err(Failure::File(path.clone(), problem))),
         };
-        *step = Step::Assume;
+        *step = Step::Assume(Secrets::new().with(&token));
         self.assume(&token)
     }
 
-    pub(crate) fn on_response(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Next {
+    pub(crate) fn on_response(
+        &self,
+        step: &Step,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Next {
         let url = self.url();
         if !status.is_success() {
+            let none = Secrets::new();
+            let secrets = match step {
+                Step::Assume(secrets) => secrets,
+                Step::ReadToken => &none,
+            };
             return Next::Finished(Err(Failure::Iam {
                 url,
-                error: crate::iam::IamError::parse(status, headers, body),
+                error: crate::iam::IamError::parse_scrubbed(status, headers, body, secrets),
             }));
         }
         Next::Finished(match parse_document(body) {

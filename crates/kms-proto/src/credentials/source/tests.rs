@@ -30,6 +30,14 @@ enum Answer {
     Status(u16, &'static str),
     WithHeaders(u16, Vec<(&'static str, &'static str)>, &'static str),
     Fail(TransportErrorKind, bool),
+    /// An error answer that quotes the request whole (method, URI, every header, the
+    /// body), then `extra`: in a JSON error document, or as plain text.
+    Echo {
+        status: u16,
+        headers: Vec<(&'static str, &'static str)>,
+        json: bool,
+        extra: &'static str,
+    },
 }
 
 impl World {
@@ -49,6 +57,29 @@ impl World {
     ) -> Self {
         self.answers
             .push_back(Answer::WithHeaders(status, headers, body));
+        self
+    }
+    fn echo(mut self, status: u16, json: bool) -> Self {
+        self.answers.push_back(Answer::Echo {
+            status,
+            headers: Vec::new(),
+            json,
+            extra: "",
+        });
+        self
+    }
+    fn echo_with(
+        mut self,
+        status: u16,
+        headers: Vec<(&'static str, &'static str)>,
+        extra: &'static str,
+    ) -> Self {
+        self.answers.push_back(Answer::Echo {
+            status,
+            headers,
+            json: true,
+            extra,
+        });
         self
     }
     fn fail(mut self, kind: TransportErrorKind, sent: bool) -> Self {
@@ -122,6 +153,38 @@ impl World {
                         }
                         Answer::Fail(kind, sent) => {
                             refresh.on_failure(TransportFailure::new(kind, sent))
+                        }
+                        Answer::Echo {
+                            status,
+                            headers,
+                            json,
+                            extra,
+                        } => {
+                            let mut text = format!("{} {}", request.method(), request.uri());
+                            for (name, value) in request.headers() {
+                                text.push_str(&format!("; {name}: {}", value.to_str().unwrap()));
+                            }
+                            text.push_str(&format!(
+                                "; body: {}; {extra}",
+                                String::from_utf8_lossy(request.body())
+                            ));
+                            let body = match json {
+                                true => serde_json::json!({
+                                    "error_code": "ECHO.0001",
+                                    "error_msg": text,
+                                })
+                                .to_string(),
+                                false => text,
+                            };
+                            let mut map = HeaderMap::new();
+                            for (name, value) in headers {
+                                map.insert(name, value.parse().unwrap());
+                            }
+                            refresh.on_response(
+                                StatusCode::from_u16(status).unwrap(),
+                                &map,
+                                body.as_bytes(),
+                            )
                         }
                     }
                 }
@@ -855,4 +918,139 @@ fn a_file_read_is_bounded_and_refuses_what_is_not_a_regular_file() {
         Err(FileProblem::NotFound)
     ));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 21, item 4: a credential service that echoes the request in its error answer
+/// (a debugging gateway, a proxy's error page) must not get a secret the client sent or
+/// holds into the error: not its `Display`, `Debug`, message, code or trace id.
+#[test]
+fn a_service_that_echoes_the_request_shows_no_secret() {
+    const SESSION: &str = "METASESSIONTOKEN0123456789";
+    const POD_TOKEN: &str = "PODTOKEN-eyJhbGciOiJSUzI1NiJ9.cG9kLXRva2Vu";
+    const SUBJECT: &str = "MIIunscopedIAMtokenEchoedBack0123";
+    const PASSWORD: &str = r#"pa"ss\word/with spaces"#;
+    let long_token = format!("LONG{}", "x1y2z3".repeat(70));
+    let sts_value = [
+        (ENV_OIDC_PROVIDER_URN, "iam::acct:identity-provider:ci"),
+        (ENV_OIDC_AGENCY_URN, "iam::acct:agency:deployer"),
+        (ENV_OIDC_ID_TOKEN, ID_TOKEN),
+        (ENV_STS_ENDPOINT, "http://127.0.0.1:6"),
+    ];
+    let sts_file = [
+        (ENV_OIDC_PROVIDER_URN, "iam::acct:identity-provider:ci"),
+        (ENV_OIDC_AGENCY_URN, "iam::acct:agency:deployer"),
+        (ENV_OIDC_TOKEN_FILE, "/var/run/oidc"),
+        (ENV_STS_ENDPOINT, "http://127.0.0.1:6"),
+    ];
+    let federation = [
+        (ENV_IDP_ID, "idp-ci"),
+        (ENV_ID_TOKEN_FILE, "/var/run/id-token"),
+        IAM,
+    ];
+    let password = [
+        (ENV_IAM_USER, "alice"),
+        (ENV_IAM_DOMAIN, "acme"),
+        (ENV_IAM_PASSWORD, PASSWORD),
+        (ENV_REGION, "cn-north-4"),
+        IAM,
+    ];
+    let pod = [
+        (ENV_POD_IDENTITY_URI, "http://127.0.0.1:8/creds"),
+        (ENV_POD_IDENTITY_TOKEN_FILE, "/t"),
+    ];
+    let cases: Vec<(&str, Provider, World, Vec<&str>)> = vec![
+        (
+            "metadata: the session token",
+            Provider::metadata(env(&[META])),
+            World::default().answer(200, SESSION).echo(500, true),
+            vec![SESSION],
+        ),
+        (
+            "pod identity: its authorization token",
+            Provider::pod_identity(env(&pod)),
+            World::default().file("/t", POD_TOKEN).echo(403, true),
+            vec![POD_TOKEN],
+        ),
+        (
+            "pod identity: a long token in a plain-text answer cut to 300 characters",
+            Provider::pod_identity(env(&pod)),
+            World::default().file("/t", &long_token).echo(500, false),
+            vec![&long_token[..40]],
+        ),
+        (
+            "sts: the identity token from the variable",
+            Provider::oidc_sts(env(&sts_value)),
+            World::default().echo(400, true),
+            vec![ID_TOKEN],
+        ),
+        (
+            "sts: the identity token from its file",
+            Provider::oidc_sts(env(&sts_file)),
+            World::default()
+                .file("/var/run/oidc", ID_TOKEN)
+                .echo(400, true),
+            vec![ID_TOKEN],
+        ),
+        (
+            "federation: the identity token",
+            Provider::iam_federation(env(&federation)),
+            World::default()
+                .file("/var/run/id-token", ID_TOKEN)
+                .echo(401, true),
+            vec![ID_TOKEN],
+        ),
+        (
+            "federation: the IAM token it was given, and the identity token it holds",
+            Provider::iam_federation(env(&federation)),
+            World::default()
+                .file("/var/run/id-token", ID_TOKEN)
+                .answer_with(201, vec![("x-subject-token", SUBJECT)], "{}")
+                .echo_with(400, Vec::new(), ID_TOKEN),
+            vec![SUBJECT, ID_TOKEN],
+        ),
+        (
+            "password: the password, JSON-escaped in the echo",
+            Provider::iam_password(env(&password)),
+            World::default().echo(401, true),
+            vec![PASSWORD, r#"pa\"ss\\word/with spaces"#],
+        ),
+        (
+            "password: the token IAM's error answer carries",
+            Provider::iam_password(env(&password)),
+            World::default().echo_with(
+                401,
+                vec![("x-subject-token", SUBJECT), ("x-iam-trace-id", SUBJECT)],
+                SUBJECT,
+            ),
+            vec![SUBJECT, PASSWORD],
+        ),
+    ];
+    // Every case is checked, and every failing one named.
+    let mut failures = Vec::new();
+    for (name, mut provider, mut world, secrets) in cases {
+        let error = world.drive(&mut provider, T0).unwrap_err();
+        // The request carried the secret (or the answer did): the test means something.
+        let sent = format!("{:?} {:?}", world.log, world.sent_headers);
+        let source = &error.sources()[0];
+        assert!(source.status().is_some(), "{name}: {error}");
+        let shown = format!(
+            "{error} | {error:?} | {:?} | {:?} | {:?} | {source}",
+            source.message(),
+            source.code(),
+            source.trace_id(),
+        );
+        if !shown.contains("[redacted]") {
+            failures.push(format!("{name}: no marker in {shown}"));
+        }
+        for secret in secrets {
+            assert!(
+                sent.contains(secret) || secret == SUBJECT || secret.contains('\\'),
+                "{name}: {secret} was not sent"
+            );
+            if shown.contains(secret) {
+                failures.push(format!("{name}: {secret} shown"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
