@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use kms_conformance::Transport;
-use kms_conformance::client::{SharedClient, TempDir, ensure, eventually, lookup};
+use kms_conformance::client::{SharedClient, TempDir, all_succeeded, ensure, eventually, lookup};
 use kms_conformance::trace::Capture;
 use kms_mock::{BlockingMockServer, Fault, MockConfig, RecordedRequest};
 use kms_proto::call::ErrorKind;
@@ -280,14 +280,8 @@ fn temporary_credentials_sign_with_each_algorithm(transport: Transport) -> Resul
 fn single_flight(transport: Transport) -> Result<(), String> {
     let server = emulator(Duration::from_secs(8), |m| m);
     let client = SharedClient::new(transport, config(&server, metadata(&server))).unwrap();
-    let cold = client.calls_at_once(1000);
-    let failed = cold.iter().filter(|r| r.is_err()).count();
-    ensure(failed == 0, || {
-        format!(
-            "{failed} of 1000 cold calls failed: {:?}",
-            cold.iter().find(|r| r.is_err())
-        )
-    })?;
+    let cold = client.calls_at_once(1000)?;
+    all_succeeded(&cold, 1000).map_err(|e| format!("cold: {e}"))?;
     ensure(server.issued_credentials() == 1, || {
         format!(
             "1000 calls on an empty cache: {} credential requests",
@@ -302,11 +296,8 @@ fn single_flight(transport: Transport) -> Result<(), String> {
         .map(|r| r.received_at.elapsed().unwrap_or_default())
         .unwrap_or_default();
     std::thread::sleep(Duration::from_millis(4300).saturating_sub(since_issue));
-    let due = client.calls_at_once(1000);
-    let failed = due.iter().filter(|r| r.is_err()).count();
-    ensure(failed == 0, || {
-        format!("{failed} of 1000 calls failed when a refresh fell due")
-    })?;
+    let due = client.calls_at_once(1000)?;
+    all_succeeded(&due, 1000).map_err(|e| format!("when a refresh fell due: {e}"))?;
     ensure(
         eventually(Duration::from_secs(3), || server.issued_credentials() == 2),
         || format!("issued {}", server.issued_credentials()),

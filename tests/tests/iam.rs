@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use kms_conformance::Transport;
-use kms_conformance::client::{SharedClient, TempDir, ensure, lookup};
+use kms_conformance::client::{SharedClient, TempDir, all_succeeded, ensure, lookup};
 use kms_conformance::trace::Capture;
 use kms_mock::{BlockingMockServer, MockConfig};
 use kms_proto::call::ErrorKind;
@@ -126,10 +126,8 @@ fn discovery_once(transport: Transport) -> Result<(), String> {
     )?;
     server.clear_requests();
     let fresh = SharedClient::new(transport, discovering(&server, aksk())).unwrap();
-    let results = fresh.calls_at_once(50);
-    ensure(results.iter().all(Result::is_ok), || {
-        format!("{:?}", results.iter().find(|r| r.is_err()))
-    })?;
+    let results = fresh.calls_at_once(50)?;
+    all_succeeded(&results, 50)?;
     ensure(count_path(&server, PROJECTS_PATH) == 1, || {
         format!(
             "{} IAM requests for 50 calls at once",
@@ -272,10 +270,8 @@ fn sts(transport: Transport) -> Result<(), String> {
         (ENV_STS_ENDPOINT, server.url()),
     ]));
     let client = SharedClient::new(transport, known(&server, provider)).unwrap();
-    let results = client.calls_at_once(200);
-    ensure(results.iter().all(Result::is_ok), || {
-        format!("{:?}", results.iter().find(|r| r.is_err()))
-    })?;
+    let results = client.calls_at_once(200)?;
+    all_succeeded(&results, 200)?;
     ensure(
         client.identity().map(|i| i.source()) == Some(SourceKind::OidcSts),
         || format!("{:?}", client.identity().map(|i| i.source())),
@@ -387,10 +383,8 @@ fn refresh_ahead_and_single_flight(transport: Transport) -> Result<(), String> {
         (ENV_IAM_ENDPOINT, server.url()),
     ]));
     let client = SharedClient::new(transport, known(&server, provider)).unwrap();
-    let results = client.calls_at_once(200);
-    ensure(results.iter().all(Result::is_ok), || {
-        format!("{:?}", results.iter().find(|r| r.is_err()))
-    })?;
+    let results = client.calls_at_once(200)?;
+    all_succeeded(&results, 200)?;
     let exchanges = count_path(&server, "/v3.0/OS-AUTH/id-token/tokens");
     ensure(exchanges == 1, || {
         format!("{exchanges} federation requests for 200 calls at once")
