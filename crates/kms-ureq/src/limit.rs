@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 pub(crate) struct Permits {
     free: Mutex<usize>,
     freed: Condvar,
+    /// How many acquires have found no permit free and are about to wait (counted under
+    /// the lock, before it is released to wait): lets a test give a permit back only once
+    /// a waiter is really waiting, instead of sleeping and hoping.
+    #[cfg(test)]
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 /// A permit, given back when dropped.
@@ -34,6 +39,8 @@ impl Permits {
         Arc::new(Permits {
             free: Mutex::new(max.max(1)),
             freed: Condvar::new(),
+            #[cfg(test)]
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -45,6 +52,9 @@ impl Permits {
             Acquired::At
         } else {
             let started = Instant::now();
+            #[cfg(test)]
+            self.waiting
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let (guard, result) = self
                 .freed
                 .wait_timeout_while(free, timeout, |free| *free == 0)
@@ -72,6 +82,8 @@ impl Drop for Permit {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use std::sync::atomic::Ordering;
+
     use super::*;
 
     #[test]
@@ -79,14 +91,26 @@ mod tests {
         let permits = Permits::new(1);
         let (first, how) = permits.acquire(Duration::ZERO).unwrap();
         assert!(matches!(how, Acquired::At));
+        // None free: a bounded wait ends empty, whatever the machine's load.
         assert!(permits.acquire(Duration::from_millis(20)).is_none());
+        let before = permits.waiting.load(Ordering::SeqCst);
         let waiter = {
             let permits = Arc::clone(&permits);
-            std::thread::spawn(move || permits.acquire(Duration::from_secs(5)).map(|(_, h)| h))
+            std::thread::spawn(move || permits.acquire(Duration::from_secs(60)).map(|(_, h)| h))
         };
-        std::thread::sleep(Duration::from_millis(20));
+        // Give the permit back only once the waiter waits: it counts itself under the
+        // lock, and `drop` takes that lock, so the waiter has released it in the condvar's
+        // wait by the time the permit is given back. Bounded by the waiter's own 60 s.
+        let until = Instant::now() + Duration::from_secs(60);
+        while permits.waiting.load(Ordering::SeqCst) == before {
+            assert!(Instant::now() < until, "the waiter never waited");
+            std::thread::yield_now();
+        }
         drop(first);
-        assert!(matches!(waiter.join().unwrap(), Some(Acquired::After(_))));
+        // Woken by the permit given back, not by its 60 s timeout.
+        assert!(
+            matches!(waiter.join().unwrap(), Some(Acquired::After(w)) if w < Duration::from_secs(60))
+        );
         assert!(permits.acquire(Duration::ZERO).is_some());
     }
 }
