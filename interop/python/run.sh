@@ -7,6 +7,9 @@
 # - no python3                     -> "INTEROP SKIPPED: python3 not found", exit 0
 # - the SDK cannot be had from PyPI -> banner "INTEROP SKIPPED: could not install the
 #                                      official SDK from PyPI" + pip's error tail, exit 0
+# - either of those under CI        -> the same message, then "INTEROP FAILED: ...", exit 1
+#   (CI set to anything but "", "0" or "false", as CI services set CI=true): on a CI
+#   machine a skipped run would pass a check that never ran
 # - anything else going wrong       -> exit non-zero
 # Otherwise builds kms-mock and kms, starts four emulators (plain AK/SK; temporary AK with a
 # security token; ECS metadata and CCE pod identity issuing temporary credentials; IAM and
@@ -60,10 +63,29 @@ die() {
     exit 1
 }
 
+# Whether this runs on CI (CI services set CI=true).
+in_ci() {
+    case "${CI:-}" in
+    "" | 0 | false | FALSE | False) return 1 ;;
+    *) return 0 ;;
+    esac
+}
+
+# skipped: nothing was tested. Outside CI a loud skip, exit 0; under CI a failure.
+skipped() {
+    if in_ci; then
+        echo "INTEROP FAILED: the run was skipped under CI=${CI} (see above); install python3" \
+            "and let pip reach PyPI, so the official SDK checks this client" >&2
+        echo "interop: 0 passed, 1 failed"
+        exit 1
+    fi
+    exit 0
+}
+
 # ---------------------------------------------------------------- python3
 if ! command -v python3 >/dev/null 2>&1; then
     echo "INTEROP SKIPPED: python3 not found"
-    exit 0
+    skipped
 fi
 
 # ---------------------------------------------------------------- virtualenv + SDK
@@ -100,7 +122,7 @@ else
             echo "=================================================================="
             rm -f "$pip_log"
             rm -rf "$VENV"   # half-installed: do not let a later run reuse it
-            exit 0
+            skipped
         fi
         echo "interop: pip install failed (exit $pip_rc):" >&2
         tail -n 30 "$pip_log" >&2
@@ -239,6 +261,10 @@ if [ "$failed" -ne 0 ]; then
 fi
 if [ "$skipped" -ne 0 ]; then
     echo "interop: $passed passed, $failed failed, $skipped skipped"
+    if in_ci; then
+        echo "INTEROP FAILED: $skipped scenarios skipped under CI=${CI}" >&2
+        exit 1
+    fi
 else
     echo "interop: $passed passed, $failed failed"
 fi
