@@ -242,6 +242,18 @@ fn scenarios() -> Vec<Scenario> {
             ..base("clock-20-minutes-ahead-corrected", Expect::Count)
         },
         Scenario {
+            // A gateway that claims a clock a century away is not believed: the call ends
+            // with its 401, saying how far off this machine's clock would be.
+            mock: |m| {
+                m.with_clock(|| SystemTime::now() + Duration::from_secs(100 * 365 * 86_400))
+            },
+            requests: 1,
+            ..base(
+                "clock-100-years-off-refused",
+                err(ErrorKind::Service, Some(401), Some("APIGW.0301"), false, 1),
+            )
+        },
+        Scenario {
             faults: |m| {
                 m.faults().next(
                     1,

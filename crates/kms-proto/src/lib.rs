@@ -84,12 +84,13 @@ mod request;
 mod response;
 mod retry;
 mod sdk_date;
+mod span;
 pub mod sign;
 mod untrusted;
 pub mod verify;
 
 pub use budget::{BudgetPolicy, RetryBudget};
-pub use config::{CaBundle, ClientConfig, ProxyUrl, TrustRoots};
+pub use config::{CaBundle, ClientConfig, DEFAULT_MAX_CLOCK_SKEW, ProxyUrl, TrustRoots};
 pub use credentials::{AkSk, AuthToken, Credentials, MAX_TOKEN_LEN, Secret};
 pub use failover::{EndpointHealth, FailoverPolicy};
 pub use input::{

@@ -183,6 +183,9 @@ pub struct Call<'a> {
     clock_offset_ms: i64,
     /// Whether this call already re-signed once for clock skew.
     skew_corrected: bool,
+    /// The time the last attempt was signed at (its `X-Sdk-Date`), when it was signed:
+    /// `None` for an IAM token, which has no signature to expire.
+    signed_at: Option<SystemTime>,
     /// What this call spent of the client's retry budget.
     spent: u32,
     /// The secrets of the last request made (its tokens, signature, the SK it was signed
@@ -207,6 +210,7 @@ impl<'a> Call<'a> {
             last_timeout_was_deadline: false,
             clock_offset_ms: 0,
             skew_corrected: false,
+            signed_at: None,
             spent: 0,
             secrets: crate::redact::Secrets::new(),
         }
@@ -265,46 +269,43 @@ impl<'a> Call<'a> {
         moved_by(wall, self.clock_offset_ms)
     }
 
-    /// When the answer says the signature expired because this machine's clock is off (the
-    /// gateway's `APIGW.0301 ... signature expired, signature time: ..., server time: ...`,
-    /// or a `Date` header far from the local clock), and this call has not corrected it yet:
-    /// the service's clock's offset, in milliseconds.
-    fn skew(
-        &self,
-        status: StatusCode,
-        headers: &HeaderMap,
-        error: &crate::ResponseError,
-        now: Now,
-    ) -> Option<i64> {
+    /// What a "signature expired" answer says about this machine's clock, when it says
+    /// anything this call may act on: the gateway's `APIGW.0301 ... signature expired,
+    /// signature time: ..., server time: ...` to a request this call signed (an IAM token
+    /// has no signature to expire), whose signature time is the `X-Sdk-Date` this call
+    /// sent (to the second: the message is about this request, not another's or a made-up
+    /// one), with a server time a minute or more from it (the gateway allows 15 minutes:
+    /// closer, the message means something else), and only once a call.
+    ///
+    /// The offset is the service's clock's, from this machine's, in milliseconds; it is
+    /// corrected within [`ClientConfig::max_clock_skew`] and refused beyond it. A bare
+    /// `Date` header says nothing about which request it answers, and is not used.
+    fn skew(&self, status: StatusCode, error: &crate::ResponseError) -> Option<Skew> {
+        let message = error.message()?;
         if self.skew_corrected
             || status != StatusCode::UNAUTHORIZED
-            || !error
-                .message()
-                .is_some_and(|m| m.contains("signature expired"))
+            || !message.contains("signature expired")
         {
             return None;
         }
-        // Best: both times of the gateway's message, to the second. Else the `Date` header
-        // against the time this call signs at now.
-        let (server, signed) = match error.message().and_then(gateway_times) {
-            Some(times) => times,
-            None => (
-                headers
-                    .get(http::header::DATE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| httpdate::parse_http_date(v).ok())?,
-                self.signing_time(now.wall),
-            ),
-        };
-        // The gateway allows 15 minutes: a signature under a minute from its clock is not
-        // what expired (the message means something else; no retry).
-        if millis_between(server, signed)?.unsigned_abs() < 60_000 {
+        let signed = self.signed_at?;
+        let (server, named) = gateway_times(message)?;
+        if whole_seconds(named)? != whole_seconds(signed)? {
+            return None;
+        }
+        // Both times as the gateway wrote them, to the second, from here on.
+        if millis_between(server, named)?.unsigned_abs() < 60_000 {
             return None;
         }
         // The offset already applied is part of the signing time the gateway saw: the new
         // offset replaces it, and may be about zero when the machine's clock was put right
         // since an earlier call learnt one.
-        millis_between(server, self.unshifted(signed))
+        let offset_ms = millis_between(server, self.unshifted(named))?;
+        let max_ms = self.config.max_clock_skew().as_millis();
+        Some(match u128::from(offset_ms.unsigned_abs()) <= max_ms {
+            true => Skew::Correct(offset_ms),
+            false => Skew::TooFar(offset_ms),
+        })
     }
 
     /// The number of attempts made so far.
@@ -440,9 +441,14 @@ impl<'a> Call<'a> {
                     crate::Problem::Empty,
                 ))
             })?;
+        let signing_time = self.signing_time(now.wall);
         let request = prepared
-            .build(credentials, self.signing_time(now.wall))
+            .build(credentials, signing_time)
             .map_err(Error::Config)?;
+        self.signed_at = match credentials {
+            crate::Credentials::AkSk(_) => Some(signing_time),
+            crate::Credentials::Token(_) => None,
+        };
         self.secrets = crate::redact::Secrets::of_request(request.headers(), credentials);
         // Until a failure to reach it says otherwise, the next attempt goes here too.
         self.current = index;
@@ -497,7 +503,8 @@ impl<'a> Call<'a> {
                 Step::Done(Ok(count))
             }
             Err(error) => {
-                if let Some(offset_ms) = self.skew(status, headers, &error, now) {
+                let skew = self.skew(status, &error);
+                if let Some(Skew::Correct(offset_ms)) = skew {
                     // Re-signed once with the service's time, at once: never more than one
                     // extra 401 (a lockout strike) per call.
                     tracing::warn!(
@@ -523,6 +530,17 @@ impl<'a> Call<'a> {
                 let error = match self.skew_corrected {
                     true => error.with_clock_offset(self.clock_offset_ms),
                     false => error,
+                };
+                let error = match skew {
+                    Some(Skew::TooFar(offset_ms)) => {
+                        tracing::warn!(
+                            clock_offset_s = offset_ms / 1000,
+                            max_s = self.config.max_clock_skew().as_secs(),
+                            "the gateway's clock is further from this machine's than the client corrects: not re-signed"
+                        );
+                        error.with_clock_skew_refused(offset_ms, self.config.max_clock_skew())
+                    }
+                    Some(Skew::Correct(_)) | None => error,
                 };
                 self.after(decision, now.monotonic, false, || Error::Response {
                     error,
@@ -665,6 +683,23 @@ impl<'a> Call<'a> {
     }
 }
 
+/// What a "signature expired" answer says of this machine's clock (see [`Call::skew`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skew {
+    /// Off by this many milliseconds (the service's clock ahead), within the bound:
+    /// re-sign with the service's time.
+    Correct(i64),
+    /// Off by more than the bound: the call ends, saying so.
+    TooFar(i64),
+}
+
+/// `time` to the whole second, as `X-Sdk-Date` writes it.
+fn whole_seconds(time: SystemTime) -> Option<u64> {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
 /// `time` moved by `offset_ms` milliseconds (back when negative); unmoved when that would
 /// leave the range `SystemTime` can hold.
 fn moved_by(time: SystemTime, offset_ms: i64) -> SystemTime {
@@ -730,6 +765,13 @@ mod tests {
 
     fn creds() -> crate::Credentials {
         AuthToken::new("tok").unwrap().into()
+    }
+
+    /// AK/SK: a signed request, whose signature can expire.
+    fn signed() -> crate::Credentials {
+        crate::AkSk::new("AKEXAMPLE0000000000", "SKEXAMPLEsecretkey")
+            .unwrap()
+            .into()
     }
 
     fn at(monotonic: Instant, jitter: f64) -> Now {
@@ -880,14 +922,14 @@ mod tests {
         let now = Now::new(wall, t0, 0.0);
         let expired = br#"{"error_code":"APIGW.0301","error_msg":"calc aksk signature fail:signature expired, signature time:20261122T080000Z,server time:20261122T082000Z"}"#;
         let mut call = Call::new(&settings, now);
-        call.start_attempt(now, &creds()).unwrap();
+        call.start_attempt(now, &signed()).unwrap();
         let step = call.on_response(StatusCode::UNAUTHORIZED, &HeaderMap::new(), expired, now);
         assert!(
             matches!(step, Step::Retry(d) if d == Duration::ZERO),
             "{step:?}"
         );
         assert_eq!(call.clock_offset_ms(), 1_200_000);
-        let attempt = call.start_attempt(now, &creds()).unwrap();
+        let attempt = call.start_attempt(now, &signed()).unwrap();
         let _ = attempt;
         // A second "expired" in the same call is not corrected again.
         let Step::Done(Err(err)) =
@@ -901,7 +943,7 @@ mod tests {
         );
         // Any other 401 is never a reason.
         let mut call = Call::new(&settings, now);
-        call.start_attempt(now, &creds()).unwrap();
+        call.start_attempt(now, &signed()).unwrap();
         let wrong = br#"{"error_code":"APIGW.0301","error_msg":"verify aksk signature fail"}"#;
         assert!(matches!(
             call.on_response(StatusCode::UNAUTHORIZED, &HeaderMap::new(), wrong, now),
@@ -1022,11 +1064,138 @@ mod tests {
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_334_400);
         let now = Now::new(wall, Instant::now(), 0.0);
         let mut call = Call::new(&settings, now).with_shared(&shared);
-        let attempt = call.start_attempt(now, &creds()).unwrap();
+        let attempt = call.start_attempt(now, &signed()).unwrap();
         let _ = attempt;
         let expired = br#"{"error_code":"APIGW.0301","error_msg":"calc aksk signature fail:signature expired, signature time:20261122T082000Z,server time:20261122T080000Z"}"#;
         let step = call.on_response(StatusCode::UNAUTHORIZED, &HeaderMap::new(), expired, now);
         assert!(matches!(step, Step::Retry(d) if d.is_zero()), "{step:?}");
         assert_eq!((call.clock_offset_ms(), shared.clock_offset_ms()), (0, 0));
+    }
+
+    /// The gateway's "signature expired" 401, naming `signature` and `server` times.
+    fn expired(signature: &str, server: &str) -> Vec<u8> {
+        format!(
+            r#"{{"error_code":"APIGW.0301","error_msg":"calc aksk signature fail:signature expired, signature time:{signature},server time:{server}"}}"#
+        )
+        .into_bytes()
+    }
+
+    /// One attempt signed at 20261122T080000Z answered `body` (and `headers`): the step.
+    fn answered(
+        config: &ClientConfig,
+        credentials: &crate::Credentials,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> (Step, i64) {
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_334_400);
+        let now = Now::new(wall, Instant::now(), 0.0);
+        let mut call = Call::new(config, now);
+        call.start_attempt(now, credentials).unwrap();
+        let step = call.on_response(StatusCode::UNAUTHORIZED, headers, body, now);
+        (step, call.clock_offset_ms())
+    }
+
+    #[test]
+    fn hostile_or_unrelated_expiry_answers_never_move_the_clock() {
+        let signed_at = "20261122T080000Z";
+        let mut date_10_years_off = HeaderMap::new();
+        date_10_years_off.insert(
+            http::header::DATE,
+            "Fri, 22 Nov 2036 08:00:00 GMT".parse().unwrap(),
+        );
+        for (name, config, credentials, headers, body, refused_ms) in [
+            (
+                "a server time 100 years ahead",
+                settings(),
+                signed(),
+                HeaderMap::new(),
+                expired(signed_at, "21261122T080000Z"),
+                Some(3_155_673_600_000),
+            ),
+            (
+                "a server time 40 years back",
+                settings(),
+                signed(),
+                HeaderMap::new(),
+                expired(signed_at, "19861122T080000Z"),
+                Some(-1_262_304_000_000),
+            ),
+            (
+                "a day and a minute off",
+                settings(),
+                signed(),
+                HeaderMap::new(),
+                expired(signed_at, "20261123T080100Z"),
+                Some(86_460_000),
+            ),
+            (
+                "20 minutes off with corrections turned off",
+                settings().with_max_clock_skew(Duration::ZERO),
+                signed(),
+                HeaderMap::new(),
+                expired(signed_at, "20261122T082000Z"),
+                Some(1_200_000),
+            ),
+            (
+                "a signature time that is not this request's",
+                settings(),
+                signed(),
+                HeaderMap::new(),
+                expired("20261122T075959Z", "20261122T082000Z"),
+                None,
+            ),
+            (
+                "a bare Date 10 years off",
+                settings(),
+                signed(),
+                date_10_years_off.clone(),
+                br#"{"error_code":"APIGW.0301","error_msg":"signature expired"}"#.to_vec(),
+                None,
+            ),
+            (
+                "an IAM token, which no signature expires",
+                settings(),
+                creds(),
+                HeaderMap::new(),
+                expired(signed_at, "20261122T082000Z"),
+                None,
+            ),
+        ] {
+            let (step, offset) = answered(&config, &credentials, &headers, &body);
+            let Step::Done(Err(err)) = step else {
+                panic!("{name}: re-sent: {step:?}")
+            };
+            assert_eq!(offset, 0, "{name}");
+            let response = err.response().unwrap();
+            assert_eq!(response.clock_skew_refused_ms(), refused_ms, "{name}");
+            assert_eq!(response.clock_offset_ms(), None, "{name}");
+            if refused_ms.is_some() {
+                let text = err.to_string();
+                assert!(
+                    text.contains("the client corrects") && text.contains("set this machine's clock right"),
+                    "{name}: {text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_clock_off_by_less_than_the_bound_is_corrected() {
+        for (name, server, offset_ms) in [
+            ("20 minutes behind", "20261122T082000Z", 1_200_000),
+            ("20 minutes ahead", "20261122T074000Z", -1_200_000),
+            ("23 hours behind", "20261123T070000Z", 82_800_000),
+            ("a day ahead exactly", "20261121T080000Z", -86_400_000),
+        ] {
+            let body = expired("20261122T080000Z", server);
+            let (step, offset) = answered(&settings(), &signed(), &HeaderMap::new(), &body);
+            assert!(matches!(step, Step::Retry(d) if d.is_zero()), "{name}: {step:?}");
+            assert_eq!(offset, offset_ms, "{name}");
+        }
+        let refused = settings().with_max_clock_skew(Duration::from_secs(30 * 86_400));
+        let body = expired("20261122T080000Z", "20261202T080000Z");
+        let (step, offset) = answered(&refused, &signed(), &HeaderMap::new(), &body);
+        assert!(matches!(step, Step::Retry(_)), "a configured bound of 30 days: {step:?}");
+        assert_eq!(offset, 10 * 86_400_000);
     }
 }

@@ -62,7 +62,20 @@ pub struct ClientConfig {
     trust: TrustRoots,
     proxy: Option<ProxyUrl>,
     max_connections: usize,
+    max_clock_skew: Duration,
 }
+
+/// How far this machine's clock may be from the KMS gateway's for a client to correct it
+/// (default of [`ClientConfig::with_max_clock_skew`]): one day.
+///
+/// The gateway accepts a signature within 15 minutes of its clock and says how far off one
+/// was; a client re-signs with the gateway's time once per call. A day covers every clock
+/// set in the wrong time zone (up to 14 hours) and a machine that drifted for months,
+/// while an answer claiming years (a clock reset to 1970 by a dead battery, a broken or
+/// hostile server) is not taken on its word: such a call fails and says how far off the
+/// clock is, since signing years away from this machine's time would hide a fault that
+/// someone must fix.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(24 * 3600);
 
 /// Prepares `request` for each of `endpoints`. Both were validated when they were made, so
 /// the URIs and header values they form are always valid.
@@ -127,6 +140,7 @@ impl ClientConfig {
             trust: TrustRoots::default(),
             proxy: None,
             max_connections: 32,
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
         }
     }
 
@@ -185,6 +199,15 @@ impl ClientConfig {
     /// Sets the overall deadline of a call, across attempts and retry delays.
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
+        self
+    }
+
+    /// Sets how far this machine's clock may be from the gateway's and still be corrected
+    /// by re-signing with the gateway's time (default [`DEFAULT_MAX_CLOCK_SKEW`], one day;
+    /// zero: never correct). A "signature expired" answer further off ends the call with
+    /// the gateway's error, saying how far off the clock is.
+    pub fn with_max_clock_skew(mut self, max: Duration) -> Self {
+        self.max_clock_skew = max;
         self
     }
 
@@ -317,6 +340,11 @@ impl ClientConfig {
     /// The overall deadline of a call.
     pub fn deadline(&self) -> Duration {
         self.deadline
+    }
+
+    /// How far off this machine's clock may be and still be corrected.
+    pub fn max_clock_skew(&self) -> Duration {
+        self.max_clock_skew
     }
 
     /// The largest body accepted: read at most this plus one byte.

@@ -13,6 +13,7 @@ use http::StatusCode;
 use super::SourceKind;
 use super::document::DocumentError;
 use super::identity::rfc3339;
+use crate::span::Span;
 use super::profile::ProfileError;
 use super::variables::EnvError;
 use crate::call::{TransportErrorKind, TransportFailure};
@@ -472,7 +473,7 @@ impl fmt::Display for CredentialError {
                          than is believed: this machine's clock is probably wrong, so check it \
                          (NTP)",
                         rfc3339(*date),
-                        Span(*date, *local)
+                        Span::between(*date, *local)
                     ),
                     (None, _) => f.write_str(
                         "; this machine's clock may be wrong (check it: NTP), or the service \
@@ -496,25 +497,6 @@ impl StdError for CredentialError {
             Inner::Source(e) => e.source(),
             Inner::Expired { refresh, .. } => refresh.source(),
             Inner::Chain(_) | Inner::ArrivedExpired { .. } | Inner::Waited => None,
-        }
-    }
-}
-
-/// How far apart two times are, in the largest unit that says it plainly.
-struct Span(SystemTime, SystemTime);
-
-impl fmt::Display for Span {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let apart = match self.0.duration_since(self.1) {
-            Ok(d) => d,
-            Err(e) => e.duration(),
-        }
-        .as_secs();
-        match apart {
-            s if s >= 2 * 86_400 => write!(f, "{} days", s / 86_400),
-            s if s >= 2 * 3_600 => write!(f, "{} hours", s / 3_600),
-            s if s >= 120 => write!(f, "{} minutes", s / 60),
-            s => write!(f, "{s} s"),
         }
     }
 }

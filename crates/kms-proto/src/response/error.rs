@@ -9,6 +9,7 @@ use http::HeaderMap;
 
 use super::request_id;
 use super::retry_after::RetryAfter;
+use crate::span::Span;
 use crate::untrusted::Untrusted;
 
 /// What kind of answer a [`ResponseError`] is.
@@ -61,6 +62,10 @@ struct Fields {
     /// Set when the call re-signed for clock skew: how far the service's clock was ahead
     /// of this machine's, in milliseconds.
     clock_offset_ms: Option<i64>,
+    /// Set when the answer said the signature expired because this machine's clock is
+    /// further off than the client corrects: the offset (milliseconds, the service's clock
+    /// ahead) and the most the client corrects.
+    clock_skew_refused: Option<(i64, std::time::Duration)>,
     /// Set when a retry was due but the client's retry budget could not pay for it.
     budget_exhausted: bool,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
@@ -82,6 +87,7 @@ impl ResponseError {
             retry_after: RetryAfter::from_headers(headers),
             detail: None,
             clock_offset_ms: None,
+            clock_skew_refused: None,
             budget_exhausted: false,
             source: None,
         }))
@@ -92,6 +98,26 @@ impl ResponseError {
     pub(crate) fn with_clock_offset(mut self, offset_ms: i64) -> Self {
         self.0.clock_offset_ms = Some(offset_ms);
         self
+    }
+
+    /// The answer said the signature expired because the service's clock is `offset_ms`
+    /// ahead of this machine's (negative: behind), further than the `max` the client
+    /// corrects: not re-signed.
+    pub(crate) fn with_clock_skew_refused(
+        mut self,
+        offset_ms: i64,
+        max: std::time::Duration,
+    ) -> Self {
+        self.0.clock_skew_refused = Some((offset_ms, max));
+        self
+    }
+
+    /// How far the service's clock was ahead of this machine's (milliseconds; negative:
+    /// behind) when that was further than the client corrects
+    /// ([`ClientConfig::with_max_clock_skew`](crate::ClientConfig::with_max_clock_skew)), so
+    /// the call was not re-signed.
+    pub fn clock_skew_refused_ms(&self) -> Option<i64> {
+        self.0.clock_skew_refused.map(|(offset, _)| offset)
     }
 
     /// Marks an answer whose due retry the client's retry budget could not pay for.
@@ -294,11 +320,24 @@ impl fmt::Display for ResponseError {
             }
             _ => self.hint(),
         };
+        // The refused skew below says what to do, with the numbers.
+        let hint = hint.filter(|_| self.0.clock_skew_refused.is_none());
         if let Some(hint) = hint {
             write!(f, "; {hint}")?;
         }
         if self.0.budget_exhausted {
             f.write_str(crate::call::BUDGET_NOTE)?;
+        }
+        if let Some((offset, max)) = self.0.clock_skew_refused {
+            write!(
+                f,
+                "; this machine's clock is {} {} the service's, more than the {} the client \
+                 corrects (ClientConfig::with_max_clock_skew), so the request was not re-signed: \
+                 set this machine's clock right (NTP)",
+                Span(offset.unsigned_abs() / 1000),
+                if offset > 0 { "behind" } else { "ahead of" },
+                Span::of(max)
+            )?;
         }
         if let Some(offset) = self.0.clock_offset_ms {
             write!(

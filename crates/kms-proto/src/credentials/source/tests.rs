@@ -559,7 +559,7 @@ fn bad_settings_are_failures_naming_the_variable() {
     );
     // A token file holding a line break inside the token is refused without echoing it.
     let mut provider = Provider::pod_identity(env(&[
-        (ENV_POD_IDENTITY_URI, "http://h/x"),
+        (ENV_POD_IDENTITY_URI, "http://127.0.0.1:8/x"),
         (ENV_POD_IDENTITY_TOKEN_FILE, "/t"),
     ]));
     let error = World::default()
