@@ -205,11 +205,58 @@ fn clock_20_minutes_fast(transport: Transport) -> Result<(), String> {
     ensure(kms == 6, || format!("{kms} KMS requests for 5 calls"))
 }
 
+/// A credential service that holds its answer for 30 s: each exchange of a refresh gets
+/// the client's attempt timeout (1 s here, `kms --timeout`), not the source's own 10 s, so
+/// the call fails after about a second, saying the source did not answer, well within its
+/// 3 s deadline (before: kms-ureq waited 10 s per exchange past the deadline, and kms-hyper
+/// gave up at the deadline blaming a slow source).
+fn slow_source_within_the_attempt_timeout(transport: Transport) -> Result<(), String> {
+    for (name, path) in [
+        ("oidc-sts", "/v5/agencies/assume-with-oidc"),
+        ("iam-federation", "/v3.0/OS-AUTH/id-token/tokens"),
+        ("iam-password", "/v3/auth/tokens"),
+        ("pod-identity", POD_PATH),
+    ] {
+        let server = emulator(|m| m);
+        server.faults().when(
+            move |r| r.path() == path,
+            kms_mock::Fault::DelayHeaders(Duration::from_secs(30)),
+        );
+        let dir = TempDir::new("slow").unwrap();
+        let config = config(&server, source(name, &server, &dir))
+            .with_attempt_timeout(Duration::from_secs(1))
+            .with_deadline(Duration::from_secs(3));
+        let client = SharedClient::new(transport, config).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let error = match client.call() {
+            Ok(count) => return Err(format!("{name}: a count of {}", count.count())),
+            Err(error) => error,
+        };
+        let took = started.elapsed();
+        ensure(took >= Duration::from_secs(1), || {
+            format!("{name}: gave up before the attempt timeout: {took:?}")
+        })?;
+        ensure(took < Duration::from_secs(5), || {
+            format!("{name}: {took:?} for a call with a 3 s deadline")
+        })?;
+        let text = error.to_string();
+        ensure(
+            text.contains("did not answer (no complete answer in time)"),
+            || format!("{name}: {text}"),
+        )?;
+    }
+    Ok(())
+}
+
 type Case = (&'static str, fn(Transport) -> Result<(), String>);
 
-const CASES: [Case; 2] = [
+const CASES: [Case; 3] = [
     ("expired-on-arrival", expired_on_arrival),
     ("clock-20-minutes-fast", clock_20_minutes_fast),
+    (
+        "slow-source-within-the-attempt-timeout",
+        slow_source_within_the_attempt_timeout,
+    ),
 ];
 
 fn main() -> ExitCode {
