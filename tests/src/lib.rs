@@ -3,7 +3,8 @@
 //! each (`tests/conformance.rs`).
 //!
 //! This library holds what the suite needs besides the table: the list of transports
-//! behind one blocking call signature, a loopback `CONNECT` proxy, and a capture of
+//! behind one blocking call signature, a loopback `CONNECT` proxy, endpoints that cannot
+//! be reached (a black hole, a TLS handshake that never completes), and a capture of
 //! `tracing` output.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -11,6 +12,7 @@
 pub mod client;
 pub mod proxy;
 pub mod trace;
+pub mod unreachable;
 
 use std::path::PathBuf;
 

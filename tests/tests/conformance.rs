@@ -34,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use kms_conformance::Transport;
 use kms_conformance::proxy::ConnectProxy;
 use kms_conformance::trace::Capture;
+use kms_conformance::unreachable::{BlackHole, SilentListener};
 use kms_mock::{BlockingMockServer, Fault, MockConfig};
 use kms_proto::call::ErrorKind;
 use kms_proto::{
@@ -244,9 +245,7 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             // A gateway that claims a clock a century away is not believed: the call ends
             // with its 401, saying how far off this machine's clock would be.
-            mock: |m| {
-                m.with_clock(|| SystemTime::now() + Duration::from_secs(100 * 365 * 86_400))
-            },
+            mock: |m| m.with_clock(|| SystemTime::now() + Duration::from_secs(100 * 365 * 86_400)),
             requests: 1,
             ..base(
                 "clock-100-years-off-refused",
@@ -740,7 +739,23 @@ fn each_scenario_is_named_once(names: &[&str]) -> Result<(), String> {
 }
 
 /// The checks beside the table, under the names they had as `#[test]` functions.
-const CHECKS: [(&str, fn()); 12] = [
+const CHECKS: [(&str, fn()); 16] = [
+    (
+        "a_black_hole_first_moves_on_to_the_next_endpoint",
+        a_black_hole_first_moves_on_to_the_next_endpoint,
+    ),
+    (
+        "a_tls_handshake_that_never_completes_moves_on_to_the_next_endpoint",
+        a_tls_handshake_that_never_completes_moves_on_to_the_next_endpoint,
+    ),
+    (
+        "every_endpoint_black_holed_is_a_connect_failure_on_every_transport",
+        every_endpoint_black_holed_is_a_connect_failure_on_every_transport,
+    ),
+    (
+        "a_proxy_refusing_its_credentials_is_proxy_auth_and_not_retried",
+        a_proxy_refusing_its_credentials_is_proxy_auth_and_not_retried,
+    ),
     (
         "a_name_that_does_not_resolve_moves_on_to_the_next_endpoint",
         a_name_that_does_not_resolve_moves_on_to_the_next_endpoint,
@@ -904,7 +919,7 @@ fn through_a_loopback_connect_proxy_with_credentials() {
         let err = transport.call(wrong).unwrap_err();
         assert_eq!(
             err.kind(),
-            ErrorKind::Connect,
+            ErrorKind::ProxyAuth,
             "{}: {err}",
             transport.name()
         );
@@ -1459,4 +1474,187 @@ fn a_name_that_does_not_resolve_moves_on_to_the_next_endpoint() {
             transport.name()
         );
     }
+}
+
+/// (connect timeout, attempt timeout): the attempt's own timer fires first (the issue's
+/// `--timeout 2` under the 5 s connect timeout), then the connect timeout does.
+const TIMERS: [(Duration, Duration); 2] = [
+    (Duration::from_secs(5), Duration::from_secs(1)),
+    (Duration::from_secs(1), Duration::from_secs(10)),
+];
+
+/// One call on a fresh client of `transport` to `endpoints` with these timers (retries
+/// off: moving on is not a retry); the result, what it logged and how long it took.
+fn call_with_timers(
+    transport: Transport,
+    endpoints: &Endpoints,
+    (connect, attempt): (Duration, Duration),
+    tweak: impl Fn(ClientConfig) -> ClientConfig,
+) -> (Result<u64, kms_proto::call::Error>, String, Duration) {
+    let config = ClientConfig::new(
+        endpoints.clone(),
+        ProjectId::new(PROJECT).unwrap(),
+        credentials(Auth::AkSk),
+    )
+    .with_retry(RetryPolicy::never())
+    .with_connect_timeout(connect)
+    .with_attempt_timeout(attempt);
+    let started = Instant::now();
+    let mut calls = calls_on_one_client(transport, tweak(config), 1);
+    let took = started.elapsed();
+    let (result, log) = calls.remove(0);
+    (result, log, took)
+}
+
+/// Issue 21: the first endpoint is a black hole (its TCP connect never completes). Nothing
+/// was sent there, whichever timer fired first, the connect timeout or the attempt's own:
+/// the call moves on to the second endpoint at once, and it answers.
+fn a_black_hole_first_moves_on_to_the_next_endpoint() {
+    let hole = BlackHole::start().unwrap();
+    let server = BlockingMockServer::start(mock_config()).unwrap();
+    let endpoints =
+        Endpoints::parse_list(&format!("{},{}", hole.http_url(), server.url())).unwrap();
+    for timers in TIMERS {
+        for transport in Transport::ALL {
+            let name = transport.name();
+            let before = server.requests().len();
+            let (result, log, took) = call_with_timers(transport, &endpoints, timers, |c| c);
+            assert_eq!(
+                result.as_ref().ok(),
+                Some(&COUNT),
+                "{name} {timers:?}: {result:?}"
+            );
+            assert_eq!(log.matches(MOVED_ON).count(), 1, "{name} {timers:?}: {log}");
+            assert_eq!(server.requests().len(), before + 1, "{name} {timers:?}");
+            // The shorter timer (1 s), the answer, and seconds of slack for a loaded machine.
+            assert!(
+                took < Duration::from_secs(4),
+                "{name} {timers:?}: took {took:?}"
+            );
+        }
+    }
+}
+
+/// Issue 21: the first endpoint accepts the TCP connection and never answers the TLS client
+/// hello. The connect timeout covers the handshake on every transport (and the attempt's
+/// own timer, when it fires first, finds no connection either): the call moves on.
+fn a_tls_handshake_that_never_completes_moves_on_to_the_next_endpoint() {
+    let silent = SilentListener::start().unwrap();
+    let server = BlockingMockServer::start(mock_config().with_tls()).unwrap();
+    let ca = CaBundle::from_pem(server.ca_pem().unwrap().as_bytes()).unwrap();
+    let endpoints =
+        Endpoints::parse_list(&format!("{},{}", silent.https_url(), server.url())).unwrap();
+    for timers in TIMERS {
+        for transport in Transport::ALL {
+            let name = transport.name();
+            let (handshakes, before) = (silent.connections(), server.requests().len());
+            let (result, log, took) = call_with_timers(transport, &endpoints, timers, |c| {
+                c.with_trust(TrustRoots::Only(ca.clone()))
+            });
+            assert_eq!(
+                result.as_ref().ok(),
+                Some(&COUNT),
+                "{name} {timers:?}: {result:?}"
+            );
+            assert_eq!(log.matches(MOVED_ON).count(), 1, "{name} {timers:?}: {log}");
+            assert_eq!(silent.connections(), handshakes + 1, "{name} {timers:?}");
+            assert_eq!(server.requests().len(), before + 1, "{name} {timers:?}");
+            assert!(
+                took < Duration::from_secs(4),
+                "{name} {timers:?}: took {took:?}"
+            );
+        }
+    }
+}
+
+/// Issue 21: with every endpoint black-holed, both transports report the same thing,
+/// whichever timer fires first: a `connect` failure, nothing sent, after the same attempts.
+fn every_endpoint_black_holed_is_a_connect_failure_on_every_transport() {
+    let (first, second) = (BlackHole::start().unwrap(), BlackHole::start().unwrap());
+    let endpoints =
+        Endpoints::parse_list(&format!("{},{}", first.http_url(), second.https_url())).unwrap();
+    let one = Endpoints::parse_list(&first.http_url()).unwrap();
+    let short = [
+        (Duration::from_secs(5), Duration::from_millis(300)),
+        (Duration::from_millis(300), Duration::from_secs(5)),
+    ];
+    for timers in short {
+        for endpoints in [&endpoints, &one] {
+            let mut seen = Vec::new();
+            for transport in Transport::ALL {
+                let name = transport.name();
+                let (result, _, took) = call_with_timers(transport, endpoints, timers, |c| {
+                    c.with_retry(
+                        RetryPolicy::default()
+                            .with_max_attempts(2)
+                            .with_backoff(Duration::from_millis(10), Duration::from_millis(20)),
+                    )
+                });
+                let err = result.unwrap_err();
+                assert_eq!(
+                    (err.kind(), err.may_have_been_sent()),
+                    (ErrorKind::Connect, false),
+                    "{name} {timers:?} {endpoints}: {err}"
+                );
+                assert!(
+                    took < Duration::from_secs(4),
+                    "{name} {timers:?}: took {took:?}"
+                );
+                seen.push((err.kind(), err.attempts(), err.to_string()));
+            }
+            assert_eq!(
+                seen[0], seen[1],
+                "{timers:?} {endpoints}: the transports differ"
+            );
+        }
+    }
+}
+
+/// Issue 21: a proxy answering 407 to the `CONNECT` (it does for http and https endpoints
+/// alike: both transports tunnel through the proxy for either scheme) is `proxy_auth`: the
+/// proxy refused its credentials, which no retry changes, so there is one attempt, and the
+/// message says to check the proxy's user and password without showing the password.
+fn a_proxy_refusing_its_credentials_is_proxy_auth_and_not_retried() {
+    let plain = BlockingMockServer::start(mock_config()).unwrap();
+    let tls = BlockingMockServer::start(mock_config().with_tls()).unwrap();
+    let ca = CaBundle::from_pem(tls.ca_pem().unwrap().as_bytes()).unwrap();
+    let proxy = ConnectProxy::start(Some("Basic cHJAeHk6cDpzcw==".into())).unwrap();
+    for server in [&plain, &tls] {
+        for userinfo in [Some("pr%40xy:hunter2-proxy-password"), None] {
+            for transport in Transport::ALL {
+                let name = transport.name();
+                let before = proxy.targets().len();
+                let config = quick_retry(client_config(&server.url(), Auth::AkSk))
+                    .with_trust(TrustRoots::Only(ca.clone()))
+                    .with_proxy(ProxyUrl::parse(&proxy.url(userinfo)).unwrap());
+                let err = transport.call(config).unwrap_err();
+                let shown = format!("{err} {err:?}");
+                assert_eq!(
+                    (
+                        err.kind(),
+                        err.attempts(),
+                        err.is_retryable(),
+                        err.may_have_been_sent()
+                    ),
+                    (ErrorKind::ProxyAuth, 1, false, false),
+                    "{name} {} {userinfo:?}: {err}",
+                    server.url()
+                );
+                assert_eq!(
+                    proxy.targets().len(),
+                    before + 1,
+                    "{name}: asked the proxy again"
+                );
+                assert!(
+                    err.to_string().contains("proxy user name and password"),
+                    "{name}: {err}"
+                );
+                assert!(
+                    !shown.contains("hunter2"),
+                    "{name}: the proxy password leaked: {shown}"
+                );
+            }
+        }
+    }
+    assert_eq!(plain.requests().len() + tls.requests().len(), 0);
 }

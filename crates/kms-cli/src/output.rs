@@ -28,7 +28,11 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Config => EXIT_CONFIG,
         ErrorKind::Service | ErrorKind::Status => 3,
         ErrorKind::Malformed | ErrorKind::TooLarge => 4,
-        ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Tls | ErrorKind::Io => 5,
+        ErrorKind::Timeout
+        | ErrorKind::Connect
+        | ErrorKind::Tls
+        | ErrorKind::Io
+        | ErrorKind::ProxyAuth => 5,
         ErrorKind::Credentials => 6,
         ErrorKind::Project => 7,
     }

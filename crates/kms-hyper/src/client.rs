@@ -1,14 +1,14 @@
 //! The client: one pooled hyper-util client shared by every call.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client as LegacyClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kms_proto::call::{
     Attempt, Call, Error, Now, Shared, Step, TransportErrorKind, TransportFailure,
@@ -16,6 +16,7 @@ use kms_proto::call::{
 use kms_proto::{ClientConfig, Input, InstanceCount, InvalidInput, PreparedRequests, Problem};
 use tracing::{Instrument, Level, debug, span, warn};
 
+use crate::connect::{Marked, Progress, Timed};
 use crate::credentials::Credentials;
 use crate::limit::{self, LimitedConnector};
 use crate::resolve::TimedResolver;
@@ -23,12 +24,13 @@ use crate::{classify, tls};
 
 type Body = Empty<Bytes>;
 
-type Tcp = LimitedConnector<HttpConnector<TimedResolver>>;
+type Tcp = LimitedConnector<Marked<HttpConnector<TimedResolver>>>;
 
-/// The two shapes of pooled client: direct, or through a `CONNECT` proxy.
+/// The two shapes of pooled client: direct, or through a `CONNECT` proxy; either way the
+/// whole connect, TLS included, within the connect timeout (see `connect`).
 pub(crate) enum Pool<B = Body> {
-    Direct(LegacyClient<HttpsConnector<Tcp>, B>),
-    Proxied(LegacyClient<HttpsConnector<Tunnel<Tcp>>, B>),
+    Direct(LegacyClient<Timed<HttpsConnector<Tcp>>, B>),
+    Proxied(LegacyClient<Timed<HttpsConnector<Tunnel<Tcp>>>, B>),
 }
 
 impl<B> Pool<B>
@@ -51,7 +53,8 @@ where
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout()));
         http.set_nodelay(true);
-        let http = LimitedConnector::new(http, connections);
+        // Its connect begins once it has a connection permit: marked for `Timed` below.
+        let http = LimitedConnector::new(Marked(http), connections);
         let builder = LegacyClient::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_max_idle_per_host(connections)
@@ -66,8 +69,12 @@ where
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1();
+        // The connect timeout covers the lookup, TCP, the proxy's tunnel and TLS together.
+        let connect_timeout = config.connect_timeout();
         Ok(match config.proxy() {
-            None => Pool::Direct(builder.build(https.wrap_connector(http))),
+            None => {
+                Pool::Direct(builder.build(Timed::new(https.wrap_connector(http), connect_timeout)))
+            }
             Some(proxy) => {
                 let proxy_uri =
                     http::Uri::try_from(format!("http://{}:{}", proxy.host(), proxy.port()))
@@ -84,7 +91,8 @@ where
                     })?;
                     tunnel = tunnel.with_auth(value);
                 }
-                Pool::Proxied(builder.build(https.wrap_connector(tunnel)))
+                let https = https.wrap_connector(tunnel);
+                Pool::Proxied(builder.build(Timed::new(https, connect_timeout)))
             }
         })
     }
@@ -288,7 +296,11 @@ impl Client {
     ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
         let limit = self.inner.config.max_response_body();
         let (request, timeout) = attempt.into_parts();
-        let request = request.map(|_| Empty::new());
+        let mut request = request.map(|_| Empty::new());
+        // How far the attempt got, should its timeout fire: a connection obtained (new or
+        // from the pool), or a connect begun.
+        let connection = capture_connection(&mut request);
+        let progress = Progress::new();
         let exchange = async {
             let response = self
                 .inner
@@ -300,12 +312,42 @@ impl Client {
             let bytes = read_body(body, limit).await?;
             Ok((parts, bytes))
         };
-        match tokio::time::timeout(timeout, exchange).await {
+        match tokio::time::timeout(timeout, progress.during(exchange)).await {
             Err(_elapsed) => {
                 warn!(timeout_ms = timeout.as_millis() as u64, "attempt timed out");
-                Err(TransportFailure::new(TransportErrorKind::Timeout, true))
+                let connected = connection.connection_metadata().is_some();
+                Err(self.timed_out(connected, progress.began_connecting(), timeout))
             }
             Ok(result) => result,
+        }
+    }
+
+    /// The attempt's own timeout fired: after a connection was obtained (the request may
+    /// have been sent), while connecting (the endpoint was not reached), or before a
+    /// connect could begin (every connection of the client was busy: nothing said about
+    /// the endpoint). The core says what each means.
+    fn timed_out(&self, connected: bool, connecting: bool, timeout: Duration) -> TransportFailure {
+        let ms = timeout.as_millis();
+        if connected {
+            TransportFailure::timed_out(true)
+        } else if connecting {
+            TransportFailure::timed_out(false).with_source(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no connection was made within the attempt's time ({ms} ms)"),
+            ))
+        } else {
+            // The source says why, as kms-ureq's does: the fix is more connections or a
+            // longer timeout.
+            TransportFailure::new(TransportErrorKind::Timeout, false).with_source(
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "all {} connections of the client (max_connections) stayed busy for \
+                         the whole attempt timeout ({ms} ms); raise max_connections or the timeout",
+                        self.inner.config.max_connections()
+                    ),
+                ),
+            )
         }
     }
 }

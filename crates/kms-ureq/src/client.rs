@@ -105,7 +105,8 @@ impl Client {
             .build();
         let agent = ureq::Agent::with_parts(
             agent,
-            ureq::unversioned::transport::DefaultConnector::default(),
+            // A timer that fires before the connection is made is a connect timeout.
+            crate::connect::ConnectPhase::default(),
             crate::resolve::LiteralFirst::default(),
         );
         let credentials = Credentials::new(&config, tls, agent.clone());

@@ -46,6 +46,7 @@
 
 mod classify;
 mod client;
+mod connect;
 mod credentials;
 mod limit;
 mod resolve;

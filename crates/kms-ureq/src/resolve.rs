@@ -51,6 +51,9 @@ impl Resolver for LiteralFirst {
             ureq::Error::Io(io) => {
                 ureq::Error::Io(std::io::Error::new(io.kind(), LookupFailed(io)))
             }
+            // Whichever timer fired (the attempt's own when it is the shorter), no
+            // connection was made: a lookup that timed out is a connect failure.
+            ureq::Error::Timeout(_) => ureq::Error::Timeout(ureq::Timeout::Resolve),
             other => other,
         })
     }

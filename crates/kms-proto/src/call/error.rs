@@ -38,6 +38,27 @@ impl TransportFailure {
         self.may_have_been_sent
     }
 
+    /// The attempt's time ran out: its own timeout, the call's deadline or the connect
+    /// timeout, whichever fired first. `connected` says whether a connection to the
+    /// endpoint (its name lookup, a proxy's tunnel and the TLS handshake included) had been
+    /// established by then, a fact the transport knows and the meaning of which is decided
+    /// here:
+    /// - not connected: nothing was sent and the endpoint could not be reached, so it is a
+    ///   [`Connect`](TransportErrorKind::Connect) failure, and a call with several endpoints
+    ///   moves on, whichever timer fired;
+    /// - connected: the request may have been sent and only its answer was late, a
+    ///   [`Timeout`](TransportErrorKind::Timeout).
+    ///
+    /// (A wait for a free connection of the client's own pool is neither: a transport
+    /// reports it as a `Timeout` that was not sent, which says nothing about the endpoint.)
+    pub fn timed_out(connected: bool) -> Self {
+        if connected {
+            TransportFailure::new(TransportErrorKind::Timeout, true)
+        } else {
+            TransportFailure::new(TransportErrorKind::Connect, false)
+        }
+    }
+
     /// Attaches the underlying error, reachable through [`Error::source`](StdError::source).
     pub fn with_source(
         mut self,
@@ -67,16 +88,33 @@ pub enum TransportErrorKind {
     Timeout,
     /// The connection failed after it was made (reset, closed early, not HTTP).
     Io,
+    /// The configured proxy refused its credentials (`407 Proxy Authentication Required`
+    /// to the `CONNECT`): nothing reached the endpoint, and no retry can change it.
+    ProxyAuth,
 }
 
 impl TransportErrorKind {
-    /// A stable lower-case name: `connect`, `tls`, `timeout` or `io`.
+    /// A stable lower-case name: `connect`, `tls`, `timeout`, `io` or `proxy_auth`.
     pub fn as_str(self) -> &'static str {
         match self {
             TransportErrorKind::Connect => "connect",
             TransportErrorKind::Tls => "tls",
             TransportErrorKind::Timeout => "timeout",
             TransportErrorKind::Io => "io",
+            TransportErrorKind::ProxyAuth => "proxy_auth",
+        }
+    }
+
+    /// Whether another attempt may go better. Not after the proxy refused its
+    /// credentials: they are the same at every attempt and every endpoint, and each
+    /// refusal may count towards the proxy locking the account out.
+    pub fn is_retryable(self) -> bool {
+        match self {
+            TransportErrorKind::Connect
+            | TransportErrorKind::Tls
+            | TransportErrorKind::Timeout
+            | TransportErrorKind::Io => true,
+            TransportErrorKind::ProxyAuth => false,
         }
     }
 }
@@ -204,6 +242,8 @@ pub enum ErrorKind {
     Timeout,
     /// The connection failed after it was made.
     Io,
+    /// The proxy refused its credentials (407); nothing reached the endpoint.
+    ProxyAuth,
     /// No credentials could be had from their source.
     Credentials,
     /// The project id could not be found through IAM.
@@ -212,7 +252,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// A stable lower-case name: `config`, `service`, `status`, `malformed`, `too_large`,
-    /// `connect`, `tls`, `timeout`, `io`, `credentials` or `project`.
+    /// `connect`, `tls`, `timeout`, `io`, `proxy_auth`, `credentials` or `project`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Config => "config",
@@ -224,6 +264,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Io => "io",
+            ErrorKind::ProxyAuth => "proxy_auth",
             ErrorKind::Credentials => "credentials",
             ErrorKind::Project => "project",
         }
@@ -254,6 +295,7 @@ impl From<TransportErrorKind> for ErrorKind {
             TransportErrorKind::Tls => ErrorKind::Tls,
             TransportErrorKind::Timeout => ErrorKind::Timeout,
             TransportErrorKind::Io => ErrorKind::Io,
+            TransportErrorKind::ProxyAuth => ErrorKind::ProxyAuth,
         }
     }
 }
@@ -322,12 +364,13 @@ impl Error {
         }
     }
 
-    /// Whether trying again later may succeed: a retryable answer, or a transport failure.
+    /// Whether trying again later may succeed: a retryable answer, or a transport failure
+    /// other than the proxy refusing its credentials.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Config(_) => false,
             Error::Response { error, .. } => error.is_retryable(),
-            Error::Transport(_) => true,
+            Error::Transport(t) => t.kind.is_retryable(),
             Error::Credentials { error, .. } => error.is_retryable(),
             Error::Project { error } => error.is_retryable(),
         }
@@ -361,6 +404,9 @@ impl fmt::Display for Error {
                     }
                     TransportErrorKind::Io => {
                         "the connection to the KMS endpoint failed before a complete answer arrived"
+                    }
+                    TransportErrorKind::ProxyAuth => {
+                        "the proxy refused its credentials (407 Proxy Authentication Required); check the proxy user name and password in the proxy URL"
                     }
                 };
                 f.write_str(what)?;
@@ -438,5 +484,86 @@ impl Error {
 impl From<InvalidInput> for Error {
     fn from(e: InvalidInput) -> Self {
         Error::Config(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::*;
+    use crate::call::{Call, Now, Step};
+    use crate::{AuthToken, ClientConfig, Endpoints, ProjectId, RetryPolicy};
+
+    fn two_endpoints() -> ClientConfig {
+        ClientConfig::new(
+            Endpoints::parse_list("http://127.0.0.1:1,http://127.0.0.1:2").unwrap(),
+            ProjectId::new("p1").unwrap(),
+            AuthToken::new("tok").unwrap().into(),
+        )
+        .with_retry(RetryPolicy::default().with_max_attempts(4))
+    }
+
+    fn now() -> Now {
+        Now::new(SystemTime::now(), Instant::now(), 0.5)
+    }
+
+    /// Issue 21: the attempt's own timer firing before a connection was made is a failure
+    /// to reach the endpoint, as the connect timeout's is: the call moves on at once.
+    #[test]
+    fn a_timeout_before_the_connection_is_a_connect_failure_that_moves_on() {
+        let failure = TransportFailure::timed_out(false);
+        assert_eq!(
+            (failure.kind(), failure.may_have_been_sent()),
+            (TransportErrorKind::Connect, false)
+        );
+        let config = two_endpoints();
+        let mut call = Call::new(&config, now());
+        let token = AuthToken::new("tok").unwrap().into();
+        let first = call.start_attempt(now(), &token).unwrap();
+        assert_eq!(first.request().uri().port_u16(), Some(1));
+        let step = call.on_failure(failure, now());
+        assert!(matches!(step, Step::Retry(d) if d.is_zero()), "{step:?}");
+        let second = call.start_attempt(now(), &token).unwrap();
+        assert_eq!(second.request().uri().port_u16(), Some(2));
+        // Once connected, the request may have been sent: the call stays, after a backoff.
+        let late = TransportFailure::timed_out(true);
+        assert_eq!(
+            (late.kind(), late.may_have_been_sent()),
+            (TransportErrorKind::Timeout, true)
+        );
+        let step = call.on_failure(late, now());
+        assert!(
+            matches!(step, Step::Retry(d) if d > Duration::ZERO),
+            "{step:?}"
+        );
+        let third = call.start_attempt(now(), &token).unwrap();
+        assert_eq!(third.request().uri().port_u16(), Some(2));
+    }
+
+    /// Issue 21: a proxy that refused its credentials ends the call at the first attempt,
+    /// whatever the retry policy allows and however many endpoints are left; the error
+    /// says what to check.
+    #[test]
+    fn a_proxy_refusing_its_credentials_is_never_retried_nor_moved_on() {
+        let config = two_endpoints();
+        let mut call = Call::new(&config, now());
+        let token = AuthToken::new("tok").unwrap().into();
+        call.start_attempt(now(), &token).unwrap();
+        let refused = TransportFailure::new(TransportErrorKind::ProxyAuth, false);
+        let Step::Done(Err(err)) = call.on_failure(refused, now()) else {
+            panic!("a proxy's refusal was retried")
+        };
+        assert_eq!(
+            (err.kind(), err.attempts(), err.is_retryable()),
+            (ErrorKind::ProxyAuth, 1, false)
+        );
+        assert_eq!(err.kind().as_str(), "proxy_auth");
+        let text = err.to_string();
+        assert!(text.contains("proxy refused its credentials"), "{text}");
+        assert!(text.contains("proxy user name and password"), "{text}");
+        assert!(text.contains("the request was not sent"), "{text}");
     }
 }

@@ -611,14 +611,20 @@ impl<'a> Call<'a> {
                 health.reached(self.current);
             }
         }
-        let decision = self.config.retry().decide(
-            self.attempts - self.moves,
-            Outcome::Transport {
-                request_may_have_been_sent: failure.may_have_been_sent(),
-            },
-            now.jitter,
-            now.wall,
-        );
+        // A failure no retry can mend (the proxy refused its credentials) ends the call
+        // here, whatever the policy allows.
+        let decision = if failure.kind().is_retryable() {
+            self.config.retry().decide(
+                self.attempts - self.moves,
+                Outcome::Transport {
+                    request_may_have_been_sent: failure.may_have_been_sent(),
+                },
+                now.jitter,
+                now.wall,
+            )
+        } else {
+            Decision::Stop(crate::retry::StopReason::NotRetryable)
+        };
         let deadline =
             failure.kind() == TransportErrorKind::Timeout && self.last_timeout_was_deadline;
         let attempts = self.attempts;
