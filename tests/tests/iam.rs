@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use kms_conformance::Transport;
 use kms_conformance::client::{SharedClient, TempDir, all_succeeded, ensure, lookup};
 use kms_conformance::trace::Capture;
-use kms_mock::{BlockingMockServer, MockConfig};
+use kms_mock::{BlockingMockServer, Fault, MockConfig};
 use kms_proto::call::ErrorKind;
 use kms_proto::credentials::{
     ENV_IAM_DOMAIN, ENV_IAM_PASSWORD, ENV_IAM_USER, ENV_ID_TOKEN_FILE, ENV_IDP_ID,
@@ -340,6 +340,110 @@ fn password(transport: Transport) -> Result<(), String> {
     Ok(())
 }
 
+/// Issue 21, item 4: IAM, STS and KMS answering with an error that echoes the request
+/// whole (`Fault::Echo`: every header, the body) get no secret into the error's
+/// `Display`, `Debug`, message or the logs: not the password, the identity tokens, the
+/// IAM token IAM gave, nor the X-Auth-Token KMS was sent.
+fn echoed_secrets(transport: Transport) -> Result<(), String> {
+    let capture = Capture::default();
+    let server = emulator(one_project);
+    let dir = TempDir::new("echo").unwrap();
+    let id_file = dir.write("id-token", ID_TOKEN).unwrap();
+    let sts_file = dir.write("oidc", STS_TOKEN).unwrap();
+    let url = server.url();
+    let password = || {
+        Provider::iam_password(lookup(vec![
+            (ENV_IAM_USER, USER.into()),
+            (ENV_IAM_DOMAIN, DOMAIN.into()),
+            (ENV_IAM_PASSWORD, PASSWORD.into()),
+            (ENV_IAM_ENDPOINT, url.clone()),
+        ]))
+        .with_region(region())
+    };
+    let cases: Vec<(&str, &'static str, Provider)> = vec![
+        ("password", "/v3/auth/tokens", password()),
+        (
+            "federation",
+            "/v3.0/OS-AUTH/id-token/tokens",
+            Provider::environment(lookup(vec![
+                (ENV_IDP_ID, IDP.into()),
+                (ENV_ID_TOKEN_FILE, id_file.clone()),
+                (ENV_IAM_ENDPOINT, url.clone()),
+            ])),
+        ),
+        (
+            "federation's IAM token",
+            "/v3.0/OS-CREDENTIAL/securitytokens",
+            Provider::environment(lookup(vec![
+                (ENV_IDP_ID, IDP.into()),
+                (ENV_ID_TOKEN_FILE, id_file),
+                (ENV_IAM_ENDPOINT, url.clone()),
+            ])),
+        ),
+        (
+            "sts",
+            "/v5/agencies/assume-with-oidc",
+            Provider::oidc_sts(lookup(vec![
+                (ENV_OIDC_PROVIDER_URN, PROVIDER_URN.into()),
+                (ENV_OIDC_AGENCY_URN, "iam::0123:agency:deployer".into()),
+                (ENV_OIDC_TOKEN_FILE, sts_file),
+                (ENV_STS_ENDPOINT, url.clone()),
+            ])),
+        ),
+        ("kms, with the password's token", "/v1.0/", password()),
+    ];
+    let shown = capture.during(|| -> Result<Vec<(String, String)>, String> {
+        let mut shown = Vec::new();
+        for (name, path, provider) in cases {
+            server.faults().clear();
+            server.faults().when(
+                move |r| r.path().starts_with(path),
+                Fault::Echo { status: 400 },
+            );
+            let error = SharedClient::new(transport, known(&server, provider))
+                .unwrap()
+                .call()
+                .expect_err(name);
+            let mut text = format!("{error} | {error:?} | {:?}", error.message());
+            if let Some(credentials) = error.credentials() {
+                for source in credentials.sources() {
+                    text.push_str(&format!(" | {:?} {:?}", source.message(), source.code()));
+                }
+            }
+            shown.push((name.to_owned(), text));
+        }
+        Ok(shown)
+    })?;
+    // Every secret of the exchanges: what the client held, and the tokens IAM issued
+    // (read from what the emulator recorded).
+    let mut secrets: Vec<String> = [PASSWORD, ID_TOKEN, STS_TOKEN]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for request in server.requests() {
+        for name in ["x-auth-token", "x-subject-token"] {
+            if let Some(value) = request.header(name) {
+                secrets.push(value.to_owned());
+            }
+        }
+    }
+    ensure(secrets.len() > 3, || {
+        "KMS was never sent an X-Auth-Token".into()
+    })?;
+    let logs = capture.text();
+    for (name, text) in shown.iter().chain([&("logs".to_owned(), logs)]) {
+        ensure(name == "logs" || text.contains("[redacted]"), || {
+            format!("{name}: no echo was scrubbed: {text}")
+        })?;
+        for secret in &secrets {
+            ensure(!text.contains(secret.as_str()), || {
+                format!("{name}: a secret is shown: {text}")
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// A password token due for refresh is refreshed beside the calls (none fails, none
 /// waits for IAM), once; federation on a cold cache under 200 calls at once asks IAM once.
 fn refresh_ahead_and_single_flight(transport: Transport) -> Result<(), String> {
@@ -393,13 +497,14 @@ fn refresh_ahead_and_single_flight(transport: Transport) -> Result<(), String> {
 
 type Case = (&'static str, fn(Transport) -> Result<(), String>);
 
-const CASES: [Case; 7] = [
+const CASES: [Case; 8] = [
     ("discovery-once", discovery_once),
     ("discovery-none-or-several", discovery_none_or_several),
     ("discovery-iam-error", discovery_iam_error),
     ("federation", federation),
     ("sts", sts),
     ("password", password),
+    ("echoed-secrets", echoed_secrets),
     (
         "refresh-ahead-and-single-flight",
         refresh_ahead_and_single_flight,

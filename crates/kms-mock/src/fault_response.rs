@@ -15,6 +15,12 @@ use crate::lock;
 /// to reach the client before hyper closes the connection.
 const BEFORE_CLOSE: Duration = Duration::from_millis(20);
 
+/// The request a fault answers, for [`Fault::Echo`]: its head and the body read.
+pub(crate) struct Asked<'a> {
+    pub(crate) parts: &'a http::request::Parts,
+    pub(crate) body: &'a [u8],
+}
+
 /// The response `fault` makes of `answer` (the one the emulator would otherwise send).
 /// Faults on the connection itself set `output`, which the connection's writer obeys.
 pub(crate) async fn apply_fault(
@@ -22,8 +28,10 @@ pub(crate) async fn apply_fault(
     answer: Answer,
     request_id: &str,
     output: &OutputControl,
+    asked: Asked<'_>,
 ) -> Response<MockBody> {
     match fault {
+        Fault::Echo { status } => echo(status, &asked, request_id),
         Fault::Respond {
             status,
             headers,
@@ -90,6 +98,37 @@ fn scripted(
         }
     }
     response
+}
+
+/// [`Fault::Echo`]: an error document quoting the request whole.
+fn echo(status: u16, asked: &Asked<'_>, request_id: &str) -> Response<MockBody> {
+    let mut text = format!(
+        "{} {}",
+        asked.parts.method,
+        asked.parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    for (name, value) in &asked.parts.headers {
+        text.push_str(&format!(
+            "; {name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    text.push_str(&format!("; body: {}", String::from_utf8_lossy(asked.body)));
+    let body = serde_json::json!({
+        "error_code": "MOCK.ECHO",
+        "error_msg": text,
+        "request_id": request_id,
+    })
+    .to_string();
+    scripted(
+        status,
+        vec![(
+            "content-type".to_owned(),
+            "application/json;charset=UTF-8".to_owned(),
+        )],
+        Bytes::from(body),
+        request_id,
+    )
 }
 
 /// 500 `MOCK.0001`: the script asked for a status that is not a final HTTP status.

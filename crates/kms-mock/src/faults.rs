@@ -66,6 +66,14 @@ pub enum Fault {
     EndlessInformational,
     /// Panic in the handler: the connection dies, the emulator does not.
     Panic,
+    /// Answer `status` with an error document (`{"error_code":"MOCK.ECHO","error_msg":...}`)
+    /// whose message quotes the request whole: its method, path, every header (secret ones
+    /// included) and its body, as a debugging gateway or a careless IAM would. For clients
+    /// that must not show what a service echoes back (passwords, tokens, signatures).
+    Echo {
+        /// The status.
+        status: u16,
+    },
 }
 
 impl Fault {
@@ -158,6 +166,7 @@ impl fmt::Debug for Fault {
             Fault::NotHttp(b) => f.debug_struct("NotHttp").field("len", &b.len()).finish(),
             Fault::EndlessInformational => f.write_str("EndlessInformational"),
             Fault::Panic => f.write_str("Panic"),
+            Fault::Echo { status } => f.debug_struct("Echo").field("status", status).finish(),
         }
     }
 }

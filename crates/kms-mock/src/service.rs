@@ -97,7 +97,13 @@ impl State {
         };
         let mut response = match fault {
             None => answer.into_response(&request_id, Vec::new()),
-            Some(fault) => apply_fault(fault, answer, &request_id, output).await,
+            Some(fault) => {
+                let asked = crate::fault_response::Asked {
+                    parts: &parts,
+                    body: body.as_ref().map_or(&[][..], |b| &b[..]),
+                };
+                apply_fault(fault, answer, &request_id, output, asked).await
+            }
         };
         // The emulator's clock, not the machine's (hyper would add the machine's): a client
         // that reads the service's time from `Date` sees the clock the emulator runs on.
