@@ -13,11 +13,11 @@ use http::StatusCode;
 use super::SourceKind;
 use super::document::DocumentError;
 use super::identity::rfc3339;
-use crate::span::Span;
 use super::profile::ProfileError;
 use super::variables::EnvError;
 use crate::call::{TransportErrorKind, TransportFailure};
 use crate::input::InvalidInput;
+use crate::span::Span;
 use crate::untrusted::Untrusted;
 
 /// Why a file a source needs could not be read. The transports make it; the source names
@@ -461,11 +461,19 @@ impl fmt::Display for CredentialError {
                     rfc3339(*local)
                 )?;
                 match (service, believed) {
-                    (Some(date), true) => write!(
+                    (Some(date), true) if expires_at <= date => write!(
                         f,
                         "; they had expired by the service's own clock too (its Date said {}): \
                          the service issued expired credentials, so tell whoever runs it",
                         rfc3339(*date)
+                    ),
+                    (Some(date), true) => write!(
+                        f,
+                        "; by the service's own clock (its Date said {}) they had {} left, too \
+                         little to sign with: the service issued credentials that expire at \
+                         once, so tell whoever runs it",
+                        rfc3339(*date),
+                        Span::between(*expires_at, *date)
                     ),
                     (Some(date), false) => write!(
                         f,
