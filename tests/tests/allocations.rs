@@ -180,8 +180,11 @@ fn allocations_per_operation() {
         build_aksk <= 10.0 && build_token <= 4.0,
         "building allocates more than it used to"
     );
+    // 34 on kms-hyper since the call keeps each attempt's secrets (the SK and the
+    // Authorization header, two allocations) to scrub them from an answer that echoes the
+    // request (issue 21): a few allocations against a loopback round trip of tens of µs.
     assert!(
-        ureq_call <= 64.0 && hyper_call <= 32.0,
+        ureq_call <= 64.0 && hyper_call <= 36.0,
         "a call allocates more than it used to"
     );
 }
