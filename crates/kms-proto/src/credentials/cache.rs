@@ -17,8 +17,13 @@ pub struct RefreshPolicy {
     retry_cap_unusable: Duration,
     stale_after: Duration,
     max_lifetime: Duration,
+    min_lifetime: Duration,
     max_service_clock_offset: Duration,
 }
+
+/// The least time credentials must have left when they arrive to be used: 2 s. Fewer
+/// cannot carry one call on a slow network, and would be refreshed again and again.
+pub const MIN_CREDENTIAL_LIFETIME: Duration = Duration::from_secs(2);
 
 /// The longest credentials from a source are trusted, from when they arrive: 24 hours, the
 /// longest any Huawei Cloud service issues temporary credentials or tokens for (IAM tokens
@@ -34,7 +39,8 @@ impl Default for RefreshPolicy {
     /// Refresh 40 minutes ahead (at most half the lifetime), stop using credentials 10 s
     /// before expiry (at most a tenth of the lifetime), retry failed refreshes from 1 s up
     /// to 60 s apart (5 s when nothing is usable), forget a refresh silent for 60 s, trust
-    /// credentials for at most [`MAX_CREDENTIAL_LIFETIME`] (24 h) from their arrival, and
+    /// credentials for at most [`MAX_CREDENTIAL_LIFETIME`] (24 h) from their arrival, refuse
+    /// those with less than [`MIN_CREDENTIAL_LIFETIME`] (2 s) left when they arrive, and
     /// believe a credential service's `Date` within [`MAX_SERVICE_CLOCK_OFFSET`] (a day).
     fn default() -> Self {
         RefreshPolicy {
@@ -45,6 +51,7 @@ impl Default for RefreshPolicy {
             retry_cap_unusable: Duration::from_secs(5),
             stale_after: Duration::from_secs(60),
             max_lifetime: MAX_CREDENTIAL_LIFETIME,
+            min_lifetime: MIN_CREDENTIAL_LIFETIME,
             max_service_clock_offset: MAX_SERVICE_CLOCK_OFFSET,
         }
     }
@@ -69,6 +76,13 @@ impl RefreshPolicy {
     /// source gives (default [`MAX_CREDENTIAL_LIFETIME`], 24 h).
     pub fn with_max_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Sets the least time credentials must have left when they arrive (default
+    /// [`MIN_CREDENTIAL_LIFETIME`], 2 s); fewer is a failed refresh.
+    pub fn with_min_lifetime(mut self, lifetime: Duration) -> Self {
+        self.min_lifetime = lifetime;
         self
     }
 
@@ -325,7 +339,7 @@ impl CredentialCache {
 ///   15 minutes for 15 minutes. A `Date` further off is not believed (a hostile or broken
 ///   service could otherwise make credentials last forever), and the local clock decides.
 /// * They are trusted for at most the policy's lifetime (24 h) from their arrival.
-/// * Credentials with no more than the policy's buffer (10 s) left are refused: using
+/// * Credentials with less than the policy's least lifetime (2 s) left are refused: using
 ///   them would fail, and asking again at once would ask forever.
 #[derive(Debug, Clone, Copy)]
 struct Arrival {
@@ -369,7 +383,7 @@ impl Arrival {
             (None, None) => (expires_at, false),
         };
         let left = local.duration_since(now).unwrap_or_default();
-        if left <= policy.max_buffer {
+        if left.is_zero() || left < policy.min_lifetime {
             return Err(CredentialError::expired_on_arrival(
                 identity.source(),
                 expires_at,

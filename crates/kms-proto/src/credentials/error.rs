@@ -231,14 +231,23 @@ impl fmt::Display for SourceError {
                 let why = match failure.kind() {
                     TransportErrorKind::Timeout => "the connection timed out",
                     TransportErrorKind::Tls => "the TLS handshake failed",
-                    _ => "the connection failed",
+                    TransportErrorKind::ProxyAuth => {
+                        "the proxy refused its credentials (407 Proxy Authentication \
+                         Required): check the proxy user name and password in the proxy URL"
+                    }
+                    TransportErrorKind::Connect | TransportErrorKind::Io => "the connection failed",
                 };
                 write!(f, "{label}: the service at {url} was not reachable ({why})")
             }
             Failure::NoAnswer { url, failure } => {
                 let why = match failure.kind() {
                     TransportErrorKind::Timeout => "no complete answer in time",
-                    _ => "the connection failed before a complete answer",
+                    TransportErrorKind::Connect
+                    | TransportErrorKind::Tls
+                    | TransportErrorKind::Io
+                    | TransportErrorKind::ProxyAuth => {
+                        "the connection failed before a complete answer"
+                    }
                 };
                 write!(f, "{label}: {url} did not answer ({why})")
             }
@@ -409,12 +418,15 @@ impl CredentialError {
             Inner::ArrivedExpired { .. } => false,
             Inner::Expired { refresh, .. } => refresh.is_retryable(),
             Inner::Source(_) | Inner::Chain(_) => self.sources().iter().any(|e| {
-                matches!(
-                    &e.failure,
-                    Failure::Unreachable { .. } | Failure::NoAnswer { .. }
-                ) || e
-                    .status()
-                    .is_some_and(|s| s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS)
+                let no_answer = match &e.failure {
+                    Failure::Unreachable { failure, .. } | Failure::NoAnswer { failure, .. } => {
+                        failure.kind().is_retryable()
+                    }
+                    _ => false,
+                };
+                no_answer
+                    || e.status()
+                        .is_some_and(|s| s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS)
             }),
         }
     }

@@ -22,8 +22,8 @@ mod source;
 pub(crate) mod variables;
 
 pub use cache::{
-    CacheStep, CredentialCache, MAX_CREDENTIAL_LIFETIME, MAX_SERVICE_CLOCK_OFFSET, RefreshPolicy,
-    RefreshTicket,
+    CacheStep, CredentialCache, MAX_CREDENTIAL_LIFETIME, MAX_SERVICE_CLOCK_OFFSET,
+    MIN_CREDENTIAL_LIFETIME, RefreshPolicy, RefreshTicket,
 };
 pub use error::{CredentialError, FileProblem, SourceError};
 pub use identity::{Identity, SourceKind};

@@ -273,7 +273,7 @@ pub(crate) fn no_answer(url: String, failure: TransportFailure) -> Failure {
     let unreachable = !failure.may_have_been_sent()
         || matches!(
             failure.kind(),
-            TransportErrorKind::Connect | TransportErrorKind::Tls
+            TransportErrorKind::Connect | TransportErrorKind::Tls | TransportErrorKind::ProxyAuth
         );
     if unreachable {
         Failure::Unreachable { url, failure }
