@@ -69,10 +69,13 @@ pub const MAX_SOURCE_BODY: usize = 64 * 1024;
 /// `HUAWEICLOUD_SDK_CREDENTIALS_FILE`: the profile file's path.
 pub const ENV_CREDENTIALS_FILE: &str = "HUAWEICLOUD_SDK_CREDENTIALS_FILE";
 /// `HUAWEICLOUD_SDK_METADATA_ENDPOINT`: this project's override of the ECS metadata
-/// base URL (default `http://169.254.169.254`), for tests and proxies. The official SDKs
+/// base URL (default `http://169.254.169.254`), for tests and local proxies: plain http
+/// only to loopback or link-local addresses (the security key would otherwise cross the
+/// network in clear text), https to any host. The official SDKs
 /// have no such variable.
 pub const ENV_METADATA_ENDPOINT: &str = "HUAWEICLOUD_SDK_METADATA_ENDPOINT";
-/// `HC_CONTAINER_CREDENTIALS_FULL_URI`: where CCE pod identity answers.
+/// `HC_CONTAINER_CREDENTIALS_FULL_URI`: where CCE pod identity answers (plain http only to
+/// loopback or link-local addresses: the pod's token goes with every request).
 pub const ENV_POD_IDENTITY_URI: &str = "HC_CONTAINER_CREDENTIALS_FULL_URI";
 /// `HC_CONTAINER_AUTHORIZATION_TOKEN_FILE`: the file holding the pod's token.
 pub const ENV_POD_IDENTITY_TOKEN_FILE: &str = "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE";
