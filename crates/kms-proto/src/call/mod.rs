@@ -1178,7 +1178,8 @@ mod tests {
             if refused_ms.is_some() {
                 let text = err.to_string();
                 assert!(
-                    text.contains("the client corrects") && text.contains("set this machine's clock right"),
+                    text.contains("the client corrects")
+                        && text.contains("set this machine's clock right"),
                     "{name}: {text}"
                 );
             }
@@ -1195,13 +1196,19 @@ mod tests {
         ] {
             let body = expired("20261122T080000Z", server);
             let (step, offset) = answered(&settings(), &signed(), &HeaderMap::new(), &body);
-            assert!(matches!(step, Step::Retry(d) if d.is_zero()), "{name}: {step:?}");
+            assert!(
+                matches!(step, Step::Retry(d) if d.is_zero()),
+                "{name}: {step:?}"
+            );
             assert_eq!(offset, offset_ms, "{name}");
         }
         let refused = settings().with_max_clock_skew(Duration::from_secs(30 * 86_400));
         let body = expired("20261122T080000Z", "20261202T080000Z");
         let (step, offset) = answered(&refused, &signed(), &HeaderMap::new(), &body);
-        assert!(matches!(step, Step::Retry(_)), "a configured bound of 30 days: {step:?}");
+        assert!(
+            matches!(step, Step::Retry(_)),
+            "a configured bound of 30 days: {step:?}"
+        );
         assert_eq!(offset, 10 * 86_400_000);
     }
 }
