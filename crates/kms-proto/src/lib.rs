@@ -84,8 +84,8 @@ mod request;
 mod response;
 mod retry;
 mod sdk_date;
-mod span;
 pub mod sign;
+mod span;
 mod untrusted;
 pub mod verify;
 
