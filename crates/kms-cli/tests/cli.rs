@@ -2714,3 +2714,67 @@ fn repeat_and_concurrency_are_bounded_and_one_call_is_unchanged() {
         }
     }
 }
+
+/// IAM and STS echoing the request whole in their error (issue 21): neither the password
+/// nor the OIDC identity token appears on stderr or in `--output json`, on either
+/// transport; the echo itself does (so the test sees the service's text).
+#[test]
+fn a_service_echoing_the_request_shows_no_secret_in_text_or_json() {
+    let server = iam_mock(
+        MockConfig::new()
+            .with_user(IAM_DOMAIN, IAM_USER, IAM_PASSWORD)
+            .with_oidc_provider(PROVIDER_URN, ID_TOKEN),
+    );
+    server.faults().when(
+        |r| r.path() == "/v3/auth/tokens" || r.path() == "/v5/agencies/assume-with-oidc",
+        kms_mock::Fault::Echo { status: 400 },
+    );
+    let url = server.url();
+    let password_env = [
+        ("HUAWEICLOUD_SDK_IAM_USER", IAM_USER),
+        ("HUAWEICLOUD_SDK_IAM_DOMAIN", IAM_DOMAIN),
+        ("HUAWEICLOUD_SDK_IAM_PASSWORD", IAM_PASSWORD),
+        ("HUAWEICLOUD_SDK_IAM_ENDPOINT", url.as_str()),
+    ];
+    let sts_env = [
+        ("HUAWEICLOUD_OIDC_PROVIDER_URN", PROVIDER_URN),
+        ("HUAWEICLOUD_OIDC_AGENCY_URN", AGENCY_URN),
+        ("HUAWEICLOUD_OIDC_ID_TOKEN", ID_TOKEN),
+        ("HUAWEICLOUD_SDK_STS_ENDPOINT", url.as_str()),
+    ];
+    for (source, env, secret) in [
+        ("iam-password", &password_env, IAM_PASSWORD),
+        ("oidc-sts", &sts_env, ID_TOKEN),
+    ] {
+        for transport in ["ureq", "hyper"] {
+            for output in ["text", "json"] {
+                let (code, stdout, stderr) = run(
+                    &[
+                        "count",
+                        "--endpoint",
+                        &url,
+                        "--project-id",
+                        PROJECT,
+                        "--credentials",
+                        source,
+                        "--transport",
+                        transport,
+                        "--output",
+                        output,
+                    ],
+                    env,
+                );
+                let shown = format!("{stdout}{stderr}");
+                assert_eq!(code, Some(6), "{source} {transport} {output}: {shown}");
+                assert!(
+                    shown.contains("MOCK.ECHO") && shown.contains("[redac"),
+                    "{source} {transport} {output}: the echo should be shown, scrubbed: {shown}"
+                );
+                assert!(
+                    !shown.contains(secret),
+                    "{source} {transport} {output}: the secret is shown: {shown}"
+                );
+            }
+        }
+    }
+}
