@@ -56,6 +56,25 @@ wrong SK it exits 3 after the same 2 requests, its error saying that the clock w
 1200 s behind and that it re-signed once. The section "clock skew" below says where in the
 SDK's code its behaviour is decided.
 
+Credentials that arrive expired, a fast clock, a gateway far ahead (issue 21), each against
+an emulator of its own behind a recording proxy. ECS metadata issuing 1 s credentials
+(`--metadata --credential-lifetime 1`): the SDK's MetadataCredentialProvider, one call in a
+child process (`check.py --sdk-credentials-probe`) killed after 20 s, so that a loop would
+be reported ("looped: N requests in 20 s") rather than hang the run; it sends PUT token, GET
+securitykey, GET securitykey again before the call (1 s is below its 40-minute refresh
+threshold) and uses what it got (no loop). `kms count --credentials metadata --repeat 10`
+(both transports) exits 6 within 5 s, saying "ECS metadata gave credentials that expire at",
+after at most 4 requests to metadata and none to KMS. This machine 20 minutes fast
+(`--iam --oidc-provider --clock-offset -1200`) with 900 s STS credentials
+(HUAWEICLOUD_OIDC_DURATION_SECONDS=900): the SDK's OidcStsCredentialProvider, two calls,
+asks STS before each and gets 401 "signature expired" each time; `kms count --credentials
+oidc-sts --repeat 10 -vv` exits 0 with the count after one STS request and 11 KMS requests
+(one 401, re-signed once with the service's time, kept for the later calls). A gateway 10
+years ahead (`--clock-offset 315360000`, the most kms-mock allows): the SDK gets one 401;
+`kms count` exits 3 after that one request, saying the clock is off by "more than the 24
+hours the client corrects". The section "issue 21" below says where in the SDK's code its
+behaviour is decided.
+
 Input (environment variables, all required unless said otherwise):
   INTEROP_PROJECT_ID      project id configured in every emulator (32 hex chars)
   INTEROP_COUNT           instance count configured for that project
@@ -80,7 +99,7 @@ Input (environment variables, all required unless said otherwise):
 Optional:
   INTEROP_KMS_BIN         our `kms` binary; without it our client's scenarios print
                           SKIP (a binary whose `count` has no --credentials FAILs)
-  INTEROP_MOCK_BIN        the kms-mock that the clock skew scenarios start; else
+  INTEROP_MOCK_BIN        the kms-mock that the clock skew and issue 21 scenarios start; else
                           KMS_MOCK_BIN (run.sh's override, inherited), else the kms-mock
                           beside INTEROP_KMS_BIN or in the workspace's target/debug (where
                           run.sh builds both), else `$INTEROP_KMS_BIN mock`
@@ -866,13 +885,14 @@ def check_federation(post, st, idp_id, id_token):
     return None, doc
 
 
-def check_sts(post, env, id_token):
+def check_sts(post, env, id_token, duration=STS_DEFAULT_DURATION):
     """POST assume-with-oidc with the provider and agency URNs, the session name, the
-    default duration and the id token. Returns (why, credential document)."""
+    duration (the default unless given) and the id token. Returns (why, credential
+    document)."""
     why = check_json_post(post, "the STS POST", {
         "provider_urn": env["INTEROP_OIDC_PROVIDER_URN"], "agency_urn": AGENCY_URN,
         "agency_session_name": STS_SESSION_NAME, "id_token": id_token,
-        "duration_seconds": STS_DEFAULT_DURATION})
+        "duration_seconds": duration})
     if why:
         return why, None
     doc = credential_doc(post)
@@ -1850,10 +1870,10 @@ def near(value, want):
     return value is not None and abs(value - want) <= CLOCK_SLACK
 
 
-def check_expired_401(ex, what, signed_between):
+def check_expired_401(ex, what, signed_between, offset=CLOCK_OFFSET):
     """`ex` is the gateway's "signature expired" 401 to a request signed with this
     machine's clock (X-Sdk-Date within `signed_between`, seconds), the server time named
-    CLOCK_OFFSET s after the signature time, which is the X-Sdk-Date sent."""
+    `offset` s after the signature time (negative: before), which is the X-Sdk-Date sent."""
     doc = json_or_none(ex.resp_body)
     message = doc.get("error_msg") if isinstance(doc, dict) else None
     if ex.status != 401 or message is None or doc.get("error_code") != "APIGW.0301" \
@@ -1869,9 +1889,9 @@ def check_expired_401(ex, what, signed_between):
     signed, server = times
     if signed != sdk_date_seconds(ex.one_header("X-Sdk-Date")):
         return "%s: the signature time named is not the X-Sdk-Date sent: %r" % (what, message)
-    if not near(server - signed, CLOCK_OFFSET):
-        return "%s: the times named are %d s apart, not about %d: %r" % (
-            what, server - signed, CLOCK_OFFSET, message)
+    if not near(server - signed, offset):
+        return "%s: the server time named is %d s from the signature time, not about %d: %r" % (
+            what, server - signed, offset, message)
     return None
 
 
@@ -1977,6 +1997,375 @@ def ours_clock_skew(name, env, kms_bin, transport, workdir, wrong_sk):
         why = "kms printed the SK"
     why = why or secrets_printed(run, exchanges, env)
     info = ours_outcome_safe(run, exchanges, env).replace(sk, redacted(sk))
+    return report_wire(name, why, exchanges, info=info)
+
+
+# ===================================================================== issue 21
+#
+# Credentials that arrive expired, a machine whose clock is fast, a gateway far ahead
+# (issue 21, items 1 and 3). Each scenario starts an emulator of its own (Emulator above),
+# behind a recording proxy that counts every request, the credential service's included.
+#
+# What the Python SDK (huaweicloudsdkcore 3.1.219) does, read from its code and asserted
+# below:
+#
+# - auth/credentials.py:203-235: temporary credentials are fetched again when they have
+#   less than 40 minutes left (_DEFAULT_EXPIRATION_THRESHOLD_SECONDS, on this machine's
+#   clock), checked once before EVERY request (process_auth_request, 198-201), and what
+#   comes back is stored without a look at its expiry. So credentials that arrive expired,
+#   or with less than 40 minutes, cost one credential exchange per call (never a loop),
+#   and are used as they are: the call fails at the gateway if they really have expired.
+# - auth/provider.py:380-384 (MetadataBasicCredentialProvider.get_credentials) fetches once
+#   when the provider is asked; the accessor keeps its session token
+#   (auth/internal.py:246-249), so the fetch before the call is one GET.
+# - auth/provider.py:278-305 (OidcStsCredentialProvider.get_credentials) fetches nothing:
+#   the STS POST is made before the first call, with the client's http_client.
+# - It signs with this machine's clock and never corrects it (see "clock skew" above).
+#
+# The SDK runs in a child process (`check.py --sdk-credentials-probe`) bounded by
+# SDK_LOOP_BOUND s, so that an SDK that looped could not hang the run: a probe that is
+# still running then is killed and reported as the finding "looped: N requests in 20 s",
+# not as a failure. Our `kms count --repeat 10` must end within OURS_QUICK s (a run still
+# going after OURS_BOUND s is killed and fails), sending a handful of requests.
+
+CREDENTIALS_PROBE_FLAG = "--sdk-credentials-probe"
+SDK_LOOP_BOUND = 20          # seconds an SDK probe may take before it is called a loop
+OURS_BOUND = 30              # seconds a `kms` run may take before it is killed (a failure)
+OURS_QUICK = 5               # seconds within which `kms` must have ended ("a few seconds")
+SHORT_LIFETIME = 1           # kms-mock --credential-lifetime: credentials that expire at once
+FAST_OFFSET = -CLOCK_OFFSET  # kms-mock --clock-offset: this machine 20 minutes fast
+FAST_STS_DURATION = 900      # HUAWEICLOUD_OIDC_DURATION_SECONDS: shorter than the offset
+FAR_OFFSET = 315360000       # the largest --clock-offset kms-mock allows: 10 years ahead
+REPEAT = 10                  # `kms count --repeat`: calls through one client
+MAX_METADATA_REQUESTS = 4    # two refreshes (PUT token, GET securitykey) at most
+EXPIRED_ARRIVAL = "ECS metadata gave credentials that expire at"
+NOT_CORRECTED = "more than the 24 hours the client corrects"
+
+
+def is_credential_request(ex):
+    return ex.path in (TOKEN_PATH, KEY_PATH, POD_PATH, STS_PATH, ID_TOKEN_PATH,
+                       SECURITYTOKENS_PATH, AUTH_TOKENS_PATH)
+
+
+def exception_doc(exc):
+    """What a probe reports of an exception: its type, status, error code and message."""
+    return {"exception": type(exc).__name__, "status": getattr(exc, "status_code", None),
+            "error_code": getattr(exc, "error_code", None),
+            "message": str(getattr(exc, "error_msg", None) or exc)[:500]}
+
+
+def call_text(call):
+    if "count" in call:
+        return "instance_num=%r" % call["count"]
+    return "%s(status %s, %s: %s)" % (call["exception"], call["status"], call["error_code"],
+                                      call["message"][:200])
+
+
+def sdk_credentials_probe(kind, calls):
+    """Child-process mode (`check.py --sdk-credentials-probe metadata|oidc-sts CALLS`): the
+    SDK's MetadataCredentialProvider (its endpoint INTEROP_PROBE_KMS_URL, project
+    INTEROP_PROBE_PROJECT_ID) or OidcStsCredentialProvider (HUAWEICLOUD_OIDC_*,
+    HUAWEICLOUD_SDK_STS_ENDPOINT, HUAWEICLOUD_SDK_PROJECT_ID), then CALLS calls on one client
+    with those credentials at INTEROP_PROBE_KMS_URL. Prints one JSON line: the provider's
+    error, or each call's count or exception."""
+    url = os.environ["INTEROP_PROBE_KMS_URL"]
+    out = {"calls": []}
+    try:
+        if kind == "metadata":
+            MetadataAccessor._METADATA_ENDPOINT = url
+            provider = MetadataCredentialProvider.get_basic()
+            provider.project_id = os.environ["INTEROP_PROBE_PROJECT_ID"]
+        else:
+            provider = OidcStsCredentialProvider.get_basic()
+        creds = provider.get_credentials()
+    except Exception as e:  # whatever the SDK raises is its behaviour, reported
+        out["provider_error"] = exception_doc(e)
+        print(json.dumps(out), flush=True)
+        return 0
+    client = client_with(url, creds, Recorder())
+    try:
+        for _ in range(calls):
+            try:
+                resp = client.show_user_instances(ShowUserInstancesRequest())
+                out["calls"].append({"count": resp.instance_num})
+            except Exception as e:  # as above
+                out["calls"].append(exception_doc(e))
+    finally:
+        client.close()
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+def sdk_credentials_run(workdir, kind, calls, values):
+    """Runs the probe with exactly these Huawei Cloud variables and an empty HOME, for at
+    most SDK_LOOP_BOUND s. Returns (document or None, seconds taken, why it failed or None);
+    a probe killed at the bound gives (None, seconds, None)."""
+    child = {k: v for k, v in os.environ.items()
+             if not k.startswith(("HUAWEICLOUD_", "HC_CONTAINER_"))}
+    home = os.path.join(workdir, "sdk-home")
+    os.makedirs(home, exist_ok=True)
+    child.update(HOME=home, **values)
+    start = time.monotonic()
+    try:
+        run = subprocess.run([sys.executable, os.path.abspath(__file__), CREDENTIALS_PROBE_FLAG,
+                              kind, str(calls)], env=child, capture_output=True, text=True,
+                             timeout=SDK_LOOP_BOUND)
+    except subprocess.TimeoutExpired:
+        return None, time.monotonic() - start, None
+    elapsed = time.monotonic() - start
+    lines = run.stdout.strip().splitlines()
+    doc = json_or_none(lines[-1]) if run.returncode == 0 and lines else None
+    if not isinstance(doc, dict):
+        return None, elapsed, "the SDK probe failed: exit %d, stdout %r, stderr %r" % (
+            run.returncode, run.stdout[-300:], run.stderr[-800:])
+    return doc, elapsed, None
+
+
+def loop_finding(exchanges, env, elapsed):
+    credential = sum(1 for ex in exchanges if is_credential_request(ex))
+    return "looped: %d requests in %d s (%d to the credential service), killed; first: %s" % (
+        len(exchanges), round(elapsed), credential,
+        wire_summary(exchanges[:6], env["INTEROP_PROJECT_ID"]))
+
+
+def run_kms_bounded(kms_bin, args, run_env):
+    """`kms count ARGS`, killed after OURS_BOUND s. Returns (run or None, seconds taken)."""
+    start = time.monotonic()
+    try:
+        run = subprocess.run([kms_bin, "count"] + args, env=run_env, capture_output=True,
+                             text=True, timeout=OURS_BOUND)
+    except subprocess.TimeoutExpired:
+        run = None
+    return run, time.monotonic() - start
+
+
+def ours_bounded_why(run, elapsed, exchanges, env):
+    """Why a bounded `kms` run failed the bound, or None."""
+    if run is None:
+        return "kms did not end within %d s (killed): %d requests, [%s...]" % (
+            OURS_BOUND, len(exchanges), wire_summary(exchanges[:6], env["INTEROP_PROJECT_ID"]))
+    if elapsed > OURS_QUICK:
+        return "kms took %.1f s, more than %d s: %s" % (elapsed, OURS_QUICK, ours_outcome(run))
+    return None
+
+
+def last_line(text):
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def short_lived_emulator(env):
+    """ECS metadata issuing credentials that expire SHORT_LIFETIME s after they are issued."""
+    return Emulator(["--project", "%s=%s" % (env["INTEROP_PROJECT_ID"], env["INTEROP_COUNT"]),
+                     "--metadata", "--credential-lifetime", str(SHORT_LIFETIME)])
+
+
+def fast_machine_emulator(env):
+    """IAM and STS (the OIDC provider of the --iam emulator) with a clock CLOCK_OFFSET s
+    behind this machine's, as if this machine were 20 minutes fast."""
+    return Emulator(["--project", "%s=%s" % (env["INTEROP_PROJECT_ID"], env["INTEROP_COUNT"]),
+                     "--iam", "--oidc-provider",
+                     "%s=%s" % (env["INTEROP_OIDC_PROVIDER_URN"], env["INTEROP_OIDC_ID_TOKEN"]),
+                     "--clock-offset", str(FAST_OFFSET)])
+
+
+def far_ahead_emulator(env):
+    """The plain AK/SK emulator's configuration, its clock FAR_OFFSET s (10 years) ahead."""
+    return Emulator(["--project", "%s=%s" % (env["INTEROP_PROJECT_ID"], env["INTEROP_COUNT"]),
+                     "--ak", env["INTEROP_AK"], "--sk", env["INTEROP_SK"],
+                     "--clock-offset", str(FAR_OFFSET)])
+
+
+def fast_sts_values(workdir, env, proxy):
+    values = sts_env(workdir, env, env["INTEROP_OIDC_ID_TOKEN"], env["INTEROP_PROJECT_ID"])
+    values.update(HUAWEICLOUD_OIDC_DURATION_SECONDS=str(FAST_STS_DURATION),
+                  HUAWEICLOUD_SDK_STS_ENDPOINT=proxy.url, HUAWEICLOUD_SDK_IAM_ENDPOINT=proxy.url)
+    return values
+
+
+# ------------------------------------------------------------------ the official SDK
+
+def sdk_metadata_expiring(name, env, workdir):
+    """MetadataCredentialProvider against credentials of SHORT_LIFETIME s, one call. As its
+    code says: PUT token, GET securitykey (the provider), GET securitykey again before the
+    call (1 s is below its 40-minute threshold), then the KMS call with what it got: a
+    count, or a 401 if they expired on the way. A loop is the finding, not a failure."""
+    pid = env["INTEROP_PROJECT_ID"]
+    with short_lived_emulator(env) as mock, RecordingProxy(mock.url) as proxy:
+        doc, elapsed, why = sdk_credentials_run(workdir, "metadata", 1, {
+            "INTEROP_PROBE_KMS_URL": proxy.url, "INTEROP_PROBE_PROJECT_ID": pid})
+        exchanges = proxy.exchanges
+    if why is None and doc is None:
+        return report_wire(name, None, exchanges, info=loop_finding(exchanges, env, elapsed))
+    if why is None and "provider_error" in doc:
+        why = "the metadata provider failed: %s" % call_text(doc["provider_error"])
+    kms_status = exchanges[-1].status if exchanges else None
+    why = why or expect_sequence(exchanges, pid, [
+        ("PUT token", 200), ("GET securitykey", 200), ("GET securitykey", 200),
+        ("GET kms", kms_status if kms_status in (200, 401) else 200)])
+    if why is None:
+        call = doc["calls"][0] if len(doc["calls"]) == 1 else {}
+        if kms_status == 200 and call.get("count") != int(env["INTEROP_COUNT"]):
+            why = "the KMS call answered 200, the SDK reported %r" % call
+        elif kms_status == 401 and call.get("status") != 401:
+            why = "the KMS call answered 401, the SDK reported %r" % call
+        why = why or check_kms_signed_with(exchanges[-1], credential_doc(exchanges[2]) or {})
+    info = None
+    if doc is not None and why is None:
+        info = ("no loop: %d credential requests (the provider's PUT and GET, a GET before "
+                "the call), then the call: %s; %.1f s" % (
+                    sum(1 for ex in exchanges if is_credential_request(ex)),
+                    call_text(doc["calls"][0]), elapsed))
+    return report_wire(name, why, exchanges, info=info)
+
+
+def sdk_oidc_sts_clock_fast(name, env, workdir):
+    """OidcStsCredentialProvider for FAST_STS_DURATION s, this machine 20 minutes fast, two
+    calls on one client: each asks STS again (900 s is below the 40-minute threshold) and is
+    refused 401 "signature expired" (signed with this machine's clock, never corrected)."""
+    pid = env["INTEROP_PROJECT_ID"]
+    with fast_machine_emulator(env) as mock, RecordingProxy(mock.url) as proxy:
+        before = time.time()
+        doc, elapsed, why = sdk_credentials_run(workdir, "oidc-sts", 2, dict(
+            fast_sts_values(workdir, env, proxy), INTEROP_PROBE_KMS_URL=proxy.url))
+        between = (before, time.time())
+        exchanges = proxy.exchanges
+    if why is None and doc is None:
+        return report_wire(name, None, exchanges, info=loop_finding(exchanges, env, elapsed))
+    if why is None and "provider_error" in doc:
+        why = "the STS provider failed: %s" % call_text(doc["provider_error"])
+    why = why or expect_sequence(exchanges, pid, [("POST sts", 200), ("GET kms", 401)] * 2)
+    for i in (0, 2):
+        if why is None:
+            why, creds = check_sts(exchanges[i], env, env["INTEROP_OIDC_ID_TOKEN"],
+                                   FAST_STS_DURATION)
+            why = why or check_kms_signed_with(exchanges[i + 1], creds)
+        why = why or check_expired_401(exchanges[i + 1], "request %d" % (i + 2), between,
+                                       FAST_OFFSET)
+    if why is None:
+        calls = doc["calls"]
+        if len(calls) != 2 or any(c.get("status") != 401 or c.get("error_code") != "APIGW.0301"
+                                  for c in calls):
+            why = "expected both calls to raise 401 APIGW.0301, got %s" % (
+                "; ".join(call_text(c) for c in calls))
+    info = None if doc is None or "calls" not in doc else "; ".join(
+        "call %d: %s" % (i, call_text(c)) for i, c in enumerate(doc["calls"], 1))
+    return report_wire(name, why, exchanges, info=info)
+
+
+def sdk_clock_far_ahead(name, env):
+    """One call against a gateway 10 years ahead: 401 "signature expired", one request (the
+    SDK never corrects, so the bound on a correction does not arise)."""
+    pid = env["INTEROP_PROJECT_ID"]
+    with far_ahead_emulator(env) as mock, RecordingProxy(mock.url) as proxy:
+        before = time.time()
+        resp, exc, _ = call(proxy.url, env["INTEROP_AK"], env["INTEROP_SK"], pid)
+        between = (before, time.time())
+        exchanges = proxy.exchanges
+    why = None
+    if exc is None:
+        why = "expected a 401, the SDK counted %r" % resp.instance_num
+    elif getattr(exc, "status_code", None) != 401 or exc.error_code != "APIGW.0301":
+        why = "expected ClientRequestException 401 APIGW.0301, got %s" % describe(exc)
+    why = why or expect_sequence(exchanges, pid, [("GET kms", 401)])
+    why = why or check_expired_401(exchanges[0], "request 1", between, FAR_OFFSET)
+    return report_wire(name, why, exchanges, info=describe(exc) if exc else None)
+
+
+# ------------------------------------------------------------------ our client (kms CLI)
+
+def ours_metadata_expiring(name, env, kms_bin, transport, workdir):
+    """`kms count --credentials metadata --repeat 10` against credentials of SHORT_LIFETIME
+    s: exit 6 within OURS_QUICK s, naming the expiry ECS metadata sent, after at most
+    MAX_METADATA_REQUESTS requests to it and none to KMS."""
+    pid = env["INTEROP_PROJECT_ID"]
+    with short_lived_emulator(env) as mock, RecordingProxy(mock.url) as proxy:
+        run, elapsed = run_kms_bounded(kms_bin, [
+            "--credentials", "metadata", "--endpoint", proxy.url, "--project-id", pid,
+            "--transport", transport, "--repeat", str(REPEAT)],
+            ours_env(workdir, HUAWEICLOUD_SDK_METADATA_ENDPOINT=proxy.url))
+        exchanges = proxy.exchanges
+    credential = [ex for ex in exchanges if ex.path in (TOKEN_PATH, KEY_PATH)]
+    why = ours_bounded_why(run, elapsed, exchanges, env)
+    if why is None:
+        if run.returncode != 6:
+            why = "expected exit 6 (credentials), got %s" % ours_outcome(run)
+        elif EXPIRED_ARRIVAL not in run.stderr:
+            why = "expected stderr to say %r, got %s" % (EXPIRED_ARRIVAL, ours_outcome(run))
+        elif len(credential) != len(exchanges):
+            why = "expected no request but to ECS metadata, got [%s]" % wire_summary(exchanges, pid)
+        elif not 1 <= len(credential) <= MAX_METADATA_REQUESTS:
+            why = "expected 1 to %d requests to ECS metadata, got %d: [%s]" % (
+                MAX_METADATA_REQUESTS, len(credential), wire_summary(exchanges, pid))
+    why = why or no_secret_printed(run, exchanges)
+    info = None
+    if run is not None:
+        info = "exit %d in %.2f s after %d requests [%s]; %s" % (
+            run.returncode, elapsed, len(exchanges), wire_summary(exchanges, pid),
+            last_line(run.stderr))
+    return report_wire(name, why, exchanges, info=info)
+
+
+def ours_oidc_sts_clock_fast(name, env, kms_bin, transport, workdir):
+    """`kms count --credentials oidc-sts --repeat 10 -vv`, 900 s credentials, this machine
+    20 minutes fast: exit 0 and the count, one STS request, 11 KMS requests (the first
+    refused 401 "signature expired", re-signed once with the service's time, which every
+    later call keeps)."""
+    pid = env["INTEROP_PROJECT_ID"]
+    with fast_machine_emulator(env) as mock, RecordingProxy(mock.url) as proxy:
+        before = time.time()
+        run, elapsed = run_kms_bounded(kms_bin, [
+            "--credentials", "oidc-sts", "--endpoint", proxy.url, "--project-id", pid,
+            "--transport", transport, "--repeat", str(REPEAT), "-vv"],
+            ours_env(workdir, **fast_sts_values(workdir, env, proxy)))
+        between = (before, time.time())
+        exchanges = proxy.exchanges
+    why = ours_bounded_why(run, elapsed, exchanges, env)
+    why = why or expect_ours_count(env, run)
+    why = why or expect_sequence(exchanges, pid, [("POST sts", 200), ("GET kms", 401)]
+                                 + [("GET kms", 200)] * REPEAT)
+    creds = None
+    if why is None:
+        why, creds = check_sts(exchanges[0], env, env["INTEROP_OIDC_ID_TOKEN"], FAST_STS_DURATION)
+    why = why or check_expired_401(exchanges[1], "request 2", between, FAST_OFFSET)
+    for i, ex in enumerate(exchanges[1:], 2):
+        why = why or check_kms_signed_with(ex, creds)
+        if i > 2:
+            why = why or check_signed_at(ex, "request %d" % i, between, FAST_OFFSET)
+    why = why or secrets_printed(run, exchanges, env)
+    info = None
+    if run is not None:
+        info = "exit %d in %.2f s, stdout %r, %d requests: 1 to STS, %d to KMS; %s" % (
+            run.returncode, elapsed, run.stdout.strip(), len(exchanges),
+            sum(1 for ex in exchanges if KMS_PATH_RE.match(ex.path)), last_line(run.stderr))
+        info = info if why is None else ours_outcome_safe(run, exchanges, env)
+    return report_wire(name, why, exchanges, info=info)
+
+
+def ours_clock_far_ahead(name, env, kms_bin, transport, workdir):
+    """`kms count` (default retries) against a gateway 10 years ahead: exit 3 after one KMS
+    request, saying the clock is off by more than the 24 hours the client corrects."""
+    pid = env["INTEROP_PROJECT_ID"]
+    with far_ahead_emulator(env) as mock, RecordingProxy(mock.url) as proxy:
+        before = time.time()
+        run, elapsed = run_kms_bounded(kms_bin, [
+            "--endpoint", proxy.url, "--project-id", pid, "--transport", transport],
+            ours_env(workdir, HUAWEICLOUD_SDK_AK=env["INTEROP_AK"],
+                     HUAWEICLOUD_SDK_SK=env["INTEROP_SK"]))
+        between = (before, time.time())
+        exchanges = proxy.exchanges
+    why = ours_bounded_why(run, elapsed, exchanges, env)
+    if why is None and run.returncode != 3:
+        why = "expected exit 3 (authentication), got %s" % ours_outcome(run)
+    why = why or expect_sequence(exchanges, pid, [("GET kms", 401)])
+    why = why or check_expired_401(exchanges[0], "request 1", between, FAR_OFFSET)
+    if why is None and NOT_CORRECTED not in run.stderr:
+        why = "expected stderr to say %r, got %s" % (NOT_CORRECTED, ours_outcome(run))
+    why = why or secrets_printed(run, exchanges, env)
+    info = None
+    if run is not None:
+        info = "exit %d in %.2f s after %d request(s); %s" % (
+            run.returncode, elapsed, len(exchanges), last_line(run.stderr)[-300:])
     return report_wire(name, why, exchanges, info=info)
 
 
@@ -2123,6 +2512,29 @@ def main():
             name = "%s-%s" % (prefix, transport)
             scenarios.append((name, lambda name=name, t=transport, w=wrong: ours_scenario(
                 name, kms_bin, lambda: ours_clock_skew(name, env, kms_bin, t, workdir, w))))
+    # Issue 21: credentials that arrive expired (ECS metadata issuing 1 s credentials), this
+    # machine 20 minutes fast with 900 s STS credentials, a gateway 10 years ahead.
+    scenarios += [
+        ("sdk-metadata-expiring-credentials", lambda: sdk_metadata_expiring(
+            "sdk-metadata-expiring-credentials", env, workdir)),
+        ("sdk-oidc-sts-clock-fast-fails-every-call", lambda: sdk_oidc_sts_clock_fast(
+            "sdk-oidc-sts-clock-fast-fails-every-call", env, workdir)),
+        ("sdk-clock-ten-years-ahead-fails", lambda: sdk_clock_far_ahead(
+            "sdk-clock-ten-years-ahead-fails", env)),
+    ]
+    for transport in ("ureq", "hyper"):
+        ours = [
+            ("metadata-expiring-credentials-exit-6", "metadata",
+             lambda n, t: ours_metadata_expiring(n, env, kms_bin, t, workdir)),
+            ("oidc-sts-clock-fast", "oidc-sts",
+             lambda n, t: ours_oidc_sts_clock_fast(n, env, kms_bin, t, workdir)),
+            ("clock-ten-years-ahead-exit-3", None,
+             lambda n, t: ours_clock_far_ahead(n, env, kms_bin, t, workdir)),
+        ]
+        for suffix, source, fn in ours:
+            name = "ours-%s-%s" % (transport, suffix)
+            scenarios.append((name, lambda name=name, t=transport, fn=fn, source=source: ours_scenario(
+                name, kms_bin, lambda: fn(name, t), source)))
     failed = 0
     try:
         for name, run in scenarios:
@@ -2141,4 +2553,6 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == SDK_PROBE_FLAG:
         sys.exit(sdk_region_probe(sys.argv[2], int(sys.argv[3])))
+    if len(sys.argv) == 4 and sys.argv[1] == CREDENTIALS_PROBE_FLAG:
+        sys.exit(sdk_credentials_probe(sys.argv[2], int(sys.argv[3])))
     sys.exit(main())

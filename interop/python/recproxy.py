@@ -2,7 +2,8 @@
 
 Every request a client sends to `proxy.url` is forwarded unchanged (method, path, query,
 headers in order, `Host` included so signatures still verify, body) to the emulator, and
-the emulator's answer is returned unchanged. Each exchange is recorded, so a check can see
+the emulator's answer is returned unchanged (its `Date` included: clients may judge the
+expiry of credentials by the service's clock). Each exchange is recorded, so a check can see
 what a client really put on the wire and in which order: the official SDK's metadata and
 pod-identity requests use `requests` directly and our client is a separate process, so
 neither can be observed from inside.
@@ -106,8 +107,11 @@ class RecordingProxy:
                         ex.resp_body = ("recproxy: upstream failed: %s: %s"
                                         % (type(e).__name__, e)).encode()
                 self.send_response_only(ex.status)
+                # Date and Server too (send_response_only adds neither): a client may judge
+                # the expiry of credentials by the service's Date, so it must get the
+                # emulator's, unchanged.
                 for k, v in ex.resp_headers:
-                    if k.lower() not in _HOP_BY_HOP and k.lower() not in ("date", "server"):
+                    if k.lower() not in _HOP_BY_HOP:
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(ex.resp_body)))
                 self.end_headers()

@@ -16,8 +16,10 @@
 # STS with --iam: projects by region, OIDC federation, assume-with-oidc, password tokens),
 # runs check.py against them (also several endpoints for a region, through
 # HUAWEICLOUD_SDK_REGION_KMS_<REGION> and a regions file, for the SDK and for `kms`, against the
-# plain AK/SK emulator; and a clock 20 minutes off, against emulators check.py starts itself
-# with --clock-offset 1200), and ends with "interop: N passed, M failed" (check.py fails our
+# plain AK/SK emulator; a clock 20 minutes off, against emulators check.py starts itself
+# with --clock-offset 1200; and, against emulators it starts too, credentials that arrive
+# expired, a machine 20 minutes fast with 900 s STS credentials and a gateway 10 years
+# ahead), and ends with "interop: N passed, M failed" (check.py fails our
 # CLI's scenarios, never skips them, when its `kms count` lacks a flag they need).
 #
 # Environment (optional):
