@@ -101,6 +101,10 @@ pub fn parse_response(data: &[u8]) {
                 !shown.contains(['\n', '\r']),
                 "Display spans lines: {shown:?}"
             );
+            assert!(
+                !shown.chars().any(reorders_or_breaks),
+                "Display shows a character that breaks or reorders the line: {shown:?}"
+            );
             assert_eq!(e.status(), status);
             assert_eq!(
                 e.kind() == kms_proto::ResponseErrorKind::TooLarge,
@@ -115,6 +119,23 @@ pub fn parse_response(data: &[u8]) {
             }
         }
     }
+}
+
+/// A character that, shown as it is, starts a new line or shows what follows in another
+/// order: control characters, line and paragraph separators, bidirectional marks,
+/// embeddings, overrides and isolates. A server's text must reach a terminal escaped.
+fn reorders_or_breaks(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{61c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
