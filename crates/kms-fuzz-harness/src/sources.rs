@@ -376,12 +376,16 @@ fn http_answer(record: Option<&[u8]>) -> Answer<'_> {
     };
     let (ctl, rest) = record.split_first().unwrap_or((&0, &[]));
     if *ctl >= 0xE0 {
-        let kind = [
-            TransportErrorKind::Connect,
-            TransportErrorKind::Tls,
-            TransportErrorKind::Timeout,
-            TransportErrorKind::Io,
-        ][usize::from(ctl & 3)];
+        // Bits 3 and 4 both set: a proxy refusing its credentials; else bits 0-1.
+        let kind = match ctl & 0x18 {
+            0x18 => TransportErrorKind::ProxyAuth,
+            _ => [
+                TransportErrorKind::Connect,
+                TransportErrorKind::Tls,
+                TransportErrorKind::Timeout,
+                TransportErrorKind::Io,
+            ][usize::from(ctl & 3)],
+        };
         return Answer::Failed(kind, ctl & 4 != 0);
     }
     let status = StatusCode::from_u16(STATUSES[usize::from(ctl & 0x0F)]).unwrap();

@@ -1,5 +1,7 @@
-//! Sources that are files: the official profile file and KooCLI's configuration. Read once,
-//! at the first refresh; what they hold never expires.
+//! Sources that are files: the official profile file and KooCLI's configuration. Read at
+//! every refresh of their link; keys they hold never expire, so only a profile that
+//! federates (`idp_id` and `id_token_file`) is ever refreshed, and then the file is read
+//! again and followed as it is now.
 
 use std::path::PathBuf;
 
