@@ -498,14 +498,13 @@ fn chain_combined_error(transport: Transport) -> Result<(), String> {
 }
 
 /// Off ECS the metadata address goes nowhere: the refresh gives up within the short
-/// connect timeout (1 s) and says the service was not reachable. 192.0.2.1 is TEST-NET-1
-/// (RFC 5737): never routed, so the connection is refused at once or times out.
+/// connect timeout (1 s) and says the service was not reachable. The black hole is a
+/// loopback port whose connects never complete, as an unrouted address's do (plain http
+/// to anywhere but this machine and link-local addresses is refused before any connect).
 fn off_ecs_fails_fast(transport: Transport) -> Result<(), String> {
     let server = emulator(Duration::from_secs(3600), |m| m);
-    let provider = Provider::metadata(lookup(vec![(
-        ENV_METADATA_ENDPOINT,
-        "http://192.0.2.1".into(),
-    )]));
+    let hole = kms_conformance::unreachable::BlackHole::start().map_err(|e| e.to_string())?;
+    let provider = Provider::metadata(lookup(vec![(ENV_METADATA_ENDPOINT, hole.http_url())]));
     let client = SharedClient::new(transport, config(&server, provider)).unwrap();
     let t0 = Instant::now();
     let error = client.call().expect_err("nothing answers there");

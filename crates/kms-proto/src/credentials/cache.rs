@@ -21,14 +21,18 @@ pub struct RefreshPolicy {
     max_service_clock_offset: Duration,
 }
 
-/// The least time credentials must have left when they arrive to be used: 2 s. Fewer
-/// cannot carry one call on a slow network, and would be refreshed again and again.
-pub const MIN_CREDENTIAL_LIFETIME: Duration = Duration::from_secs(2);
+/// The least time credentials must have left when they arrive to be used: 1 s. Fewer
+/// cannot carry a call, and would be refreshed again and again.
+pub const MIN_CREDENTIAL_LIFETIME: Duration = Duration::from_secs(1);
 
 /// The longest credentials from a source are trusted, from when they arrive: 24 hours, the
 /// longest any Huawei Cloud service issues temporary credentials or tokens for (IAM tokens
 /// and STS/IAM security tokens last at most a day).
 pub const MAX_CREDENTIAL_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// How far a credential service's `Date` must be from this machine's clock to be read
+/// instead of it: a minute (see [`Arrival`]).
+const MIN_SERVICE_CLOCK_OFFSET: Duration = Duration::from_secs(60);
 
 /// How far the clock of a credential service may be from this machine's before its `Date`
 /// is no longer believed: one day, the same bound as the KMS gateway's clock
@@ -40,7 +44,7 @@ impl Default for RefreshPolicy {
     /// before expiry (at most a tenth of the lifetime), retry failed refreshes from 1 s up
     /// to 60 s apart (5 s when nothing is usable), forget a refresh silent for 60 s, trust
     /// credentials for at most [`MAX_CREDENTIAL_LIFETIME`] (24 h) from their arrival, refuse
-    /// those with less than [`MIN_CREDENTIAL_LIFETIME`] (2 s) left when they arrive, and
+    /// those with less than [`MIN_CREDENTIAL_LIFETIME`] (1 s) left when they arrive, and
     /// believe a credential service's `Date` within [`MAX_SERVICE_CLOCK_OFFSET`] (a day).
     fn default() -> Self {
         RefreshPolicy {
@@ -80,7 +84,7 @@ impl RefreshPolicy {
     }
 
     /// Sets the least time credentials must have left when they arrive (default
-    /// [`MIN_CREDENTIAL_LIFETIME`], 2 s); fewer is a failed refresh.
+    /// [`MIN_CREDENTIAL_LIFETIME`], 1 s); fewer is a failed refresh.
     pub fn with_min_lifetime(mut self, lifetime: Duration) -> Self {
         self.min_lifetime = lifetime;
         self
@@ -333,13 +337,13 @@ impl CredentialCache {
 
 /// Credentials as they arrive, judged: when they expire on this machine's clock.
 ///
-/// * When the answer that carried them had a `Date` within
-///   [`MAX_SERVICE_CLOCK_OFFSET`] of this machine's clock, their expiry is read on the
+/// * When the answer that carried them had a `Date` a minute or more, and at most
+///   [`MAX_SERVICE_CLOCK_OFFSET`], from this machine's clock, their expiry is read on the
 ///   service's clock: a machine whose clock is 20 minutes fast still uses credentials of
 ///   15 minutes for 15 minutes. A `Date` further off is not believed (a hostile or broken
 ///   service could otherwise make credentials last forever), and the local clock decides.
 /// * They are trusted for at most the policy's lifetime (24 h) from their arrival.
-/// * Credentials with less than the policy's least lifetime (2 s) left are refused: using
+/// * Credentials with less than the policy's least lifetime (1 s) left are refused: using
 ///   them would fail, and asking again at once would ask forever.
 #[derive(Debug, Clone, Copy)]
 struct Arrival {
@@ -367,8 +371,13 @@ impl Arrival {
         let service_offset = identity
             .service_date()
             .map(|date| signed_between(date, now));
-        let believed = service_offset
-            .filter(|offset| offset.unsigned_abs() <= policy.max_service_clock_offset);
+        // A `Date` is to the second and was stamped before the answer travelled: an offset
+        // under a minute is that noise (reading it would make credentials seem to last up to
+        // a second longer than they do), and the buffer before expiry absorbs a real one.
+        let believed = service_offset.filter(|offset| {
+            offset.unsigned_abs() >= MIN_SERVICE_CLOCK_OFFSET
+                && offset.unsigned_abs() <= policy.max_service_clock_offset
+        });
         // On this machine's clock: moved back by how far the service's clock is ahead.
         let local = match believed {
             Some(offset) => shifted(expires_at, offset.negated()),
@@ -389,7 +398,8 @@ impl Arrival {
                 expires_at,
                 now,
                 identity.service_date(),
-                believed.is_some(),
+                service_offset
+                    .is_some_and(|offset| offset.unsigned_abs() > policy.max_service_clock_offset),
             ));
         }
         Ok(Arrival {

@@ -322,9 +322,10 @@ enum Inner {
         expires_at: SystemTime,
         /// This machine's clock when they arrived.
         local: SystemTime,
-        /// The answer's `Date`, and whether it was believed.
+        /// The answer's `Date`, and whether it was too far from this machine's clock to be
+        /// believed.
         service: Option<SystemTime>,
-        believed: bool,
+        far: bool,
     },
     /// The call's deadline passed while it waited for a refresh.
     Waited,
@@ -352,14 +353,14 @@ impl CredentialError {
         expires_at: SystemTime,
         local: SystemTime,
         service: Option<SystemTime>,
-        believed: bool,
+        far: bool,
     ) -> Self {
         Self::of(Inner::ArrivedExpired {
             source,
             expires_at,
             local,
             service,
-            believed,
+            far,
         })
     }
 
@@ -462,7 +463,7 @@ impl fmt::Display for CredentialError {
                 expires_at,
                 local,
                 service,
-                believed,
+                far,
             } => {
                 write!(
                     f,
@@ -472,14 +473,14 @@ impl fmt::Display for CredentialError {
                     rfc3339(*expires_at),
                     rfc3339(*local)
                 )?;
-                match (service, believed) {
-                    (Some(date), true) if expires_at <= date => write!(
+                match (service, far) {
+                    (Some(date), false) if expires_at <= date => write!(
                         f,
                         "; they had expired by the service's own clock too (its Date said {}): \
                          the service issued expired credentials, so tell whoever runs it",
                         rfc3339(*date)
                     ),
-                    (Some(date), true) => write!(
+                    (Some(date), false) => write!(
                         f,
                         "; by the service's own clock (its Date said {}) they had {} left, too \
                          little to sign with: the service issued credentials that expire at \
@@ -487,7 +488,7 @@ impl fmt::Display for CredentialError {
                         rfc3339(*date),
                         Span::between(*expires_at, *date)
                     ),
-                    (Some(date), false) => write!(
+                    (Some(date), true) => write!(
                         f,
                         "; the service's clock (its Date said {}) is {} off this machine's, more \
                          than is believed: this machine's clock is probably wrong, so check it \

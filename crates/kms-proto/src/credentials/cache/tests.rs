@@ -359,13 +359,13 @@ fn credentials_that_arrive_expired_are_a_failed_refresh_and_back_off() {
     for (name, expires_in_the_past_by) in [
         ("expired an hour ago", 3600),
         ("expiring now", 0),
-        ("with a second left, under the least 2 s", 0),
+        ("with half a second left, under the least 1 s", 0),
     ] {
         let (refreshes, last) = hammer(
             |now| {
                 let expires = now - Duration::from_secs(expires_in_the_past_by);
                 let expires = if name.contains("second left") {
-                    now + Duration::from_secs(1)
+                    now + Duration::from_millis(500)
                 } else {
                     expires
                 };
@@ -537,4 +537,37 @@ fn credentials_that_claim_to_last_for_ever_are_trusted_for_a_day() {
         identity("AK1", Some(T0 + Duration::from_secs(i64::MAX as u64 / 2))),
     );
     assert!(matches!(step(&mut cache, 25 * HOUR), CacheStep::Refresh(_)));
+}
+
+#[test]
+fn a_date_within_a_minute_is_noise_and_the_local_clock_decides() {
+    // The service's Date is to the second: 0.9 s behind this machine's clock when the
+    // clocks agree. Read as an offset, credentials of 3 s would seem to last 3.9 s.
+    let clock = Clock::new();
+    let start = Duration::from_millis(10_900);
+    let mut cache = CredentialCache::default();
+    let now = clock.at(start);
+    let CacheStep::Refresh(ticket) = cache.poll(now) else {
+        panic!("expected a refresh")
+    };
+    let date = T0 + Duration::from_secs(10);
+    let expires = now.wall() + Duration::from_secs(3);
+    cache.on_refreshed(
+        ticket,
+        Ok(identity("AK1", Some(expires)).with_service_date(date)),
+        now,
+    );
+    // Not used in the last tenth of their 3 s: from 2.7 s on, as by the local clock.
+    assert!(matches!(
+        cache.poll(clock.at(start + Duration::from_millis(2_600))),
+        CacheStep::Use { .. }
+    ));
+    // (The poll at 2.6 s, past half their life, took the refresh ticket: now one waits.)
+    assert!(
+        !matches!(
+            cache.poll(clock.at(start + Duration::from_millis(2_800))),
+            CacheStep::Use { .. }
+        ),
+        "used past the buffer: the Date's rounding was read as a clock offset"
+    );
 }
