@@ -14,10 +14,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client as LegacyClient;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kms_proto::ClientConfig;
-use kms_proto::call::{Call, Now, TransportErrorKind, TransportFailure};
+use kms_proto::call::{Call, Now, TransportFailure};
 use kms_proto::credentials::{
     CacheStep, CredentialCache, CredentialError, FileProblem, FileRead, Identity, MAX_SOURCE_BODY,
     Need, Provider, RefreshTicket, SOURCE_CONNECT_TIMEOUT,
@@ -167,7 +167,10 @@ impl Credentials {
         timeout: Duration,
         remote: bool,
     ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
-        let request = request.map(|body| Full::new(Bytes::from(body)));
+        let mut request = request.map(|body| Full::new(Bytes::from(body)));
+        // Whether a connection was obtained, should the timeout fire: before it, the
+        // service was not reached (nothing sent), as the core says of a KMS attempt.
+        let connection = capture_connection(&mut request);
         let exchange = async {
             let response = if remote {
                 self.remote.request(request).await
@@ -181,7 +184,9 @@ impl Credentials {
         };
         match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
-            Err(_elapsed) => Err(TransportFailure::new(TransportErrorKind::Timeout, true)),
+            Err(_elapsed) => Err(TransportFailure::timed_out(
+                connection.connection_metadata().is_some(),
+            )),
         }
     }
 }

@@ -58,8 +58,14 @@ impl Credentials {
             .user_agent(ureq::config::AutoHeaderValue::None)
             .accept(ureq::config::AutoHeaderValue::None)
             .accept_encoding(ureq::config::AutoHeaderValue::None)
-            .build()
-            .new_agent();
+            .build();
+        // As the client's agent: a timer that fires before the connection is made is a
+        // connect timeout (the service was not reached), and a failed lookup is one too.
+        let agent = ureq::Agent::with_parts(
+            agent,
+            crate::connect::ConnectPhase::default(),
+            crate::resolve::LiteralFirst::default(),
+        );
         Arc::new(Credentials {
             cache: Mutex::new(CredentialCache::new(*config.refresh_policy())),
             refreshed: Condvar::new(),
