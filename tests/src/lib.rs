@@ -9,7 +9,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cases;
 pub mod client;
+pub mod fixtures;
 pub mod proxy;
 pub mod trace;
 pub mod unreachable;

@@ -22,7 +22,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use kms_conformance::Transport;
+use kms_conformance::cases::Case;
 use kms_conformance::client::{SharedClient, TempDir, ensure, lookup};
+use kms_conformance::fixtures::{
+    DOMAIN, ID_TOKEN, IDP, KMS_PATH, PASSWORD, POD_PATH, POD_TOKEN, PROJECT, PROVIDER_URN, REGION,
+    STS_TOKEN, USER,
+};
 use kms_mock::{BlockingMockServer, MockConfig};
 use kms_proto::call::{Error, ErrorKind};
 use kms_proto::credentials::{
@@ -33,20 +38,6 @@ use kms_proto::credentials::{
 };
 use kms_proto::iam::ENV_IAM_ENDPOINT;
 use kms_proto::{ClientConfig, Endpoint, ProjectId, Region};
-use libtest_mimic::{Arguments, Failed, Trial};
-
-const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
-const REGION: &str = "cn-north-4";
-const KMS_PATH: &str = "/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/user-instances";
-const POD_TOKEN: &str = "pod-identity-token-eyJhbGciOiJSUzI1NiJ9.c2VjcmV0";
-const POD_PATH: &str = "/pod-identity/credentials";
-const IDP: &str = "idp-ci";
-const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.aWQtdG9rZW4tc2lnbmF0dXJl";
-const PROVIDER_URN: &str = "iam::0123:identity-provider:ci";
-const STS_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdHMifQ.c3RzLXRva2VuLXNpZ25hdHVyZQ";
-const DOMAIN: &str = "acme";
-const USER: &str = "alice";
-const PASSWORD: &str = "correct horse battery staple 9!";
 
 /// The emulator, serving every credential source; `more` changes its settings.
 fn emulator(more: impl FnOnce(MockConfig) -> MockConfig) -> BlockingMockServer {
@@ -248,8 +239,6 @@ fn slow_source_within_the_attempt_timeout(transport: Transport) -> Result<(), St
     Ok(())
 }
 
-type Case = (&'static str, fn(Transport) -> Result<(), String>);
-
 const CASES: [Case; 3] = [
     ("expired-on-arrival", expired_on_arrival),
     ("clock-20-minutes-fast", clock_20_minutes_fast),
@@ -260,15 +249,5 @@ const CASES: [Case; 3] = [
 ];
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let mut trials = Vec::new();
-    for (name, case) in CASES {
-        for transport in Transport::ALL {
-            trials.push(Trial::test(
-                format!("arrival::{name}::{}", transport.name()),
-                move || case(transport).map_err(Failed::from),
-            ));
-        }
-    }
-    libtest_mimic::run(&args, trials).exit_code()
+    kms_conformance::cases::run("arrival", &CASES)
 }

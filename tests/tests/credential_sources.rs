@@ -22,7 +22,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use kms_conformance::Transport;
+use kms_conformance::cases::Case;
 use kms_conformance::client::{SharedClient, TempDir, all_succeeded, ensure, eventually, lookup};
+use kms_conformance::fixtures::{KEY_PATH, KMS_PATH, POD_PATH, POD_TOKEN, PROJECT, TOKEN_PATH};
 use kms_conformance::trace::Capture;
 use kms_mock::{BlockingMockServer, Fault, MockConfig, RecordedRequest};
 use kms_proto::call::ErrorKind;
@@ -30,14 +32,6 @@ use kms_proto::credentials::{
     ENV_METADATA_ENDPOINT, ENV_POD_IDENTITY_TOKEN_FILE, ENV_POD_IDENTITY_URI, Provider, SourceKind,
 };
 use kms_proto::{ClientConfig, Endpoint, ProjectId};
-use libtest_mimic::{Arguments, Failed, Trial};
-
-const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
-const POD_TOKEN: &str = "pod-identity-token-eyJhbGciOiJSUzI1NiJ9.c2VjcmV0";
-const TOKEN_PATH: &str = "/meta-data/latest/api/token";
-const KEY_PATH: &str = "/openstack/latest/securitykey";
-const POD_PATH: &str = "/pod-identity/credentials";
-const KMS_PATH: &str = "/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/user-instances";
 
 /// An emulator serving KMS, ECS metadata and pod identity, issuing credentials that live
 /// `lifetime`.
@@ -595,8 +589,6 @@ fn closed_port_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-type Case = (&'static str, fn(Transport) -> Result<(), String>);
-
 const CASES: [Case; 12] = [
     ("metadata", metadata_counts),
     ("pod-identity", pod_identity_counts),
@@ -619,15 +611,5 @@ const CASES: [Case; 12] = [
 ];
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let mut trials = Vec::new();
-    for (name, case) in CASES {
-        for transport in Transport::ALL {
-            trials.push(Trial::test(
-                format!("credentials::{name}::{}", transport.name()),
-                move || case(transport).map_err(Failed::from),
-            ));
-        }
-    }
-    libtest_mimic::run(&args, trials).exit_code()
+    kms_conformance::cases::run("credentials", &CASES)
 }

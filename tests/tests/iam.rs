@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use kms_conformance::Transport;
+use kms_conformance::cases::Case;
 use kms_conformance::client::{SharedClient, TempDir, all_succeeded, ensure, lookup};
+use kms_conformance::fixtures::{
+    DOMAIN, ID_TOKEN, IDP, PASSWORD, PROJECT, PROVIDER_URN, REGION, STS_TOKEN, USER,
+};
 use kms_conformance::trace::Capture;
 use kms_mock::{BlockingMockServer, Fault, MockConfig};
 use kms_proto::call::ErrorKind;
@@ -28,20 +32,10 @@ use kms_proto::credentials::{
 };
 use kms_proto::iam::ENV_IAM_ENDPOINT;
 use kms_proto::{AkSk, ClientConfig, Endpoint, ProjectId, Region};
-use libtest_mimic::{Arguments, Failed, Trial};
 
-const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
 const OTHER: &str = "5b3a7e1fd1c94dd6a7b7c0a1e2f3a4b5";
-const REGION: &str = "cn-north-4";
 const AK: &str = "IAMCONFORMANCEAK001";
 const SK: &str = "iam-conformance-secret-key-000000000000";
-const IDP: &str = "idp-ci";
-const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.aWQtdG9rZW4tc2lnbmF0dXJl";
-const PROVIDER_URN: &str = "iam::0123:identity-provider:ci";
-const STS_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdHMifQ.c3RzLXRva2VuLXNpZ25hdHVyZQ";
-const DOMAIN: &str = "acme";
-const USER: &str = "alice";
-const PASSWORD: &str = "correct horse battery staple 9!";
 const PROJECTS_PATH: &str = "/v3/projects";
 
 fn emulator(more: impl FnOnce(MockConfig) -> MockConfig) -> BlockingMockServer {
@@ -495,8 +489,6 @@ fn refresh_ahead_and_single_flight(transport: Transport) -> Result<(), String> {
     })
 }
 
-type Case = (&'static str, fn(Transport) -> Result<(), String>);
-
 const CASES: [Case; 8] = [
     ("discovery-once", discovery_once),
     ("discovery-none-or-several", discovery_none_or_several),
@@ -512,15 +504,5 @@ const CASES: [Case; 8] = [
 ];
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let mut trials = Vec::new();
-    for (name, case) in CASES {
-        for transport in Transport::ALL {
-            trials.push(Trial::test(
-                format!("iam::{name}::{}", transport.name()),
-                move || case(transport).map_err(Failed::from),
-            ));
-        }
-    }
-    libtest_mimic::run(&args, trials).exit_code()
+    kms_conformance::cases::run("iam", &CASES)
 }
