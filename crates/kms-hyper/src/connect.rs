@@ -24,12 +24,12 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::Uri;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tower_service::Service;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,18 +39,19 @@ tokio::task_local! {
     static ATTEMPT: Arc<Progress>;
 }
 
-/// How far one attempt got in making its connection.
-#[derive(Debug)]
+/// How far one attempt got in making its connection. One allocation per attempt (the
+/// `Arc`): every KMS attempt makes one.
+#[derive(Debug, Default)]
 pub(crate) struct Progress {
     /// When its connect began, once it has.
-    connecting: watch::Sender<Option<Instant>>,
+    began: OnceLock<Instant>,
+    /// Woken when it begins.
+    began_notify: Notify,
 }
 
 impl Progress {
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Progress {
-            connecting: watch::Sender::new(None),
-        })
+        Arc::new(Progress::default())
     }
 
     /// Runs `attempt` (the request, and its body) so that the connect it starts reports here.
@@ -60,17 +61,27 @@ impl Progress {
 
     /// Whether the attempt began connecting (it had a connection permit).
     pub(crate) fn began_connecting(&self) -> bool {
-        self.connecting.borrow().is_some()
+        self.began.get().is_some()
     }
 
     fn mark(&self) {
-        self.connecting.send_if_modified(|since| match since {
-            Some(_) => false,
-            None => {
-                *since = Some(Instant::now());
-                true
+        if self.began.set(Instant::now()).is_ok() {
+            self.began_notify.notify_waiters();
+        }
+    }
+
+    /// When the connect began, once it has.
+    async fn began(&self) -> Instant {
+        loop {
+            let notified = self.began_notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check: a mark between the two still wakes it.
+            notified.as_mut().enable();
+            if let Some(since) = self.began.get() {
+                return *since;
             }
-        });
+            notified.await;
+        }
     }
 }
 
@@ -150,7 +161,6 @@ where
         let timeout = self.timeout;
         let connect = ATTEMPT.sync_scope(Arc::clone(&progress), || self.inner.call(uri));
         Box::pin(async move {
-            let mut began = progress.connecting.subscribe();
             let connect = ATTEMPT.scope(Arc::clone(&progress), connect);
             tokio::pin!(connect);
             // Until it begins (a connection permit first, see `limit`), the wait is for a
@@ -158,12 +168,7 @@ where
             let since = tokio::select! {
                 biased;
                 done = &mut connect => return done.map_err(Into::into),
-                since = began.wait_for(Option::is_some) => since.ok().and_then(|since| *since),
-            };
-            // `None` cannot happen (the sender lives in `progress`): then unbounded here, as
-            // before, the attempt's timeout still bounds it.
-            let Some(since) = since else {
-                return connect.await.map_err(Into::into);
+                since = progress.began() => since,
             };
             let until = tokio::time::Instant::from_std(since + timeout);
             match tokio::time::timeout_at(until, connect).await {
