@@ -11,6 +11,7 @@
 //! installed whatever `-v` says and writes nothing.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -184,10 +185,13 @@ pub(crate) fn run_blocking(client: &kms_ureq::Client, plan: Plan) -> Tally {
                 .name(format!("kms-call-{n}"))
                 .spawn_scoped(scope, work);
             if let Err(e) = spawned {
-                crate::output::stderr_line(&format!(
+                // Written here, not through `output` (which reads this module's summary),
+                // so that the two modules do not import each other.
+                let _ = writeln!(
+                    std::io::stderr().lock(),
                     "kms: could start only {n} of {} threads ({e}): fewer calls run at once",
                     plan.concurrency
-                ));
+                );
                 break;
             }
         }
