@@ -739,7 +739,7 @@ fn each_scenario_is_named_once(names: &[&str]) -> Result<(), String> {
 }
 
 /// The checks beside the table, under the names they had as `#[test]` functions.
-const CHECKS: [(&str, fn()); 16] = [
+const CHECKS: [(&str, fn()); 17] = [
     (
         "a_black_hole_first_moves_on_to_the_next_endpoint",
         a_black_hole_first_moves_on_to_the_next_endpoint,
@@ -779,6 +779,10 @@ const CHECKS: [(&str, fn()); 16] = [
     (
         "through_a_loopback_connect_proxy_with_credentials",
         through_a_loopback_connect_proxy_with_credentials,
+    ),
+    (
+        "through_a_proxy_an_http_endpoint_without_a_port_is_port_80",
+        through_a_proxy_an_http_endpoint_without_a_port_is_port_80,
     ),
     (
         "connection_refused_is_a_connect_error_that_was_not_sent",
@@ -832,6 +836,25 @@ fn main() -> ExitCode {
         })
     }));
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// `http://127.0.0.1` is port 80: the tunnel asked of the proxy says so (hyper-util's
+/// tunnel asks for 443 when a URI names no port, whatever its scheme, and the core's URIs
+/// leave a scheme's default port out). Nothing listens there: only the target is checked.
+fn through_a_proxy_an_http_endpoint_without_a_port_is_port_80() {
+    let proxy = ConnectProxy::start(None).unwrap();
+    for transport in Transport::ALL {
+        let config = no_retry(client_config("http://127.0.0.1", Auth::Token))
+            .with_attempt_timeout(Duration::from_secs(2))
+            .with_proxy(ProxyUrl::parse(&proxy.url(None)).unwrap());
+        let _ = transport.call(config);
+        assert_eq!(
+            proxy.targets().last().map(String::as_str),
+            Some("127.0.0.1:80"),
+            "{}",
+            transport.name()
+        );
+    }
 }
 
 fn redirect_target_receives_nothing() {

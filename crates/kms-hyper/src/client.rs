@@ -105,11 +105,34 @@ where
         limit::for_request(async {
             match self {
                 Pool::Direct(client) => client.request(request).await,
-                Pool::Proxied(client) => client.request(request).await,
+                Pool::Proxied(client) => client.request(with_explicit_port(request)).await,
             }
         })
         .await
     }
+}
+
+/// `request` with its URI's port written out when it is plain http's default: hyper-util's
+/// tunnel asks the proxy for port 443 when a URI names none, whatever its scheme, and the
+/// core leaves a scheme's default port out (`http://127.0.0.1` is port 80). Only the
+/// connector reads it: the request goes in origin form, with the core's signed `Host`.
+fn with_explicit_port<B>(mut request: http::Request<B>) -> http::Request<B> {
+    let uri = request.uri();
+    if uri.port().is_some() || uri.scheme() != Some(&http::uri::Scheme::HTTP) {
+        return request;
+    }
+    let Some(host) = uri.host() else {
+        return request;
+    };
+    let mut parts = uri.clone().into_parts();
+    match http::uri::Authority::try_from(format!("{host}:80")) {
+        Ok(authority) => parts.authority = Some(authority),
+        Err(_) => return request,
+    }
+    if let Ok(uri) = http::Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+    }
+    request
 }
 
 /// An async ShowUserInstances client.
@@ -377,4 +400,30 @@ pub(crate) async fn read_body(
 /// "Now" for the core, made here only: the clocks and a jitter draw for retry backoff.
 pub(crate) fn now() -> Now {
     Now::new(SystemTime::now(), Instant::now(), fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::with_explicit_port;
+
+    #[test]
+    fn plain_http_without_a_port_gets_80_and_nothing_else_changes() {
+        for (given, sent) in [
+            ("http://127.0.0.1/v1.0/p", "http://127.0.0.1:80/v1.0/p"),
+            ("http://[::1]/v1.0/p?q=1", "http://[::1]:80/v1.0/p?q=1"),
+            (
+                "http://127.0.0.1:8080/v1.0/p",
+                "http://127.0.0.1:8080/v1.0/p",
+            ),
+            (
+                "https://kms.example.com/v1.0/p",
+                "https://kms.example.com/v1.0/p",
+            ),
+        ] {
+            let request = http::Request::get(given).body(()).unwrap();
+            assert_eq!(with_explicit_port(request).uri(), sent, "{given}");
+        }
+    }
 }
