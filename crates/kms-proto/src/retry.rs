@@ -10,11 +10,16 @@ use crate::response::ResponseError;
 pub enum Outcome<'a> {
     /// The service answered, with this error.
     Response(&'a ResponseError),
-    /// No usable answer arrived: connect failure, TLS failure, timeout, I/O error.
+    /// No usable answer arrived: connect failure, TLS failure, timeout, I/O error, a proxy
+    /// refusing its credentials.
     Transport {
         /// `false` when the failure happened before any byte of the request could have
         /// left (a refused connection, a DNS or TLS failure); `true` otherwise.
         request_may_have_been_sent: bool,
+        /// Whether trying again could mend it
+        /// ([`TransportErrorKind::is_retryable`](crate::call::TransportErrorKind::is_retryable)):
+        /// `false` for a proxy that refused its credentials.
+        retryable: bool,
     },
 }
 
@@ -150,7 +155,11 @@ impl RetryPolicy {
             }
             Outcome::Transport {
                 request_may_have_been_sent,
+                retryable,
             } => {
+                if !retryable {
+                    return Decision::Stop(StopReason::NotRetryable);
+                }
                 if request_may_have_been_sent && !self.retry_when_maybe_sent {
                     return Decision::Stop(StopReason::MayHaveBeenSent);
                 }
@@ -276,6 +285,7 @@ mod tests {
         let policy = RetryPolicy::default();
         let sent = Outcome::Transport {
             request_may_have_been_sent: true,
+            retryable: true,
         };
         assert!(matches!(
             policy.decide(1, sent, 0.5, NOW),
@@ -289,10 +299,20 @@ mod tests {
         );
         let not_sent = Outcome::Transport {
             request_may_have_been_sent: false,
+            retryable: true,
         };
         assert_eq!(
             RetryPolicy::never().decide(1, not_sent, 0.5, NOW),
             Decision::Stop(StopReason::AttemptsExhausted)
+        );
+        // A proxy refusing its credentials: never, whatever attempts are left.
+        let refused = Outcome::Transport {
+            request_may_have_been_sent: false,
+            retryable: false,
+        };
+        assert_eq!(
+            policy.decide(1, refused, 0.5, NOW),
+            Decision::Stop(StopReason::NotRetryable)
         );
     }
 }

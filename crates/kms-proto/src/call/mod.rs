@@ -611,20 +611,15 @@ impl<'a> Call<'a> {
                 health.reached(self.current);
             }
         }
-        // A failure no retry can mend (the proxy refused its credentials) ends the call
-        // here, whatever the policy allows.
-        let decision = if failure.kind().is_retryable() {
-            self.config.retry().decide(
-                self.attempts - self.moves,
-                Outcome::Transport {
-                    request_may_have_been_sent: failure.may_have_been_sent(),
-                },
-                now.jitter,
-                now.wall,
-            )
-        } else {
-            Decision::Stop(crate::retry::StopReason::NotRetryable)
-        };
+        let decision = self.config.retry().decide(
+            self.attempts - self.moves,
+            Outcome::Transport {
+                request_may_have_been_sent: failure.may_have_been_sent(),
+                retryable: failure.kind().is_retryable(),
+            },
+            now.jitter,
+            now.wall,
+        );
         let deadline =
             failure.kind() == TransportErrorKind::Timeout && self.last_timeout_was_deadline;
         let attempts = self.attempts;
