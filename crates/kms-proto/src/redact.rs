@@ -244,7 +244,7 @@ fn forms_of(secret: &str) -> Vec<String> {
     }
     let percent = utf8_percent_encode(secret, ESCAPED).to_string();
     if percent != secret {
-        forms.push(percent.to_ascii_lowercase_hex());
+        forms.push(lowercase_hex(&percent));
         if secret.contains(' ') {
             forms.push(percent.replace("%20", "+"));
         }
@@ -273,28 +273,22 @@ fn cut_tail(text: &str, form: &str) -> Option<usize> {
         .find(|&start| text.get(start..).is_some_and(|rest| form.starts_with(rest)))
 }
 
-/// Lower-case hex digits in `%XX` escapes, as some encoders write them.
-trait LowercaseHex {
-    fn to_ascii_lowercase_hex(&self) -> String;
-}
-
-impl LowercaseHex for String {
-    fn to_ascii_lowercase_hex(&self) -> String {
-        let mut out = String::with_capacity(self.len());
-        let mut after_percent = 0;
-        for c in self.chars() {
-            if c == '%' {
-                after_percent = 2;
-                out.push(c);
-            } else if after_percent > 0 {
-                after_percent -= 1;
-                out.push(c.to_ascii_lowercase());
-            } else {
-                out.push(c);
-            }
+/// `percent` with lower-case hex digits in its `%XX` escapes, as some encoders write them.
+fn lowercase_hex(percent: &str) -> String {
+    let mut out = String::with_capacity(percent.len());
+    let mut after_percent = 0;
+    for c in percent.chars() {
+        if c == '%' {
+            after_percent = 2;
+            out.push(c);
+        } else if after_percent > 0 {
+            after_percent -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
         }
-        out
     }
+    out
 }
 
 #[cfg(test)]

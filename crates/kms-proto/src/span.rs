@@ -1,4 +1,6 @@
-//! A span of time written for people: [`Span`].
+//! Spans of time: written for people ([`Span`]), and signed offsets in milliseconds
+//! between two clocks ([`millis_between`], [`moved_by`]), which clock-skew correction and
+//! the credential cache both read.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -32,6 +34,29 @@ impl fmt::Display for Span {
             s if s >= 120 => write!(f, "{} minutes", s / 60),
             s => write!(f, "{s} s"),
         }
+    }
+}
+
+/// `time` moved by `offset_ms` milliseconds (back when negative); unmoved when that would
+/// leave the range `SystemTime` can hold.
+pub(crate) fn moved_by(time: SystemTime, offset_ms: i64) -> SystemTime {
+    let offset = Duration::from_millis(offset_ms.unsigned_abs());
+    let moved = if offset_ms >= 0 {
+        time.checked_add(offset)
+    } else {
+        time.checked_sub(offset)
+    };
+    moved.unwrap_or(time)
+}
+
+/// How far `later` is after `earlier`, in milliseconds (negative: before); `None` beyond
+/// what an `i64` of milliseconds holds.
+pub(crate) fn millis_between(later: SystemTime, earlier: SystemTime) -> Option<i64> {
+    match later.duration_since(earlier) {
+        Ok(ahead) => i64::try_from(ahead.as_millis()).ok(),
+        Err(behind) => i64::try_from(behind.duration().as_millis())
+            .ok()
+            .map(|ms| -ms),
     }
 }
 

@@ -54,6 +54,7 @@ use http::{HeaderMap, Request, StatusCode};
 
 use crate::failover::{Pick, bit};
 use crate::retry::{Decision, Outcome};
+use crate::span::{millis_between, moved_by};
 use crate::{ClientConfig, EndpointHealth, InstanceCount};
 
 mod error;
@@ -699,28 +700,6 @@ fn whole_seconds(time: SystemTime) -> Option<u64> {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .ok()
         .map(|d| d.as_secs())
-}
-
-/// `time` moved by `offset_ms` milliseconds (back when negative); unmoved when that would
-/// leave the range `SystemTime` can hold.
-fn moved_by(time: SystemTime, offset_ms: i64) -> SystemTime {
-    let offset = Duration::from_millis(offset_ms.unsigned_abs());
-    let moved = if offset_ms >= 0 {
-        time.checked_add(offset)
-    } else {
-        time.checked_sub(offset)
-    };
-    moved.unwrap_or(time)
-}
-
-/// How far `later` is after `earlier`, in milliseconds (negative: before).
-fn millis_between(later: SystemTime, earlier: SystemTime) -> Option<i64> {
-    match later.duration_since(earlier) {
-        Ok(ahead) => i64::try_from(ahead.as_millis()).ok(),
-        Err(behind) => i64::try_from(behind.duration().as_millis())
-            .ok()
-            .map(|ms| -ms),
-    }
 }
 
 /// Endpoint `.1` of a list, for a log line.

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::identity::rfc3339;
 use super::{CredentialError, Identity};
 use crate::call::Now;
+use crate::span::{millis_between, moved_by};
 
 /// The timings of [`CredentialCache`]. See the [`CredentialCache`] docs for the rules.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -368,43 +369,39 @@ impl Arrival {
                 capped: false,
             });
         };
+        // How far the service's clock is ahead of this machine's, in milliseconds.
         let service_offset = identity
             .service_date()
-            .map(|date| signed_between(date, now));
+            .and_then(|date| millis_between(date, now));
+        let max_ms = policy.max_service_clock_offset.as_millis();
+        let too_far = |ms: i64| u128::from(ms.unsigned_abs()) > max_ms;
         // A `Date` is to the second and was stamped before the answer travelled: an offset
         // under a minute is that noise (reading it would make credentials seem to last up to
         // a second longer than they do), and the buffer before expiry absorbs a real one.
-        let believed = service_offset.filter(|offset| {
-            offset.unsigned_abs() >= MIN_SERVICE_CLOCK_OFFSET
-                && offset.unsigned_abs() <= policy.max_service_clock_offset
-        });
+        let believed = service_offset
+            .filter(|&ms| u128::from(ms.unsigned_abs()) >= MIN_SERVICE_CLOCK_OFFSET.as_millis())
+            .filter(|&ms| !too_far(ms));
         // On this machine's clock: moved back by how far the service's clock is ahead.
-        let local = match believed {
-            Some(offset) => shifted(expires_at, offset.negated()),
-            None => Some(expires_at),
-        };
+        let local = believed.map_or(expires_at, |ms| moved_by(expires_at, -ms));
         let cap = now.checked_add(policy.max_lifetime);
-        let (local, capped) = match (local, cap) {
-            (Some(local), Some(cap)) if local > cap => (cap, true),
-            (Some(local), _) => (local, false),
-            // Beyond what a SystemTime holds: the cap, or far enough.
-            (None, Some(cap)) => (cap, true),
-            (None, None) => (expires_at, false),
+        let (local, capped) = match cap {
+            Some(cap) if local > cap => (cap, true),
+            Some(_) | None => (local, false),
         };
         let left = local.duration_since(now).unwrap_or_default();
+        // Expired is refused even with a least lifetime of zero.
         if left.is_zero() || left < policy.min_lifetime {
             return Err(CredentialError::expired_on_arrival(
                 identity.source(),
                 expires_at,
                 now,
                 identity.service_date(),
-                service_offset
-                    .is_some_and(|offset| offset.unsigned_abs() > policy.max_service_clock_offset),
+                service_offset.is_some_and(too_far),
             ));
         }
         Ok(Arrival {
             expires_at: Some(local),
-            offset_s: believed.map(SignedDuration::as_secs),
+            offset_s: believed.map(|ms| ms / 1000),
             capped,
         })
     }
@@ -415,7 +412,7 @@ impl Arrival {
             expires_at = identity.expires_at().map(rfc3339),
             "credentials obtained"
         );
-        if let Some(offset_s) = self.offset_s.filter(|s| s.unsigned_abs() >= 60) {
+        if let Some(offset_s) = self.offset_s {
             tracing::warn!(
                 source = identity.source().as_str(),
                 service_clock_offset_s = offset_s,
@@ -432,54 +429,6 @@ impl Arrival {
                 "the credentials claim to last longer than any Huawei Cloud credentials do: they are refreshed as if they expired at trusted_until"
             );
         }
-    }
-}
-
-/// A signed span of time: how far one instant is after another (negative: before).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct SignedDuration {
-    magnitude: Duration,
-    negative: bool,
-}
-
-impl SignedDuration {
-    fn unsigned_abs(self) -> Duration {
-        self.magnitude
-    }
-
-    fn negated(self) -> Self {
-        SignedDuration {
-            magnitude: self.magnitude,
-            negative: !self.negative,
-        }
-    }
-
-    fn as_secs(self) -> i64 {
-        let secs = i64::try_from(self.magnitude.as_secs()).unwrap_or(i64::MAX);
-        if self.negative { -secs } else { secs }
-    }
-}
-
-/// How far `later` is after `earlier`.
-fn signed_between(later: SystemTime, earlier: SystemTime) -> SignedDuration {
-    match later.duration_since(earlier) {
-        Ok(magnitude) => SignedDuration {
-            magnitude,
-            negative: false,
-        },
-        Err(e) => SignedDuration {
-            magnitude: e.duration(),
-            negative: true,
-        },
-    }
-}
-
-/// `at` moved by `by`, if a `SystemTime` can hold the result.
-fn shifted(at: SystemTime, by: SignedDuration) -> Option<SystemTime> {
-    if by.negative {
-        at.checked_sub(by.magnitude)
-    } else {
-        at.checked_add(by.magnitude)
     }
 }
 
