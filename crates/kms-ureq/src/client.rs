@@ -103,12 +103,8 @@ impl Client {
             .accept("application/json")
             .accept_encoding(ureq::config::AutoHeaderValue::None)
             .build();
-        let agent = ureq::Agent::with_parts(
-            agent,
-            // A timer that fires before the connection is made is a connect timeout.
-            crate::connect::ConnectPhase::default(),
-            crate::resolve::LiteralFirst::default(),
-        );
+        // A timer that fires before the connection is made is a connect timeout.
+        let agent = crate::connect::agent(agent);
         let credentials = Credentials::new(&config, tls, agent.clone());
         Ok(Client {
             inner: Arc::new(Inner {

@@ -14,6 +14,16 @@ use std::io;
 use ureq::Timeout;
 use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnector, Transport};
 
+/// An agent with `config` that connects as every agent of this crate does: through
+/// [`ConnectPhase`], and [`LiteralFirst`](crate::resolve::LiteralFirst) for names.
+pub(crate) fn agent(config: ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config,
+        ConnectPhase::default(),
+        crate::resolve::LiteralFirst::default(),
+    )
+}
+
 /// ureq's [`DefaultConnector`], timeouts reported as connect timeouts (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct ConnectPhase(DefaultConnector);

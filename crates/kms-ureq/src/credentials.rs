@@ -44,7 +44,7 @@ impl Credentials {
         tls: ureq::tls::TlsConfig,
         remote: ureq::Agent,
     ) -> Arc<Self> {
-        let agent = ureq::Agent::config_builder()
+        let config_of_agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
@@ -61,11 +61,7 @@ impl Credentials {
             .build();
         // As the client's agent: a timer that fires before the connection is made is a
         // connect timeout (the service was not reached), and a failed lookup is one too.
-        let agent = ureq::Agent::with_parts(
-            agent,
-            crate::connect::ConnectPhase::default(),
-            crate::resolve::LiteralFirst::default(),
-        );
+        let agent = crate::connect::agent(config_of_agent);
         Arc::new(Credentials {
             cache: Mutex::new(CredentialCache::new(*config.refresh_policy())),
             refreshed: Condvar::new(),
