@@ -75,6 +75,15 @@ years ahead (`--clock-offset 315360000`, the most kms-mock allows): the SDK gets
 hours the client corrects". The section "issue 21" below says where in the SDK's code its
 behaviour is decided.
 
+A CONNECT proxy refusing its credentials (407), check.py's own on loopback: the SDK with
+HttpConfig.proxy_* and the wrong password goes around the proxy for an http:// endpoint
+(HttpConfig.get_proxy() sets it for "https" only) and, for https://, sends one CONNECT and
+raises ConnectionException (urllib3 ProxyError, "Tunnel connection failed: 407"); `kms count
+--proxy http://user:wrong@...` (both transports) exits 5 after exactly one CONNECT, saying
+"the proxy refused its credentials". A black-hole first endpoint (backlog 0, accept queue
+full): `kms count --endpoint http://127.0.0.1:HOLE,URL --timeout 2` exits 0 with the count
+within 5 s.
+
 Input (environment variables, all required unless said otherwise):
   INTEROP_PROJECT_ID      project id configured in every emulator (32 hex chars)
   INTEROP_COUNT           instance count configured for that project
@@ -2369,6 +2378,239 @@ def ours_clock_far_ahead(name, env, kms_bin, transport, workdir):
     return report_wire(name, why, exchanges, info=info)
 
 
+# ------------------------------------------------------------------ a proxy refusing its credentials
+# A forward proxy on loopback that answers 407 Proxy Authentication Required to every request
+# whose Proxy-Authorization is not Basic PROXY_USER:PROXY_PASSWORD (and 502 otherwise: it never
+# tunnels, the scenarios only need the refusal). It records the method and target of every
+# request (CONNECT or absolute-form), serves at most PROXY_MAX_REQUESTS, and stops itself.
+PROXY_USER = "interop-proxy-user"
+PROXY_PASSWORD = "interop-proxy-password-7c1e"
+PROXY_WRONG = "wrong"
+PROXY_MAX_REQUESTS = 50
+PROXY_REFUSED = "the proxy refused its credentials"
+
+
+class RefusingProxy:
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import base64
+        want = "Basic " + base64.b64encode(("%s:%s" % (PROXY_USER, PROXY_PASSWORD)).encode()).decode()
+        self.requests = []  # [(method, target, whether Proxy-Authorization was sent)]
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def _answer(self):
+                auth = self.headers.get("Proxy-Authorization")
+                with lock:
+                    if len(outer.requests) >= PROXY_MAX_REQUESTS:
+                        self.close_connection = True
+                        return
+                    outer.requests.append((self.command, self.path, auth is not None))
+                status = 502 if auth == want else 407
+                body = b"refused by the interop proxy\n"
+                self.send_response(status)
+                if status == 407:
+                    self.send_header("Proxy-Authenticate", 'Basic realm="interop"')
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+
+            do_CONNECT = do_GET = do_POST = do_PUT = do_HEAD = _answer
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def summary(self):
+        return ", ".join("%s %s%s" % (m, t, "" if a else " (no Proxy-Authorization)")
+                         for m, t, a in self.requests) or "nothing"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+def sdk_proxy_call(env, port, url):
+    """One SDK call to `url` with HttpConfig.proxy_* set to the refusing proxy on `port` and the
+    wrong password. Returns (response or None, exception or None, seconds)."""
+    config = HttpConfig.get_default_config()
+    config.retry_times = 0
+    config.timeout = (5, 15)
+    config.proxy_protocol = "http"
+    config.proxy_host = "127.0.0.1"
+    config.proxy_port = port
+    config.proxy_user = PROXY_USER
+    config.proxy_password = PROXY_WRONG
+    creds = BasicCredentials(env["INTEROP_AK"], env["INTEROP_SK"], env["INTEROP_PROJECT_ID"])
+    client = (KmsClient.new_builder().with_http_config(config).with_credentials(creds)
+              .with_endpoints([url]).build())
+    start = time.monotonic()
+    try:
+        return client.show_user_instances(ShowUserInstancesRequest()), None, time.monotonic() - start
+    except Exception as e:  # whatever the SDK raises is its behaviour, reported
+        return None, e, time.monotonic() - start
+    finally:
+        client.close()
+
+
+def sdk_proxy_refused(name, env):
+    """The SDK (HttpConfig.proxy_*, the wrong password) and a proxy answering 407. Its
+    HttpConfig.get_proxy() gives requests a proxy for "https" only, so an http:// endpoint (the
+    emulator) goes around the proxy; an https:// endpoint (the emulator's port, never reached)
+    is tunnelled with CONNECT and refused. Passes when the https call fails without counting
+    after at least one CONNECT (bounded: the proxy serves at most PROXY_MAX_REQUESTS); the
+    exception, the time and the proxy's requests are reported (INFO)."""
+    port = urlsplit(env["INTEROP_URL"]).port
+    with environment(NO_PROXY=None, no_proxy=None):
+        with RefusingProxy() as proxy:
+            plain, plain_exc, _ = sdk_proxy_call(env, proxy.port, env["INTEROP_URL"])
+            plain_seen = len(proxy.requests)
+        with RefusingProxy() as proxy:
+            resp, exc, elapsed = sdk_proxy_call(env, proxy.port, "https://127.0.0.1:%d" % port)
+            requests = list(proxy.requests)
+            seen = proxy.summary()
+    info = ("https endpoint: %s after %.2f s, the proxy saw %d request(s): %s; http endpoint: %s "
+            "with %d request(s) at the proxy (the SDK's proxy setting is for https only)") % (
+        describe(exc) if exc else "no exception", elapsed, len(requests), seen,
+        ("counted %r" % plain.instance_num) if plain is not None else describe(plain_exc),
+        plain_seen)
+    if exc is None:
+        why = "expected the call to fail at the proxy, the SDK counted %r" % resp.instance_num
+    elif not [m for m, _, _ in requests if m == "CONNECT"]:
+        why = "the proxy saw no CONNECT (was it bypassed?)"
+    else:
+        why = None
+    if why is None:
+        print("PASS %s" % name, flush=True)
+        log("INFO %s: %s" % (name, info[:1200]))
+        return True
+    print("FAIL %s: %s; %s" % (name, why, info[:1200]), flush=True)
+    return False
+
+
+def ours_proxy_refused(name, env, kms_bin, transport, workdir):
+    """`kms count --proxy http://user:wrong@...` through a proxy answering 407: exit 5, stderr
+    says the proxy refused its credentials, exactly one CONNECT (no retries), the password
+    never printed."""
+    with RefusingProxy() as proxy:
+        run_env = ours_env(workdir, HUAWEICLOUD_SDK_AK=env["INTEROP_AK"],
+                           HUAWEICLOUD_SDK_SK=env["INTEROP_SK"])
+        # The proxy is on loopback too: NO_PROXY=127.0.0.1 must not let kms go around it.
+        run_env.pop("NO_PROXY", None)
+        run_env.pop("no_proxy", None)
+        run, elapsed = run_kms_bounded(kms_bin, [
+            "--endpoint", env["INTEROP_URL"], "--project-id", env["INTEROP_PROJECT_ID"],
+            "--transport", transport, "--proxy",
+            "http://%s:%s@127.0.0.1:%d" % (PROXY_USER, PROXY_WRONG, proxy.port)], run_env)
+        requests = list(proxy.requests)
+        seen = proxy.summary()
+    why = ours_bounded_why(run, elapsed, [], env)
+    if why is None and run.returncode != 5:
+        why = "expected exit 5, got %s" % ours_outcome(run)
+    if why is None and PROXY_REFUSED not in run.stderr:
+        why = "expected stderr to say %r, got %s" % (PROXY_REFUSED, ours_outcome(run))
+    if why is None and [m for m, _, _ in requests] != ["CONNECT"]:
+        why = "expected exactly one CONNECT at the proxy, it saw %d: %s" % (len(requests), seen)
+    if why is None and any(PROXY_WRONG + "@" in s or env["INTEROP_SK"] in s
+                           for s in (run.stdout, run.stderr)):
+        why = "a secret (the proxy password or the SK) was printed: %s" % ours_outcome(run)
+    info = None
+    if run is not None:
+        info = "exit %d in %.2f s; proxy saw: %s; %s" % (
+            run.returncode, elapsed, seen, last_line(run.stderr)[-300:])
+    if why is None:
+        print("PASS %s" % name, flush=True)
+        log("INFO %s: %s" % (name, info))
+        return True
+    print("FAIL %s: %s" % (name, why), flush=True)
+    if info:
+        log("INFO %s: %s" % (name, info))
+    return False
+
+
+# ------------------------------------------------------------------ a black-hole first endpoint
+HOLE_TIMEOUT = 2             # --timeout of the black-hole runs, seconds
+HOLE_FILLERS = 8             # connections that fill the hole's accept queue at most
+
+
+class BlackHole:
+    """A listening socket on loopback with backlog 0 that never accepts: its accept queue is
+    filled with up to HOLE_FILLERS non-blocking connections, so a further connect gets no
+    answer (its SYN is dropped) and hangs until the client's connect timeout."""
+
+    def __init__(self):
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        self.port = self._listener.getsockname()[1]
+        self._fillers = []
+        self.filled = False
+        for _ in range(HOLE_FILLERS):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(0.3)
+            self._fillers.append(s)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except (socket.timeout, BlockingIOError, OSError):
+                self.filled = True  # this one hangs: the queue is full
+                break
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for s in self._fillers:
+            s.close()
+        self._listener.close()
+
+
+def ours_black_hole(name, env, kms_bin, transport, workdir):
+    """`kms count --endpoint http://127.0.0.1:HOLE,EMULATOR --timeout 2`: the first endpoint
+    never answers the connect, the call moves to the second and counts: exit 0 within
+    OURS_QUICK s."""
+    with BlackHole() as hole:
+        if not hole.filled:
+            print("FAIL %s: could not fill the black hole's accept queue with %d connections"
+                  % (name, HOLE_FILLERS), flush=True)
+            return False
+        run, elapsed = run_kms_bounded(kms_bin, [
+            "--endpoint", "http://127.0.0.1:%d,%s" % (hole.port, env["INTEROP_URL"]),
+            "--project-id", env["INTEROP_PROJECT_ID"], "--transport", transport,
+            "--timeout", str(HOLE_TIMEOUT)],
+            ours_env(workdir, HUAWEICLOUD_SDK_AK=env["INTEROP_AK"],
+                     HUAWEICLOUD_SDK_SK=env["INTEROP_SK"]))
+    why = ours_bounded_why(run, elapsed, [], env)
+    if why is None and run.returncode != 0:
+        why = "expected exit 0, got %s" % ours_outcome(run)
+    if why is None and run.stdout.strip() != env["INTEROP_COUNT"]:
+        why = "expected the count %s on stdout, got %s" % (env["INTEROP_COUNT"], ours_outcome(run))
+    info = None
+    if run is not None:
+        info = "exit %d in %.2f s; %s" % (run.returncode, elapsed, last_line(run.stderr)[-300:])
+    if why is None:
+        print("PASS %s" % name, flush=True)
+        log("INFO %s: %s" % (name, info))
+        return True
+    print("FAIL %s: %s" % (name, why), flush=True)
+    if info:
+        log("INFO %s: %s" % (name, info))
+    return False
+
+
 def ours_scenario(name, kms_bin, run, source=None):
     """Runs an our-client scenario. `kms count --credentials` has shipped, so a binary
     without it is a regression: FAIL, not SKIP (SKIP only when no binary was given); so is
@@ -2535,6 +2777,18 @@ def main():
             name = "ours-%s-%s" % (transport, suffix)
             scenarios.append((name, lambda name=name, t=transport, fn=fn, source=source: ours_scenario(
                 name, kms_bin, lambda: fn(name, t), source)))
+    # A proxy refusing its credentials (407): the official SDK, and ours (one CONNECT, exit 5).
+    scenarios.append(("sdk-proxy-refused-407", lambda: sdk_proxy_refused(
+        "sdk-proxy-refused-407", env)))
+    for transport in ("ureq", "hyper"):
+        name = "ours-%s-proxy-refused-407-exit-5" % transport
+        scenarios.append((name, lambda name=name, t=transport: ours_scenario(
+            name, kms_bin, lambda: ours_proxy_refused(name, env, kms_bin, t, workdir))))
+    # A black-hole first endpoint (connects hang): ours moves on at the connect timeout.
+    for transport in ("ureq", "hyper"):
+        name = "ours-%s-endpoints-black-hole-fails-over" % transport
+        scenarios.append((name, lambda name=name, t=transport: ours_scenario(
+            name, kms_bin, lambda: ours_black_hole(name, env, kms_bin, t, workdir))))
     failed = 0
     try:
         for name, run in scenarios:

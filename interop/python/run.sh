@@ -19,7 +19,8 @@
 # plain AK/SK emulator; a clock 20 minutes off, against emulators check.py starts itself
 # with --clock-offset 1200; and, against emulators it starts too, credentials that arrive
 # expired, a machine 20 minutes fast with 900 s STS credentials and a gateway 10 years
-# ahead), and ends with "interop: N passed, M failed" (check.py fails our
+# ahead; a CONNECT proxy refusing its credentials, for the SDK and for `kms --proxy`; a
+# black-hole first endpoint for `kms`), and ends with "interop: N passed, M failed" (check.py fails our
 # CLI's scenarios, never skips them, when its `kms count` lacks a flag they need).
 #
 # Environment (optional):
