@@ -100,6 +100,19 @@ pub struct MockConfig {
 /// together with the process's other descriptors; raise the limit (`ulimit -n`) for more.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
+/// How long a request body may take to arrive once its head has, unless
+/// [`MockConfig::with_body_read_timeout`] says otherwise; the same as
+/// [`HEADER_READ_TIMEOUT`](crate::HEADER_READ_TIMEOUT) for the head.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long issued temporary credentials stay valid unless
+/// [`MockConfig::with_credential_lifetime`] says otherwise: 6 hours.
+pub const DEFAULT_CREDENTIAL_LIFETIME: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// How long the IAM tokens the emulator issues (password and federation tokens) stay valid
+/// unless [`MockConfig::with_token_lifetime`] says otherwise: 24 hours, as IAM's do.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
 impl Default for MockConfig {
     fn default() -> Self {
         MockConfig {
@@ -112,15 +125,15 @@ impl Default for MockConfig {
             throttle: None,
             clock: Arc::new(SystemTime::now),
             max_connections: DEFAULT_MAX_CONNECTIONS,
-            body_read_timeout: crate::server::BODY_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
             metadata: None,
             pod_identity_token: None,
-            credential_lifetime: crate::issued::DEFAULT_CREDENTIAL_LIFETIME,
+            credential_lifetime: DEFAULT_CREDENTIAL_LIFETIME,
             iam: false,
             idps: HashMap::new(),
             oidc_providers: HashMap::new(),
             users: HashMap::new(),
-            token_lifetime: crate::issued::DEFAULT_TOKEN_LIFETIME,
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
         }
     }
 }

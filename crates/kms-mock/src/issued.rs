@@ -27,11 +27,6 @@ use sha2::{Digest, Sha256};
 use crate::config::AkSkEntry;
 use crate::lock;
 
-/// How long issued temporary credentials stay valid unless
-/// [`MockConfig::with_credential_lifetime`](crate::MockConfig::with_credential_lifetime)
-/// says otherwise: 6 hours.
-pub const DEFAULT_CREDENTIAL_LIFETIME: Duration = Duration::from_secs(6 * 60 * 60);
-
 /// At most this many issued temporary credentials are remembered (expired ones are
 /// forgotten first, then the live one that expires soonest): see
 /// [`MockServer::issued_credentials`](crate::MockServer::issued_credentials).
@@ -40,11 +35,6 @@ pub const MAX_ISSUED_CREDENTIALS: usize = 10_000;
 /// At most this many metadata session tokens are remembered, forgotten in the same order
 /// as credentials beyond [`MAX_ISSUED_CREDENTIALS`].
 pub const MAX_METADATA_TOKENS: usize = 10_000;
-
-/// How long the IAM tokens the emulator issues (password and federation tokens) stay valid
-/// unless [`MockConfig::with_token_lifetime`](crate::MockConfig::with_token_lifetime) says
-/// otherwise: 24 hours, as IAM's do.
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// At most this many issued IAM tokens are remembered, forgotten in the same order as
 /// credentials beyond [`MAX_ISSUED_CREDENTIALS`]: see

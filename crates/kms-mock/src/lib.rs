@@ -136,18 +136,16 @@ mod server;
 mod service;
 mod tls;
 
-pub use config::{DEFAULT_MAX_CONNECTIONS, MockConfig};
+pub use config::{
+    BODY_READ_TIMEOUT, DEFAULT_CREDENTIAL_LIFETIME, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TOKEN_LIFETIME, MockConfig,
+};
 pub use faults::{Fault, FaultScript};
 pub use gateway::{Clock, Throttle};
-pub use issued::{
-    DEFAULT_CREDENTIAL_LIFETIME, DEFAULT_TOKEN_LIFETIME, MAX_ISSUED_CREDENTIALS, MAX_ISSUED_TOKENS,
-    MAX_METADATA_TOKENS,
-};
+pub use issued::{MAX_ISSUED_CREDENTIALS, MAX_ISSUED_TOKENS, MAX_METADATA_TOKENS};
 pub use record::{MAX_RECORDED_BYTES, MAX_RECORDED_REQUESTS, RecordedRequest};
 pub use request_body::MAX_REQUEST_BODY;
-pub use server::{
-    BODY_READ_TIMEOUT, BlockingMockServer, HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD, MockServer,
-};
+pub use server::{BlockingMockServer, HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD, MockServer};
 
 /// Locks a mutex, ignoring poisoning: the data behind it stays consistent even if a
 /// scripted fault or a caller's predicate panicked while another thread held it.

@@ -26,11 +26,6 @@ pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
 /// How long a connection may take to send a request head before it is dropped.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a request body may take to arrive once its head has, unless
-/// [`MockConfig::with_body_read_timeout`] says otherwise; the same as
-/// [`HEADER_READ_TIMEOUT`] for the head.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// What both kinds of server handle expose.
 #[derive(Clone)]
 struct Shared {
