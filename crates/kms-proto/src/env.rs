@@ -1,22 +1,25 @@
-//! The official environment variables: their names, the credentials and the configuration
-//! they give. The core looks at an environment only through a lookup function the caller
-//! passes: here, and in the credential sources' constructors
-//! ([`Provider`](crate::credentials::Provider)).
+//! The official environment variables: their names (every variable the crate reads: the
+//! `ENV_*` constants here), the credentials and the configuration they give. The core looks
+//! at an environment only through a lookup function the caller passes: here, and in the
+//! credential sources' constructors ([`Provider`](crate::credentials::Provider)).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::credentials::{FileProblem, FileRead};
 use crate::input::{
-    DEFAULT_REGIONS_FILE, ENV_REGIONS_FILE, InvalidInput, MAX_REGIONS_FILE_LEN, RegionsFile,
-    RegionsFileError,
+    DEFAULT_REGIONS_FILE, InvalidInput, MAX_REGIONS_FILE_LEN, RegionsFile, RegionsFileError,
 };
 use crate::{ClientConfig, Endpoints, ProjectId, Region};
 
-// The credentials' variables live beside the sources that read them; their public home is
-// here.
+// Every variable's name. They are defined in `crate::input::env_names`, a leaf at the
+// bottom of the crate's modules that any module may import; their public home is here
+// (`kms_proto::env::ENV_AK`...).
+pub use crate::input::env_names::*;
+
+// The credentials the variables give are read beside the credential sources; their public
+// home is here.
 pub use crate::credentials::variables::{
-    ENV_AK, ENV_AUTH_TOKEN, ENV_PROJECT_ID, ENV_SECURITY_TOKEN, ENV_SIGNING_ALGORITHM, ENV_SK,
     EnvError, credentials_from_env, signing_algorithm_from_env,
 };
 

@@ -1,28 +1,20 @@
-//! The official environment variables of credentials: their names, the credentials they
-//! give, and what is wrong when they give none. Here, beside the sources that read them, so
-//! that the credential sources need nothing of [`crate::env`], which re-exports all of it
-//! (`kms_proto::env::ENV_AK`, [`credentials_from_env`], [`EnvError`]...) and builds on it.
+//! The official environment variables of credentials: the credentials they give, and what
+//! is wrong when they give none. Here, beside the sources that read them, so that the
+//! credential sources need nothing of [`crate::env`], which re-exports all of it
+//! ([`credentials_from_env`], [`EnvError`]...) and builds on it. Their names are in
+//! `crate::input::env_names`, with every other variable's.
 
 use std::fmt;
 
 use super::{AkSk, AuthToken, Credentials};
+use crate::input::env_names::{
+    ENV_AK, ENV_AUTH_TOKEN, ENV_SECURITY_TOKEN, ENV_SIGNING_ALGORITHM, ENV_SK,
+};
 use crate::input::{Input, InvalidInput, Problem};
 use crate::sign::SigningAlgorithm;
 
-/// `HUAWEICLOUD_SDK_AK`.
-pub const ENV_AK: &str = "HUAWEICLOUD_SDK_AK";
-/// `HUAWEICLOUD_SDK_SK`.
-pub const ENV_SK: &str = "HUAWEICLOUD_SDK_SK";
-/// `HUAWEICLOUD_SDK_SECURITY_TOKEN`.
-pub const ENV_SECURITY_TOKEN: &str = "HUAWEICLOUD_SDK_SECURITY_TOKEN";
-/// `HUAWEICLOUD_SDK_AUTH_TOKEN` (this client's addition: the official SDKs have no token).
-pub const ENV_AUTH_TOKEN: &str = "HUAWEICLOUD_SDK_AUTH_TOKEN";
-/// `HUAWEICLOUD_SDK_PROJECT_ID`.
-pub const ENV_PROJECT_ID: &str = "HUAWEICLOUD_SDK_PROJECT_ID";
-/// `HUAWEICLOUD_SDK_SIGNING_ALGORITHM` (this client's addition: the official SDKs take
-/// `signing_algorithm` from code only): `SDK-HMAC-SHA256` (the default), `SDK-HMAC-SM3`,
-/// `SDK-ECDSA-P256-SHA256` or `SDK-SM2-SM3`, in any case.
-pub const ENV_SIGNING_ALGORITHM: &str = "HUAWEICLOUD_SDK_SIGNING_ALGORITHM";
+// For `credentials::source`, which names it by this path.
+pub(crate) use crate::input::env_names::ENV_PROJECT_ID;
 
 /// The algorithm of `HUAWEICLOUD_SDK_SIGNING_ALGORITHM`, read through `get` (`None` for
 /// unset or empty): the default `SDK-HMAC-SHA256` when unset.

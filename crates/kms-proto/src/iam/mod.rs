@@ -14,8 +14,8 @@ use crate::untrusted::Untrusted;
 
 pub mod projects;
 
-/// `HUAWEICLOUD_SDK_IAM_ENDPOINT`: IAM's URL, overriding the region's.
-pub const ENV_IAM_ENDPOINT: &str = "HUAWEICLOUD_SDK_IAM_ENDPOINT";
+// IAM's variable (every name is in `crate::input::env_names`), public here too.
+pub use crate::input::env_names::ENV_IAM_ENDPOINT;
 /// The response header IAM names each answer with, for its support.
 pub const X_IAM_TRACE_ID: &str = "x-iam-trace-id";
 

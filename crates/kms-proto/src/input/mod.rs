@@ -5,6 +5,7 @@
 
 mod endpoint;
 mod endpoints;
+pub(crate) mod env_names;
 mod error;
 mod project;
 mod region;

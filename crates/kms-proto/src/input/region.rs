@@ -107,7 +107,7 @@ impl Region {
     /// as the official SDKs define it: `HUAWEICLOUD_SDK_REGION_KMS_` followed by the
     /// region in upper case with `-` replaced by `_` (`HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4`).
     pub fn override_var(&self) -> String {
-        let mut name = String::from("HUAWEICLOUD_SDK_REGION_KMS_");
+        let mut name = String::from(crate::input::env_names::ENV_REGION_KMS_PREFIX);
         name.extend(self.0.chars().map(|c| {
             if c == '-' {
                 '_'

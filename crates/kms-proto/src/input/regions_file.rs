@@ -29,9 +29,9 @@ use yaml_rust2::scanner::{ScanError, TScalarStyle};
 
 use crate::input::{InvalidInput, Region};
 
-/// The environment variable naming the regions file: `HUAWEICLOUD_SDK_REGIONS_FILE`. When it
-/// is unset or empty, the file is [`DEFAULT_REGIONS_FILE`] under the home directory.
-pub const ENV_REGIONS_FILE: &str = "HUAWEICLOUD_SDK_REGIONS_FILE";
+// The variable naming the regions file (every name is in `crate::input::env_names`), public
+// here too (`kms_proto::ENV_REGIONS_FILE`).
+pub use crate::input::env_names::ENV_REGIONS_FILE;
 
 /// The largest regions file accepted, in bytes (1 MiB).
 pub const MAX_REGIONS_FILE_LEN: usize = 1024 * 1024;

@@ -41,20 +41,17 @@ use password::{Password, PasswordFrom};
 use pod_identity::PodIdentity;
 use sts::{IdToken, Sts};
 
-pub use password::{ENV_IAM_DOMAIN, ENV_IAM_PASSWORD, ENV_IAM_PASSWORD_FILE, ENV_IAM_USER};
-pub use sts::{
-    DEFAULT_STS_ENDPOINT, ENV_OIDC_AGENCY_URN, ENV_OIDC_DURATION_SECONDS, ENV_OIDC_ID_TOKEN,
-    ENV_OIDC_POLICY, ENV_OIDC_POLICY_IDS, ENV_OIDC_PROVIDER_URN, ENV_OIDC_SESSION_NAME,
-    ENV_OIDC_TOKEN_FILE, ENV_STS_ENDPOINT,
-};
+pub use sts::DEFAULT_STS_ENDPOINT;
 
-/// `HUAWEICLOUD_SDK_IDP_ID`: the identity provider of IAM federation.
-pub const ENV_IDP_ID: &str = "HUAWEICLOUD_SDK_IDP_ID";
-/// `HUAWEICLOUD_SDK_ID_TOKEN_FILE`: the OIDC identity token's file, for IAM federation.
-pub const ENV_ID_TOKEN_FILE: &str = "HUAWEICLOUD_SDK_ID_TOKEN_FILE";
-/// `HUAWEICLOUD_SDK_REGION`: the region IAM-based sources use (IAM's endpoint, a password
-/// token's scope) when the code gives none ([`Provider::with_region`]).
-pub const ENV_REGION: &str = "HUAWEICLOUD_SDK_REGION";
+// The variables the sources read (every name is in `crate::input::env_names`), public here
+// too (`kms_proto::credentials::ENV_IDP_ID`...).
+pub use crate::input::env_names::{
+    ENV_CREDENTIALS_FILE, ENV_IAM_DOMAIN, ENV_IAM_PASSWORD, ENV_IAM_PASSWORD_FILE, ENV_IAM_USER,
+    ENV_ID_TOKEN_FILE, ENV_IDP_ID, ENV_METADATA_ENDPOINT, ENV_OIDC_AGENCY_URN,
+    ENV_OIDC_DURATION_SECONDS, ENV_OIDC_ID_TOKEN, ENV_OIDC_POLICY, ENV_OIDC_POLICY_IDS,
+    ENV_OIDC_PROVIDER_URN, ENV_OIDC_SESSION_NAME, ENV_OIDC_TOKEN_FILE, ENV_POD_IDENTITY_TOKEN_FILE,
+    ENV_POD_IDENTITY_URI, ENV_REGION, ENV_STS_ENDPOINT,
+};
 
 /// How long a transport may take to connect to a credential service (ECS metadata, CCE
 /// pod identity): 1 s. Both are on the local network or the node itself; off ECS the
@@ -66,19 +63,6 @@ pub const SOURCE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// one byte more, as for the KMS answer.
 pub const MAX_SOURCE_BODY: usize = 64 * 1024;
 
-/// `HUAWEICLOUD_SDK_CREDENTIALS_FILE`: the profile file's path.
-pub const ENV_CREDENTIALS_FILE: &str = "HUAWEICLOUD_SDK_CREDENTIALS_FILE";
-/// `HUAWEICLOUD_SDK_METADATA_ENDPOINT`: this project's override of the ECS metadata
-/// base URL (default `http://169.254.169.254`), for tests and local proxies: plain http
-/// only to loopback or link-local addresses (the security key would otherwise cross the
-/// network in clear text), https to any host. The official SDKs
-/// have no such variable.
-pub const ENV_METADATA_ENDPOINT: &str = "HUAWEICLOUD_SDK_METADATA_ENDPOINT";
-/// `HC_CONTAINER_CREDENTIALS_FULL_URI`: where CCE pod identity answers (plain http only to
-/// loopback or link-local addresses: the pod's token goes with every request).
-pub const ENV_POD_IDENTITY_URI: &str = "HC_CONTAINER_CREDENTIALS_FULL_URI";
-/// `HC_CONTAINER_AUTHORIZATION_TOKEN_FILE`: the file holding the pod's token.
-pub const ENV_POD_IDENTITY_TOKEN_FILE: &str = "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 /// The ECS metadata service's address.
 pub const DEFAULT_METADATA_ENDPOINT: &str = "http://169.254.169.254";
 

@@ -22,16 +22,6 @@ const PATH: &str = "/v3/auth/tokens";
 /// The longest password read from a file, in bytes.
 const MAX_PASSWORD: u64 = 1024;
 
-/// `HUAWEICLOUD_SDK_IAM_USER` (this project's own variable): the IAM user's name.
-pub const ENV_IAM_USER: &str = "HUAWEICLOUD_SDK_IAM_USER";
-/// `HUAWEICLOUD_SDK_IAM_DOMAIN` (this project's own): the account (domain) name.
-pub const ENV_IAM_DOMAIN: &str = "HUAWEICLOUD_SDK_IAM_DOMAIN";
-/// `HUAWEICLOUD_SDK_IAM_PASSWORD` (this project's own): the password.
-pub const ENV_IAM_PASSWORD: &str = "HUAWEICLOUD_SDK_IAM_PASSWORD";
-/// `HUAWEICLOUD_SDK_IAM_PASSWORD_FILE` (this project's own): a file holding the
-/// password (its first line), read at every refresh.
-pub const ENV_IAM_PASSWORD_FILE: &str = "HUAWEICLOUD_SDK_IAM_PASSWORD_FILE";
-
 #[derive(Clone, Debug)]
 pub(crate) enum PasswordFrom {
     Value(Secret),

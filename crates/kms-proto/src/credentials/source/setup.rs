@@ -3,6 +3,9 @@
 //! provider is made; files and services are only asked at a refresh.
 
 use super::*;
+use crate::input::env_names::{
+    ENV_AK, ENV_AUTH_TOKEN, ENV_HOME, ENV_IAM_ENDPOINT, ENV_SK, ENV_USERPROFILE,
+};
 
 /// Why a source cannot work, as found at construction (cloneable, unlike [`Failure`]).
 #[derive(Clone, Debug)]
@@ -26,7 +29,11 @@ impl From<Unusable> for Failure {
 
 /// `$HOME` (or `%USERPROFILE%` on Windows) through `lookup`.
 pub(crate) fn home(lookup: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    let var = if cfg!(windows) {
+        ENV_USERPROFILE
+    } else {
+        ENV_HOME
+    };
     lookup(var).filter(|h| !h.is_empty()).map(PathBuf::from)
 }
 
@@ -40,10 +47,7 @@ pub(crate) fn environment(lookup: &impl Fn(&str) -> Option<String>) -> Source {
         Err(EnvError::Missing(names)) if names.len() > 1 => Source::Unusable(
             SourceKind::Environment,
             Unusable::NotConfigured(format!(
-                "{} and {}, or {}, are not set",
-                crate::credentials::variables::ENV_AK,
-                crate::credentials::variables::ENV_SK,
-                crate::credentials::variables::ENV_AUTH_TOKEN
+                "{ENV_AK} and {ENV_SK}, or {ENV_AUTH_TOKEN}, are not set"
             )),
         ),
         Err(e) => Source::Unusable(SourceKind::Environment, Unusable::Env(e)),
@@ -204,7 +208,7 @@ pub(crate) fn check_secret(input: Input, value: &str) -> Result<(), InvalidInput
 }
 
 pub(crate) fn profile_file(lookup: &impl Fn(&str) -> Option<String>) -> Source {
-    let iam_env = lookup(crate::iam::ENV_IAM_ENDPOINT).filter(|v| !v.is_empty());
+    let iam_env = lookup(ENV_IAM_ENDPOINT).filter(|v| !v.is_empty());
     if let Some(path) = lookup(ENV_CREDENTIALS_FILE).filter(|v| !v.is_empty()) {
         return Source::Files(FileSource::profile(path.into(), true).with_iam_env(iam_env));
     }

@@ -19,24 +19,6 @@ use crate::redact::Secrets;
 
 const PATH: &str = "/v5/agencies/assume-with-oidc";
 
-/// `HUAWEICLOUD_OIDC_PROVIDER_URN`.
-pub const ENV_OIDC_PROVIDER_URN: &str = "HUAWEICLOUD_OIDC_PROVIDER_URN";
-/// `HUAWEICLOUD_OIDC_AGENCY_URN`.
-pub const ENV_OIDC_AGENCY_URN: &str = "HUAWEICLOUD_OIDC_AGENCY_URN";
-/// `HUAWEICLOUD_OIDC_ID_TOKEN`: the identity token itself.
-pub const ENV_OIDC_ID_TOKEN: &str = "HUAWEICLOUD_OIDC_ID_TOKEN";
-/// `HUAWEICLOUD_OIDC_TOKEN_FILE`: a file holding the identity token.
-pub const ENV_OIDC_TOKEN_FILE: &str = "HUAWEICLOUD_OIDC_TOKEN_FILE";
-/// `HUAWEICLOUD_OIDC_SESSION_NAME` (default `oidc-sts-session`).
-pub const ENV_OIDC_SESSION_NAME: &str = "HUAWEICLOUD_OIDC_SESSION_NAME";
-/// `HUAWEICLOUD_OIDC_DURATION_SECONDS` (default 3600).
-pub const ENV_OIDC_DURATION_SECONDS: &str = "HUAWEICLOUD_OIDC_DURATION_SECONDS";
-/// `HUAWEICLOUD_OIDC_POLICY`: a session policy (JSON text), optional.
-pub const ENV_OIDC_POLICY: &str = "HUAWEICLOUD_OIDC_POLICY";
-/// `HUAWEICLOUD_OIDC_POLICY_IDS`: policy ids, comma-separated, optional.
-pub const ENV_OIDC_POLICY_IDS: &str = "HUAWEICLOUD_OIDC_POLICY_IDS";
-/// `HUAWEICLOUD_SDK_STS_ENDPOINT` (default `https://sts.cn-north-4.myhuaweicloud.com`).
-pub const ENV_STS_ENDPOINT: &str = "HUAWEICLOUD_SDK_STS_ENDPOINT";
 /// The STS endpoint when `HUAWEICLOUD_SDK_STS_ENDPOINT` is not set.
 pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.cn-north-4.myhuaweicloud.com";
 

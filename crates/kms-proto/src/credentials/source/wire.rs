@@ -17,7 +17,7 @@ impl IamPlace {
         profile: Option<String>,
     ) -> Self {
         Self::new(
-            lookup(crate::iam::ENV_IAM_ENDPOINT).filter(|v| !v.is_empty()),
+            lookup(crate::input::env_names::ENV_IAM_ENDPOINT).filter(|v| !v.is_empty()),
             profile,
         )
     }
@@ -28,7 +28,7 @@ impl IamPlace {
 
     pub(crate) fn resolve(&self, region: Option<&Region>) -> Result<Endpoint, Failure> {
         crate::iam::iam_endpoint(region, self.profile.as_deref(), |name| {
-            (name == crate::iam::ENV_IAM_ENDPOINT)
+            (name == crate::input::env_names::ENV_IAM_ENDPOINT)
                 .then(|| self.env.clone())
                 .flatten()
         })
