@@ -46,8 +46,8 @@
 mod classify;
 mod client;
 mod connect;
-mod credentials;
 mod limit;
+mod pool;
 mod resolve;
 mod tls;
 

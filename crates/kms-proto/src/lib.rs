@@ -73,19 +73,23 @@
 
 mod budget;
 pub mod call;
+pub mod client;
 mod config;
 pub mod credentials;
 pub mod env;
 mod failover;
 pub mod iam;
 mod input;
+pub mod operation;
 mod redact;
 mod request;
 mod response;
 mod retry;
 mod sdk_date;
 pub mod sign;
+mod skew;
 mod span;
+mod transport;
 mod untrusted;
 pub mod verify;
 
@@ -104,7 +108,7 @@ pub use request::{
 };
 pub use response::{
     InstanceCount, MAX_RESPONSE_BODY, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, RequestId,
-    ResponseError, ResponseErrorKind, RetryAfter, parse, parse_with_limit,
+    ResponseError, ResponseErrorKind, RetryAfter, parse, parse_json, parse_with_limit,
 };
 pub use retry::{Decision, Outcome, RetryPolicy, StopReason};
 pub use sdk_date::SdkDate;

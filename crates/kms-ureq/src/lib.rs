@@ -44,10 +44,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod agents;
 mod classify;
 mod client;
 mod connect;
-mod credentials;
 mod limit;
 mod resolve;
 mod tls;

@@ -7,117 +7,8 @@ use std::fmt;
 use http::StatusCode;
 
 use crate::credentials::CredentialError;
+use crate::transport::{TransportErrorKind, TransportFailure};
 use crate::{InvalidInput, ResponseError, ResponseErrorKind};
-
-/// What a transport observed when an attempt gave no response to parse.
-#[derive(Debug)]
-pub struct TransportFailure {
-    kind: TransportErrorKind,
-    may_have_been_sent: bool,
-    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
-}
-
-impl TransportFailure {
-    /// A failure of `kind`. `may_have_been_sent` is `false` only when no byte of the
-    /// request can have left (DNS, connect and TLS handshake failures).
-    pub fn new(kind: TransportErrorKind, may_have_been_sent: bool) -> Self {
-        TransportFailure {
-            kind,
-            may_have_been_sent,
-            source: None,
-        }
-    }
-
-    /// How the attempt failed.
-    pub fn kind(&self) -> TransportErrorKind {
-        self.kind
-    }
-
-    /// Whether the request may have been sent.
-    pub fn may_have_been_sent(&self) -> bool {
-        self.may_have_been_sent
-    }
-
-    /// The attempt's time ran out: its own timeout, the call's deadline or the connect
-    /// timeout, whichever fired first. `connected` says whether a connection to the
-    /// endpoint (its name lookup, a proxy's tunnel and the TLS handshake included) had been
-    /// established by then, a fact the transport knows and the meaning of which is decided
-    /// here:
-    /// - not connected: nothing was sent and the endpoint could not be reached, so it is a
-    ///   [`Connect`](TransportErrorKind::Connect) failure, and a call with several endpoints
-    ///   moves on, whichever timer fired;
-    /// - connected: the request may have been sent and only its answer was late, a
-    ///   [`Timeout`](TransportErrorKind::Timeout).
-    ///
-    /// (A wait for a free connection of the client's own pool is neither: a transport
-    /// reports it as a `Timeout` that was not sent, which says nothing about the endpoint.)
-    pub fn timed_out(connected: bool) -> Self {
-        if connected {
-            TransportFailure::new(TransportErrorKind::Timeout, true)
-        } else {
-            TransportFailure::new(TransportErrorKind::Connect, false)
-        }
-    }
-
-    /// Attaches the underlying error, reachable through [`Error::source`](StdError::source).
-    pub fn with_source(
-        mut self,
-        source: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
-    ) -> Self {
-        self.source = Some(source.into());
-        self
-    }
-
-    /// The underlying error, if one was attached.
-    pub(crate) fn cause(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
-    }
-}
-
-/// How an attempt failed without a usable response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TransportErrorKind {
-    /// The connection could not be made (DNS, refused, unreachable, connect timeout, proxy).
-    Connect,
-    /// The TLS handshake failed (untrusted certificate, wrong name, protocol).
-    Tls,
-    /// The attempt timeout or the overall deadline passed.
-    Timeout,
-    /// The connection failed after it was made (reset, closed early, not HTTP).
-    Io,
-    /// The configured proxy refused its credentials (`407 Proxy Authentication Required`
-    /// to the `CONNECT`): nothing reached the endpoint, and no retry can change it.
-    ProxyAuth,
-}
-
-impl TransportErrorKind {
-    /// A stable lower-case name: `connect`, `tls`, `timeout`, `io` or `proxy_auth`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportErrorKind::Connect => "connect",
-            TransportErrorKind::Tls => "tls",
-            TransportErrorKind::Timeout => "timeout",
-            TransportErrorKind::Io => "io",
-            TransportErrorKind::ProxyAuth => "proxy_auth",
-        }
-    }
-
-    /// Whether another attempt may go better. Not after the proxy refused its
-    /// credentials: they are the same at every attempt and every endpoint, and each
-    /// refusal may count towards the proxy locking the account out.
-    pub fn is_retryable(self) -> bool {
-        match self {
-            TransportErrorKind::Connect
-            | TransportErrorKind::Tls
-            | TransportErrorKind::Timeout
-            | TransportErrorKind::Io => true,
-            TransportErrorKind::ProxyAuth => false,
-        }
-    }
-}
 
 /// Why a call gave no count.
 ///
@@ -173,14 +64,15 @@ impl TransportError {
     /// The end of a call whose last attempt failed so, after `attempts` attempts;
     /// `deadline` says the overall deadline, not the attempt timeout, cut it short.
     pub(crate) fn new(failure: TransportFailure, attempts: u32, deadline: bool) -> Self {
+        let (kind, may_have_been_sent, source) = failure.into_parts();
         TransportError {
             budget_exhausted: false,
-            kind: failure.kind,
-            may_have_been_sent: failure.may_have_been_sent,
+            kind,
+            may_have_been_sent,
             attempts,
             deadline,
             endpoints: None,
-            source: failure.source,
+            source,
         }
     }
 

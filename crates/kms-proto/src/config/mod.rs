@@ -267,6 +267,11 @@ impl ClientConfig {
         self
     }
 
+    /// The `User-Agent` every request carries (default: [`UserAgent::default`]).
+    pub fn user_agent(&self) -> &UserAgent {
+        &self.user_agent
+    }
+
     /// How many connections a client may hold.
     pub fn max_connections(&self) -> usize {
         self.max_connections

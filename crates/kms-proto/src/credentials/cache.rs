@@ -296,15 +296,16 @@ impl CredentialCache {
     }
 
     /// The refresh of `ticket` ended with `result` at `now`. A ticket taken for lost
-    /// (another was handed out since) changes nothing.
+    /// (another was handed out since) changes nothing; the answer says whether the ticket
+    /// was still the one out (what its refresh learnt may then be kept).
     pub fn on_refreshed(
         &mut self,
         ticket: RefreshTicket,
         result: Result<Identity, CredentialError>,
         now: Now,
-    ) {
+    ) -> bool {
         if self.refreshing.map(|(generation, _)| generation) != Some(ticket.generation) {
-            return;
+            return false;
         }
         self.refreshing = None;
         match result.and_then(|identity| {
@@ -333,6 +334,7 @@ impl CredentialCache {
                 });
             }
         }
+        true
     }
 }
 

@@ -336,6 +336,14 @@ impl CredentialError {
         Self::of(Inner::Source(error))
     }
 
+    /// A transport drove a refresh out of order: a bug, reported rather than panicked on.
+    pub(crate) fn internal(why: &str) -> Self {
+        Self::from_source(SourceError::new(
+            SourceKind::Static,
+            Failure::Internal(why.to_owned()),
+        ))
+    }
+
     pub(crate) fn chain(errors: Vec<SourceError>) -> Self {
         Self::of(Inner::Chain(errors))
     }

@@ -140,10 +140,7 @@ pub fn parse_with_limit(
 ) -> Result<InstanceCount, ResponseError> {
     let limit = limit.min(MAX_RESPONSE_BODY);
     if body.len() > limit {
-        return Err(
-            ResponseError::new(ResponseErrorKind::TooLarge, status, headers)
-                .with_detail(format!("the body is larger than the {limit}-byte limit")),
-        );
+        return Err(too_large(status, headers, limit));
     }
     let failure = if status.is_success() {
         match serde_json::from_slice::<SuccessBody>(body) {
@@ -167,6 +164,40 @@ pub fn parse_with_limit(
         SuccessFailure::NotSuccess
     };
     Err(error_response(status, headers, body, failure))
+}
+
+/// The answer to any operation whose success is a JSON document: a 2xx body read as `T`,
+/// anything else (another status, a 2xx that is not `T`) the error it says, read as
+/// [`parse`] reads KMS's error documents. The body limit is the caller's (the client
+/// machine refuses a body over [`ClientConfig::max_response_body`](crate::ClientConfig::max_response_body)
+/// before this sees it).
+///
+/// # Errors
+/// A [`ResponseError`], as for [`parse`].
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, ResponseError> {
+    let failure = match status.is_success() {
+        true => match serde_json::from_slice::<T>(body) {
+            Ok(value) => return Ok(value),
+            Err(e) => SuccessFailure::Invalid(e),
+        },
+        false => SuccessFailure::NotSuccess,
+    };
+    Err(error_response(status, headers, body, failure))
+}
+
+/// The error for a body longer than `limit`, which is not looked at.
+pub(crate) fn too_large(status: StatusCode, headers: &HeaderMap, limit: usize) -> ResponseError {
+    ResponseError::new(ResponseErrorKind::TooLarge, status, headers)
+        .with_detail(format!("the body is larger than the {limit}-byte limit"))
+}
+
+/// The answer's request id (`X-Request-Id`), when it is printable.
+pub(crate) fn request_id_of(headers: &HeaderMap) -> Option<&str> {
+    request_id::from_headers(headers)
 }
 
 /// A 2xx body: `instance_num` at most once, as a u64 (`null` is refused like any other

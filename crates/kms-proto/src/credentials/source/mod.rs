@@ -481,11 +481,24 @@ impl Provider {
 
     /// Starts a refresh at `now` (the wall clock: expiries are wall-clock times).
     pub fn refresh(&mut self, now: SystemTime) -> Refresh<'_> {
-        let (first, end) = match self.chosen {
+        let (first, end) = self.sources_to_ask();
+        Refresh::new(refresh::Held::Borrowed(self), now, first, end)
+    }
+
+    /// Starts a refresh at `now` that owns the provider, for a refresh that runs apart from
+    /// the caller that started it (on a thread or task of its own); take the provider back,
+    /// with what it learnt, from [`Refresh::into_provider`].
+    pub fn into_refresh(self, now: SystemTime) -> Refresh<'static> {
+        let (first, end) = self.sources_to_ask();
+        Refresh::new(refresh::Held::Owned(Box::new(self)), now, first, end)
+    }
+
+    /// The sources a refresh asks: the one that answered last time, else all.
+    fn sources_to_ask(&self) -> (usize, usize) {
+        match self.chosen {
             Some(i) => (i, i + 1),
             None => (0, self.sources.len()),
-        };
-        Refresh::new(self, now, first, end)
+        }
     }
 }
 

@@ -15,9 +15,35 @@ pub(crate) enum State {
     Password(password::Step),
 }
 
+/// The provider a refresh walks: the caller's (borrowed for the refresh), or its own (a
+/// refresh that runs apart from its caller: [`Provider::into_refresh`]).
+pub(crate) enum Held<'a> {
+    Borrowed(&'a mut Provider),
+    Owned(Box<Provider>),
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Provider;
+    fn deref(&self) -> &Provider {
+        match self {
+            Held::Borrowed(provider) => provider,
+            Held::Owned(provider) => provider,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Provider {
+        match self {
+            Held::Borrowed(provider) => provider,
+            Held::Owned(provider) => provider,
+        }
+    }
+}
+
 /// One refresh in progress. See the [`Provider`] docs.
 pub struct Refresh<'a> {
-    provider: &'a mut Provider,
+    provider: Held<'a>,
     now: SystemTime,
     index: usize,
     end: usize,
@@ -37,12 +63,7 @@ impl std::fmt::Debug for Refresh<'_> {
 }
 
 impl<'a> Refresh<'a> {
-    pub(crate) fn new(
-        provider: &'a mut Provider,
-        now: SystemTime,
-        first: usize,
-        end: usize,
-    ) -> Self {
+    pub(crate) fn new(provider: Held<'a>, now: SystemTime, first: usize, end: usize) -> Self {
         Refresh {
             provider,
             now,
@@ -51,6 +72,15 @@ impl<'a> Refresh<'a> {
             errors: Vec::new(),
             state: State::Idle,
             service_date: None,
+        }
+    }
+
+    /// The provider, with what this refresh taught it (which source answered, a session
+    /// token), when the refresh owns it ([`Provider::into_refresh`]).
+    pub fn into_provider(self) -> Option<Provider> {
+        match self.provider {
+            Held::Owned(provider) => Some(*provider),
+            Held::Borrowed(_) => None,
         }
     }
 
