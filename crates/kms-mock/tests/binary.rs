@@ -437,7 +437,7 @@ fn binary_serves_iam_and_sts_as_its_flags_say_and_never_prints_their_secrets() {
         .body(Vec::new())
         .unwrap();
     let credentials: kms_proto::Credentials = AkSk::new(AK, SK).unwrap().into();
-    kms_proto::sign::sign_request(&mut request, &credentials, SystemTime::now()).unwrap();
+    kms_proto::sign_request(&mut request, &credentials, SystemTime::now()).unwrap();
     let response = send_ok(addr, &request);
     assert_eq!(response.status(), 200, "{}", response.text());
     assert!(response.header("x-iam-trace-id").is_some());

@@ -88,7 +88,7 @@ fn projects_request(
         .header("user-agent", "kms-mock-tests")
         .body(Vec::new())
         .unwrap();
-    kms_proto::sign::sign_request(&mut request, credentials, now).unwrap();
+    kms_proto::sign_request(&mut request, credentials, now).unwrap();
     request
 }
 
@@ -369,7 +369,7 @@ fn project_list_by_region_name_finds_one_none_or_two_and_all_without_a_name() {
 
 #[test]
 fn the_clients_discovery_request_is_accepted_and_its_parser_reads_the_answer() {
-    use kms_proto::iam::projects::{self, DiscoveryErrorKind};
+    use kms_proto::operation::projects::{self, DiscoveryErrorKind};
     let server = start();
     let iam = endpoint(&server.url());
     let discover = |region: &str| {

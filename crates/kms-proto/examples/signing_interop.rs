@@ -4,7 +4,7 @@
 //!
 //! - `{"op": "public_key", "algorithm", "ak", "sk"}` -> `{"public_key": "<SEC1 hex>"}`
 //! - `{"op": "sign", "algorithm", "ak", "sk", "method", "url", "headers": [[n, v]], "body"}`
-//!   -> `{"headers": [[n, v]]}`: the request signed by `sign::sign_request` at its
+//!   -> `{"headers": [[n, v]]}`: the request signed by `kms_proto::sign_request` at its
 //!   `X-Sdk-Date` (which `headers` must hold)
 //! - `{"op": "verify", "ak", "sk", "method", "path", "query", "headers": [[n, v]], "body"}`
 //!   -> `{"ok": true, "algorithm": ".."}` or `{"ok": false, "error": ".."}`: `verify::verify`
@@ -109,7 +109,7 @@ fn handle(request: &Value) -> Result<Value, String> {
                 .body(body)
                 .map_err(|e| e.to_string())?;
             *http_request.headers_mut() = headers;
-            sign::sign_request(&mut http_request, &credentials.into(), now)
+            kms_proto::sign_request(&mut http_request, &credentials.into(), now)
                 .map_err(|e| e.to_string())?;
             let signed: Vec<[&str; 2]> = http_request
                 .headers()

@@ -9,6 +9,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// What an error says when its call was not retried for want of budget.
+pub(crate) const BUDGET_NOTE: &str = "; not retried: the client's retry budget is spent (many failures across its calls), and refills as calls succeed";
+
 /// The budget's settings. See [`RetryBudget`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BudgetPolicy {

@@ -104,11 +104,12 @@ pub use input::{
 };
 pub use request::{
     PreparedRequest, PreparedRequests, ShowUserInstances, UserAgent, X_AUTH_TOKEN, X_PROJECT_ID,
-    X_REQUEST_ID, X_SDK_DATE, X_SECURITY_TOKEN,
+    X_SDK_DATE, X_SECURITY_TOKEN, sign_request,
 };
 pub use response::{
     InstanceCount, MAX_RESPONSE_BODY, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, RequestId,
-    ResponseError, ResponseErrorKind, RetryAfter, parse, parse_json, parse_with_limit,
+    ResponseError, ResponseErrorKind, RetryAfter, X_REQUEST_ID, parse, parse_json,
+    parse_with_limit,
 };
 pub use retry::{Decision, Outcome, RetryPolicy, StopReason};
 pub use sdk_date::SdkDate;

@@ -113,28 +113,6 @@ impl Secrets {
         }
     }
 
-    /// Adds the secrets of `credentials`: an IAM token, or the SK and security token (the
-    /// AK is not a secret).
-    pub(crate) fn add_credentials(&mut self, credentials: &crate::Credentials) {
-        match credentials {
-            crate::Credentials::Token(token) => self.add_header(token.header()),
-            crate::Credentials::AkSk(aksk) => {
-                self.add(aksk.secret_key().expose());
-                if let Some((_, header)) = aksk.security_token() {
-                    self.add_header(header);
-                }
-            }
-        }
-    }
-
-    /// The secrets of a request: its secret headers and the credentials it was made with.
-    pub(crate) fn of_request(headers: &HeaderMap, credentials: &crate::Credentials) -> Self {
-        let mut secrets = Self::new();
-        secrets.add_headers(headers);
-        secrets.add_credentials(credentials);
-        secrets
-    }
-
     /// Whether there is nothing to scrub.
     pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
@@ -549,14 +527,13 @@ mod tests {
             .unwrap()
             .with_security_token("SECURITYTOKEN1")
             .unwrap();
-        let mut s = Secrets::new();
-        s.add_credentials(&aksk.into());
+        let s = crate::Credentials::from(aksk).secrets_of_request(&http::HeaderMap::new());
         assert_eq!(
             s.scrub("AKEXAMPLE SKEXAMPLEsecret SECURITYTOKEN1"),
             "AKEXAMPLE [redacted] [redacted]"
         );
-        let mut s = Secrets::new();
-        s.add_credentials(&crate::AuthToken::new(TOKEN).unwrap().into());
+        let s = crate::Credentials::from(crate::AuthToken::new(TOKEN).unwrap())
+            .secrets_of_request(&http::HeaderMap::new());
         assert_eq!(s.scrub(TOKEN), MARKER);
     }
 }

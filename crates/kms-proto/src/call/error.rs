@@ -39,12 +39,9 @@ pub enum Error {
     /// No project id was given and IAM did not name exactly one for the region.
     Project {
         /// Why (boxed: it is larger than the other variants).
-        error: Box<crate::iam::projects::DiscoveryError>,
+        error: Box<crate::operation::projects::DiscoveryError>,
     },
 }
-
-/// What an error says when its call was not retried for want of budget.
-pub(crate) const BUDGET_NOTE: &str = "; not retried: the client's retry budget is spent (many failures across its calls), and refills as calls succeed";
 
 /// A call that ended without a usable answer.
 #[derive(Debug)]
@@ -316,7 +313,7 @@ impl fmt::Display for Error {
                     None => f.write_str(")")?,
                 }
                 if t.budget_exhausted {
-                    f.write_str(BUDGET_NOTE)?;
+                    f.write_str(crate::budget::BUDGET_NOTE)?;
                 }
                 Ok(())
             }

@@ -61,7 +61,6 @@ mod error;
 mod shared;
 
 pub use crate::transport::{Now, TransportErrorKind, TransportFailure};
-pub(crate) use error::BUDGET_NOTE;
 pub use error::{Error, ErrorKind, TransportError};
 pub use shared::Shared;
 
@@ -247,9 +246,9 @@ impl<'a> Call<'a> {
                 crate::Problem::Empty,
             ))
         })?;
-        let request = crate::iam::projects::request(iam, region, credentials, now.wall())
+        let request = crate::operation::projects::request(iam, region, credentials, now.wall())
             .map_err(Error::Config)?;
-        self.secrets = crate::redact::Secrets::of_request(request.headers(), credentials);
+        self.secrets = credentials.secrets_of_request(request.headers());
         let left = self.deadline.saturating_duration_since(now.monotonic());
         Ok(Attempt {
             request,
@@ -276,7 +275,13 @@ impl<'a> Call<'a> {
                 crate::Problem::Empty,
             )));
         };
-        match crate::iam::projects::parse_scrubbed(status, headers, body, region, &self.secrets) {
+        match crate::operation::projects::parse_scrubbed(
+            status,
+            headers,
+            body,
+            region,
+            &self.secrets,
+        ) {
             Ok(project) => {
                 tracing::info!(
                     project = project.as_str(),
@@ -293,14 +298,14 @@ impl<'a> Call<'a> {
     pub fn on_project_failure(&mut self, failure: TransportFailure) -> Error {
         match self.config.discovery() {
             Some((region, _)) => {
-                let error = crate::iam::projects::DiscoveryError::no_answer(region, failure);
+                let error = crate::operation::projects::DiscoveryError::no_answer(region, failure);
                 self.no_project(error)
             }
             None => Error::Transport(TransportError::new(failure, self.attempts, false)),
         }
     }
 
-    fn no_project(&self, error: crate::iam::projects::DiscoveryError) -> Error {
+    fn no_project(&self, error: crate::operation::projects::DiscoveryError) -> Error {
         let error = Error::Project {
             error: Box::new(error),
         };
@@ -371,7 +376,7 @@ impl<'a> Call<'a> {
             crate::Credentials::AkSk(_) => Some(signing_time),
             crate::Credentials::Token(_) => None,
         });
-        self.secrets = crate::redact::Secrets::of_request(request.headers(), credentials);
+        self.secrets = credentials.secrets_of_request(request.headers());
         // Until a failure to reach it says otherwise, the next attempt goes here too.
         self.current = index;
         self.next = Some(index);

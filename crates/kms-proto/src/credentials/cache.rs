@@ -5,8 +5,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::identity::rfc3339;
 use super::{CredentialError, Identity};
-use crate::call::Now;
 use crate::span::{millis_between, moved_by};
+use crate::transport::Now;
 
 /// The timings of [`CredentialCache`]. See the [`CredentialCache`] docs for the rules.
 #[derive(Debug, Clone, Copy, PartialEq)]

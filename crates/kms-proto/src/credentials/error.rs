@@ -15,9 +15,9 @@ use super::document::DocumentError;
 use super::identity::rfc3339;
 use super::profile::ProfileError;
 use super::variables::EnvError;
-use crate::call::{TransportErrorKind, TransportFailure};
 use crate::input::InvalidInput;
 use crate::span::Span;
+use crate::transport::{TransportErrorKind, TransportFailure};
 use crate::untrusted::Untrusted;
 
 /// Why a file a source needs could not be read. The transports make it; the source names

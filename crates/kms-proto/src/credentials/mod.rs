@@ -27,6 +27,7 @@ pub use cache::{
 };
 pub use error::{CredentialError, FileProblem, SourceError};
 pub use identity::{Identity, SourceKind};
+pub(crate) use source::home;
 pub use source::{
     DEFAULT_METADATA_ENDPOINT, DEFAULT_STS_ENDPOINT, ENV_CREDENTIALS_FILE, ENV_IAM_DOMAIN,
     ENV_IAM_PASSWORD, ENV_IAM_PASSWORD_FILE, ENV_IAM_USER, ENV_ID_TOKEN_FILE, ENV_IDP_ID,
@@ -36,7 +37,6 @@ pub use source::{
     ENV_STS_ENDPOINT, FileRead, MAX_SOURCE_BODY, Need, Provider, REMOTE_TIMEOUT, Refresh,
     SOURCE_CONNECT_TIMEOUT, SourceRequest,
 };
-pub(crate) use source::{home, service_message};
 
 mod document;
 mod koocli;
@@ -278,6 +278,25 @@ fn check_token(input: Input, token: &str) -> Result<(), InvalidInput> {
     check_chars(input, token, "printable ASCII without spaces", |c| {
         c.is_ascii_graphic()
     })
+}
+
+impl Credentials {
+    /// The secrets of a request made with these credentials: its secret headers, and the
+    /// IAM token, or the SK and security token (the AK is not a secret).
+    pub(crate) fn secrets_of_request(&self, headers: &http::HeaderMap) -> crate::redact::Secrets {
+        let mut secrets = crate::redact::Secrets::new();
+        secrets.add_headers(headers);
+        match self {
+            Credentials::Token(token) => secrets.add_header(token.header()),
+            Credentials::AkSk(aksk) => {
+                secrets.add(aksk.secret_key().expose());
+                if let Some((_, header)) = aksk.security_token() {
+                    secrets.add_header(header);
+                }
+            }
+        }
+        secrets
+    }
 }
 
 /// A header value marked sensitive. The value was validated as printable ASCII already.

@@ -1,6 +1,6 @@
 //! Huawei Cloud IAM, as far as this client needs it: where IAM is
 //! ([`iam_endpoint`]), what its errors say ([`IamError`]), and finding the project of a
-//! region ([`projects`]). The credential sources that go through IAM (OIDC federation,
+//! region, an operation above the credentials ([`operation::projects`](crate::operation::projects)). The credential sources that go through IAM (OIDC federation,
 //! password tokens) and STS live with the other sources, in
 //! [`credentials`](crate::credentials).
 
@@ -11,8 +11,6 @@ use http::{HeaderMap, StatusCode};
 use crate::input::{Endpoint, Input, InvalidInput, Region};
 use crate::redact::Secrets;
 use crate::untrusted::Untrusted;
-
-pub mod projects;
 
 // IAM's variable (every name is in `crate::input::env_names`), public here too.
 pub use crate::input::env_names::ENV_IAM_ENDPOINT;
@@ -80,7 +78,7 @@ impl IamError {
         if let Some(token) = headers.get("x-subject-token") {
             secrets.add_header(token);
         }
-        let (code, message) = crate::credentials::service_message(body, &secrets);
+        let (code, message) = service_message(body, &secrets);
         IamError {
             status,
             code,
@@ -135,6 +133,42 @@ pub(crate) fn trace_id(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_owned)
+}
+
+/// The error code and message of a credential service's error answer, in any of the
+/// shapes IAM-like services use: `{"error_code","error_msg"}`,
+/// `{"error":{"code","message"}}` (Keystone, numeric code), or `{"code","message"}`; a
+/// body that is not JSON is the message itself (its first 300 characters).
+///
+/// Both are scrubbed of `secrets` (what the exchange sent and the client holds) before
+/// anything else sees them, and before a text is cut, so that no beginning of a secret
+/// survives the cut.
+pub(crate) fn service_message(
+    body: &[u8],
+    secrets: &crate::redact::Secrets,
+) -> (Option<String>, Option<String>) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        let text = String::from_utf8_lossy(body);
+        let text = secrets.scrub(text.trim());
+        return (
+            None,
+            (!text.is_empty()).then(|| text.chars().take(300).collect()),
+        );
+    };
+    let text = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let inner = value
+        .get("error")
+        .filter(|e| e.is_object())
+        .unwrap_or(&value);
+    let code = text(inner.get("error_code")).or_else(|| text(inner.get("code")));
+    let message = text(inner.get("error_msg"))
+        .or_else(|| text(inner.get("message")))
+        .or_else(|| text(value.get("error")));
+    (secrets.scrub_opt(code), secrets.scrub_opt(message))
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@
 //!     ) -> Result<Request<Vec<u8>>, InvalidInput> {
 //!         let path = format!("/v1.0/{}/kms/describe-key", to.project());
 //!         let mut request = to.request(Method::POST, &path, self.body.clone())?;
-//!         kms_proto::sign::sign_request(&mut request, credentials, signing_time)?;
+//!         kms_proto::sign_request(&mut request, credentials, signing_time)?;
 //!         Ok(request)
 //!     }
 //!
@@ -52,6 +52,8 @@
 use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+
+pub mod projects;
 
 use crate::credentials::Credentials;
 use crate::input::{Endpoint, Input, InvalidInput, Problem, ProjectId};
@@ -76,7 +78,7 @@ pub trait Operation {
 
     /// The signed request to `to`, signed at `signing_time` with `credentials`
     /// ([`Target::request`] starts one with the headers every call carries;
-    /// [`sign::sign_request`](crate::sign::sign_request) signs it, body included).
+    /// [`sign_request`](crate::sign_request) signs it, body included).
     ///
     /// # Errors
     /// [`InvalidInput`] when the request cannot be built or signed.

@@ -326,7 +326,7 @@ impl fmt::Display for ResponseError {
             write!(f, "; {hint}")?;
         }
         if self.0.budget_exhausted {
-            f.write_str(crate::call::BUDGET_NOTE)?;
+            f.write_str(crate::budget::BUDGET_NOTE)?;
         }
         if let Some((offset, max)) = self.0.clock_skew_refused {
             write!(

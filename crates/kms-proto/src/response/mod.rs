@@ -11,7 +11,7 @@ mod request_id;
 mod retry_after;
 
 pub use error::{ResponseError, ResponseErrorKind};
-pub use request_id::RequestId;
+pub use request_id::{RequestId, X_REQUEST_ID};
 pub use retry_after::RetryAfter;
 
 /// The largest response body the protocol accepts, in bytes: 64 KiB.

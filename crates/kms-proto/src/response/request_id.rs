@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
-use crate::request::X_REQUEST_ID;
+/// `X-Request-Id`, the id the service gives each answer.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A request id, as found in `X-Request-Id`: what support asks for when a call went wrong.
 ///

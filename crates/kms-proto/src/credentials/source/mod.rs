@@ -8,10 +8,10 @@ use http::{HeaderMap, Request, StatusCode};
 use super::error::{CredentialError, Failure, FileProblem, SourceError};
 use super::variables::{EnvError, credentials_from_env};
 use super::{Credentials, Identity, SourceKind};
-use crate::call::{TransportErrorKind, TransportFailure};
 use crate::input::{
     Endpoint, HttpPolicy, Input, InvalidInput, Problem, ProjectId, Region, check_chars, check_len,
 };
+use crate::transport::{TransportErrorKind, TransportFailure};
 
 mod federation;
 mod files;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::call::TransportErrorKind;
 use crate::credentials::CredentialError;
+use crate::transport::TransportErrorKind;
 
 const T0: SystemTime = SystemTime::UNIX_EPOCH;
 const DOC: &str = r#"{"credential":{"access":"TMPAK","secret":"TMPSK","securitytoken":"TMPTOKEN","expires_at":"2026-12-01T03:50:07.574000Z"}}"#;

@@ -47,41 +47,7 @@ pub(crate) fn secret_text(
         .and_then(|header| header.to_str().map(str::to_owned).map_err(|_| unexpected()))
 }
 
-/// The error code and message of a credential service's error answer, in any of the
-/// shapes IAM-like services use: `{"error_code","error_msg"}`,
-/// `{"error":{"code","message"}}` (Keystone, numeric code), or `{"code","message"}`; a
-/// body that is not JSON is the message itself (its first 300 characters).
-///
-/// Both are scrubbed of `secrets` (what the exchange sent and the client holds) before
-/// anything else sees them, and before a text is cut, so that no beginning of a secret
-/// survives the cut.
-pub(crate) fn service_message(
-    body: &[u8],
-    secrets: &crate::redact::Secrets,
-) -> (Option<String>, Option<String>) {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
-        let text = String::from_utf8_lossy(body);
-        let text = secrets.scrub(text.trim());
-        return (
-            None,
-            (!text.is_empty()).then(|| text.chars().take(300).collect()),
-        );
-    };
-    let text = |v: Option<&serde_json::Value>| match v {
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let inner = value
-        .get("error")
-        .filter(|e| e.is_object())
-        .unwrap_or(&value);
-    let code = text(inner.get("error_code")).or_else(|| text(inner.get("code")));
-    let message = text(inner.get("error_msg"))
-        .or_else(|| text(inner.get("message")))
-        .or_else(|| text(value.get("error")));
-    (secrets.scrub_opt(code), secrets.scrub_opt(message))
-}
+pub(crate) use crate::iam::service_message;
 
 /// A request to IAM or STS (see [`SourceRequest::is_remote`]), with a JSON body.
 pub(crate) fn remote_request(

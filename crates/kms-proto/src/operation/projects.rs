@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use http::{HeaderMap, Method, Request, StatusCode};
 use serde::Deserialize;
 
-use super::{IamError, trace_id};
 use crate::credentials::Credentials;
+use crate::iam::{IamError, trace_id};
 use crate::input::{Endpoint, InvalidInput, ProjectId, Region};
 use crate::redact::Secrets;
 use crate::untrusted::Untrusted;
@@ -46,7 +46,7 @@ pub fn request(
                 },
             )
         })?;
-    crate::sign::sign_request(&mut request, credentials, now)?;
+    crate::request::sign_request(&mut request, credentials, now)?;
     Ok(request)
 }
 
@@ -131,7 +131,7 @@ pub struct DiscoveryError {
 #[non_exhaustive]
 pub enum DiscoveryErrorKind {
     /// IAM gave no answer (the transport's failure).
-    NoAnswer(crate::call::TransportFailure),
+    NoAnswer(crate::transport::TransportFailure),
     /// IAM answered with an error.
     Iam(IamError),
     /// No project has the region's name.
@@ -146,7 +146,7 @@ pub enum DiscoveryErrorKind {
 
 impl DiscoveryError {
     /// IAM at `region`'s discovery gave no answer: what a transport reports.
-    pub fn no_answer(region: &Region, failure: crate::call::TransportFailure) -> Self {
+    pub fn no_answer(region: &Region, failure: crate::transport::TransportFailure) -> Self {
         DiscoveryError {
             region: region.as_str().to_owned(),
             trace_id: None,
@@ -248,7 +248,7 @@ mod tests {
 
     fn traced() -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(super::super::X_IAM_TRACE_ID, "trace-7".parse().unwrap());
+        headers.insert(crate::iam::X_IAM_TRACE_ID, "trace-7".parse().unwrap());
         headers
     }
 
