@@ -155,6 +155,123 @@ impl EndpointHealth {
     }
 }
 
+/// One call's way through the endpoints: where its last attempt went, where the next one
+/// goes, which endpoints it could not reach since the retry policy last decided, and how
+/// many moves it made at once (moves are not retries: the policy never counts them).
+///
+/// With one endpoint, or without a shared [`EndpointHealth`], every endpoint is taken for
+/// reachable and they are tried in order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallEndpoints<'a> {
+    count: usize,
+    /// The client's health of its endpoints, with more than one endpoint.
+    health: Option<&'a EndpointHealth>,
+    /// The endpoint of the last attempt, and of the next one (`None`: pick one).
+    current: usize,
+    next: Option<usize>,
+    /// A bit each: the endpoints not reached since the policy last decided, and those sent
+    /// to.
+    unreachable: u32,
+    visited: u32,
+    moves: u32,
+}
+
+impl<'a> CallEndpoints<'a> {
+    /// A call over `count` endpoints, with the client's `health` of them if shared.
+    pub(crate) fn new(count: usize, health: Option<&'a EndpointHealth>) -> Self {
+        CallEndpoints {
+            count,
+            health: health.filter(|_| count > 1),
+            current: 0,
+            next: None,
+            unreachable: 0,
+            visited: 0,
+            moves: 0,
+        }
+    }
+
+    /// The endpoint the next attempt goes to.
+    pub(crate) fn next(&self, now: Instant) -> usize {
+        match self.next {
+            Some(index) => index,
+            None => self
+                .pick(self.unreachable, now)
+                .map_or(0, |pick| pick.index),
+        }
+    }
+
+    /// An attempt went to `index`: the next one goes there too, until a failure to reach
+    /// it says otherwise.
+    pub(crate) fn sent_to(&mut self, index: usize) {
+        self.current = index;
+        self.next = Some(index);
+        self.visited |= bit(index);
+    }
+
+    /// The endpoint of the last attempt.
+    pub(crate) fn current(&self) -> usize {
+        self.current
+    }
+
+    /// How many endpoints attempts went to.
+    pub(crate) fn visited(&self) -> u32 {
+        self.visited.count_ones()
+    }
+
+    /// How many moves to another endpoint were made at once.
+    pub(crate) fn moves(&self) -> u32 {
+        self.moves
+    }
+
+    /// The endpoint of the last attempt answered, or took the request.
+    pub(crate) fn reached(&self) {
+        if let Some(health) = self.health {
+            health.reached(self.current);
+        }
+    }
+
+    /// The endpoint of the last attempt could not be reached (nothing was sent): the
+    /// endpoint to move to at once, when one is left that is not cooling down and the
+    /// deadline has not passed; else `None`, and the retry policy decides (the retry goes
+    /// to the endpoint that cools down first, or, when every endpoint failed since the
+    /// policy last decided, where the endpoints' health says).
+    pub(crate) fn unreachable(&mut self, now: Instant, deadline: Instant) -> Option<usize> {
+        if self.count < 2 {
+            return None;
+        }
+        if let Some(health) = self.health {
+            health.failed(self.current, now);
+        }
+        self.unreachable |= bit(self.current);
+        match self.pick(self.unreachable, now) {
+            Some(pick) if pick.reachable && now < deadline => {
+                self.moves += 1;
+                self.next = Some(pick.index);
+                return Some(pick.index);
+            }
+            Some(pick) => self.next = Some(pick.index),
+            None => {
+                self.unreachable = 0;
+                self.next = None;
+            }
+        }
+        None
+    }
+
+    /// The endpoint to go to next, skipping those in `skip`.
+    fn pick(&self, skip: u32, now: Instant) -> Option<Pick> {
+        match self.health {
+            Some(health) => health.pick(skip, now),
+            None => (0..self.count)
+                .find(|&index| skip & bit(index) == 0)
+                .map(|index| Pick {
+                    index,
+                    reachable: true,
+                }),
+        }
+    }
+}
+
 /// The bit of endpoint `index` in a set of at most [`MAX_ENDPOINTS`](crate::MAX_ENDPOINTS).
 pub(crate) fn bit(index: usize) -> u32 {
     1u32.checked_shl(u32::try_from(index).unwrap_or(u32::MAX))

@@ -52,10 +52,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, Request, StatusCode};
 
-use crate::failover::{Pick, bit};
+use crate::failover::CallEndpoints;
 use crate::retry::{Decision, Outcome};
 use crate::skew::{ClockSkew, Skew};
-use crate::{ClientConfig, EndpointHealth, InstanceCount};
+use crate::{ClientConfig, InstanceCount};
 
 mod error;
 mod shared;
@@ -123,14 +123,8 @@ pub struct Call<'a> {
     /// The request prepared for the project, per endpoint: the configuration's, or one
     /// discovered.
     prepared: Option<&'a crate::PreparedRequests>,
-    /// The endpoint of the last attempt, and of the next one (`None`: pick one).
-    current: usize,
-    next: Option<usize>,
-    /// The endpoints this call could not reach since the retry policy last decided (a bit
-    /// each), the endpoints it sent attempts to, and how many moves were made at once.
-    unreachable: u32,
-    visited: u32,
-    moves: u32,
+    /// Which endpoint each attempt goes to.
+    endpoints: CallEndpoints<'a>,
     deadline: Instant,
     attempts: u32,
     /// Set when an attempt was cut short by the overall deadline rather than its own timeout.
@@ -152,11 +146,7 @@ impl<'a> Call<'a> {
             config,
             shared: None,
             prepared: config.prepared(),
-            current: 0,
-            next: None,
-            unreachable: 0,
-            visited: 0,
-            moves: 0,
+            endpoints: CallEndpoints::new(config.endpoints().as_slice().len(), None),
             deadline: now.monotonic() + config.deadline(),
             attempts: 0,
             last_timeout_was_deadline: false,
@@ -172,6 +162,10 @@ impl<'a> Call<'a> {
     /// without it starts from nothing: no offset, no budget, every endpoint reachable.
     pub fn with_shared(mut self, shared: &'a Shared) -> Self {
         self.skew = ClockSkew::new(shared.clock_offset_ms());
+        self.endpoints = CallEndpoints::new(
+            self.config.endpoints().as_slice().len(),
+            Some(shared.endpoint_health()),
+        );
         self.shared = Some(shared);
         self
     }
@@ -182,31 +176,10 @@ impl<'a> Call<'a> {
         self.skew.offset_ms()
     }
 
-    /// The endpoints' health, when there is more than one endpoint and the call shares it.
-    fn health(&self) -> Option<&'a EndpointHealth> {
-        match self.config.endpoints().as_slice().len() {
-            0 | 1 => None,
-            _ => self.shared.map(Shared::endpoint_health),
-        }
-    }
-
-    /// The endpoint to go to next, skipping those in `skip`.
-    fn pick(&self, skip: u32, now: Instant) -> Option<Pick> {
-        match self.health() {
-            Some(health) => health.pick(skip, now),
-            None => (0..self.config.endpoints().as_slice().len())
-                .find(|&index| skip & bit(index) == 0)
-                .map(|index| Pick {
-                    index,
-                    reachable: true,
-                }),
-        }
-    }
-
     /// Which endpoint the last attempt went to (an index into
     /// [`ClientConfig::endpoints`]).
     pub fn endpoint_index(&self) -> usize {
-        self.current
+        self.endpoints.current()
     }
 
     /// The number of attempts made so far.
@@ -364,12 +337,7 @@ impl<'a> Call<'a> {
         credentials: &crate::Credentials,
         build: impl FnOnce(usize, SystemTime) -> Result<Request<Vec<u8>>, crate::InvalidInput>,
     ) -> Result<Attempt, Error> {
-        let index = match self.next {
-            Some(index) => index,
-            None => self
-                .pick(self.unreachable, now.monotonic())
-                .map_or(0, |pick| pick.index),
-        };
+        let index = self.endpoints.next(now.monotonic());
         let signing_time = self.skew.signing_time(now.wall());
         let request = build(index, signing_time).map_err(Error::Config)?;
         self.skew.signed(match credentials {
@@ -377,10 +345,7 @@ impl<'a> Call<'a> {
             crate::Credentials::Token(_) => None,
         });
         self.secrets = credentials.secrets_of_request(request.headers());
-        // Until a failure to reach it says otherwise, the next attempt goes here too.
-        self.current = index;
-        self.next = Some(index);
-        self.visited |= bit(index);
+        self.endpoints.sent_to(index);
         self.attempts += 1;
         let left = self.deadline.saturating_duration_since(now.monotonic());
         self.last_timeout_was_deadline = left < self.config.attempt_timeout();
@@ -425,9 +390,7 @@ impl<'a> Call<'a> {
                 TransportFailure::new(TransportErrorKind::Io, true).with_source(too_large);
             return self.on_failure_of(failure, now);
         }
-        if let Some(health) = self.health() {
-            health.reached(self.current);
-        }
+        self.endpoints.reached();
         let limit = self
             .config
             .max_response_body()
@@ -469,7 +432,7 @@ impl<'a> Call<'a> {
                     return Step::Retry(Duration::ZERO);
                 }
                 let decision = self.config.retry().decide(
-                    self.attempts - self.moves,
+                    self.attempts - self.endpoints.moves(),
                     Outcome::Response(&error),
                     now.jitter(),
                     now.wall(),
@@ -522,50 +485,30 @@ impl<'a> Call<'a> {
     /// [`on_failure`](Self::on_failure) for an attempt of any operation.
     pub fn on_failure_of<T>(&mut self, failure: TransportFailure, now: Now) -> Step<T> {
         let endpoints = self.config.endpoints().as_slice();
-        if endpoints.len() > 1 {
-            let unreachable = !failure.may_have_been_sent()
-                && matches!(
-                    failure.kind(),
-                    TransportErrorKind::Connect | TransportErrorKind::Tls
+        let unsent = !failure.may_have_been_sent()
+            && matches!(
+                failure.kind(),
+                TransportErrorKind::Connect | TransportErrorKind::Tls
+            );
+        if unsent {
+            let from = self.endpoints.current();
+            if let Some(next) = self.endpoints.unreachable(now.monotonic(), self.deadline) {
+                tracing::warn!(
+                    endpoint = %EndpointAt(endpoints, from),
+                    next = %EndpointAt(endpoints, next),
+                    failure = failure.kind().as_str(),
+                    "the endpoint could not be reached (nothing was sent): trying the next one"
                 );
-            if unreachable {
-                if let Some(health) = self.health() {
-                    health.failed(self.current, now.monotonic());
-                }
-                self.unreachable |= bit(self.current);
-                match self.pick(self.unreachable, now.monotonic()) {
-                    Some(pick) if pick.reachable && now.monotonic() < self.deadline => {
-                        tracing::warn!(
-                            endpoint = %EndpointAt(endpoints, self.current),
-                            next = %EndpointAt(endpoints, pick.index),
-                            failure = failure.kind().as_str(),
-                            "the endpoint could not be reached (nothing was sent): trying the next one"
-                        );
-                        self.moves += 1;
-                        self.next = Some(pick.index);
-                        return Step::Retry(Duration::ZERO);
-                    }
-                    // Every endpoint left is cooling down: the retry policy decides, and
-                    // the retry goes to the one that cools down first.
-                    Some(pick) => self.next = Some(pick.index),
-                    // Every endpoint failed since the policy last decided: it decides, and
-                    // the retry goes where the endpoints' health says.
-                    None => {
-                        self.unreachable = 0;
-                        self.next = None;
-                    }
-                }
-            } else if failure.may_have_been_sent()
-                && let Some(health) = self.health()
-            {
-                // The endpoint took the request: it was reached. (A failure before that
-                // which is no fault of the endpoint's, such as no free connection, says
-                // nothing about it.)
-                health.reached(self.current);
+                return Step::Retry(Duration::ZERO);
             }
+        } else if failure.may_have_been_sent() {
+            // The endpoint took the request: it was reached. (A failure before that which
+            // is no fault of the endpoint's, such as no free connection, says nothing
+            // about it.)
+            self.endpoints.reached();
         }
         let decision = self.config.retry().decide(
-            self.attempts - self.moves,
+            self.attempts - self.endpoints.moves(),
             Outcome::Transport {
                 request_may_have_been_sent: failure.may_have_been_sent(),
                 retryable: failure.kind().is_retryable(),
@@ -578,12 +521,15 @@ impl<'a> Call<'a> {
         let attempts = self.attempts;
         let after_timeout = failure.kind() == TransportErrorKind::Timeout;
         // Said only when the call ends, and only with several endpoints.
-        let (visited, last) = (self.visited, endpoints.get(self.current));
+        let (visited, last) = (
+            self.endpoints.visited(),
+            endpoints.get(self.endpoints.current()),
+        );
         self.after(decision, now.monotonic(), after_timeout, || {
             let error = TransportError::new(failure, attempts, deadline);
             Error::Transport(match last {
                 Some(last) if endpoints.len() > 1 => {
-                    error.with_endpoints(visited.count_ones(), endpoints.len(), last.to_string())
+                    error.with_endpoints(visited, endpoints.len(), last.to_string())
                 }
                 _ => error,
             })
