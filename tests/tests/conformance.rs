@@ -827,6 +827,7 @@ fn main() -> ExitCode {
             ));
         }
     }
+    trials.extend(custom_operation::trials());
     // Trials start in this order: the heavy checks (a thousand calls, threads sharing a
     // client) start after the table's timed rows, beside its last, untimed ones.
     trials.extend(CHECKS.into_iter().map(|(name, check)| {
@@ -1680,4 +1681,410 @@ fn a_proxy_refusing_its_credentials_is_proxy_auth_and_not_retried() {
         }
     }
     assert_eq!(plain.requests().len() + tls.requests().len(), 0);
+}
+
+/// Issue 22, item 2: an operation of the user's own, through the generic entry of every
+/// transport (`kms_ureq::Client::call`, `kms_hyper::Client::call`) against the emulator's
+/// echo operation (`MockConfig::with_echo`): a POST whose JSON body is signed through its
+/// hash, which the emulator verifies with kms-proto's verifier. Each case runs on each
+/// transport, as `custom_operation::<case>::<transport>`.
+mod custom_operation {
+    use std::time::{Duration, SystemTime};
+
+    use http::{HeaderMap, Method, Request, StatusCode};
+    use kms_conformance::Transport;
+    use kms_conformance::client::{SharedClient, TempDir, ensure, lookup};
+    use kms_conformance::fixtures::{POD_PATH, POD_TOKEN};
+    use kms_mock::{BlockingMockServer, Fault, MockConfig, RecordedRequest};
+    use kms_proto::call::{Error, ErrorKind};
+    use kms_proto::credentials::{
+        ENV_METADATA_ENDPOINT, ENV_POD_IDENTITY_TOKEN_FILE, ENV_POD_IDENTITY_URI, Provider,
+    };
+    use kms_proto::operation::{Operation, Target};
+    use kms_proto::{ClientConfig, Credentials, Endpoint, InvalidInput, ProjectId, ResponseError};
+    use libtest_mimic::{Failed, Trial};
+    use serde::{Deserialize, Serialize};
+
+    use super::{AK, Auth, PROJECT, client_config, mock_config, nested, quick_retry};
+
+    /// `POST /v1.0/{project_id}/kms/echo`, as a user would define it: a body of any
+    /// `Serialize` type, written as JSON once, signed with every attempt (through its
+    /// hash: `sign_request` hashes the body into the canonical request).
+    struct Echo {
+        body: Vec<u8>,
+        /// Changes the body after signing, as a broken proxy or a bit flip on the way
+        /// would: the request the server receives carries a signature of another body.
+        broken_in_transit: bool,
+    }
+
+    impl Echo {
+        fn new(body: &impl Serialize) -> Self {
+            Echo {
+                body: serde_json::to_vec(body).unwrap(),
+                broken_in_transit: false,
+            }
+        }
+    }
+
+    /// What the emulator answers: the body it parsed.
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Echoed<T> {
+        echo: T,
+    }
+
+    impl Operation for Echo {
+        type Output = Echoed<Transfer>;
+
+        fn name(&self) -> &'static str {
+            "Echo"
+        }
+
+        fn request(
+            &self,
+            to: &Target<'_>,
+            credentials: &Credentials,
+            signing_time: SystemTime,
+        ) -> Result<Request<Vec<u8>>, InvalidInput> {
+            let path = format!("/v1.0/{}/kms/echo", to.project());
+            let mut request = to.request(Method::POST, &path, self.body.clone())?;
+            kms_proto::sign_request(&mut request, credentials, signing_time)?;
+            if self.broken_in_transit
+                && let Some(byte) = request
+                    .body_mut()
+                    .iter_mut()
+                    .rev()
+                    .find(|b| b.is_ascii_digit())
+            {
+                // Another digit: still JSON, still the same length, another body.
+                *byte = if *byte == b'9' { b'0' } else { *byte + 1 };
+            }
+            Ok(request)
+        }
+
+        fn parse(
+            &self,
+            status: StatusCode,
+            headers: &HeaderMap,
+            body: &[u8],
+        ) -> Result<Self::Output, ResponseError> {
+            kms_proto::parse_json(status, headers, body)
+        }
+    }
+
+    /// The body the cases send.
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+    struct Transfer {
+        key_id: String,
+        amount: u64,
+        note: String,
+    }
+
+    fn transfer() -> Transfer {
+        Transfer {
+            key_id: "0d0466b0-e727-4d9c-b35d-f84bb474a37f".into(),
+            amount: 1234,
+            note: "caf\u{e9} \"quoted\"".into(),
+        }
+    }
+
+    const ECHO_PATH: &str = "/v1.0/0dea2644dc80d5d22ff1c01e3ebea6fc/kms/echo";
+
+    /// One call of `operation` on `client`, blocking.
+    fn call<O: Operation>(client: &SharedClient, operation: O) -> Result<O::Output, Error> {
+        match client {
+            SharedClient::Ureq(c) => c.call(operation),
+            SharedClient::Hyper(c) => kms_conformance::runtime().block_on(c.call(operation)),
+        }
+    }
+
+    fn echo_requests(server: &BlockingMockServer) -> Vec<RecordedRequest> {
+        server
+            .requests()
+            .into_iter()
+            .filter(|r| r.path() == ECHO_PATH)
+            .collect()
+    }
+
+    /// The AK a request was signed with.
+    fn signed_with(request: &RecordedRequest) -> String {
+        let auth = request.header("authorization").unwrap_or_default();
+        auth.split("Access=")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// What every echo request must look like on the wire: a POST of the body, signed with
+    /// `ak` through the body's hash (no content-hash header standing in for it, such as
+    /// `UNSIGNED-PAYLOAD`), `Content-Type` signed.
+    fn sent_as_a_signed_post(
+        request: &RecordedRequest,
+        ak: &str,
+        body_len: usize,
+    ) -> Result<(), String> {
+        let auth = request.header("authorization").unwrap_or_default();
+        ensure(request.method == Method::POST, || {
+            format!("{}", request.method)
+        })?;
+        ensure(request.body_len == body_len, || {
+            format!("a body of {} bytes, want {body_len}", request.body_len)
+        })?;
+        ensure(signed_with(request) == ak, || {
+            format!("signed with {:?}", signed_with(request))
+        })?;
+        ensure(auth.contains("content-type;"), || {
+            format!("Content-Type unsigned: {auth}")
+        })?;
+        ensure(
+            !request.headers.contains_key("x-sdk-content-sha256"),
+            || "the body's hash was declared instead of computed".into(),
+        )
+    }
+
+    fn aksk_client(transport: Transport, server: &BlockingMockServer) -> SharedClient {
+        SharedClient::new(
+            transport,
+            quick_retry(client_config(&server.url(), Auth::AkSk)),
+        )
+        .unwrap()
+    }
+
+    fn echo_server(more: impl FnOnce(MockConfig) -> MockConfig) -> BlockingMockServer {
+        BlockingMockServer::start(more(mock_config().with_echo())).unwrap()
+    }
+
+    /// A first answer the retry policy retries (`fault`, once, on the echo path), then the
+    /// echo: two attempts, the second signed afresh, and the echo parsed.
+    fn retried_after(transport: Transport, fault: Fault) -> Result<(), String> {
+        let server = echo_server(|m| m);
+        server
+            .faults()
+            .when_times(|r| r.path() == ECHO_PATH, 1, fault);
+        let client = aksk_client(transport, &server);
+        let echoed =
+            call(&client, Echo::new(&transfer())).map_err(|e| format!("the call failed: {e}"))?;
+        ensure(echoed.echo == transfer(), || format!("echoed {echoed:?}"))?;
+        let requests = echo_requests(&server);
+        ensure(requests.len() == 2, || {
+            format!("{} attempts, want 2", requests.len())
+        })?;
+        ensure(server.faults().pending() == 0, || {
+            "the fault was not used".into()
+        })?;
+        let len = serde_json::to_vec(&transfer()).unwrap().len();
+        for request in &requests {
+            sent_as_a_signed_post(request, AK, len)?;
+        }
+        Ok(())
+    }
+
+    /// (a) A 503 with `Retry-After: 0`, then success.
+    fn signed_post_retried_after_a_503(transport: Transport) -> Result<(), String> {
+        retried_after(
+            transport,
+            Fault::status(503).with_header("retry-after", "0"),
+        )
+    }
+
+    /// (a) A retryable KMS error document (500 `KMS.0101`, nested), then success.
+    fn signed_post_retried_after_a_retryable_kms_error(transport: Transport) -> Result<(), String> {
+        retried_after(
+            transport,
+            Fault::json(500, &nested("KMS.0101", "kms error.")).with_header("retry-after", "0"),
+        )
+    }
+
+    /// (b) Credentials from a source that refreshes them: issued for 2 s, so that the
+    /// second call, made after they expired, must be signed with new ones (the emulator
+    /// refuses expired ones: 401 `... security token expires`). The emulator saw two
+    /// access keys and two security tokens, and issued two sets.
+    fn refreshed(
+        transport: Transport,
+        provider: impl FnOnce(&BlockingMockServer) -> Provider,
+    ) -> Result<(), String> {
+        let server = echo_server(|m| {
+            m.with_metadata()
+                .with_pod_identity_token(POD_TOKEN)
+                .with_credential_lifetime(Duration::from_secs(2))
+        });
+        let config = ClientConfig::from_provider(
+            Endpoint::parse(&server.url()).unwrap(),
+            ProjectId::new(PROJECT).unwrap(),
+            provider(&server),
+        );
+        let client = SharedClient::new(transport, config).unwrap();
+        let first =
+            call(&client, Echo::new(&transfer())).map_err(|e| format!("the first call: {e}"))?;
+        ensure(first.echo == transfer(), || format!("echoed {first:?}"))?;
+        // Past the credentials' expiry (by the emulator's clock, the system's).
+        std::thread::sleep(Duration::from_millis(2200));
+        let second =
+            call(&client, Echo::new(&transfer())).map_err(|e| format!("the second call: {e}"))?;
+        ensure(second.echo == transfer(), || format!("echoed {second:?}"))?;
+        let requests = echo_requests(&server);
+        ensure(requests.len() == 2, || {
+            format!("{} echo requests, want 2", requests.len())
+        })?;
+        let len = serde_json::to_vec(&transfer()).unwrap().len();
+        let (ak1, ak2) = (signed_with(&requests[0]), signed_with(&requests[1]));
+        sent_as_a_signed_post(&requests[0], &ak1, len)?;
+        sent_as_a_signed_post(&requests[1], &ak2, len)?;
+        ensure(!ak1.is_empty() && ak1 != ak2, || {
+            format!("both calls signed with {ak1:?}: the credentials were not refreshed")
+        })?;
+        let tokens: Vec<Option<&str>> = requests
+            .iter()
+            .map(|r| r.header("x-security-token"))
+            .collect();
+        ensure(
+            tokens.iter().all(Option::is_some) && tokens[0] != tokens[1],
+            || "the two calls did not carry two security tokens".into(),
+        )?;
+        ensure(server.issued_credentials() == 2, || {
+            format!("{} credentials issued, want 2", server.issued_credentials())
+        })
+    }
+
+    fn credentials_refreshed_from_ecs_metadata(transport: Transport) -> Result<(), String> {
+        refreshed(transport, |server| {
+            Provider::metadata(lookup(vec![(ENV_METADATA_ENDPOINT, server.url())]))
+        })
+    }
+
+    fn credentials_refreshed_from_pod_identity(transport: Transport) -> Result<(), String> {
+        let dir = TempDir::new("custom-operation-pod").map_err(|e| e.to_string())?;
+        let token_file = dir.write("token", POD_TOKEN).map_err(|e| e.to_string())?;
+        refreshed(transport, |server| {
+            Provider::pod_identity(lookup(vec![
+                (ENV_POD_IDENTITY_URI, format!("{}{POD_PATH}", server.url())),
+                (ENV_POD_IDENTITY_TOKEN_FILE, token_file),
+            ]))
+        })
+    }
+
+    /// (c) A body changed after it was signed is refused by the emulator's verifier (401
+    /// `APIGW.0301`, never retried), and the machine reports the gateway's code.
+    fn a_body_changed_in_transit_is_refused(transport: Transport) -> Result<(), String> {
+        let server = echo_server(|m| m);
+        let client = aksk_client(transport, &server);
+        let operation = Echo {
+            broken_in_transit: true,
+            ..Echo::new(&transfer())
+        };
+        let error = match call(&client, operation) {
+            Ok(echoed) => {
+                return Err(format!(
+                    "the emulator accepted a broken signature: {echoed:?}"
+                ));
+            }
+            Err(error) => error,
+        };
+        let got = (
+            error.kind(),
+            error.status().map(|s| s.as_u16()),
+            error.code(),
+            error.is_retryable(),
+            error.attempts(),
+        );
+        ensure(
+            got == (ErrorKind::Service, Some(401), Some("APIGW.0301"), false, 1),
+            || format!("got (kind, status, code, retryable, attempts) = {got:?} [{error}]"),
+        )?;
+        ensure(
+            error
+                .message()
+                .is_some_and(|m| m.contains("verify aksk signature fail")),
+            || format!("the message: {:?}", error.message()),
+        )?;
+        let requests = echo_requests(&server);
+        ensure(requests.len() == 1, || {
+            format!("{} requests, want 1", requests.len())
+        })?;
+        // The same operation, unbroken, on the same client: accepted.
+        let echoed = call(&client, Echo::new(&transfer())).map_err(|e| format!("unbroken: {e}"))?;
+        ensure(echoed.echo == transfer(), || format!("echoed {echoed:?}"))
+    }
+
+    /// (d) A 4xx error document of the operation (the emulator's 400 `KMS.0202`, nested, for
+    /// a body that is not a JSON object: here a serialized list) is the machine's service
+    /// error, with the status, the code and the message; not retried.
+    fn an_error_document_carries_its_code(transport: Transport) -> Result<(), String> {
+        let server = echo_server(|m| m);
+        let client = aksk_client(transport, &server);
+        let error = match call(&client, Echo::new(&[1, 2, 3])) {
+            Ok(echoed) => return Err(format!("a list was echoed: {echoed:?}")),
+            Err(error) => error,
+        };
+        let got = (
+            error.kind(),
+            error.status().map(|s| s.as_u16()),
+            error.code(),
+            error.is_retryable(),
+            error.attempts(),
+        );
+        ensure(
+            got == (ErrorKind::Service, Some(400), Some("KMS.0202"), false, 1),
+            || format!("got (kind, status, code, retryable, attempts) = {got:?} [{error}]"),
+        )?;
+        ensure(
+            error
+                .message()
+                .is_some_and(|m| m.starts_with("Invalid request body")),
+            || format!("the message: {:?}", error.message()),
+        )?;
+        ensure(error.request_id().is_some_and(|id| id.len() == 32), || {
+            format!("the request id: {:?}", error.request_id())
+        })?;
+        ensure(error.to_string().contains("KMS.0202"), || {
+            format!("Display: {error}")
+        })?;
+        ensure(echo_requests(&server).len() == 1, || {
+            format!("{} requests, want 1", echo_requests(&server).len())
+        })
+    }
+
+    type Case = (&'static str, fn(Transport) -> Result<(), String>);
+
+    const CASES: [Case; 6] = [
+        (
+            "signed_post_retried_after_a_503",
+            signed_post_retried_after_a_503,
+        ),
+        (
+            "signed_post_retried_after_a_retryable_kms_error",
+            signed_post_retried_after_a_retryable_kms_error,
+        ),
+        (
+            "credentials_refreshed_from_ecs_metadata",
+            credentials_refreshed_from_ecs_metadata,
+        ),
+        (
+            "credentials_refreshed_from_pod_identity",
+            credentials_refreshed_from_pod_identity,
+        ),
+        (
+            "a_body_changed_in_transit_is_refused",
+            a_body_changed_in_transit_is_refused,
+        ),
+        (
+            "an_error_document_carries_its_code",
+            an_error_document_carries_its_code,
+        ),
+    ];
+
+    /// Every case on every transport: `custom_operation::<case>::<transport>`.
+    pub(super) fn trials() -> Vec<Trial> {
+        CASES
+            .into_iter()
+            .flat_map(|(name, case)| {
+                Transport::ALL.into_iter().map(move |transport| {
+                    Trial::test(
+                        format!("custom_operation::{name}::{}", transport.name()),
+                        move || case(transport).map_err(Failed::from),
+                    )
+                })
+            })
+            .collect()
+    }
 }

@@ -66,7 +66,7 @@ pub(crate) struct TokenEntry {
 /// [`DEFAULT_CREDENTIAL_LIFETIME`](crate::DEFAULT_CREDENTIAL_LIFETIME) (6 hours) for the
 /// temporary credentials they would issue, and no IAM or STS (no users, identity providers
 /// or OIDC providers), with [`DEFAULT_TOKEN_LIFETIME`](crate::DEFAULT_TOKEN_LIFETIME) (24
-/// hours) for the tokens IAM would issue.
+/// hours) for the tokens IAM would issue, and no echo operation.
 #[derive(Clone)]
 pub struct MockConfig {
     pub(crate) listen: SocketAddr,
@@ -91,6 +91,8 @@ pub struct MockConfig {
     /// (domain name, user name) → password.
     pub(crate) users: HashMap<(String, String), String>,
     pub(crate) token_lifetime: Duration,
+    /// Whether the echo operation (`POST /v1.0/{project_id}/kms/echo`) is served.
+    pub(crate) echo: bool,
 }
 
 /// How many connections the emulator holds open at once unless
@@ -134,6 +136,7 @@ impl Default for MockConfig {
             oidc_providers: HashMap::new(),
             users: HashMap::new(),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            echo: false,
         }
     }
 }
@@ -175,6 +178,7 @@ impl fmt::Debug for MockConfig {
             .field("oidc_providers", &providers)
             .field("users", &users)
             .field("token_lifetime", &self.token_lifetime)
+            .field("echo", &self.echo)
             .finish()
     }
 }
@@ -563,6 +567,29 @@ impl MockConfig {
     /// forgotten first.
     pub fn with_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Also serves an operation KMS does not have, for testing a client's own operations
+    /// (a signed POST with a JSON body) end to end (default: not served; the path then gets
+    /// the gateway's 404 `APIGW.0101`): `POST /v1.0/{project_id}/kms/echo`.
+    ///
+    /// It is checked exactly as ShowUserInstances is, in the same order and with the same
+    /// answers: `Host`, the credentials (an IAM token, or an AK/SK signature verified by
+    /// [`kms_proto::verify`] over the method, path, query, signed headers *and the body*,
+    /// so a body changed after signing is 401 `APIGW.0301` `verify aksk signature fail`;
+    /// the lockout, security tokens and the expiry of issued credentials included),
+    /// `X-Project-Id` against the path, the throttle, then the project (403 `KMS.0307` for
+    /// one not configured or not allowed to the AK). Then it answers 200
+    /// `{"echo":<the body>}` when the body is a JSON object, and 400 with KMS's nested
+    /// `{"error":{"error_code":"KMS.0202","error_msg":"Invalid request body: ..."}}` when
+    /// it is not (empty, not JSON, or another JSON value).
+    ///
+    /// Requests there are recorded (the body's length, not the body: the answer echoes it),
+    /// and scripted faults apply to them, exactly as on the ShowUserInstances path. Another
+    /// method on the path is the gateway's 404, as for ShowUserInstances.
+    pub fn with_echo(mut self) -> Self {
+        self.echo = true;
         self
     }
 }

@@ -33,6 +33,15 @@
 //! | request body that cannot be decoded (bad chunked encoding) | 400 | flat `APIGW.0201` |
 //! | request body not complete within the body read timeout ([`BODY_READ_TIMEOUT`], 30 s, by default) | 408 | flat `APIGW.0201`, with `Connection: close`; then the connection is closed |
 //!
+//! # The echo operation
+//! With [`MockConfig::with_echo`] it also answers `POST /v1.0/{project_id}/kms/echo`, an
+//! operation KMS does not have, for testing a client's own operations (a POST with a JSON
+//! body, signed through the body's hash) against the same checks: every row above applies
+//! to it as to ShowUserInstances (the signature is verified over the body too, so a body
+//! changed after signing is 401 `APIGW.0301`; scripted faults apply; it is recorded), and
+//! then it answers 200 `{"echo":<the body>}` for a JSON object, 400 nested `KMS.0202` for a
+//! body that is not one.
+//!
 //! # Credential endpoints
 //! On request it also serves, on the same listener, the endpoints that hand out temporary
 //! credentials, so that a client's credential sources can be tested end to end:
@@ -124,6 +133,7 @@ mod body;
 pub mod cli;
 mod config;
 mod credential_endpoints;
+mod echo;
 mod fault_response;
 mod faults;
 mod gateway;

@@ -118,8 +118,8 @@ impl State {
 
     /// The steps of the service's answer, each able to refuse the request: its `Host`; the
     /// credential endpoints, when it is for one that is served; IAM and STS, when served;
-    /// its route; its credentials; `X-Project-Id` against the path; the throttle; the
-    /// project.
+    /// its route (ShowUserInstances, or the echo operation when served); its credentials;
+    /// `X-Project-Id` against the path; the throttle; the project; then the operation.
     fn answer(
         &self,
         parts: &http::request::Parts,
@@ -147,7 +147,7 @@ impl State {
         }) {
             return answer;
         }
-        let Some(project) = route(parts) else {
+        let Some((operation, project)) = route(parts, self.config.echo) else {
             return Answer::gateway(
                 StatusCode::NOT_FOUND,
                 "APIGW.0101",
@@ -185,15 +185,27 @@ impl State {
         if let Err(throttled) = self.gateway.admit(caller, now) {
             return throttled_answer(throttled, request_id);
         }
-        match self.config.projects.get(project) {
-            Some(entry) => Answer::ok(entry.count),
-            None => Answer::kms(
+        let Some(entry) = self.config.projects.get(project) else {
+            return Answer::kms(
                 StatusCode::FORBIDDEN,
                 "KMS.0307",
                 "The role has no permission for the API.",
-            ),
+            );
+        };
+        match operation {
+            Operation::UserInstances => Answer::ok(entry.count),
+            Operation::Echo => crate::echo::answer(body),
         }
     }
+}
+
+/// The operations of the KMS paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    /// `GET /v1.0/{project_id}/kms/user-instances`.
+    UserInstances,
+    /// `POST /v1.0/{project_id}/kms/echo`, when served.
+    Echo,
 }
 
 /// The gateway's 429 (flat `APIG.0308`, with `Retry-After`).
@@ -227,19 +239,29 @@ fn host_problem(parts: &http::request::Parts) -> Option<&'static str> {
     }
 }
 
-/// The project id of `GET /v1.0/{project_id}/kms/user-instances`, or `None` for any other
-/// method or path.
-fn route(parts: &http::request::Parts) -> Option<&str> {
-    if parts.method != Method::GET {
-        return None;
-    }
+/// The operation and project id of `GET /v1.0/{project_id}/kms/user-instances`, or of
+/// `POST /v1.0/{project_id}/kms/echo` when `echo` is served; `None` for any other method or
+/// path.
+fn route(parts: &http::request::Parts, echo: bool) -> Option<(Operation, &str)> {
     let rest = parts.uri.path().strip_prefix("/v1.0/")?;
-    let project = rest.strip_suffix("/kms/user-instances")?;
+    let (operation, project) = if parts.method == Method::GET {
+        (
+            Operation::UserInstances,
+            rest.strip_suffix("/kms/user-instances")?,
+        )
+    } else if echo && parts.method == Method::POST {
+        (
+            Operation::Echo,
+            rest.strip_suffix(crate::echo::ECHO_SUFFIX)?,
+        )
+    } else {
+        return None;
+    };
     let valid = !project.is_empty()
         && project
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    valid.then_some(project)
+    valid.then_some((operation, project))
 }
 
 /// `now` as an HTTP date, when it is one: from 1970 to 9999 (httpdate panics before 1970,
