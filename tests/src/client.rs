@@ -65,16 +65,16 @@ impl SharedClient {
     /// The credentials in use.
     pub fn identity(&self) -> Option<Arc<Identity>> {
         match self {
-            SharedClient::Ureq(c) => c.identity(),
-            SharedClient::Hyper(c) => c.identity(),
+            SharedClient::Ureq(c) => c.core().identity(),
+            SharedClient::Hyper(c) => c.core().identity(),
         }
     }
 
     /// The project the client calls for.
     pub fn project(&self) -> Option<ProjectId> {
         match self {
-            SharedClient::Ureq(c) => c.project(),
-            SharedClient::Hyper(c) => c.project(),
+            SharedClient::Ureq(c) => c.core().project(),
+            SharedClient::Hyper(c) => c.core().project(),
         }
     }
 }

@@ -142,8 +142,8 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         TransportChoice::Ureq => match kms_ureq::Client::new(config) {
             Ok(client) => (
                 client.show_user_instances(),
-                client.identity(),
-                client.project(),
+                client.core().identity(),
+                client.core().project(),
             ),
             Err(e) => (Err(e), None, None),
         },
@@ -155,8 +155,8 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 match kms_hyper::Client::new(config) {
                     Ok(client) => (
                         client.show_user_instances().await,
-                        client.identity(),
-                        client.project(),
+                        client.core().identity(),
+                        client.core().project(),
                     ),
                     Err(e) => (Err(e), None, None),
                 }
@@ -188,8 +188,8 @@ fn run_repeated(
         TransportChoice::Ureq => match kms_ureq::Client::new(config) {
             Ok(client) => (
                 repeat::run_blocking(&client, plan),
-                client.identity(),
-                client.project(),
+                client.core().identity(),
+                client.core().project(),
             ),
             Err(e) => return output::failure(args.output, &e),
         },
@@ -207,7 +207,11 @@ fn run_repeated(
                 let outcome = runtime.block_on(async {
                     let client = kms_hyper::Client::new(config)?;
                     let tally = repeat::run_async(&client, plan).await;
-                    Ok::<_, kms_proto::call::Error>((tally, client.identity(), client.project()))
+                    Ok::<_, kms_proto::call::Error>((
+                        tally,
+                        client.core().identity(),
+                        client.core().project(),
+                    ))
                 });
                 match outcome {
                     Ok(outcome) => outcome,

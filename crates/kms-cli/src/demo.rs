@@ -214,7 +214,7 @@ fn refresh(server: &BlockingMockServer, project: &str) -> bool {
                 stdout_line(&format!("  {at:5.1} s  call {calls} failed: {e}"));
             }
         }
-        if let Some(identity) = client.identity() {
+        if let Some(identity) = client.core().identity() {
             let ak = access_key(identity.credentials());
             if current.as_ref().map(|(ak, _)| ak) != Some(&ak) {
                 keys += 1;

@@ -56,25 +56,19 @@ fn chain_has<T: StdError + 'static>(error: &(dyn StdError + 'static)) -> bool {
 /// (hyper-util 0.1) is looked for here. The conformance suite's 407 check fails if
 /// hyper-util words it differently.
 fn chain_has_proxy_auth(error: &(dyn StdError + 'static)) -> bool {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = current {
-        if e.to_string().ends_with("proxy authorization required") {
-            return true;
-        }
-        current = e.source();
-    }
-    false
+    chain(error).any(|e| e.to_string().ends_with("proxy authorization required"))
 }
 
 fn chain_has_timeout(error: &(dyn StdError + 'static)) -> bool {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = current {
-        if e.downcast_ref::<io::Error>()
+    chain(error).any(|e| {
+        e.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        current = e.source();
-    }
-    false
+    })
+}
+
+/// `error` and its sources, outermost first.
+fn chain<'e>(
+    error: &'e (dyn StdError + 'static),
+) -> impl Iterator<Item = &'e (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&e| e.source())
 }

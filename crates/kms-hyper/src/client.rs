@@ -50,14 +50,6 @@ struct Inner {
     reported: Notify,
 }
 
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("config", self.config())
-            .finish()
-    }
-}
-
 impl Client {
     /// Builds the client (its TLS configuration and connection pools) from `config`.
     ///
@@ -77,20 +69,12 @@ impl Client {
         })
     }
 
-    /// The configuration the client was built from.
-    pub fn config(&self) -> &ClientConfig {
-        self.inner.machine.config()
-    }
-
-    /// The project the client calls for: the configured one, or the one found through IAM
-    /// (`None` until a call has found it).
-    pub fn project(&self) -> Option<kms_proto::ProjectId> {
-        self.inner.machine.project()
-    }
-
-    /// The credentials in use (their source and expiry), once a call has needed them.
-    pub fn identity(&self) -> Option<Arc<kms_proto::credentials::Identity>> {
-        self.inner.machine.identity()
+    /// The core's machine this client drives: its configuration
+    /// ([`config`](kms_proto::client::Client::config)), the project it calls for
+    /// ([`project`](kms_proto::client::Client::project)), the credentials in use
+    /// ([`identity`](kms_proto::client::Client::identity)), and what its calls share.
+    pub fn core(&self) -> &kms_proto::client::Client {
+        &self.inner.machine
     }
 
     /// Queries the number of instances (customer master keys) of the configured project.
@@ -102,27 +86,24 @@ impl Client {
         self.call(UserInstances).await
     }
 
-    /// Makes one call of `operation`, with everything the core does for a call: each
-    /// attempt signed afresh with the credentials current then, retries within the
-    /// overall deadline, failover, clock-skew correction, and the project found first when
-    /// none is configured.
+    /// Calls `operation` (any [`Operation`]: ShowUserInstances is one). The core decides
+    /// everything (the credentials of each attempt, retries within the deadline, failover,
+    /// clock-skew correction, finding the project first); this future does the I/O it
+    /// asks for. Dropping it abandons the call, never a refresh other calls wait for.
     ///
     /// # Errors
-    /// [`Error`]: the service's answer, or the transport failure, with the number of
-    /// attempts made.
+    /// [`Error`], with the number of attempts made.
     pub async fn call<O: Operation>(&self, operation: O) -> Result<O::Output, Error> {
         let inner = &self.inner;
         let mut call = inner.machine.call(operation, now());
         loop {
             match call.poll(now()) {
                 Io::Send(exchange) => {
-                    let span = call.attempt_span().clone();
-                    match inner.exchange(exchange).instrument(span).await {
-                        Ok((parts, body)) => {
-                            call.on_response(parts.status, &parts.headers, &body, now());
-                        }
-                        Err(failure) => call.on_failure(failure, now()),
-                    }
+                    let exchanged = inner.exchange(exchange);
+                    call.on_exchange(
+                        exchanged.instrument(call.attempt_span().clone()).await,
+                        now(),
+                    );
                 }
                 Io::Refresh(job) => inner.spawn_refresh(job),
                 Io::Sleep(until) => tokio::time::sleep_until(until.into()).await,
@@ -131,6 +112,13 @@ impl Client {
                 Io::Done(result) => return result,
             }
         }
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The core's machine shows the configuration, and no secret.
+        f.debug_tuple("Client").field(&self.inner.machine).finish()
     }
 }
 
@@ -145,10 +133,7 @@ impl Inner {
             loop {
                 match job.poll() {
                     RefreshIo::Read(file) => job.on_file(read_blocking(file).await),
-                    RefreshIo::Send(exchange) => match this.exchange(exchange).await {
-                        Ok((parts, body)) => job.on_response(parts.status, &parts.headers, &body),
-                        Err(failure) => job.on_failure(failure),
-                    },
+                    RefreshIo::Send(exchange) => job.on_exchange(this.exchange(exchange).await),
                     RefreshIo::Done => break,
                 }
             }
@@ -175,7 +160,7 @@ impl Inner {
     async fn exchange(
         &self,
         exchange: Exchange,
-    ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
+    ) -> Result<http::Response<Vec<u8>>, TransportFailure> {
         let limit = exchange.read_limit();
         let (request, timeout, route) = exchange.into_parts();
         let mut request = request.map(|body| match body.is_empty() {
@@ -195,7 +180,7 @@ impl Inner {
             .map_err(classify::request_error)?;
             let (parts, body) = response.into_parts();
             let bytes = read_body(body, limit).await?;
-            Ok((parts, bytes))
+            Ok(http::Response::from_parts(parts, bytes))
         };
         match tokio::time::timeout(timeout, progress.during(exchange)).await {
             Ok(result) => result,

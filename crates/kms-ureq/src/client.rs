@@ -43,14 +43,6 @@ struct Inner {
     reported: Condvar,
 }
 
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("config", self.config())
-            .finish()
-    }
-}
-
 impl Client {
     /// Builds the client (its TLS configuration and connection pool) from `config`.
     ///
@@ -71,20 +63,12 @@ impl Client {
         })
     }
 
-    /// The configuration the client was built from.
-    pub fn config(&self) -> &ClientConfig {
-        self.inner.machine.config()
-    }
-
-    /// The project the client calls for: the configured one, or the one found through IAM
-    /// (`None` until a call has found it).
-    pub fn project(&self) -> Option<kms_proto::ProjectId> {
-        self.inner.machine.project()
-    }
-
-    /// The credentials in use (their source and expiry), once a call has needed them.
-    pub fn identity(&self) -> Option<Arc<kms_proto::credentials::Identity>> {
-        self.inner.machine.identity()
+    /// The core's machine this client drives: its configuration
+    /// ([`config`](kms_proto::client::Client::config)), the project it calls for
+    /// ([`project`](kms_proto::client::Client::project)), the credentials in use
+    /// ([`identity`](kms_proto::client::Client::identity)), and what its calls share.
+    pub fn core(&self) -> &kms_proto::client::Client {
+        &self.inner.machine
     }
 
     /// Queries the number of instances (customer master keys) of the configured project.
@@ -110,13 +94,8 @@ impl Client {
         loop {
             match call.poll(now()) {
                 Io::Send(exchange) => {
-                    let span = call.attempt_span().clone();
-                    match span.in_scope(|| inner.exchange(exchange)) {
-                        Ok((parts, body)) => {
-                            call.on_response(parts.status, &parts.headers, &body, now());
-                        }
-                        Err(failure) => call.on_failure(failure, now()),
-                    }
+                    let answer = call.attempt_span().in_scope(|| inner.exchange(exchange));
+                    call.on_exchange(answer, now());
                 }
                 Io::Refresh(job) => inner.spawn_refresh(job),
                 Io::Sleep(until) => {
@@ -127,6 +106,13 @@ impl Client {
                 Io::Done(result) => return result,
             }
         }
+    }
+}
+
+// The core's machine says what is safe to show: the configuration, no secret.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.machine.fmt(f)
     }
 }
 
@@ -162,10 +148,7 @@ impl Inner {
         loop {
             match job.poll() {
                 RefreshIo::Read(file) => job.on_file(file.read_blocking()),
-                RefreshIo::Send(exchange) => match self.exchange(exchange) {
-                    Ok((parts, body)) => job.on_response(parts.status, &parts.headers, &body),
-                    Err(failure) => job.on_failure(failure),
-                },
+                RefreshIo::Send(exchange) => job.on_exchange(self.exchange(exchange)),
                 RefreshIo::Done => break,
             }
         }
@@ -196,10 +179,7 @@ impl Inner {
 
     /// Sends `exchange` within its timeout (a KMS attempt takes a connection permit
     /// first) and reads at most its read limit of the body.
-    fn exchange(
-        &self,
-        exchange: Exchange,
-    ) -> Result<(http::response::Parts, Vec<u8>), TransportFailure> {
+    fn exchange(&self, exchange: Exchange) -> Result<http::Response<Vec<u8>>, TransportFailure> {
         let read_limit = exchange.read_limit() as u64;
         let (request, mut timeout, route) = exchange.into_parts();
         let (agent, permit) = match route {
@@ -240,7 +220,7 @@ impl Inner {
                         warn!(status = parts.status.as_u16(), "reading the body failed");
                         Err(classify::body_error(e))
                     }
-                    Ok(_) => Ok((parts, bytes)),
+                    Ok(_) => Ok(http::Response::from_parts(parts, bytes)),
                 }
             }
         };

@@ -194,6 +194,22 @@ impl<'c, O: Operation> ClientCall<'c, O> {
         }
     }
 
+    /// What became of the exchange handed out: its answer (the body read up to the
+    /// exchange's read limit), or why there is none. The same as
+    /// [`on_response`](Self::on_response) or [`on_failure`](Self::on_failure).
+    pub fn on_exchange(
+        &mut self,
+        answer: Result<http::Response<Vec<u8>>, TransportFailure>,
+        now: Now,
+    ) {
+        match answer {
+            Ok(response) => {
+                self.on_response(response.status(), response.headers(), response.body(), now);
+            }
+            Err(failure) => self.on_failure(failure, now),
+        }
+    }
+
     /// The exchange handed out got an answer: the body read up to the exchange's read
     /// limit.
     pub fn on_response(&mut self, status: StatusCode, headers: &HeaderMap, body: &[u8], now: Now) {

@@ -108,6 +108,17 @@ impl RefreshJob {
         self.next = Some(self.refresh.on_file(result));
     }
 
+    /// What became of the exchange asked for: its answer (the body cut to the read
+    /// limit), or why there is none.
+    pub fn on_exchange(&mut self, answer: Result<http::Response<Vec<u8>>, TransportFailure>) {
+        match answer {
+            Ok(response) => {
+                self.on_response(response.status(), response.headers(), response.body())
+            }
+            Err(failure) => self.on_failure(failure),
+        }
+    }
+
     /// The request sent got this answer (its body cut to the read limit).
     pub fn on_response(&mut self, status: StatusCode, headers: &HeaderMap, body: &[u8]) {
         let _entered = self.span.enter();
