@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::capture_connection;
-use kms_proto::call::{Error, Now, TransportErrorKind, TransportFailure};
+use kms_proto::call::{Error, Now, TransportFailure};
 use kms_proto::client::{Exchange, Io, RefreshIo, RefreshJob, Route, Wait};
 use kms_proto::credentials::{FileProblem, FileRead};
 use kms_proto::operation::{Operation, UserInstances};
@@ -206,28 +206,14 @@ impl Inner {
         connecting: bool,
         timeout: Duration,
     ) -> TransportFailure {
-        let ms = timeout.as_millis();
-        let (message, kind) = match (connected, connecting || route != Route::Kms) {
-            (true, _) => return TransportFailure::timed_out(true),
-            (false, true) => (
-                format!("no connection was made within the exchange's time ({ms} ms)"),
-                None,
+        match (connected, connecting || route != Route::Kms) {
+            (true, _) => TransportFailure::timed_out(true),
+            (false, true) => TransportFailure::connect_timed_out(timeout),
+            (false, false) => TransportFailure::no_free_connection(
+                self.machine.config().max_connections(),
+                timeout,
             ),
-            // As kms-ureq says it: the fix is more connections or a longer timeout.
-            (false, false) => (
-                format!(
-                    "all {} connections of the client (max_connections) stayed busy for \
-                     the whole attempt timeout ({ms} ms); raise max_connections or the timeout",
-                    self.machine.config().max_connections()
-                ),
-                Some(TransportErrorKind::Timeout),
-            ),
-        };
-        let failure = match kind {
-            Some(kind) => TransportFailure::new(kind, false),
-            None => TransportFailure::timed_out(false),
-        };
-        failure.with_source(std::io::Error::new(std::io::ErrorKind::TimedOut, message))
+        }
     }
 }
 

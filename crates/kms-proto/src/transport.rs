@@ -99,6 +99,31 @@ impl TransportFailure {
         }
     }
 
+    /// The exchange's time ran out while connecting (name lookup, TCP, a proxy's tunnel,
+    /// TLS) after `waited`: [`timed_out(false)`](Self::timed_out), saying so.
+    pub fn connect_timed_out(waited: std::time::Duration) -> Self {
+        let ms = waited.as_millis();
+        Self::timed_out(false).with_source(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no connection was made within the exchange's time ({ms} ms)"),
+        ))
+    }
+
+    /// None of the `max` connections of the client's own pool became free within `waited`:
+    /// a [`Timeout`](TransportErrorKind::Timeout), not sent, which says nothing about the
+    /// endpoint. Its source says so (for `-v` and `source()`): the fix is more connections
+    /// or a longer timeout, not another endpoint.
+    pub fn no_free_connection(max: usize, waited: std::time::Duration) -> Self {
+        let ms = waited.as_millis();
+        TransportFailure::new(TransportErrorKind::Timeout, false).with_source(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "all {max} connections of the client (max_connections) stayed busy for the \
+                 whole attempt timeout ({ms} ms); raise max_connections or the timeout"
+            ),
+        ))
+    }
+
     /// Attaches the underlying error, reachable through [`Error::source`](StdError::source).
     pub fn with_source(
         mut self,
@@ -108,7 +133,6 @@ impl TransportFailure {
         self
     }
 
-    /// The underlying error, if one was attached.
     /// Its parts, for the error that ends a call.
     pub(crate) fn into_parts(
         self,
@@ -120,6 +144,7 @@ impl TransportFailure {
         (self.kind, self.may_have_been_sent, self.source)
     }
 
+    /// The underlying error, if one was attached.
     pub(crate) fn cause(&self) -> Option<&(dyn StdError + 'static)> {
         self.source
             .as_deref()

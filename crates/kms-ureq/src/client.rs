@@ -5,7 +5,7 @@ use std::io::Read;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-use kms_proto::call::{Error, Now, TransportErrorKind, TransportFailure};
+use kms_proto::call::{Error, Now, TransportFailure};
 use kms_proto::client::{Exchange, Io, RefreshIo, RefreshJob, Route, Wait};
 use kms_proto::operation::{Operation, UserInstances};
 use kms_proto::{ClientConfig, InstanceCount};
@@ -190,7 +190,14 @@ impl Inner {
                     }
                     (&self.agent, Some(permit))
                 }
-                None => return Err(self.no_free_connection(timeout)),
+                None => {
+                    warn!(
+                        timeout_ms = timeout.as_millis() as u64,
+                        "no connection became free within the attempt timeout"
+                    );
+                    let max = self.machine.config().max_connections();
+                    return Err(TransportFailure::no_free_connection(max, timeout));
+                }
             },
             // A refresh or the project request takes no permit: one request, now and then.
             Route::Cloud => (&self.agent, None),
@@ -228,23 +235,6 @@ impl Inner {
         // another attempt look for one.
         drop(permit);
         result
-    }
-
-    /// No KMS connection became free within `timeout`; the source says why, so that `-vv`
-    /// and `source()` tell this wait apart from a slow server.
-    fn no_free_connection(&self, timeout: std::time::Duration) -> TransportFailure {
-        warn!(
-            timeout_ms = timeout.as_millis() as u64,
-            "no connection became free within the attempt timeout"
-        );
-        let max = self.machine.config().max_connections();
-        TransportFailure::new(TransportErrorKind::Timeout, false).with_source(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!(
-                "all {max} connections of the client (max_connections) stayed busy for the \
-                 whole attempt timeout; raise max_connections or the timeout"
-            ),
-        ))
     }
 }
 
