@@ -1,10 +1,13 @@
 //! An async client for Huawei Cloud KMS "query the number of instances"
 //! (ShowUserInstances), on [hyper](https://docs.rs/hyper) 1 and tokio.
 //!
-//! A thin driver of the sans-IO core [`kms_proto`]: the core builds and signs every
-//! attempt, parses the answer and decides on retries ([`kms_proto::call::Call`]); this
-//! crate sends with hyper-util's pooled client, reads at most the body limit plus one byte,
-//! and sleeps. Its twin, `kms-ureq`, does the same blocking, and the conformance suite in
+//! A thin driver of the sans-IO core [`kms_proto`]: the core's client machine
+//! ([`kms_proto::client`]) decides everything about a call (the credentials of each
+//! attempt, which call refreshes them and who waits, finding the project, building and
+//! signing, parsing, retries, failover, clock skew) and says what I/O it needs; this crate
+//! sends with hyper-util's pooled clients, reads at most the body
+//! limit plus one byte, runs credential refreshes in tasks of their own, sleeps and wakes
+//! with tokio. Its twin, `kms-ureq`, does the same blocking, and the conformance suite in
 //! `tests/` holds both to the same outcomes.
 //!
 //! Deliberate choices: TLS through hyper-rustls with the ring provider passed explicitly;

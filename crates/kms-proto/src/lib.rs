@@ -6,8 +6,14 @@
 //! no environment (except in the clearly named `*_from_env` conveniences, and
 //! [`credentials::FileRead::read_blocking`], which transports call and the core never
 //! does). The time a request is signed at and the jitter of the retry policy are parameters, so every line
-//! is testable without a network and any HTTP stack can drive it. The transports of this
-//! workspace (`kms-hyper`, `kms-ureq`) are thin loops around it.
+//! is testable without a network and any HTTP stack can drive it.
+//!
+//! Its [`client`] machine runs a whole call of any [`operation`] (ShowUserInstances, or an
+//! SDK's own): it says what I/O it needs next (send this request on this route within this
+//! time, run this credential refresh apart, sleep until, wait for another call's report)
+//! and takes back what happened. The transports of this workspace (`kms-hyper`,
+//! `kms-ureq`) and `examples/std_transport.rs` (std::net, 200 lines) are loops that do
+//! that I/O.
 //!
 //! What it covers:
 //! * validated inputs: [`ProjectId`], [`Region`] (any well-formed region, not only the
@@ -22,7 +28,8 @@
 //!   gateway are known to send;
 //! * retries: [`RetryPolicy::decide`], a pure function; a retry budget shared by a
 //!   client's calls ([`RetryBudget`]); failover across endpoints ([`EndpointHealth`]);
-//!   clock-skew correction ([`call::Call`]);
+//!   clock-skew correction; each call's decisions in [`call::Call`], all of a client's
+//!   calls in the [`client`] machine;
 //! * credentials from where production keeps them ([`credentials`]): the environment, the
 //!   profile file, KooCLI's configuration, CCE pod identity, ECS metadata, or the default
 //!   chain of them, each a machine that says which file to read or request to send

@@ -1,11 +1,14 @@
 //! A blocking client for Huawei Cloud KMS "query the number of instances"
 //! (ShowUserInstances), on [ureq](https://docs.rs/ureq) 3.
 //!
-//! A thin driver of the sans-IO core [`kms_proto`]: the core builds and signs every
-//! attempt, parses the answer and decides on retries ([`kms_proto::call::Call`]); this
-//! crate sends, reads at most the body limit plus one byte, and sleeps. Its twin,
-//! `kms-hyper`, does the same on hyper for async code, and the conformance suite in
-//! `tests/` holds both to the same outcomes.
+//! A thin driver of the sans-IO core [`kms_proto`]: the core's client machine
+//! ([`kms_proto::client`]) decides everything about a call (the credentials of each
+//! attempt, which call refreshes them and who waits, finding the project, building and
+//! signing, parsing, retries, failover, clock skew) and says what I/O it needs; this crate
+//! sends, reads at most the body limit plus one byte, runs credential refreshes on
+//! threads of their own, sleeps and wakes with a `Condvar`. Its twin, `kms-hyper`, does the
+//! same on hyper for async code, and the conformance suite in `tests/` holds both to the
+//! same outcomes.
 //!
 //! Deliberate choices: TLS through rustls with the ring provider passed explicitly;
 //! redirects never followed (a 3xx is an error, so credentials never reach another host);
@@ -21,7 +24,7 @@
 //! chain; [`ClientConfig::from_provider`]). The core's cache decides when to refresh them;
 //! this crate does the file reads and the requests to the credential service, in a short-lived thread
 //! for a refresh due ahead of expiry (no call waits while valid credentials exist), and
-//! never through the proxy. [`Client::identity`] says which source answered and until
+//! never through the proxy. [`Client::core`]`().identity()` says which source answered and until
 //! when.
 //!
 //! # Example

@@ -110,7 +110,7 @@ impl Attempt {
 /// One call in progress. See the [module docs](self).
 ///
 /// With several endpoints ([`ClientConfig::endpoints`]), each attempt goes to one of them:
-/// the call starts where [`EndpointHealth`] says, and moves to another endpoint at once
+/// the call starts where [`EndpointHealth`](crate::EndpointHealth) says, and moves to another endpoint at once
 /// when a request could not be sent (connect or TLS failure), without counting that move
 /// against the retry policy or the retry budget; each endpoint is tried once so before the
 /// retry policy decides as for one endpoint. An answer, and a failure after the request may
