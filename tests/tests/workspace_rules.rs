@@ -113,6 +113,26 @@ fn imports_between_top_level_modules_form_a_tree() {
             graph.modules,
             src.display()
         );
+        // `KMS_PRINT_IMPORTS=1 cargo test --test workspace_rules imports -- --nocapture`
+        // prints each crate's graph: what each module imports.
+        if std::env::var_os("KMS_PRINT_IMPORTS").is_some() {
+            let mut lines = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+            for (from, to) in graph.edges.keys() {
+                lines.entry(from.as_str()).or_default().push(to.as_str());
+            }
+            let lines: Vec<String> = graph
+                .modules
+                .iter()
+                .map(|m| {
+                    let to = lines
+                        .get(m.as_str())
+                        .map(|t| t.join(", "))
+                        .unwrap_or_default();
+                    format!("  {m} -> {to}")
+                })
+                .collect();
+            println!("{name}:\n{}", lines.join("\n"));
+        }
         let described = graph.describe_cycles(&format!("crates/{name}/src/"));
         if !described.is_empty() {
             problems.push(format!("{name}:\n{}", described.join("\n")));

@@ -329,3 +329,111 @@ fn a_transport_that_polls_before_reporting_gets_an_error_not_a_panic() {
 }
 
 use crate::call::{TransportErrorKind, TransportFailure};
+
+/// Credentials from ECS metadata at a simulated address.
+fn from_metadata() -> ClientConfig {
+    let provider = Provider::metadata(|name| {
+        (name == crate::credentials::ENV_METADATA_ENDPOINT).then(|| "http://127.0.0.1:9".to_owned())
+    });
+    ClientConfig::from_provider(endpoint(), ProjectId::new("p1").unwrap(), provider)
+}
+
+fn key_document(ak: &str, expires_at: &str) -> Vec<u8> {
+    format!(
+        r#"{{"credential":{{"access":"{ak}","secret":"SECRET{ak}","securitytoken":"TOKEN{ak}","expires_at":"{expires_at}"}}}}"#
+    )
+    .into_bytes()
+}
+
+/// Drives a metadata refresh: the session token asked for is `tok`, the key request is
+/// answered with `key` (`None`: a 500). Gives the methods of the exchanges it asked for.
+fn run_metadata_refresh(
+    client: &Client,
+    mut job: RefreshJob,
+    key: Option<&[u8]>,
+    now: Now,
+) -> Vec<String> {
+    let mut asked = Vec::new();
+    loop {
+        match job.poll() {
+            RefreshIo::Send(exchange) => {
+                assert_eq!(exchange.route(), Route::Local, "metadata is never proxied");
+                let method = exchange.request().method().clone();
+                asked.push(method.to_string());
+                let (status, body) = match (method, key) {
+                    (http::Method::PUT, _) => (StatusCode::OK, b"tok".to_vec()),
+                    (_, Some(key)) => (StatusCode::OK, key.to_vec()),
+                    (_, None) => (StatusCode::INTERNAL_SERVER_ERROR, Vec::new()),
+                };
+                job.on_response(status, &HeaderMap::new(), &body);
+            }
+            RefreshIo::Read(file) => panic!("metadata read a file: {file:?}"),
+            RefreshIo::Done => break,
+        }
+    }
+    client.on_refreshed(job, now);
+    asked
+}
+
+fn access_key_of(exchange: &Exchange) -> String {
+    let authorization = exchange.request().headers()["authorization"]
+        .to_str()
+        .unwrap();
+    authorization
+        .split("Access=")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn credentials_due_for_refresh_are_used_at_once_while_one_call_refreshes_and_kept_when_that_fails()
+{
+    let clock = Clock::new();
+    let client = Client::new(from_metadata());
+    // 08:00: nothing cached; the first call's refresh gets credentials for an hour.
+    let mut first = client.call(UserInstances, clock.at(0));
+    let Io::Refresh(job) = first.poll(clock.at(0)) else {
+        panic!("no refresh with nothing cached")
+    };
+    let key = key_document("AKONE", "2026-11-22T09:00:00Z");
+    assert_eq!(
+        run_metadata_refresh(&client, job, Some(&key), clock.at(1)),
+        ["PUT", "GET"]
+    );
+    let Io::Send(exchange) = first.poll(clock.at(2)) else {
+        panic!("no attempt after the refresh")
+    };
+    assert_eq!(access_key_of(&exchange), "AKONE");
+    // 08:40: due (less than half their life left) and still usable: one call is handed the
+    // refresh, and every call sends at once with what is cached.
+    let at = 40 * 60 * 1000;
+    let mut jobs = Vec::new();
+    for _ in 0..10 {
+        let mut call = client.call(UserInstances, clock.at(at));
+        loop {
+            match call.poll(clock.at(at)) {
+                Io::Refresh(job) => jobs.push(job),
+                Io::Send(exchange) => {
+                    assert_eq!(access_key_of(&exchange), "AKONE");
+                    break;
+                }
+                other => panic!("a call did not send at once with usable credentials: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(jobs.len(), 1, "one refresh for ten calls");
+    // That refresh fails. It started from the provider the first refresh left (its session
+    // token: no PUT), and the calls after it go on with the cached credentials.
+    let job = jobs.pop().unwrap();
+    assert_eq!(
+        run_metadata_refresh(&client, job, None, clock.at(at + 5)),
+        ["GET"]
+    );
+    let mut later = client.call(UserInstances, clock.at(at + 10));
+    let Io::Send(exchange) = later.poll(clock.at(at + 10)) else {
+        panic!("a failed refresh made a call wait while the cached credentials are usable")
+    };
+    assert_eq!(access_key_of(&exchange), "AKONE");
+}
