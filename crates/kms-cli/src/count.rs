@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use kms_proto::env::ENV_PROJECT_ID;
+use kms_proto::env::{ENV_PROJECT_ID, ENV_REGION};
 use kms_proto::{
     CaBundle, ClientConfig, Endpoints, ProjectId, ProxyUrl, Region, RetryPolicy, TrustRoots,
 };
@@ -25,7 +25,8 @@ pub(crate) enum TransportChoice {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Region id, e.g. cn-north-4 (any well-formed id works). KMS is at the endpoints of
+    /// Region id, e.g. cn-north-4 (any well-formed id works) [default:
+    /// HUAWEICLOUD_SDK_REGION, else the profile's region]. KMS is at the endpoints of
     /// HUAWEICLOUD_SDK_REGION_KMS_<REGION> (one URL or several, comma-separated), else of
     /// the region's KMS entry in the regions file (HUAWEICLOUD_SDK_REGIONS_FILE, else
     /// ~/.huaweicloud/regions.yaml), else https://kms.<REGION>.myhuaweicloud.com. Without a
@@ -69,9 +70,17 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = TransportChoice::Ureq)]
     transport: TransportChoice,
 
-    /// Timeout of each attempt, in seconds, headers and body included.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    timeout: f64,
+    /// Timeout of each attempt, in seconds (at most 86400), headers and body included
+    /// [default: 10]. A call that retries still ends at --deadline.
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+
+    /// Deadline of each call, in seconds (at most 86400): its attempts and the waits
+    /// between them [default: 30, or --timeout when that is longer]. Given both, a
+    /// --deadline shorter than --timeout is refused (exit 2): no attempt could run to its
+    /// timeout.
+    #[arg(long, value_name = "SECONDS")]
+    deadline: Option<f64>,
 
     /// Retries after the first attempt (0 disables retries).
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -256,9 +265,10 @@ fn verbose_after(
 /// Everything from flags and `env`, validated before any connection is made, and, when the
 /// project is to be found through IAM, `-v`'s line saying where it is looked for.
 ///
-/// The region is `--region`, else the profile's; it names the project to find and IAM's
-/// endpoint, and the IAM-based credential sources use it (and the project, when one is
-/// given). KMS is at `--endpoint`, else the region's endpoint.
+/// The region is `--region`, else `HUAWEICLOUD_SDK_REGION`, else the profile's; it names
+/// the project to find and IAM's endpoint, and the IAM-based credential sources use it
+/// (and the project, when one is given). KMS is at `--endpoint`, else the region's
+/// endpoint.
 fn config(
     args: &Args,
     env: impl Fn(&str) -> Option<String> + Copy,
@@ -271,9 +281,22 @@ fn config(
         },
         env,
     )?;
-    let region = match &args.region {
-        Some(region) => Some(Region::new(region).map_err(|e| e.to_string())?),
-        None => chosen.region.clone(),
+    // HUAWEICLOUD_SDK_REGION names the region between the flag and the profile, as
+    // HUAWEICLOUD_SDK_PROJECT_ID does the project id (and kms-proto's IAM-based credential
+    // sources read it when given no region). The official SDKs never read it by that name:
+    // to them it is only the prefix of the endpoint override
+    // HUAWEICLOUD_SDK_REGION_<SERVICE>_<REGION> (Python, huaweicloudsdkcore 3.1.219,
+    // huaweicloudsdkcore/region/provider.py:60, EnvRegionProvider._REGION_ENV_PREFIX; Go,
+    // core/region/env_region.go:30, regionEnvPrefix, used at :63), and their region always
+    // comes from code (KmsRegion.value_of, region.ValueOf). Reading it as a region is this
+    // client's own (kms-proto's too); an invalid one is refused (exit 2), not skipped,
+    // since here it says where KMS is.
+    let region = match (&args.region, env(ENV_REGION), &chosen.region) {
+        (Some(region), _, _) => Some(Region::new(region).map_err(|e| e.to_string())?),
+        (None, Some(region), _) => {
+            Some(Region::new(&region).map_err(|e| e.with_origin(ENV_REGION).to_string())?)
+        }
+        (None, None, profile) => profile.clone(),
     };
     let endpoint = match (&args.endpoint, &region) {
         (Some(urls), _) => Endpoints::parse_list(urls).map_err(|e| {
@@ -287,9 +310,9 @@ fn config(
             Endpoints::resolve_reading_file(region, env).map_err(|e| e.to_string())?
         }
         (None, None) => {
-            return Err(
-                "say where KMS is: --region <id> (e.g. cn-north-4) or --endpoint <url>".into(),
-            );
+            return Err(format!(
+                "say where KMS is: --region <id> (e.g. cn-north-4), {ENV_REGION} or --endpoint <url>"
+            ));
         }
     };
     let project = match (&args.project_id, env(ENV_PROJECT_ID), &chosen.project) {
@@ -329,17 +352,14 @@ fn config(
             ));
         }
     };
-    let timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| {
-            format!(
-                "--timeout {} is not a positive number of seconds",
-                args.timeout
-            )
-        })?;
+    let (timeout, deadline) = timeouts(
+        args.timeout,
+        args.deadline,
+        (config.attempt_timeout(), config.deadline()),
+    )?;
     let mut config = config
         .with_attempt_timeout(timeout)
+        .with_deadline(deadline)
         .with_retry(RetryPolicy::default().with_max_attempts(args.retries.saturating_add(1)));
     if let Some(path) = &args.ca_file {
         let pem = file::read_bounded(path, &file::CA_FILE).map_err(|e| e.to_string())?;
@@ -368,6 +388,66 @@ fn config(
         config = config.with_signing_algorithm(algorithm);
     }
     Ok((config, discovery))
+}
+
+/// The most seconds `--timeout` and `--deadline` take: a day. A count that has not come in
+/// a day will not come, and the bound keeps the deadline's instant far from overflowing.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// The attempt timeout and the deadline from `--timeout` and `--deadline`, `defaults` the
+/// client's (10 s and 30 s).
+///
+/// A `--timeout` longer than the default deadline raises it: `--timeout 45` means an attempt
+/// may take 45 s, which a 30 s deadline the user never set would silently cut (it did,
+/// before `--deadline` existed). A `--deadline` alone may be shorter than the default
+/// timeout: the core gives each attempt what is left of the deadline when that is shorter.
+/// Given both, a `--deadline` shorter than `--timeout` is refused rather than either being
+/// overridden: the two flags contradict each other, and the deadline is the bound a script
+/// relies on.
+fn timeouts(
+    timeout: Option<f64>,
+    deadline: Option<f64>,
+    (default_timeout, default_deadline): (Duration, Duration),
+) -> Result<(Duration, Duration), String> {
+    let seconds = |flag: &str, value: Option<f64>| match value {
+        None => Ok(None),
+        Some(value) => Duration::try_from_secs_f64(value)
+            .ok()
+            .filter(|d| !d.is_zero() && value <= MAX_SECONDS)
+            .map(|d| Some((d, value)))
+            .ok_or_else(|| {
+                format!(
+                    "{flag} {}: give a number of seconds above 0 and at most {MAX_SECONDS} \
+                     (a day)",
+                    shown(value)
+                )
+            }),
+    };
+    match (
+        seconds("--timeout", timeout)?,
+        seconds("--deadline", deadline)?,
+    ) {
+        (Some((t, timeout)), Some((d, deadline))) if d < t => {
+            let (deadline, timeout) = (shown(deadline), shown(timeout));
+            Err(format!(
+                "--deadline {deadline} is shorter than --timeout {timeout}: no attempt could run \
+                 to its timeout; give a --deadline of at least {timeout}, or a shorter --timeout"
+            ))
+        }
+        (Some((t, _)), Some((d, _))) => Ok((t, d)),
+        (Some((t, _)), None) => Ok((t, default_deadline.max(t))),
+        (None, Some((d, _))) => Ok((default_timeout, d)),
+        (None, None) => Ok((default_timeout, default_deadline)),
+    }
+}
+
+/// A number of seconds as the user would write it: `45`, `0.5`, `1e300`.
+fn shown(seconds: f64) -> String {
+    if seconds.abs() < 1e15 {
+        seconds.to_string()
+    } else {
+        format!("{seconds:e}")
+    }
 }
 
 /// Installs the tracing subscriber: `-v`'s lines on stderr, and (whatever `-v` says) the
@@ -412,4 +492,142 @@ fn init_logging(verbose: u8) -> ObtainedCounter {
         .with(logging)
         .try_init();
     obtained
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Count {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    const PROJECT: &str = "0dea2644dc80d5d22ff1c01e3ebea6fc";
+
+    /// `config` for `kms count <flags>` with static keys and the variables `vars`.
+    fn configured(flags: &[&str], vars: &[(&str, &str)]) -> Result<ClientConfig, String> {
+        let count = Count::try_parse_from(std::iter::once("count").chain(flags.iter().copied()))
+            .unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+        let env = |name: &str| {
+            [("HUAWEICLOUD_SDK_AK", "AK"), ("HUAWEICLOUD_SDK_SK", "SK")]
+                .iter()
+                .chain(vars)
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        config(&count.args, env).map(|(config, _)| config)
+    }
+
+    fn times(flags: &[&str]) -> Result<(f64, f64), String> {
+        let mut all = vec!["--endpoint", "http://127.0.0.1:9", "--project-id", PROJECT];
+        all.extend_from_slice(flags);
+        configured(&all, &[]).map(|c| {
+            (
+                c.attempt_timeout().as_secs_f64(),
+                c.deadline().as_secs_f64(),
+            )
+        })
+    }
+
+    #[test]
+    fn the_deadline_is_30_s_or_the_timeout_when_longer_unless_given() {
+        // --help says "[default: 30, ...]": the client's own default.
+        assert_eq!(times(&[]), Ok((10.0, 30.0)));
+        assert_eq!(times(&["--timeout", "45"]), Ok((45.0, 45.0)));
+        assert_eq!(times(&["--timeout", "0.5"]), Ok((0.5, 30.0)));
+        // A deadline alone may be shorter than the default timeout: it cuts the attempt.
+        assert_eq!(times(&["--deadline", "2"]), Ok((10.0, 2.0)));
+        assert_eq!(
+            times(&["--deadline", "2", "--timeout", "1"]),
+            Ok((1.0, 2.0))
+        );
+        assert_eq!(
+            times(&["--deadline", "45", "--timeout", "45"]),
+            Ok((45.0, 45.0))
+        );
+        assert_eq!(
+            times(&["--deadline", "86400", "--timeout", "86400"]),
+            Ok((86400.0, 86400.0))
+        );
+    }
+
+    #[test]
+    fn a_deadline_shorter_than_the_timeout_or_out_of_range_is_refused() {
+        assert_eq!(
+            times(&["--timeout", "45", "--deadline", "20"]),
+            Err(
+                "--deadline 20 is shorter than --timeout 45: no attempt could run to its \
+                 timeout; give a --deadline of at least 45, or a shorter --timeout"
+                    .to_owned()
+            )
+        );
+        for (flags, shown) in [
+            (&["--timeout", "0"][..], "--timeout 0"),
+            (&["--timeout", "86400.5"], "--timeout 86400.5"),
+            (&["--timeout", "inf"], "--timeout inf"),
+            (&["--timeout", "NaN"], "--timeout NaN"),
+            (&["--deadline", "0"], "--deadline 0"),
+            (&["--deadline", "1e300"], "--deadline 1e300"),
+            (&["--deadline=-0"], "--deadline -0"),
+        ] {
+            assert_eq!(
+                times(flags),
+                Err(format!(
+                    "{shown}: give a number of seconds above 0 and at most 86400 (a day)"
+                )),
+                "{flags:?}"
+            );
+        }
+    }
+
+    fn kms_urls(config: &ClientConfig) -> Vec<String> {
+        config
+            .endpoints()
+            .as_slice()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn huaweicloud_sdk_region_names_the_region_unless_the_flag_does() {
+        let vars = [
+            ("HUAWEICLOUD_SDK_REGION", "cn-north-4"),
+            (
+                "HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4",
+                "https://kms.north4.example",
+            ),
+            (
+                "HUAWEICLOUD_SDK_REGION_KMS_AP_SOUTHEAST_1",
+                "https://kms.ap1.example",
+            ),
+        ];
+        let from_env = configured(&["--project-id", PROJECT], &vars).unwrap();
+        assert_eq!(kms_urls(&from_env), ["https://kms.north4.example"]);
+        let flag = configured(
+            &["--project-id", PROJECT, "--region", "ap-southeast-1"],
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(kms_urls(&flag), ["https://kms.ap1.example"]);
+        // Without a project id, the variable's region is the project looked for.
+        let discovering = configured(&[], &vars).unwrap();
+        let (region, _) = discovering.discovery().unwrap();
+        assert_eq!(region.as_str(), "cn-north-4");
+        // With --endpoint, KMS is there and the variable only names the project to find.
+        let endpoint = configured(&["--endpoint", "http://127.0.0.1:9"], &vars).unwrap();
+        assert_eq!(kms_urls(&endpoint), ["http://127.0.0.1:9"]);
+        assert_eq!(endpoint.discovery().unwrap().0.as_str(), "cn-north-4");
+        // A malformed one is refused, naming the variable, unless the flag decides.
+        let bad = [("HUAWEICLOUD_SDK_REGION", "cn north 4")];
+        let error = configured(&["--project-id", PROJECT], &bad).unwrap_err();
+        assert!(
+            error.starts_with("invalid region (from HUAWEICLOUD_SDK_REGION)"),
+            "{error}"
+        );
+        assert!(configured(&["--project-id", PROJECT, "--region", "cn-north-4"], &bad).is_ok());
+    }
 }

@@ -14,17 +14,26 @@ mod count;
 mod credentials;
 mod demo;
 mod file;
+mod generate;
 mod output;
 mod repeat;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Query the number of Huawei Cloud KMS instances (customer master keys) of a project.
 #[derive(Debug, Parser)]
-#[command(name = "kms", version, propagate_version = true)]
+#[command(
+    name = "kms",
+    version,
+    propagate_version = true,
+    after_help = output::exit_codes_help(
+        "Exit codes of `kms count` (the other commands: 0 done, 1 failed, 2 usage error):"
+    )
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,6 +55,7 @@ enum Command {
     /// (HUAWEICLOUD_SDK_METADATA_ENDPOINT overrides its address); or name one with
     /// --credentials. The profile in use gives the project id and region when no flag or
     /// variable does. Without a project id, the region's project is found through IAM.
+    #[command(after_help = output::exit_codes_help("Exit codes:"))]
     Count(count::Args),
     /// Run the local KMS emulator in the foreground (same flags as `kms-mock`).
     Mock(kms_mock::cli::Args),
@@ -53,6 +63,28 @@ enum Command {
     /// credentials, then with short-lived credentials from its ECS metadata service,
     /// refreshed ahead of expiry.
     Demo,
+    /// Print the completion script of a shell on stdout.
+    ///
+    /// For example `source <(kms completions bash)` in ~/.bashrc, or
+    /// `kms completions zsh > ~/.zfunc/_kms`, `kms completions fish >
+    /// ~/.config/fish/completions/kms.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page of kms, or of one of its commands, in roff on stdout (read it
+    /// with `kms man count | man -l -`), or write every page into a directory.
+    Man {
+        /// The command whose page to print (count, mock, demo, completions, man)
+        /// [default: kms itself].
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+        /// Write one page per command into DIR (kms.1, kms-count.1, ...), which must
+        /// exist, and print the path of each.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -64,6 +96,11 @@ fn main() -> ExitCode {
         Command::Count(args) => count::run(&args),
         Command::Mock(args) => run_mock(&args),
         Command::Demo => demo::run(),
+        Command::Completions { shell } => generate::completions(shell, Cli::command()),
+        Command::Man { command, out: None } => {
+            generate::man_page(Cli::command(), command.as_deref())
+        }
+        Command::Man { out: Some(dir), .. } => generate::man_pages_into(Cli::command(), &dir),
     }
 }
 
@@ -231,7 +268,7 @@ mod tests {
         ];
         for (args, want) in cases {
             // Colours on, as on a terminal: the message is still plain text.
-            let error = <Cli as clap::CommandFactory>::command()
+            let error = Cli::command()
                 .color(clap::ColorChoice::Always)
                 .try_get_matches_from(args)
                 .unwrap_err();

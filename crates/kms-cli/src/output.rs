@@ -22,7 +22,83 @@ pub(crate) enum Format {
 /// Exit code 2: usage or configuration error, nothing was sent.
 pub(crate) const EXIT_CONFIG: u8 = 2;
 
-/// The exit code of an error kind (see the README's output contract).
+/// The exit codes of `kms count` and what each means: the one source of `--help`'s list
+/// ([`exit_codes_help`]) and of the README's output contract, whose table has a row
+/// `| <meaning> | <code> | ...` for each, naming the `--output json` kinds that
+/// [`exit_code`] gives it (a unit test reads the README and checks both ways).
+pub(crate) const EXIT_CODES: [(u8, &str); 7] = [
+    (0, "success"),
+    (EXIT_CONFIG, "usage or configuration error, nothing sent"),
+    (
+        3,
+        "the service answered with an error (any 3xx/4xx/5xx, or a 200 error document)",
+    ),
+    (4, "the answer was unusable"),
+    (5, "no usable answer"),
+    (6, "no credentials could be had from their source"),
+    (
+        7,
+        "the project id could not be found through IAM (no project id given; IAM listed none \
+         or several projects for the region, refused, or did not answer)",
+    ),
+];
+
+/// Every error kind, in the order `--help` names them.
+const KINDS: [ErrorKind; 12] = [
+    ErrorKind::Config,
+    ErrorKind::Service,
+    ErrorKind::Status,
+    ErrorKind::Malformed,
+    ErrorKind::TooLarge,
+    ErrorKind::Timeout,
+    ErrorKind::Connect,
+    ErrorKind::Tls,
+    ErrorKind::Io,
+    ErrorKind::ProxyAuth,
+    ErrorKind::Credentials,
+    ErrorKind::Project,
+];
+
+/// The error kinds (`--output json`'s `kind`) that exit with `code`.
+fn kinds_of(code: u8) -> impl Iterator<Item = ErrorKind> {
+    KINDS
+        .into_iter()
+        .filter(move |&kind| exit_code(kind) == code)
+}
+
+/// `--help`'s list of [`EXIT_CODES`] under `heading`, each meaning wrapped to 80 columns
+/// and followed by its JSON kinds: `  5  no usable answer [kind timeout, connect, ...]`.
+pub(crate) fn exit_codes_help(heading: &str) -> String {
+    const WIDTH: usize = 80;
+    const INDENT: &str = "     ";
+    let mut help = format!("{heading}\n");
+    for (code, meaning) in EXIT_CODES {
+        let kinds: Vec<&str> = kinds_of(code).map(ErrorKind::as_str).collect();
+        let text = match kinds.as_slice() {
+            [] => meaning.to_owned(),
+            [one] => format!("{meaning} [kind {one}]"),
+            many => format!("{meaning} [kinds {}]", many.join(", ")),
+        };
+        let mut line = format!("  {code}  ");
+        for word in text.split_whitespace() {
+            if line.len() + 1 + word.len() > WIDTH && line.len() > INDENT.len() {
+                help.push_str(line.trim_end());
+                help.push('\n');
+                line = INDENT.to_owned();
+            }
+            if !line.ends_with(' ') {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        help.push_str(&line);
+        help.push('\n');
+    }
+    help.truncate(help.trim_end().len());
+    help
+}
+
+/// The exit code of an error kind (see [`EXIT_CODES`]).
 pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::Config => EXIT_CONFIG,
@@ -220,4 +296,109 @@ pub(crate) fn stdout_line(line: &str) {
 
 pub(crate) fn stderr_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where `kind` is in [`KINDS`]: a match that stops compiling when a kind is added, so
+    /// that the list (and `--help`) cannot miss it.
+    fn position(kind: ErrorKind) -> usize {
+        match kind {
+            ErrorKind::Config => 0,
+            ErrorKind::Service => 1,
+            ErrorKind::Status => 2,
+            ErrorKind::Malformed => 3,
+            ErrorKind::TooLarge => 4,
+            ErrorKind::Timeout => 5,
+            ErrorKind::Connect => 6,
+            ErrorKind::Tls => 7,
+            ErrorKind::Io => 8,
+            ErrorKind::ProxyAuth => 9,
+            ErrorKind::Credentials => 10,
+            ErrorKind::Project => 11,
+        }
+    }
+
+    #[test]
+    fn every_error_kind_is_listed_once_with_a_listed_exit_code() {
+        for (i, kind) in KINDS.into_iter().enumerate() {
+            assert_eq!(position(kind), i, "{kind}");
+            let code = exit_code(kind);
+            assert!(
+                EXIT_CODES.iter().any(|&(listed, _)| listed == code),
+                "{kind} exits {code}, which EXIT_CODES does not list"
+            );
+        }
+        let codes: Vec<u8> = EXIT_CODES.iter().map(|&(code, _)| code).collect();
+        assert_eq!(codes, [0, 2, 3, 4, 5, 6, 7]);
+        // Every code but success is some kind's.
+        for code in codes.into_iter().skip(1) {
+            assert!(kinds_of(code).next().is_some(), "{code}");
+        }
+    }
+
+    /// The rows of the README's output contract table: (exit code, outcome, the other
+    /// cells).
+    fn readme_rows() -> Vec<(u8, String, String)> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let mut lines = readme
+            .lines()
+            .skip_while(|line| !line.starts_with("| outcome | exit |"))
+            .skip(2); // the header and its separator
+        let mut rows = Vec::new();
+        for line in lines.by_ref().take_while(|line| line.starts_with('|')) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let code = cells[2]
+                .parse()
+                .unwrap_or_else(|_| panic!("not an exit code: {line}"));
+            rows.push((code, cells[1].to_owned(), cells[3..].join(" | ")));
+        }
+        assert!(!rows.is_empty(), "no `| outcome | exit |` table in {path}");
+        rows
+    }
+
+    #[test]
+    fn the_readme_s_output_contract_is_the_exit_code_table() {
+        let rows = readme_rows();
+        let readme: Vec<(u8, &str)> = rows
+            .iter()
+            .map(|(code, outcome, _)| (*code, outcome.as_str()))
+            .collect();
+        assert_eq!(
+            readme, EXIT_CODES,
+            "the README's output contract and EXIT_CODES (--help's list) differ: make them \
+             say the same"
+        );
+        for (code, _, rest) in &rows {
+            for kind in kinds_of(*code) {
+                let kind = kind.as_str();
+                assert!(
+                    rest.contains(&format!("`{kind}`")) || rest.contains(&format!("\"{kind}\"")),
+                    "the README's row for exit {code} does not name kind {kind}: {rest}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn help_lists_each_code_with_its_meaning_and_kinds_within_80_columns() {
+        let help = exit_codes_help("Exit codes:");
+        assert!(
+            help.starts_with("Exit codes:\n  0  success\n  2  usage"),
+            "{help}"
+        );
+        assert!(help.contains("\n  5  no usable answer [kinds timeout, connect, tls, io,"));
+        assert!(help.contains(" [kind credentials]\n"), "{help}");
+        assert!(help.lines().all(|line| line.len() <= 80), "{help}");
+        assert!(!help.ends_with('\n'));
+        // Every word of every meaning, in order, once the wrapping is undone.
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (code, meaning) in EXIT_CODES {
+            let meaning = meaning.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(flat.contains(&format!("{code} {meaning}")), "{flat}");
+        }
+    }
 }

@@ -2778,3 +2778,372 @@ fn a_service_echoing_the_request_shows_no_secret_in_text_or_json() {
         }
     }
 }
+
+// ---- The CLI follows conventions (issue 23, item 5) ----
+
+/// A listener that never accepts: the kernel completes each connection into its backlog
+/// and takes the request, and nothing ever answers. Keep it alive while it is used.
+fn silent_listener() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// How many connections `listener` holds in its backlog (accepting them, without
+/// blocking).
+fn connections_to(listener: &std::net::TcpListener) -> usize {
+    listener.set_nonblocking(true).unwrap();
+    std::iter::from_fn(|| listener.accept().ok()).count()
+}
+
+/// Runs `kms` like [`kms`] and says how long it took; kills it and fails past `limit`.
+fn kms_timed(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Output, Duration) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kms"));
+    command
+        .env_clear()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command.envs(env.iter().copied());
+    let start = std::time::Instant::now();
+    let mut child = command.spawn().unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "kms {args:?} still running after {limit:?}; stderr {:?}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let elapsed = start.elapsed();
+    (child.wait_with_output().unwrap(), elapsed)
+}
+
+#[test]
+fn the_deadline_ends_a_call_to_a_server_that_never_answers() {
+    for transport in ["ureq", "hyper"] {
+        let (listener, url) = silent_listener();
+        // The default attempt timeout (10 s) and 3 retries: only the deadline ends it.
+        let (out, elapsed) = kms_timed(
+            &[
+                "count",
+                "--endpoint",
+                &url,
+                "--project-id",
+                PROJECT,
+                "--transport",
+                transport,
+                "--deadline",
+                "2",
+                "--output",
+                "json",
+            ],
+            &aksk_env(),
+            Duration::from_secs(20),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(5), "{transport}: {stdout}");
+        let error: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(error["error"]["kind"], "timeout", "{transport}: {stdout}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("deadline"),
+            "{transport}: {stdout}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(6),
+            "{transport}: ended after {elapsed:?}, not near the 2 s deadline"
+        );
+        // It did connect and send: the server just never answered.
+        assert!(connections_to(&listener) >= 1, "{transport}");
+    }
+    // --timeout and --deadline together, the deadline shorter: refused before connecting.
+    let (listener, url) = silent_listener();
+    let (out, elapsed) = kms_timed(
+        &[
+            "count",
+            "--endpoint",
+            &url,
+            "--project-id",
+            PROJECT,
+            "--timeout",
+            "45",
+            "--deadline",
+            "20",
+        ],
+        &aksk_env(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (
+            Some(2),
+            "kms: --deadline 20 is shorter than --timeout 45: no attempt could run to its \
+             timeout; give a --deadline of at least 45, or a shorter --timeout\n"
+        )
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert_eq!(connections_to(&listener), 0);
+}
+
+#[test]
+fn huaweicloud_sdk_region_says_where_kms_is_when_no_flag_does() {
+    let server = mock(MockConfig::new());
+    let url = server.url();
+    let nowhere = closed_port_url();
+    let dir = TempDir::new("region-variable");
+    // A profile whose region's KMS is a closed port.
+    let profile = dir.file(
+        "credentials",
+        format!("{PROFILE}region = ap-southeast-1\n").as_bytes(),
+    );
+    let base = [
+        ("HUAWEICLOUD_SDK_REGION_KMS_CN_NORTH_4", url.as_str()),
+        (
+            "HUAWEICLOUD_SDK_REGION_KMS_AP_SOUTHEAST_1",
+            nowhere.as_str(),
+        ),
+        ("HUAWEICLOUD_SDK_METADATA_ENDPOINT", nowhere.as_str()),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut env: Vec<(&str, &str)> = base.to_vec();
+        env.extend_from_slice(extra);
+        env
+    };
+    let mut keys = with(&[("HUAWEICLOUD_SDK_REGION", "cn-north-4")]);
+    keys.extend(aksk_env());
+    let mut over_profile = with(&[("HUAWEICLOUD_SDK_REGION", "cn-north-4")]);
+    over_profile.push(("HUAWEICLOUD_SDK_CREDENTIALS_FILE", &profile));
+    let mut profile_only = with(&[]);
+    profile_only.push(("HUAWEICLOUD_SDK_CREDENTIALS_FILE", &profile));
+    let mut beaten_by_flag = with(&[("HUAWEICLOUD_SDK_REGION", "ap-southeast-1")]);
+    beaten_by_flag.extend(aksk_env());
+    for transport in ["ureq", "hyper"] {
+        for (env, flags, want) in [
+            // Neither --region nor --endpoint: the variable's region.
+            (&keys, &["--project-id", PROJECT][..], Some("15\n")),
+            // The variable wins over the profile's region (as the project id's does).
+            (&over_profile, &[], Some("15\n")),
+            // Without it, the profile's region: a closed port.
+            (&profile_only, &["--retries", "0"], None),
+            // --region wins over the variable.
+            (
+                &beaten_by_flag,
+                &["--project-id", PROJECT, "--region", "cn-north-4"],
+                Some("15\n"),
+            ),
+        ] {
+            let mut args = vec!["count", "--transport", transport];
+            args.extend_from_slice(flags);
+            let (code, stdout, stderr) = run(&args, env);
+            let what = format!("{args:?} {env:?}: {stderr}");
+            match want {
+                Some(count) => assert_eq!((code, stdout.as_str()), (Some(0), count), "{what}"),
+                None => assert_eq!(code, Some(5), "{what}"),
+            }
+        }
+    }
+    // A malformed region in it is a configuration error naming it; an empty one is unset.
+    let mut malformed = with(&[("HUAWEICLOUD_SDK_REGION", "cn north 4")]);
+    malformed.extend(aksk_env());
+    let (code, _, stderr) = run(&["count", "--project-id", PROJECT], &malformed);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("kms: invalid region (from HUAWEICLOUD_SDK_REGION)")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    let mut empty = with(&[("HUAWEICLOUD_SDK_REGION", "")]);
+    empty.extend(aksk_env());
+    let (code, _, stderr) = run(&["count", "--project-id", PROJECT], &empty);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            Some(2),
+            "kms: say where KMS is: --region <id> (e.g. cn-north-4), HUAWEICLOUD_SDK_REGION or \
+             --endpoint <url>\n"
+        )
+    );
+}
+
+#[test]
+fn the_region_variable_names_the_project_iam_finds() {
+    let server = iam_mock(MockConfig::new());
+    let url = server.url();
+    let mut env = aksk_env();
+    env.push(("HUAWEICLOUD_SDK_IAM_ENDPOINT", &url));
+    env.push(("HUAWEICLOUD_SDK_REGION", REGION));
+    let (code, stdout, stderr) = run(&["count", "--endpoint", &url, "-v"], &env);
+    assert_eq!((code, stdout.as_str()), (Some(0), "15\n"), "{stderr}");
+    assert_eq!(own_lines(&stderr)[0], discovery_line(&url, REGION));
+    assert_eq!(server.requests()[0].path_and_query, projects_query(REGION));
+}
+
+/// The rows of the README's output contract: (exit code, outcome).
+fn readme_exit_codes() -> Vec<(String, String)> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let rows: Vec<(String, String)> = readme
+        .lines()
+        .skip_while(|line| !line.starts_with("| outcome | exit |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            (cells[2].to_owned(), cells[1].to_owned())
+        })
+        .collect();
+    assert!(rows.len() >= 7, "{rows:?}");
+    rows
+}
+
+#[test]
+fn help_lists_the_exit_codes_of_the_readme() {
+    for (args, heading) in [
+        (&["--help"][..], "Exit codes of `kms count`"),
+        (&["-h"], "Exit codes of `kms count`"),
+        (&["count", "--help"], "Exit codes:"),
+        (&["count", "-h"], "Exit codes:"),
+        (&["help", "count"], "Exit codes:"),
+    ] {
+        let out = kms(args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        let list = help
+            .split_once(heading)
+            .unwrap_or_else(|| panic!("{args:?}: no {heading:?} in {help}"))
+            .1;
+        // Each code on a line of its own, with the README's words (wrapped at 80 columns).
+        let flat = list.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (code, outcome) in readme_exit_codes() {
+            assert!(
+                list.contains(&format!("\n  {code}  ")),
+                "{args:?}: no exit {code} in {list}"
+            );
+            assert!(
+                flat.contains(&format!("{code} {outcome}")),
+                "{args:?}: exit {code} is not {outcome:?} in {list}"
+            );
+        }
+        assert!(
+            list.lines().all(|l| l.len() <= 80),
+            "{args:?}: wider than 80 columns: {list}"
+        );
+    }
+}
+
+#[test]
+fn completions_for_every_shell_name_the_commands() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = kms(&["completions", shell], &[]);
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(out.stderr.is_empty(), "{shell}");
+        for word in [
+            "count",
+            "mock",
+            "demo",
+            "completions",
+            "man",
+            "deadline",
+            "region",
+        ] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+    }
+    // bash: the subcommands are what `kms <TAB>` offers.
+    let out = kms(&["completions", "bash"], &[]);
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.starts_with("_kms() {"), "{script}");
+    assert!(script.contains("complete -F _kms"), "{script}");
+    let top = script
+        .lines()
+        .find(|l| l.trim_start().starts_with("opts=\"") && l.contains("count"))
+        .unwrap();
+    for command in ["count", "mock", "demo", "completions", "man"] {
+        assert!(top.split([' ', '"']).any(|w| w == command), "{top}");
+    }
+    // An unknown shell is a usage error.
+    let out = kms(&["completions", "tcsh"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn man_pages_start_with_th_and_describe_count() {
+    // The roff preamble (how to print an apostrophe) may come first; then the title.
+    fn title(page: &str) -> &str {
+        page.lines()
+            .find(|l| !l.starts_with(".ie ") && !l.starts_with(".el "))
+            .unwrap_or_default()
+    }
+    let out = kms(&["man"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(title(&page).starts_with(".TH kms 1 "), "{page}");
+    assert!(page.contains("kms\\-count(1)"), "{page}");
+    assert!(page.contains("\n.SH \"EXIT STATUS\"\n"), "{page}");
+    assert!(!page.contains(".SH EXTRA"), "{page}");
+    let out = kms(&["man", "count"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(title(&page).starts_with(".TH kms-count 1 "), "{page}");
+    for flag in ["deadline", "timeout", "region"] {
+        assert!(
+            page.contains(&format!("\\fB\\-\\-{flag}\\fR")),
+            "{flag}: {page}"
+        );
+    }
+    assert!(page.contains("HUAWEICLOUD_SDK_REGION"));
+    for (code, _) in readme_exit_codes() {
+        assert!(page.contains(&format!("\n  {code}  ")), "{code}: {page}");
+    }
+    // Every page into a directory, the paths on stdout.
+    let dir = TempDir::new("man-pages");
+    let out = kms(&["man", "--out", dir.0.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let names = [
+        "kms",
+        "kms-count",
+        "kms-mock",
+        "kms-demo",
+        "kms-completions",
+        "kms-man",
+    ];
+    assert_eq!(listed.len(), names.len(), "{listed:?}");
+    for name in names {
+        let path = dir.0.join(format!("{name}.1"));
+        assert!(
+            listed.contains(&path.to_str().unwrap().to_owned()),
+            "{listed:?}"
+        );
+        let page = std::fs::read_to_string(&path).unwrap();
+        assert!(title(&page).starts_with(".TH "), "{name}: {page}");
+    }
+    // No such command, or no such directory: nothing on stdout.
+    let out = kms(&["man", "nosuch"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let out = kms(
+        &["man", "--out", dir.0.join("missing").to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("kms man: cannot write a page into"));
+}
