@@ -270,7 +270,7 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(algorithm(aksk(&[]).unwrap()), SigningAlgorithm::HmacSha256);
-        for a in SigningAlgorithm::ALL {
+        for a in SigningAlgorithm::ALL.into_iter().filter(|a| a.is_built()) {
             let lower = a.as_str().to_lowercase();
             assert_eq!(
                 algorithm(aksk(&[(ENV_SIGNING_ALGORITHM, &lower)]).unwrap()),

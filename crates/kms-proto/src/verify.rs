@@ -154,7 +154,7 @@ impl std::error::Error for VerifyError {}
 /// (`&str`, `String`), or a [`PreparedKey`] that makes each algorithm's key once.
 pub trait SecretKey {
     /// The key that checks `algorithm`'s signatures by `access_key`; `None` when none can
-    /// be derived ([`DerivationFailed`](crate::sign::DerivationFailed)).
+    /// be derived ([`KeyError`](crate::sign::KeyError)) or the algorithm is not built.
     fn signing_key(
         &self,
         algorithm: SigningAlgorithm,

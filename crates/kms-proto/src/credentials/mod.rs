@@ -200,17 +200,26 @@ impl AkSk {
     ///
     /// # Errors
     /// [`InvalidInput`] with [`Input::SecretKey`] in the practically impossible case that
-    /// no key can be derived ([`DerivationFailed`](crate::sign::DerivationFailed)).
+    /// no key can be derived ([`KeyError`](crate::sign::KeyError)), or the algorithm is not
+    /// in this build (its feature is off).
     pub fn with_algorithm(mut self, algorithm: SigningAlgorithm) -> Result<Self, InvalidInput> {
         if algorithm != self.algorithm() {
-            self.key = SigningKey::new(algorithm, &self.ak, self.sk.expose()).map_err(|_| {
-                InvalidInput::new(
-                    Input::SecretKey,
-                    Problem::Malformed {
-                        expected: "an AK/SK from which a signing key can be derived",
-                    },
-                )
-            })?;
+            self.key =
+                SigningKey::new(algorithm, &self.ak, self.sk.expose()).map_err(|e| match e {
+                    crate::sign::KeyError::NotBuilt { algorithm, feature } => InvalidInput::new(
+                        Input::SigningAlgorithm,
+                        Problem::NotBuilt {
+                            algorithm: algorithm.as_str(),
+                            feature,
+                        },
+                    ),
+                    crate::sign::KeyError::DerivationFailed => InvalidInput::new(
+                        Input::SecretKey,
+                        Problem::Malformed {
+                            expected: "an AK/SK from which a signing key can be derived",
+                        },
+                    ),
+                })?;
         }
         Ok(self)
     }

@@ -178,6 +178,14 @@ pub enum Problem {
         /// The URL's host.
         host: String,
     },
+    /// The signing algorithm is not in this build: kms-proto was built without the cargo
+    /// feature it needs.
+    NotBuilt {
+        /// The algorithm's wire name.
+        algorithm: &'static str,
+        /// kms-proto's feature that brings it.
+        feature: &'static str,
+    },
 }
 
 /// A value refused by a validating constructor: which input, and what was wrong with it.
@@ -313,6 +321,10 @@ impl fmt::Display for InvalidInput {
                  plain http is allowed only to this machine (localhost, 127.0.0.0/8, ::1) and \
                  link-local addresses (169.254.0.0/16, fe80::/10), where ECS metadata and node \
                  agents answer: use https, or the address the platform set"
+            ),
+            Problem::NotBuilt { algorithm, feature } => write!(
+                f,
+                "{algorithm} is not in this build of kms-proto: turn on its `{feature}` feature"
             ),
         }
     }

@@ -84,6 +84,27 @@ impl SigningAlgorithm {
         }
     }
 
+    /// The kms-proto feature the algorithm needs (`None`: always built):
+    /// `SDK-ECDSA-P256-SHA256` needs `ecdsa`, `SDK-SM2-SM3` needs `sm2`. Both are on by
+    /// default; `SDK-HMAC-SHA256` and `SDK-HMAC-SM3` are always there.
+    pub const fn feature(self) -> Option<&'static str> {
+        match self {
+            SigningAlgorithm::HmacSha256 | SigningAlgorithm::HmacSm3 => None,
+            SigningAlgorithm::EcdsaP256Sha256 => Some("ecdsa"),
+            SigningAlgorithm::Sm2Sm3 => Some("sm2"),
+        }
+    }
+
+    /// Whether this build of kms-proto can sign with the algorithm (its
+    /// [`feature`](Self::feature) is on).
+    pub const fn is_built(self) -> bool {
+        match self {
+            SigningAlgorithm::HmacSha256 | SigningAlgorithm::HmacSm3 => true,
+            SigningAlgorithm::EcdsaP256Sha256 => cfg!(feature = "ecdsa"),
+            SigningAlgorithm::Sm2Sm3 => cfg!(feature = "sm2"),
+        }
+    }
+
     /// Whether signatures are made with a key pair (ECDSA, SM2) rather than an HMAC.
     pub const fn is_asymmetric(self) -> bool {
         match self {

@@ -8,7 +8,11 @@ use sm3::Sm3;
 
 use super::SigningAlgorithm;
 use super::canonical::{Hex64, hex};
-use super::{ecdsa_p256, hmac_sha256, hmac_sm3, sm2_sm3};
+#[cfg(feature = "ecdsa")]
+use super::ecdsa_p256;
+#[cfg(feature = "sm2")]
+use super::sm2_sm3;
+use super::{hmac_sha256, hmac_sm3};
 
 /// The key an AK/SK signs (and a verifier checks) one algorithm's signatures with: an HMAC
 /// already keyed with the SK, or the key pair derived from AK and SK. Making one costs a
@@ -24,42 +28,76 @@ pub struct SigningKey {
 enum Inner {
     HmacSha256(Hmac<Sha256>),
     HmacSm3(Hmac<Sm3>),
+    #[cfg(feature = "ecdsa")]
     EcdsaP256(p256::ecdsa::SigningKey),
+    #[cfg(feature = "sm2")]
     Sm2Sm3(sm2::dsa::SigningKey),
 }
 
-/// No key could be derived from an AK/SK for `SDK-ECDSA-P256-SHA256` or `SDK-SM2-SM3`: no
-/// counter of the official derivation gave a scalar in range. The chance is below 2^-8000;
-/// the official signers fail the same way ("derive candidate failed").
+/// Why no signing key was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DerivationFailed;
+#[non_exhaustive]
+pub enum KeyError {
+    /// No key could be derived from an AK/SK for `SDK-ECDSA-P256-SHA256` or `SDK-SM2-SM3`:
+    /// no counter of the official derivation gave a scalar in range. The chance is below
+    /// 2^-8000; the official signers fail the same way ("derive candidate failed").
+    DerivationFailed,
+    /// The algorithm is not in this build: kms-proto's `feature` is off (`ecdsa` for
+    /// `SDK-ECDSA-P256-SHA256`, `sm2` for `SDK-SM2-SM3`).
+    NotBuilt {
+        /// The algorithm asked for.
+        algorithm: SigningAlgorithm,
+        /// The feature that brings it.
+        feature: &'static str,
+    },
+}
 
-impl fmt::Display for DerivationFailed {
+impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no signing key could be derived from this AK/SK: use another access key")
+        match self {
+            KeyError::DerivationFailed => f.write_str(
+                "no signing key could be derived from this AK/SK: use another access key",
+            ),
+            KeyError::NotBuilt { algorithm, feature } => write!(
+                f,
+                "{algorithm} is not in this build of kms-proto: turn on its `{feature}` feature"
+            ),
+        }
     }
 }
 
-impl std::error::Error for DerivationFailed {}
+impl std::error::Error for KeyError {}
 
 impl SigningKey {
     /// The key of `access_key` and `secret_key` for `algorithm`.
     ///
     /// # Errors
-    /// [`DerivationFailed`], for the key-pair algorithms only, practically never.
+    /// [`KeyError::DerivationFailed`], for the key-pair algorithms only, practically never;
+    /// [`KeyError::NotBuilt`] for an algorithm whose feature is off.
     pub fn new(
         algorithm: SigningAlgorithm,
         access_key: &str,
         secret_key: &str,
-    ) -> Result<Self, DerivationFailed> {
+    ) -> Result<Self, KeyError> {
+        #[cfg(not(all(feature = "ecdsa", feature = "sm2")))]
+        let _ = access_key;
         let inner = match algorithm {
             SigningAlgorithm::HmacSha256 => Inner::HmacSha256(hmac_sha256::key(secret_key)),
             SigningAlgorithm::HmacSm3 => Inner::HmacSm3(hmac_sm3::key(secret_key)),
-            SigningAlgorithm::EcdsaP256Sha256 => {
-                Inner::EcdsaP256(ecdsa_p256::key(access_key, secret_key).ok_or(DerivationFailed)?)
-            }
-            SigningAlgorithm::Sm2Sm3 => {
-                Inner::Sm2Sm3(sm2_sm3::key(access_key, secret_key).ok_or(DerivationFailed)?)
+            #[cfg(feature = "ecdsa")]
+            SigningAlgorithm::EcdsaP256Sha256 => Inner::EcdsaP256(
+                ecdsa_p256::key(access_key, secret_key).ok_or(KeyError::DerivationFailed)?,
+            ),
+            #[cfg(feature = "sm2")]
+            SigningAlgorithm::Sm2Sm3 => Inner::Sm2Sm3(
+                sm2_sm3::key(access_key, secret_key).ok_or(KeyError::DerivationFailed)?,
+            ),
+            #[cfg(not(all(feature = "ecdsa", feature = "sm2")))]
+            unbuilt => {
+                return Err(KeyError::NotBuilt {
+                    algorithm: unbuilt,
+                    feature: unbuilt.feature().unwrap_or("default"),
+                });
             }
         };
         Ok(SigningKey {
@@ -79,7 +117,9 @@ impl SigningKey {
         match *self.inner {
             Inner::HmacSha256(_) => SigningAlgorithm::HmacSha256,
             Inner::HmacSm3(_) => SigningAlgorithm::HmacSm3,
+            #[cfg(feature = "ecdsa")]
             Inner::EcdsaP256(_) => SigningAlgorithm::EcdsaP256Sha256,
+            #[cfg(feature = "sm2")]
             Inner::Sm2Sm3(_) => SigningAlgorithm::Sm2Sm3,
         }
     }
@@ -101,12 +141,14 @@ impl SigningKey {
     pub fn public_key_sec1(&self) -> Option<Vec<u8>> {
         match &*self.inner {
             Inner::HmacSha256(_) | Inner::HmacSm3(_) => None,
+            #[cfg(feature = "ecdsa")]
             Inner::EcdsaP256(key) => Some(
                 key.verifying_key()
                     .to_encoded_point(false)
                     .as_bytes()
                     .to_vec(),
             ),
+            #[cfg(feature = "sm2")]
             Inner::Sm2Sm3(key) => {
                 use sm2::elliptic_curve::sec1::ToEncodedPoint;
                 Some(
@@ -149,7 +191,9 @@ impl SigningKey {
         match &*self.inner {
             Inner::HmacSha256(key) => hmac_hex(key.clone(), pieces).as_str().to_owned(),
             Inner::HmacSm3(key) => hmac_hex(key.clone(), pieces).as_str().to_owned(),
+            #[cfg(feature = "ecdsa")]
             Inner::EcdsaP256(key) => hex_string(&ecdsa_p256::sign(key, &pieces.concat())),
+            #[cfg(feature = "sm2")]
             Inner::Sm2Sm3(key) => hex_string(&sm2_sm3::sign(key, &pieces.concat())),
         }
     }
@@ -162,9 +206,11 @@ impl SigningKey {
         match &*self.inner {
             Inner::HmacSha256(key) => hmac_verify(key.clone(), pieces, bytes),
             Inner::HmacSm3(key) => hmac_verify(key.clone(), pieces, bytes),
+            #[cfg(feature = "ecdsa")]
             Inner::EcdsaP256(key) => {
                 ecdsa_p256::verify(key.verifying_key(), &pieces.concat(), bytes)
             }
+            #[cfg(feature = "sm2")]
             Inner::Sm2Sm3(key) => sm2_sm3::verify(key.verifying_key(), &pieces.concat(), bytes),
         }
     }
@@ -195,7 +241,8 @@ fn hmac_verify<M: Mac>(mut mac: M, pieces: &[&[u8]], signature: &[u8]) -> bool {
     mac.verify_slice(signature).is_ok()
 }
 
-/// Lower-case hex of any bytes.
+/// Lower-case hex of any bytes (a DER signature).
+#[cfg(any(feature = "ecdsa", feature = "sm2", test))]
 pub(crate) fn hex_string(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -235,8 +282,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_algorithm_signs_and_verifies() {
+    fn an_algorithm_left_out_of_the_build_is_refused_naming_its_feature() {
         for algorithm in SigningAlgorithm::ALL {
+            match (algorithm.is_built(), SigningKey::new(algorithm, "AK", "SK")) {
+                (true, Ok(key)) => assert_eq!(key.algorithm(), algorithm),
+                (false, Err(KeyError::NotBuilt { algorithm: a, feature })) => {
+                    assert_eq!((a, Some(feature)), (algorithm, algorithm.feature()));
+                    let aksk = crate::AkSk::new("AK", "SK").unwrap();
+                    let err = aksk.with_algorithm(algorithm).unwrap_err().to_string();
+                    assert!(err.contains(feature), "{err}");
+                }
+                (built, other) => panic!("{algorithm}: built {built}, made {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_algorithm_signs_and_verifies() {
+        for algorithm in SigningAlgorithm::ALL.into_iter().filter(|a| a.is_built()) {
             let key = SigningKey::new(algorithm, "AKEXAMPLE", "SKEXAMPLE").unwrap();
             assert_eq!(key.algorithm(), algorithm);
             let sig = key.sign("string to sign");

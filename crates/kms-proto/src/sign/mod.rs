@@ -25,12 +25,16 @@
 
 mod algorithm;
 mod canonical;
+#[cfg(any(feature = "ecdsa", feature = "sm2"))]
 mod der;
+#[cfg(any(feature = "ecdsa", feature = "sm2"))]
 mod derive;
+#[cfg(feature = "ecdsa")]
 mod ecdsa_p256;
 mod hmac_sha256;
 mod hmac_sm3;
 mod key;
+#[cfg(feature = "sm2")]
 mod sm2_sm3;
 
 pub use algorithm::{SigningAlgorithm, UnknownAlgorithm};
@@ -42,7 +46,7 @@ pub use canonical::{
     CanonicalRequest, CanonicalSink, SignableRequest, canonical_request, canonical_request_with,
     write_canonical_request,
 };
-pub use key::{DerivationFailed, SigningKey};
+pub use key::{KeyError, SigningKey};
 
 /// The default algorithm's name, first word of `Authorization` and first line of the
 /// string to sign: `SDK-HMAC-SHA256`.
@@ -78,7 +82,7 @@ mod tests {
     #[test]
     fn any_request_signed_verifies() {
         let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_334_400);
-        for algorithm in SigningAlgorithm::ALL {
+        for algorithm in SigningAlgorithm::ALL.into_iter().filter(|a| a.is_built()) {
             any_request_signed_verifies_with(algorithm, now);
         }
     }
@@ -132,7 +136,7 @@ mod tests {
             crate::ProjectId::new("0dea2644dc80d5d22ff1c01e3ebea6fc").unwrap(),
         );
         let prepared = call.prepare(&endpoint).unwrap();
-        for algorithm in SigningAlgorithm::ALL {
+        for algorithm in SigningAlgorithm::ALL.into_iter().filter(|a| a.is_built()) {
             for token in [None, Some("security-token")] {
                 let mut aksk = crate::AkSk::new("AKEXAMPLE", "SKEXAMPLE").unwrap();
                 if let Some(token) = token {
@@ -193,7 +197,7 @@ mod tests {
     #[test]
     fn the_content_hash_header_of_each_algorithm_is_honoured() {
         let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_334_400);
-        for algorithm in SigningAlgorithm::ALL {
+        for algorithm in SigningAlgorithm::ALL.into_iter().filter(|a| a.is_built()) {
             let own = algorithm.content_header();
             let other = if algorithm.uses_sm3() {
                 "x-sdk-content-sha256"

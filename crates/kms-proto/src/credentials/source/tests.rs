@@ -883,6 +883,9 @@ fn temporary_credentials_sign_with_the_algorithm_asked_for() {
             SigningAlgorithm::HmacSha256,
         ),
     ] {
+        if !expected.is_built() {
+            continue;
+        }
         let mut provider = provider;
         let mut world = World::default().answer(200, "s").answer(200, DOC);
         let identity = world.drive(&mut provider, T0).unwrap();
