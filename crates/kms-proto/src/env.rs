@@ -103,9 +103,15 @@ impl Endpoints {
                 .map_err(EndpointsError::Invalid);
         }
         let naming_rule = "the naming rule (no override variable, no regions file entry)";
+        // Without the `regions-file` feature, the default file is not looked for (this build
+        // cannot read one); a file named on purpose is read, and refused saying why.
+        let home = match cfg!(feature = "regions-file") {
+            true => crate::credentials::home(&get),
+            false => None,
+        };
         let (path, named) = match get(ENV_REGIONS_FILE) {
             Some(path) => (PathBuf::from(path), true),
-            None => match crate::credentials::home(&get) {
+            None => match home {
                 Some(home) => (home.join(DEFAULT_REGIONS_FILE), false),
                 None => {
                     return Endpoints::resolve(region, get, None)
@@ -320,6 +326,33 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "regions-file"))]
+    fn without_its_feature_a_named_regions_file_is_refused_and_the_default_one_not_read() {
+        let dir = std::env::temp_dir().join(format!("kms-proto-no-regions-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".huaweicloud")).unwrap();
+        let default = dir.join(".huaweicloud").join("regions.yaml");
+        std::fs::write(
+            &default,
+            "KMS:\n  - id: cn-north-4\n    endpoint: https://a.example\n",
+        )
+        .unwrap();
+        let region = Region::new("cn-north-4").unwrap();
+        let home = dir.to_str().unwrap().to_owned();
+        let resolve = |pairs: &[(&str, &str)]| Endpoints::resolve_reading_file(&region, env(pairs));
+        assert_eq!(
+            resolve(&[("HOME", &home)]).unwrap().to_string(),
+            "https://kms.cn-north-4.myhuaweicloud.com"
+        );
+        let named = default.to_str().unwrap();
+        let err = resolve(&[(ENV_REGIONS_FILE, named)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`regions-file` feature"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    #[cfg(feature = "regions-file")]
     fn endpoints_from_the_variable_else_the_regions_file_else_the_naming_rule() {
         let dir = std::env::temp_dir().join(format!("kms-proto-regions-{}", std::process::id()));
         std::fs::create_dir_all(dir.join(".huaweicloud")).unwrap();

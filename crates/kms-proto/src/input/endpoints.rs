@@ -247,6 +247,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "regions-file")]
     fn the_variable_comes_first_then_the_file_then_the_naming_rule() {
         let file = RegionsFile::parse(
             b"KMS:\n  - id: cn-north-4\n    endpoint: https://file-a.example\n    endpoints:\n      - https://file-b.example\n",
