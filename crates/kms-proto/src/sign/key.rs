@@ -286,7 +286,13 @@ mod tests {
         for algorithm in SigningAlgorithm::ALL {
             match (algorithm.is_built(), SigningKey::new(algorithm, "AK", "SK")) {
                 (true, Ok(key)) => assert_eq!(key.algorithm(), algorithm),
-                (false, Err(KeyError::NotBuilt { algorithm: a, feature })) => {
+                (
+                    false,
+                    Err(KeyError::NotBuilt {
+                        algorithm: a,
+                        feature,
+                    }),
+                ) => {
                     assert_eq!((a, Some(feature)), (algorithm, algorithm.feature()));
                     let aksk = crate::AkSk::new("AK", "SK").unwrap();
                     let err = aksk.with_algorithm(algorithm).unwrap_err().to_string();
