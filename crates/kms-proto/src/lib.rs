@@ -40,6 +40,23 @@
 //! What it leaves out: sending, timeouts, TLS, connection pools, reading the body (bounded
 //! by [`MAX_RESPONSE_BODY`]) and sleeping, which belong to the transport.
 //!
+//! # Features
+//! Everything is on by default, so a user of `kms-ureq` or `kms-hyper` gets every
+//! algorithm and the regions file. An SDK that needs less turns the defaults off
+//! (`kms-proto = { version = "0.1", default-features = false }`) and picks:
+//!
+//! | feature | brings | what needs it |
+//! |---|---|---|
+//! | `ecdsa` | RustCrypto's `p256` (the elliptic-curve crates) | [`SigningAlgorithm::EcdsaP256Sha256`] |
+//! | `sm2` | RustCrypto's `sm2` (the elliptic-curve crates) | [`SigningAlgorithm::Sm2Sm3`] |
+//! | `regions-file` | `yaml-rust2` | [`RegionsFile::parse`], the regions file read by [`Endpoints::resolve_from_env`] |
+//!
+//! Without them: SDK-HMAC-SHA256 and SDK-HMAC-SM3, every credential source, the client
+//! machine with retries, budget, skew correction and failover over explicit endpoints.
+//! An algorithm left out is refused where it is chosen ([`AkSk::with_algorithm`],
+//! `HUAWEICLOUD_SDK_SIGNING_ALGORITHM`) with an error naming the feature; a regions file
+//! named while `regions-file` is off likewise ([`RegionsFileErrorKind::NotBuilt`]).
+//!
 //! # Example
 //! ```
 //! use std::time::{Duration, SystemTime};

@@ -44,9 +44,9 @@ pub const DEFAULT_REGIONS_FILE: &str = ".huaweicloud/regions.yaml";
 /// * it is a list of mappings with the keys `id` (required), `endpoint` (one string) and
 ///   `endpoints` (a list of strings), and no other key (a typo such as `endpiont` is an
 ///   error, not a key silently ignored); each entry gives at least one endpoint;
-/// * `id` is a region id as [`Region::new`] accepts it; it is kept folded to lower case,
-///   as [`Region`] keeps it, so [`kms_endpoints`](Self::kms_endpoints) finds it by
-///   [`Region::as_str`]; an id listed twice is an error (the official SDKs keep the last);
+/// * `id` is a region id as [`Region::new`](crate::Region::new) accepts it; it is kept folded to lower case,
+///   as [`Region`](crate::Region) keeps it, so [`kms_endpoints`](Self::kms_endpoints) finds it by
+///   [`Region::as_str`](crate::Region::as_str); an id listed twice is an error (the official SDKs keep the last);
 /// * the endpoints are not checked beyond being non-empty strings: the caller parses each
 ///   with its own endpoint parser and names [`FileEndpoint::line`] in its error; a value
 ///   with a comma is kept as it is;
@@ -71,7 +71,7 @@ pub struct RegionsFile {
 /// One entry of the KMS section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct KmsEntry {
-    /// The region id, folded to lower case ([`Region::as_str`]).
+    /// The region id, folded to lower case ([`Region::as_str`](crate::Region::as_str)).
     id: String,
     /// The line of its `id`.
     line: usize,
@@ -244,7 +244,7 @@ pub enum RegionsFileErrorKind {
     InvalidId {
         /// The id, as written.
         id: String,
-        /// Why [`Region::new`] refused it.
+        /// Why [`Region::new`](crate::Region::new) refused it.
         error: InvalidInput,
     },
     /// A KMS entry has neither `endpoint` nor an item of `endpoints`.
