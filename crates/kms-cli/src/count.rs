@@ -23,6 +23,16 @@ pub(crate) enum TransportChoice {
     Hyper,
 }
 
+/// Which certificates are trusted for HTTPS (`--trust`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TrustChoice {
+    /// Mozilla's roots, compiled in (and the CA of --ca-file, if given).
+    Webpki,
+    /// The operating system's store, read when the client is built (on Linux the files
+    /// OpenSSL reads, or SSL_CERT_FILE and SSL_CERT_DIR when set).
+    System,
+}
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Region id, e.g. cn-north-4 (any well-formed id works) [default:
@@ -96,6 +106,12 @@ pub(crate) struct Args {
     /// Trust the CA certificates of this PEM file too (private clouds).
     #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
+
+    /// The roots trusted for HTTPS: webpki, Mozilla's, compiled in; or system, the
+    /// operating system's store (SSL_CERT_FILE and SSL_CERT_DIR honoured), which cannot be
+    /// combined with --ca-file (add the CA to the store instead).
+    #[arg(long, value_enum, value_name = "ROOTS", default_value_t = TrustChoice::Webpki)]
+    trust: TrustChoice,
 
     /// Send through this HTTP proxy (http://[user:password@]host:port).
     #[arg(long, value_name = "URL")]
@@ -361,11 +377,23 @@ fn config(
         .with_attempt_timeout(timeout)
         .with_deadline(deadline)
         .with_retry(RetryPolicy::default().with_max_attempts(args.retries.saturating_add(1)));
-    if let Some(path) = &args.ca_file {
-        let pem = file::read_bounded(path, &file::CA_FILE).map_err(|e| e.to_string())?;
-        let bundle = CaBundle::from_pem(&pem)
-            .map_err(|e| e.with_origin(file::one_line(path)).to_string())?;
-        config = config.with_trust(TrustRoots::WebPkiAnd(bundle));
+    match (args.trust, &args.ca_file) {
+        (TrustChoice::Webpki, None) => {}
+        (TrustChoice::Webpki, Some(path)) => {
+            let pem = file::read_bounded(path, &file::CA_FILE).map_err(|e| e.to_string())?;
+            let bundle = CaBundle::from_pem(&pem)
+                .map_err(|e| e.with_origin(file::one_line(path)).to_string())?;
+            config = config.with_trust(TrustRoots::WebPkiAnd(bundle));
+        }
+        (TrustChoice::System, None) => config = config.with_trust(TrustRoots::System),
+        (TrustChoice::System, Some(_)) => {
+            return Err(
+                "--ca-file adds a CA to Mozilla's roots, not to the system's store: with \
+                 --trust system, add the CA to the system's store (or point SSL_CERT_FILE at \
+                 a PEM bundle holding it), or drop --trust system"
+                    .to_owned(),
+            );
+        }
     }
     if let Some(proxy) = &args.proxy {
         config = config.with_proxy(ProxyUrl::parse(proxy).map_err(|e| e.to_string())?);
@@ -551,6 +579,31 @@ mod tests {
         assert_eq!(
             times(&["--deadline", "86400", "--timeout", "86400"]),
             Ok((86400.0, 86400.0))
+        );
+    }
+
+    #[test]
+    fn trust_is_mozillas_roots_unless_the_system_store_is_asked_for() {
+        let with = |flags: &[&str]| {
+            let mut all = vec![
+                "--endpoint",
+                "https://kms.example.com",
+                "--project-id",
+                PROJECT,
+            ];
+            all.extend_from_slice(flags);
+            configured(&all, &[]).map(|c| c.trust().clone())
+        };
+        assert_eq!(with(&[]), Ok(TrustRoots::WebPki));
+        assert_eq!(with(&["--trust", "webpki"]), Ok(TrustRoots::WebPki));
+        assert_eq!(with(&["--trust", "system"]), Ok(TrustRoots::System));
+        // --ca-file adds to Mozilla's roots, as it always did; not to the system's store.
+        let refused = with(&["--trust", "system", "--ca-file", "/nonexistent/ca.pem"]);
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("--ca-file") && e.contains("SSL_CERT_FILE")),
+            "{refused:?}"
         );
     }
 

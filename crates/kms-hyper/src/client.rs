@@ -53,11 +53,48 @@ struct Inner {
 impl Client {
     /// Builds the client (its TLS configuration and connection pools) from `config`.
     ///
+    /// TLS is rustls with the ring provider and the roots of [`ClientConfig::trust`]
+    /// (Mozilla's by default; [`TrustRoots::System`](kms_proto::TrustRoots::System) reads
+    /// the operating system's store here, once). To use a rustls configuration of the
+    /// application's own, see [`Client::with_tls`].
+    ///
     /// # Errors
-    /// [`Error::Config`] when rustls refuses the configured roots or the proxy's
-    /// credentials are not header text.
+    /// [`Error::Config`] when rustls refuses the configured roots, when the system store
+    /// was chosen and yields no usable certificate (the message says where it looked and
+    /// what to do), or when the proxy's credentials are not header text.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         let tls = tls::config(config.trust())?;
+        Self::build(config, tls)
+    }
+
+    /// Builds the client with the application's rustls configuration instead of one of its
+    /// own: its roots or certificate verifier, client certificates, protocol versions,
+    /// cipher suites and crypto provider (any provider: the configuration carries its own;
+    /// this crate builds only ring for the configurations it makes), SNI, resumption and
+    /// key log are used as given.
+    ///
+    /// What the client still decides on top of it, as with [`Client::new`]: no protocol
+    /// offered by ALPN (hyper-rustls sets ALPN for the protocols the client speaks,
+    /// HTTP/1.1 alone, which a server assumes without ALPN; the client's copies have it
+    /// emptied); the configured proxy (never one from the environment), the connect and
+    /// attempt timeouts and the deadline, which bound the handshake too; redirects never
+    /// followed; the response limits; at most [`ClientConfig::max_connections`] connections
+    /// to KMS. The same configuration serves the credential services on the instance or
+    /// node (ECS metadata, CCE pod identity) when they are reached over `https`.
+    ///
+    /// `config`'s [`trust`](ClientConfig::trust) must be left at its default: the roots
+    /// are the application's configuration's, and a `TrustRoots` chosen as well would be
+    /// silently ignored, so it is refused instead.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when [`ClientConfig::trust`] is not the default, or the proxy's
+    /// credentials are not header text.
+    pub fn with_tls(config: ClientConfig, tls: Arc<rustls::ClientConfig>) -> Result<Self, Error> {
+        tls::no_roots_chosen(config.trust())?;
+        Self::build(config, tls::application(&tls))
+    }
+
+    fn build(config: ClientConfig, tls: rustls::ClientConfig) -> Result<Self, Error> {
         Ok(Client {
             inner: Arc::new(Inner {
                 pool: Pool::new(&config, tls.clone(), config.max_connections())?,

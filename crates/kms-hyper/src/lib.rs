@@ -10,7 +10,11 @@
 //! with tokio. Its twin, `kms-ureq`, does the same blocking, and the conformance suite in
 //! `tests/` holds both to the same outcomes.
 //!
-//! Deliberate choices: TLS through hyper-rustls with the ring provider passed explicitly;
+//! Deliberate choices: TLS through hyper-rustls with the ring provider passed explicitly,
+//! and the roots of [`TrustRoots`] (Mozilla's, compiled in from `webpki-root-certs`, by
+//! default; the operating system's store with [`TrustRoots::System`]), or an application's
+//! own rustls configuration ([`Client::with_tls`], which says what the client still
+//! enforces);
 //! redirects never followed (hyper does not follow them; a 3xx is an error); a timeout
 //! around each attempt's request AND body (the legacy client has none); never more than
 //! `max_connections` connections open, whatever the concurrency, and no task left behind
@@ -57,3 +61,5 @@ mod tls;
 pub use client::Client;
 pub use kms_proto::call::{Error, ErrorKind, TransportError, TransportErrorKind};
 pub use kms_proto::{CaBundle, ClientConfig, InstanceCount, ProxyUrl, RetryPolicy, TrustRoots};
+/// The rustls this crate is built with, for [`Client::with_tls`]'s configuration.
+pub use rustls;

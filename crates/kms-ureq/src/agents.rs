@@ -1,5 +1,8 @@
 //! The two ureq agents of a client: one for KMS, IAM and STS (the configured proxy, trusted
-//! roots and timeouts), one for the services on the instance or node (never proxied).
+//! roots and timeouts), one for the services on the instance or node (never proxied). Both
+//! wrap `https` connections in the same rustls configuration (`tls`).
+
+use std::sync::Arc;
 
 use kms_proto::credentials::SOURCE_CONNECT_TIMEOUT;
 use kms_proto::{ClientConfig, Input, InvalidInput, Problem};
@@ -10,7 +13,7 @@ use kms_proto::{ClientConfig, Input, InvalidInput, Problem};
 /// [`InvalidInput`] for the proxy when ureq does not accept it.
 pub(crate) fn remote(
     config: &ClientConfig,
-    tls: ureq::tls::TlsConfig,
+    tls: Arc<rustls::ClientConfig>,
 ) -> Result<ureq::Agent, InvalidInput> {
     let proxy = match config.proxy() {
         None => None,
@@ -42,7 +45,6 @@ pub(crate) fn remote(
         .max_redirects_will_error(false)
         // Only what is configured: no proxy from the environment.
         .proxy(proxy)
-        .tls_config(tls)
         // An attempt's budget is the attempt timeout; an exchange sets a shorter one on
         // its request only when the overall deadline cuts it short, so the usual call does
         // not copy the agent's configuration.
@@ -61,19 +63,18 @@ pub(crate) fn remote(
         .accept_encoding(ureq::config::AutoHeaderValue::None)
         .build();
     // A timer that fires before the connection is made is a connect timeout.
-    Ok(crate::connect::agent(agent))
+    Ok(crate::connect::agent(agent, tls))
 }
 
 /// The agent for the credential services on the instance or node (ECS metadata, CCE pod
 /// identity): no proxy, a short connect timeout, no redirects.
-pub(crate) fn local(tls: ureq::tls::TlsConfig) -> ureq::Agent {
+pub(crate) fn local(tls: Arc<rustls::ClientConfig>) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
         // The metadata service and pod identity are local: never through the proxy.
         .proxy(None)
-        .tls_config(tls)
         .timeout_resolve(Some(SOURCE_CONNECT_TIMEOUT))
         .timeout_connect(Some(SOURCE_CONNECT_TIMEOUT))
         .max_idle_connections(2)
@@ -82,5 +83,5 @@ pub(crate) fn local(tls: ureq::tls::TlsConfig) -> ureq::Agent {
         .accept(ureq::config::AutoHeaderValue::None)
         .accept_encoding(ureq::config::AutoHeaderValue::None)
         .build();
-    crate::connect::agent(config)
+    crate::connect::agent(config, tls)
 }

@@ -18,7 +18,9 @@ pub(crate) fn request_error(error: ureq::Error) -> TransportFailure {
         ureq::Error::HostNotFound
         | ureq::Error::ConnectionFailed
         | ureq::Error::ConnectProxyFailed(_) => (Connect, false),
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => (Tls, false),
+        // ureq is built without TLS (crate::tls wraps connections): its `Tls` is this
+        // crate's connector refusing a name; rustls's own errors come inside io::Errors.
+        ureq::Error::Tls(_) => (Tls, false),
         ureq::Error::Io(e) if is_connect_error(e) || is_lookup_error(e) => (Connect, false),
         ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => (Timeout, true),
         ureq::Error::Io(e) if is_tls_io_error(e) => (Tls, false),

@@ -46,11 +46,50 @@ struct Inner {
 impl Client {
     /// Builds the client (its TLS configuration and connection pool) from `config`.
     ///
+    /// TLS is rustls with the ring provider and the roots of [`ClientConfig::trust`]
+    /// (Mozilla's by default; [`TrustRoots::System`](kms_proto::TrustRoots::System) reads
+    /// the operating system's store here, once). To use a rustls configuration of the
+    /// application's own, see [`Client::with_tls`].
+    ///
     /// # Errors
-    /// [`Error::Config`] when the proxy URL cannot be given to ureq.
+    /// [`Error::Config`] when the proxy URL cannot be given to ureq, or when the system
+    /// store was chosen and yields no usable certificate (the message says where it looked
+    /// and what to do).
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
-        let tls = tls::config(config.trust());
-        let agent = agents::remote(&config, tls.clone())?;
+        let tls = tls::config(config.trust())?;
+        Self::build(config, tls)
+    }
+
+    /// Builds the client with the application's rustls configuration instead of one of its
+    /// own: its roots or certificate verifier, client certificates, protocol versions,
+    /// cipher suites and crypto provider (any provider: the configuration carries its own;
+    /// this crate builds only ring for the configurations it makes), SNI, resumption and
+    /// key log are used as given.
+    ///
+    /// What the client still decides on top of it, as with [`Client::new`]: no protocol
+    /// offered by ALPN (the client speaks HTTP/1.1 alone, which a server assumes without
+    /// ALPN; the configuration is copied once, ALPN emptied, if it offers any); the
+    /// configured proxy (never one from the environment), the
+    /// connect and attempt timeouts and the deadline, which bound the handshake too;
+    /// redirects never followed; the response limits; at most
+    /// [`ClientConfig::max_connections`] connections to KMS. The same configuration serves
+    /// the credential services on the instance or node (ECS metadata, CCE pod identity)
+    /// when they are reached over `https`.
+    ///
+    /// `config`'s [`trust`](ClientConfig::trust) must be left at its default: the roots
+    /// are the application's configuration's, and a `TrustRoots` chosen as well would be
+    /// silently ignored, so it is refused instead.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the proxy URL cannot be given to ureq, or when
+    /// [`ClientConfig::trust`] is not the default.
+    pub fn with_tls(config: ClientConfig, tls: Arc<rustls::ClientConfig>) -> Result<Self, Error> {
+        tls::no_roots_chosen(config.trust())?;
+        Self::build(config, tls::application(tls))
+    }
+
+    fn build(config: ClientConfig, tls: Arc<rustls::ClientConfig>) -> Result<Self, Error> {
+        let agent = agents::remote(&config, Arc::clone(&tls))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 agent,

@@ -1,5 +1,6 @@
-//! Connecting: ureq's default connectors (TCP, a proxy's `CONNECT`, TLS), with every timer
-//! that fires before the connection is made reported as a connect timeout.
+//! Connecting: ureq's default connectors (TCP, a proxy's `CONNECT`) and this crate's TLS
+//! ([`Tls`](crate::tls::Tls), with the client's rustls configuration), with every timer that
+//! fires before the connection is made reported as a connect timeout.
 //!
 //! ureq names the timer that fired, not the phase: when the attempt's own timeout (ureq's
 //! global one) is shorter than the connect timeout, a connect that never completes, or a
@@ -10,23 +11,30 @@
 //! reached, move on (`TransportFailure::timed_out`).
 
 use std::io;
+use std::sync::Arc;
 
 use ureq::Timeout;
-use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnector, Transport};
+use ureq::unversioned::transport::{
+    ChainedConnector, ConnectionDetails, Connector, DefaultConnector, Transport,
+};
+
+use crate::tls::Tls;
 
 /// An agent with `config` that connects as every agent of this crate does: through
-/// [`ConnectPhase`], and [`LiteralFirst`](crate::resolve::LiteralFirst) for names.
-pub(crate) fn agent(config: ureq::config::Config) -> ureq::Agent {
+/// [`ConnectPhase`] (TLS with `tls`), and [`LiteralFirst`](crate::resolve::LiteralFirst) for
+/// names.
+pub(crate) fn agent(config: ureq::config::Config, tls: Arc<rustls::ClientConfig>) -> ureq::Agent {
     ureq::Agent::with_parts(
         config,
-        ConnectPhase::default(),
+        ConnectPhase(DefaultConnector::default().chain(Tls::new(tls))),
         crate::resolve::LiteralFirst::default(),
     )
 }
 
-/// ureq's [`DefaultConnector`], timeouts reported as connect timeouts (see the module docs).
-#[derive(Debug, Default)]
-pub(crate) struct ConnectPhase(DefaultConnector);
+/// ureq's [`DefaultConnector`] (built without a TLS feature: TCP and a proxy's `CONNECT`)
+/// then [`Tls`], timeouts reported as connect timeouts (see the module docs).
+#[derive(Debug)]
+pub(crate) struct ConnectPhase(ChainedConnector<(), DefaultConnector, Tls>);
 
 impl Connector for ConnectPhase {
     type Out = Box<dyn Transport>;
@@ -36,7 +44,10 @@ impl Connector for ConnectPhase {
         details: &ConnectionDetails<'_>,
         chained: Option<()>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        self.0.connect(details, chained).map_err(in_connect_phase)
+        match self.0.connect(details, chained) {
+            Ok(transport) => Ok(transport.map(|t| Box::new(t) as Box<dyn Transport>)),
+            Err(e) => Err(in_connect_phase(e)),
+        }
     }
 }
 

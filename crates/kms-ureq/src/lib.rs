@@ -10,7 +10,10 @@
 //! same on hyper for async code, and the conformance suite in `tests/` holds both to the
 //! same outcomes.
 //!
-//! Deliberate choices: TLS through rustls with the ring provider passed explicitly;
+//! Deliberate choices: TLS through rustls with the ring provider passed explicitly, and the
+//! roots of [`TrustRoots`] (Mozilla's, compiled in from `webpki-root-certs`, by default; the
+//! operating system's store with [`TrustRoots::System`]), or an application's own rustls
+//! configuration ([`Client::with_tls`], which says what the client still enforces);
 //! redirects never followed (a 3xx is an error, so credentials never reach another host);
 //! 4xx/5xx bodies always read (ureq's `http_status_as_error` is off); no proxy and no
 //! certificates from the environment unless configured; explicit timeouts (ureq has none
@@ -58,3 +61,5 @@ mod tls;
 pub use client::Client;
 pub use kms_proto::call::{Error, ErrorKind, TransportError, TransportErrorKind};
 pub use kms_proto::{CaBundle, ClientConfig, InstanceCount, ProxyUrl, RetryPolicy, TrustRoots};
+/// The rustls this crate is built with, for [`Client::with_tls`]'s configuration.
+pub use rustls;

@@ -1,5 +1,5 @@
 //! The certificates a transport trusts: Mozilla's roots, a validated bundle of one's own,
-//! or both.
+//! both, or the operating system's store.
 
 use std::fmt;
 
@@ -10,8 +10,16 @@ use crate::input::{Input, InvalidInput, Problem};
 
 /// The certificates a transport trusts for HTTPS.
 ///
-/// Default: [`TrustRoots::WebPki`], Mozilla's roots as shipped by `webpki-roots`; never the
-/// system store or a path from the environment unless the caller passes it here.
+/// Default: [`TrustRoots::WebPki`], Mozilla's roots as compiled into the transports (the
+/// `webpki-root-certs` crate); never the system store or a path from the environment unless
+/// the caller chooses [`TrustRoots::System`] here.
+///
+/// This type only names the choice: the core does no I/O, so the transports load the
+/// system store (when the client is built) and make every choice a rustls configuration
+/// with the ring provider. An application that builds its own rustls `ClientConfig` (a
+/// verifier of its own, client certificates) passes it to the transport instead
+/// (`kms_ureq::Client::with_tls`, `kms_hyper::Client::with_tls`), and leaves this at its
+/// default.
 ///
 /// Not `#[non_exhaustive]`, on purpose: each transport matches every variant, so a variant
 /// added later fails to compile in every transport instead of being mapped to some default
@@ -25,6 +33,18 @@ pub enum TrustRoots {
     WebPkiAnd(CaBundle),
     /// Only the certificates of this bundle (a private cloud with its own CA).
     Only(CaBundle),
+    /// The operating system's trusted certificates, as the `rustls-native-certs` crate finds
+    /// them: on Linux and the BSDs the files OpenSSL would read (`/etc/ssl/certs` and the
+    /// like, or the file and directory named by `SSL_CERT_FILE` and `SSL_CERT_DIR` when
+    /// set), on macOS the keychains' trust settings, on Windows the system's root store.
+    ///
+    /// A transport reads the store once, when its client is built, and verifies servers
+    /// against those certificates as it does against Mozilla's roots (rustls's verifier,
+    /// not the operating system's: no revocation checks, no enterprise policy beyond the
+    /// roots). Certificates of the store that cannot be read as trust anchors are skipped
+    /// (and logged); a store that yields none, or cannot be read at all, fails the
+    /// client's construction with a configuration error that says where it looked.
+    System,
 }
 
 /// CA certificates to trust, validated when they are read, so that every transport
