@@ -87,10 +87,108 @@ fn every_crate_uses_the_workspace_lints_and_package_settings() {
             "[lints]\nworkspace = true",
             "edition.workspace = true",
             "rust-version.workspace = true",
+            "license.workspace = true",
         ] {
             if !text.contains(line) {
                 problems.push(format!("{} lacks {line:?}", manifest.display()));
             }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The crates published to crates.io, by directory name under `crates/`.
+const PUBLISHED_CRATES: [&str; 5] = ["kms-proto", "kms-ureq", "kms-hyper", "kms-mock", "kms-cli"];
+
+/// The test machinery, never published: directories relative to the workspace root.
+const UNPUBLISHED_PACKAGES: [&str; 2] = ["crates/kms-fuzz-harness", "tests"];
+
+/// The `[package]` table of a manifest: from its header to the next table.
+fn package_table(manifest: &str) -> &str {
+    let start = manifest.find("[package]\n").expect("a [package] table");
+    let rest = &manifest[start + "[package]\n".len()..];
+    let end = rest.find("\n[").map_or(rest.len(), |i| i + 1);
+    &rest[..end]
+}
+
+#[test]
+fn every_crate_is_either_published_or_test_machinery() {
+    let known: Vec<String> = PUBLISHED_CRATES
+        .iter()
+        .map(|name| format!("crates/{name}"))
+        .chain(UNPUBLISHED_PACKAGES.iter().map(|dir| (*dir).to_owned()))
+        .collect();
+    let unknown: Vec<String> = crates()
+        .into_iter()
+        .map(|name| format!("crates/{name}"))
+        .filter(|dir| !known.contains(dir))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "{unknown:?}: add each to PUBLISHED_CRATES (with license files, a README and no \
+         `publish = false`) or to UNPUBLISHED_PACKAGES (`publish = false`)"
+    );
+}
+
+#[test]
+fn published_crates_are_ready_to_package() {
+    let root = workspace_root();
+    let workspace = fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let mut problems = Vec::new();
+    // No placeholder repository, and no workspace-wide `publish` default: each package says.
+    let workspace_package = workspace
+        .split("[workspace.package]\n")
+        .nth(1)
+        .map(|rest| rest.split("\n[").next().unwrap_or(rest))
+        .expect("a [workspace.package] table");
+    for key in ["repository", "publish"] {
+        if workspace_package.lines().any(|l| l.starts_with(key)) {
+            problems.push(format!(
+                "[workspace.package] sets `{key}`: set it per package"
+            ));
+        }
+    }
+    for name in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        if !root.join(name).is_file() {
+            problems.push(format!("the workspace root lacks {name}"));
+        }
+    }
+    for name in PUBLISHED_CRATES {
+        let dir = root.join("crates").join(name);
+        let text = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let package = package_table(&text);
+        // Copies, not symlinks (which are not packaged reliably), equal to the root's.
+        for file in ["LICENSE-MIT", "LICENSE-APACHE"] {
+            let path = dir.join(file);
+            let is_copy = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
+            if !is_copy {
+                problems.push(format!("crates/{name} lacks {file} (a copy of the root's)"));
+            } else if fs::read(&path).unwrap() != fs::read(root.join(file)).unwrap_or_default() {
+                problems.push(format!("crates/{name}/{file} differs from the root's"));
+            }
+        }
+        if !package.contains("readme = \"README.md\"") || !dir.join("README.md").is_file() {
+            problems.push(format!("crates/{name} lacks README.md as its `readme`"));
+        }
+        for line in ["description = ", "keywords = ", "categories = "] {
+            if !package.contains(line) {
+                problems.push(format!("crates/{name} lacks `{line}...`"));
+            }
+        }
+        let sets = |key: &str| package.lines().any(|l| l.starts_with(key));
+        if sets("publish = false") || sets("publish.workspace") {
+            problems.push(format!("crates/{name} is not published (`publish`)"));
+        }
+        if text.contains("example.invalid") || sets("repository") {
+            problems.push(format!(
+                "crates/{name} names a repository (none exists yet)"
+            ));
+        }
+    }
+    for dir in UNPUBLISHED_PACKAGES {
+        let text = fs::read_to_string(root.join(dir).join("Cargo.toml")).unwrap();
+        if !package_table(&text).contains("\npublish = false\n") {
+            problems.push(format!("{dir} (test machinery) lacks `publish = false`"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

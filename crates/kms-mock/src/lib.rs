@@ -103,9 +103,10 @@
 //! [`MockServer::peak_open_connections`] let a soak test check.
 //!
 //! # Features
-//! `cli` (off by default): the `kms_mock::cli` module, the command line of the `kms-mock`
+//! `cli` (on by default): the `kms_mock::cli` module, the command line of the `kms-mock`
 //! binary that `kms mock` shares, and clap for it. The binary needs it
-//! (`cargo run -p kms-mock --features cli -- --help`); the library does not.
+//! (`cargo install kms-mock`, `cargo run -p kms-mock -- --help`); the library does not, so a
+//! test that only starts the emulator depends on it with `default-features = false`.
 //!
 //! # Example
 //! ```
