@@ -31,8 +31,8 @@
 //!   clock-skew correction; each call's decisions in [`call::Call`], all of a client's
 //!   calls in the [`client`] machine;
 //! * credentials from where production keeps them ([`credentials`]): the environment, the
-//!   profile file, KooCLI's configuration, CCE pod identity, ECS metadata, or the default
-//!   chain of them, each a machine that says which file to read or request to send
+//!   profile file, KooCLI's configuration, STS with an OIDC token, IAM federation, an IAM
+//!   user's password, CCE pod identity, ECS metadata, or the default chain of them, each a machine that says which file to read or request to send
 //!   ([`credentials::Need`]) and parses what comes back; and the refresh decision
 //!   ([`credentials::CredentialCache`]: refresh ahead, single flight, static stability);
 //! * the server side of signing: [`verify::verify`], for emulators and gateways.

@@ -23,8 +23,9 @@
 //! its defaults: [`ClientConfig`].
 //!
 //! Credentials are static, or come from a [`kms_proto::credentials::Provider`] (the
-//! environment, a profile file, KooCLI, CCE pod identity, ECS metadata, or the default
-//! chain; [`ClientConfig::from_provider`]). The core's cache decides when to refresh them;
+//! environment, a profile file, KooCLI, STS with an OIDC token, IAM federation, an IAM
+//! user's password, CCE pod identity, ECS metadata, or the default chain;
+//! [`ClientConfig::from_provider`]). The core's cache decides when to refresh them;
 //! this crate does the file reads and the requests to the credential service, in a short-lived thread
 //! for a refresh due ahead of expiry (no call waits while valid credentials exist), and
 //! never through the proxy. [`Client::core`]`().identity()` says which source answered and until
