@@ -50,12 +50,14 @@
 //! | `ecdsa` | RustCrypto's `p256` (the elliptic-curve crates) | [`SigningAlgorithm::EcdsaP256Sha256`] |
 //! | `sm2` | RustCrypto's `sm2` (the elliptic-curve crates) | [`SigningAlgorithm::Sm2Sm3`] |
 //! | `regions-file` | `yaml-rust2` | [`RegionsFile::parse`], the regions file read by [`Endpoints::resolve_from_env`] |
+//! | `ca-bundle` | `rustls-pki-types`, `rustls-webpki` | [`CaBundle::from_pem`] |
 //!
 //! Without them: SDK-HMAC-SHA256 and SDK-HMAC-SM3, every credential source, the client
 //! machine with retries, budget, skew correction and failover over explicit endpoints.
 //! An algorithm left out is refused where it is chosen ([`AkSk::with_algorithm`],
 //! `HUAWEICLOUD_SDK_SIGNING_ALGORITHM`) with an error naming the feature; a regions file
-//! named while `regions-file` is off likewise ([`RegionsFileErrorKind::NotBuilt`]).
+//! named while `regions-file` is off likewise ([`RegionsFileErrorKind::NotBuilt`]), and a
+//! CA bundle while `ca-bundle` is off ([`Problem::NotBuilt`]).
 //!
 //! # Example
 //! ```

@@ -3,7 +3,9 @@
 
 use std::fmt;
 
+#[cfg(feature = "ca-bundle")]
 use rustls_pki_types::CertificateDer;
+#[cfg(feature = "ca-bundle")]
 use rustls_pki_types::pem::PemObject;
 
 use crate::input::{Input, InvalidInput, Problem};
@@ -75,7 +77,8 @@ impl CaBundle {
     /// [`InvalidInput`] with [`Input::CaCertificates`] and [`Problem::Empty`] (no bytes),
     /// [`Problem::PrivateKey`], [`Problem::Malformed`] (PEM that cannot be read: a BEGIN
     /// line without its END line, bad base64), [`Problem::NotACertificate`] (naming the
-    /// block) or [`Problem::NoCertificate`].
+    /// block) or [`Problem::NoCertificate`]; [`Problem::NotBuilt`] when kms-proto's
+    /// `ca-bundle` feature (on by default) is off.
     pub fn from_pem(pem: &[u8]) -> Result<Self, InvalidInput> {
         let err = |problem| InvalidInput::new(Input::CaCertificates, problem);
         if pem.is_empty() {
@@ -84,18 +87,30 @@ impl CaBundle {
         if holds_private_key(pem) {
             return Err(err(Problem::PrivateKey));
         }
+        #[cfg(not(feature = "ca-bundle"))]
+        return Err(err(Problem::NotBuilt {
+            algorithm: "reading a CA bundle",
+            feature: "ca-bundle",
+        }));
+        #[cfg(feature = "ca-bundle")]
+        Self::read(pem).map_err(err)
+    }
+
+    /// The validated certificates of `pem`, or what is wrong with them.
+    #[cfg(feature = "ca-bundle")]
+    fn read(pem: &[u8]) -> Result<Self, Problem> {
         let mut certificates = Vec::new();
         for (i, block) in CertificateDer::pem_slice_iter(pem).enumerate() {
-            let der = block.map_err(|e| err(pem_problem(&e)))?;
+            let der = block.map_err(|e| pem_problem(&e))?;
             // The very check rustls's `RootCertStore::add` makes (ureq skips what fails it;
             // hyper-rustls refuses it): done once here, both transports agree.
             if webpki::anchor_from_trusted_cert(&der).is_err() {
-                return Err(err(Problem::NotACertificate { index: i + 1 }));
+                return Err(Problem::NotACertificate { index: i + 1 });
             }
             certificates.push(der.as_ref().into());
         }
         if certificates.is_empty() {
-            return Err(err(Problem::NoCertificate));
+            return Err(Problem::NoCertificate);
         }
         Ok(CaBundle { certificates })
     }
@@ -117,6 +132,7 @@ fn holds_private_key(pem: &[u8]) -> bool {
 }
 
 /// What the PEM reader's error means for the user, without echoing the line it quotes.
+#[cfg(feature = "ca-bundle")]
 fn pem_problem(e: &rustls_pki_types::pem::Error) -> Problem {
     use rustls_pki_types::pem::Error;
     let expected = match e {
@@ -139,12 +155,27 @@ impl fmt::Debug for CaBundle {
 }
 
 /// What a readable PEM text looks like, for [`Problem::Malformed`], by what went wrong.
+#[cfg(feature = "ca-bundle")]
 const PEM_END: &str = "an -----END ...----- line after every -----BEGIN ...----- line";
+#[cfg(feature = "ca-bundle")]
 const PEM_BEGIN: &str = "-----BEGIN ...----- lines that end in five dashes";
+#[cfg(feature = "ca-bundle")]
 const PEM_BASE64: &str = "base64 between the -----BEGIN and -----END lines";
+#[cfg(feature = "ca-bundle")]
 const PEM_TEXT: &str = "PEM text whose blocks are smaller than 256 MB";
 
-#[cfg(test)]
+#[cfg(all(test, not(feature = "ca-bundle")))]
+mod without_the_feature {
+    #[test]
+    fn a_bundle_is_refused_naming_the_feature_and_a_private_key_still_first() {
+        let err = super::CaBundle::from_pem(b"-----BEGIN CERTIFICATE-----\n").unwrap_err();
+        assert!(err.to_string().contains("`ca-bundle` feature"), "{err}");
+        let key = super::CaBundle::from_pem(b"-----BEGIN PRIVATE KEY-----\n").unwrap_err();
+        assert_eq!(key.problem(), &crate::Problem::PrivateKey);
+    }
+}
+
+#[cfg(all(test, feature = "ca-bundle"))]
 mod tests {
     use super::*;
 

@@ -178,10 +178,10 @@ pub enum Problem {
         /// The URL's host.
         host: String,
     },
-    /// The signing algorithm is not in this build: kms-proto was built without the cargo
-    /// feature it needs.
+    /// Something asked for is not in this build (a signing algorithm, reading a CA
+    /// bundle): kms-proto was built without the cargo feature it needs.
     NotBuilt {
-        /// The algorithm's wire name.
+        /// What was asked for: an algorithm's wire name, or what the feature does.
         algorithm: &'static str,
         /// kms-proto's feature that brings it.
         feature: &'static str,
