@@ -16,9 +16,9 @@ use tokio::sync::Notify;
 use tracing::instrument::{Instrument, WithSubscriber};
 use tracing::warn;
 
+use crate::classify;
 use crate::connect::Progress;
 use crate::pool::{self, Pool};
-use crate::{classify, tls};
 
 /// An async ShowUserInstances client (and of any [`Operation`]: [`Client::call`]).
 ///
@@ -63,35 +63,23 @@ impl Client {
     /// was chosen and yields no usable certificate (the message says where it looked and
     /// what to do), or when the proxy's credentials are not header text.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
-        let tls = tls::config(config.trust())?;
+        let tls = kms_proto::tls::client_config(config.trust())?;
         Self::build(config, tls)
     }
 
-    /// Builds the client with the application's rustls configuration instead of one of its
-    /// own: its roots or certificate verifier, client certificates, protocol versions,
-    /// cipher suites and crypto provider (any provider: the configuration carries its own;
-    /// this crate builds only ring for the configurations it makes), SNI, resumption and
-    /// key log are used as given.
-    ///
-    /// What the client still decides on top of it, as with [`Client::new`]: no protocol
-    /// offered by ALPN (hyper-rustls sets ALPN for the protocols the client speaks,
-    /// HTTP/1.1 alone, which a server assumes without ALPN; the client's copies have it
-    /// emptied); the configured proxy (never one from the environment), the connect and
-    /// attempt timeouts and the deadline, which bound the handshake too; redirects never
-    /// followed; the response limits; at most [`ClientConfig::max_connections`] connections
-    /// to KMS. The same configuration serves the credential services on the instance or
-    /// node (ECS metadata, CCE pod identity) when they are reached over `https`.
-    ///
-    /// `config`'s [`trust`](ClientConfig::trust) must be left at its default: the roots
-    /// are the application's configuration's, and a `TrustRoots` chosen as well would be
-    /// silently ignored, so it is refused instead.
+    /// The client with the application's rustls configuration instead of one of its own,
+    /// used as [`kms_proto::tls::application_config`] says (as given, ALPN emptied: hyper-rustls
+    /// offers the protocols this client speaks); the proxy, timeouts, limits and
+    /// `max_connections` of `config` apply as with [`Client::new`], and the same
+    /// configuration serves the credential services on the instance or node.
     ///
     /// # Errors
-    /// [`Error::Config`] when [`ClientConfig::trust`] is not the default, or the proxy's
-    /// credentials are not header text.
+    /// [`Error::Config`] when `config` chooses roots too ([`kms_proto::tls::no_roots_chosen`]),
+    /// or the proxy's credentials are not header text.
     pub fn with_tls(config: ClientConfig, tls: Arc<rustls::ClientConfig>) -> Result<Self, Error> {
-        tls::no_roots_chosen(config.trust())?;
-        Self::build(config, tls::application(&tls))
+        kms_proto::tls::no_roots_chosen(config.trust())?;
+        let tls = Arc::unwrap_or_clone(kms_proto::tls::application_config(tls));
+        Self::build(config, tls)
     }
 
     fn build(config: ClientConfig, tls: rustls::ClientConfig) -> Result<Self, Error> {

@@ -56,7 +56,6 @@ mod connect;
 mod limit;
 mod pool;
 mod resolve;
-mod tls;
 
 pub use client::Client;
 pub use kms_proto::call::{Error, ErrorKind, TransportError, TransportErrorKind};

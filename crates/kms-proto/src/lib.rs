@@ -51,6 +51,7 @@
 //! | `sm2` | RustCrypto's `sm2` (the elliptic-curve crates) | [`SigningAlgorithm::Sm2Sm3`] |
 //! | `regions-file` | `yaml-rust2` | [`RegionsFile::parse`], the regions file read by [`Endpoints::resolve_from_env`] |
 //! | `ca-bundle` | `rustls-pki-types`, `rustls-webpki` | [`CaBundle::from_pem`] |
+//! | `rustls` (off by default) | `rustls` (ring), `webpki-root-certs`, `rustls-native-certs` | `tls`: the rustls configuration the transports build from [`TrustRoots`] |
 //!
 //! Without them: SDK-HMAC-SHA256 and SDK-HMAC-SM3, every credential source, the client
 //! machine with retries, budget, skew correction and failover over explicit endpoints.
@@ -115,6 +116,8 @@ mod sdk_date;
 pub mod sign;
 mod skew;
 mod span;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod transport;
 mod untrusted;
 pub mod verify;

@@ -12,7 +12,7 @@ use kms_proto::{ClientConfig, InstanceCount};
 use tracing::warn;
 
 use crate::limit::{Acquired, Permits};
-use crate::{agents, classify, tls};
+use crate::{agents, classify};
 
 /// A blocking ShowUserInstances client (and of any [`Operation`]: [`Client::call`]).
 ///
@@ -56,36 +56,21 @@ impl Client {
     /// store was chosen and yields no usable certificate (the message says where it looked
     /// and what to do).
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
-        let tls = tls::config(config.trust())?;
+        let tls = Arc::new(kms_proto::tls::client_config(config.trust())?);
         Self::build(config, tls)
     }
 
-    /// Builds the client with the application's rustls configuration instead of one of its
-    /// own: its roots or certificate verifier, client certificates, protocol versions,
-    /// cipher suites and crypto provider (any provider: the configuration carries its own;
-    /// this crate builds only ring for the configurations it makes), SNI, resumption and
-    /// key log are used as given.
-    ///
-    /// What the client still decides on top of it, as with [`Client::new`]: no protocol
-    /// offered by ALPN (the client speaks HTTP/1.1 alone, which a server assumes without
-    /// ALPN; the configuration is copied once, ALPN emptied, if it offers any); the
-    /// configured proxy (never one from the environment), the
-    /// connect and attempt timeouts and the deadline, which bound the handshake too;
-    /// redirects never followed; the response limits; at most
-    /// [`ClientConfig::max_connections`] connections to KMS. The same configuration serves
-    /// the credential services on the instance or node (ECS metadata, CCE pod identity)
-    /// when they are reached over `https`.
-    ///
-    /// `config`'s [`trust`](ClientConfig::trust) must be left at its default: the roots
-    /// are the application's configuration's, and a `TrustRoots` chosen as well would be
-    /// silently ignored, so it is refused instead.
+    /// This client on the application's own rustls configuration (its roots or verifier,
+    /// client certificates, provider...), taken as [`kms_proto::tls::application_config`]
+    /// describes; everything else `config` sets applies as for [`Client::new`], and the
+    /// metadata and pod identity services reached over `https` use it too.
     ///
     /// # Errors
-    /// [`Error::Config`] when the proxy URL cannot be given to ureq, or when
-    /// [`ClientConfig::trust`] is not the default.
+    /// [`Error::Config`]: `config` also chooses roots ([`kms_proto::tls::no_roots_chosen`]),
+    /// or ureq does not take its proxy URL.
     pub fn with_tls(config: ClientConfig, tls: Arc<rustls::ClientConfig>) -> Result<Self, Error> {
-        tls::no_roots_chosen(config.trust())?;
-        Self::build(config, tls::application(tls))
+        kms_proto::tls::no_roots_chosen(config.trust())?;
+        Self::build(config, kms_proto::tls::application_config(tls))
     }
 
     fn build(config: ClientConfig, tls: Arc<rustls::ClientConfig>) -> Result<Self, Error> {

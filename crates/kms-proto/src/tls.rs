@@ -1,20 +1,30 @@
-//! rustls for hyper: the client's configuration (the ring provider, the configured roots)
-//! or the application's.
+//! The rustls client configuration a transport on rustls builds (feature `rustls`, off by
+//! default; kms-ureq and kms-hyper turn it on): the ring provider passed explicitly, TLS 1.2
+//! and 1.3, and the roots [`TrustRoots`] names; or the application's own configuration, as a
+//! client uses it. One place, so that every transport trusts the same roots the same way.
+//!
+//! The one I/O of this feature: [`client_config`] reads the operating system's certificate
+//! store (`rustls-native-certs`) when the choice is [`TrustRoots::System`], once, when a
+//! client is built.
 
 use std::sync::Arc;
 
-use kms_proto::{CaBundle, Input, InvalidInput, Problem, TrustRoots};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use tracing::{debug, warn};
 
-/// The rustls client configuration: the ring provider passed explicitly (so no other
-/// provider is ever picked at run time), TLS 1.2 and 1.3, the configured roots.
+use crate::config::{CaBundle, TrustRoots};
+use crate::input::{Input, InvalidInput, Problem};
+
+/// The rustls client configuration of `trust`: the ring provider passed explicitly (so no
+/// other provider is ever picked at run time), TLS 1.2 and 1.3, the roots `trust` names, no
+/// client authentication, no ALPN (HTTP/1.1, which a server assumes when none is offered).
 ///
 /// # Errors
-/// [`InvalidInput`] ([`Input::CaCertificates`]) when the system store cannot be read or
-/// holds no usable certificate ([`TrustRoots::System`]).
-pub(crate) fn config(trust: &TrustRoots) -> Result<rustls::ClientConfig, InvalidInput> {
+/// [`InvalidInput`] ([`Input::CaCertificates`]) when the system store cannot be read or holds
+/// no usable certificate ([`TrustRoots::System`]). A [`CaBundle`] was validated when it was
+/// made, by the check rustls applies to trust anchors, so it does not fail here.
+pub fn client_config(trust: &TrustRoots) -> Result<rustls::ClientConfig, InvalidInput> {
     let mut roots = RootCertStore::empty();
     let webpki = || webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned();
     match trust {
@@ -29,7 +39,6 @@ pub(crate) fn config(trust: &TrustRoots) -> Result<rustls::ClientConfig, Invalid
         TrustRoots::System => roots = system_roots()?,
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    // ALPN is left to hyper-rustls (`enable_http1`), which refuses a preset list.
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|_| {
@@ -45,19 +54,21 @@ pub(crate) fn config(trust: &TrustRoots) -> Result<rustls::ClientConfig, Invalid
     Ok(config)
 }
 
-/// The application's configuration as this client uses it: as given (its provider, roots
-/// or verifier, client authentication, versions, SNI, resumption, key log), except ALPN,
-/// emptied: hyper-rustls sets it for the protocols the client speaks (HTTP/1.1 only:
-/// none offered), and refuses one set already.
-pub(crate) fn application(tls: &rustls::ClientConfig) -> rustls::ClientConfig {
-    let mut config = tls.clone();
-    if !config.alpn_protocols.is_empty() {
-        debug!(
-            "the application's TLS configuration offers protocols by ALPN: offering none (HTTP/1.1)"
-        );
-        config.alpn_protocols.clear();
+/// The application's configuration as a client uses it: as given (its provider, roots or
+/// verifier, client authentication, versions, SNI, resumption, key log), except ALPN,
+/// emptied: the clients speak HTTP/1.1 only, which a server assumes when none is offered
+/// (and hyper-rustls refuses a list set already). A copy is made only when the
+/// application's offers protocols.
+pub fn application_config(tls: Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
+    if tls.alpn_protocols.is_empty() {
+        return tls;
     }
-    config
+    debug!(
+        "the application's TLS configuration offers protocols by ALPN: offering none (HTTP/1.1)"
+    );
+    let mut config = (*tls).clone();
+    config.alpn_protocols.clear();
+    Arc::new(config)
 }
 
 /// Refuses a [`TrustRoots`] other than the default next to the application's rustls
@@ -65,7 +76,7 @@ pub(crate) fn application(tls: &rustls::ClientConfig) -> rustls::ClientConfig {
 ///
 /// # Errors
 /// [`InvalidInput`] ([`Input::CaCertificates`]) saying so.
-pub(crate) fn no_roots_chosen(trust: &TrustRoots) -> Result<(), InvalidInput> {
+pub fn no_roots_chosen(trust: &TrustRoots) -> Result<(), InvalidInput> {
     match trust {
         TrustRoots::WebPki => Ok(()),
         TrustRoots::WebPkiAnd(_) | TrustRoots::Only(_) | TrustRoots::System => {
@@ -91,7 +102,7 @@ const BOTH_HINT: &str = "the default TrustRoots with an application's rustls con
 /// # Errors
 /// When none is usable: the store could not be read, or holds no certificate rustls takes.
 /// The message names the first error and says what to do.
-pub(crate) fn system_roots() -> Result<RootCertStore, InvalidInput> {
+fn system_roots() -> Result<RootCertStore, InvalidInput> {
     let found = rustls_native_certs::load_native_certs();
     let mut roots = RootCertStore::empty();
     let (added, ignored) = roots.add_parsable_certificates(found.certs);
