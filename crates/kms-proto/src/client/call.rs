@@ -217,7 +217,7 @@ impl<'c, O: Operation> ClientCall<'c, O> {
         let _entered = span.enter();
         match self.state {
             State::Sent => {
-                let attempt_span = std::mem::replace(&mut self.attempt_span, tracing::Span::none());
+                let attempt_span = self.take_attempt_span();
                 let _attempt = attempt_span.enter();
                 tracing::debug!(
                     status = status.as_u16(),
@@ -252,7 +252,11 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                     }
                 }
             }
-            _ => self.unasked(),
+            State::Credentials
+            | State::Project
+            | State::Attempt
+            | State::Sleep(_)
+            | State::Finished(_) => self.unasked(),
         }
     }
 
@@ -262,7 +266,7 @@ impl<'c, O: Operation> ClientCall<'c, O> {
         let _entered = span.enter();
         match self.state {
             State::Sent => {
-                let attempt_span = std::mem::replace(&mut self.attempt_span, tracing::Span::none());
+                let attempt_span = self.take_attempt_span();
                 let _attempt = attempt_span.enter();
                 tracing::warn!(
                     latency_ms = self.latency_ms(now),
@@ -282,7 +286,11 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                 self.give_back_claim(None);
                 self.state = State::Finished(Some(Err(error)));
             }
-            _ => self.unasked(),
+            State::Credentials
+            | State::Project
+            | State::Attempt
+            | State::Sleep(_)
+            | State::Finished(_) => self.unasked(),
         }
     }
 
@@ -378,6 +386,11 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                 Io::Done(result)
             }
         }
+    }
+
+    /// The span of the attempt out, which ends with its report.
+    fn take_attempt_span(&mut self) -> tracing::Span {
+        std::mem::replace(&mut self.attempt_span, tracing::Span::none())
     }
 
     /// A report the call did not ask for: said, and otherwise ignored.
