@@ -100,6 +100,7 @@
 
 mod budget;
 pub mod call;
+mod civil;
 pub mod client;
 mod config;
 pub mod credentials;

@@ -3,8 +3,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use time::{Date, Month, OffsetDateTime};
-
+use crate::civil::Civil;
 use crate::input::{Input, InvalidInput, Problem};
 
 /// A signing time as written in `X-Sdk-Date` (`20261122T080000Z`), whole seconds, UTC.
@@ -31,17 +30,17 @@ impl SdkDate {
             .as_secs();
         let utc = i64::try_from(unix)
             .ok()
-            .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
-            // `time` may be built with years past 9999, which `YYYY` cannot hold.
-            .filter(|t| t.year() <= 9999)
+            .map(Civil::from_unix)
+            // `YYYY` holds no year past 9999.
+            .filter(|t| t.year <= 9999)
             .ok_or_else(out_of_range)?;
         // 1970..=9999, so the year has four digits.
-        let [y0, y1, y2, y3] = digits(utc.year().unsigned_abs());
-        let [mo0, mo1] = digits(u8::from(utc.month()).into());
-        let [d0, d1] = digits(utc.day().into());
-        let [h0, h1] = digits(utc.hour().into());
-        let [mi0, mi1] = digits(utc.minute().into());
-        let [s0, s1] = digits(utc.second().into());
+        let [y0, y1, y2, y3] = digits(u32::try_from(utc.year).map_err(|_| out_of_range())?);
+        let [mo0, mo1] = digits(utc.month.into());
+        let [d0, d1] = digits(utc.day.into());
+        let [h0, h1] = digits(utc.hour.into());
+        let [mi0, mi1] = digits(utc.minute.into());
+        let [s0, s1] = digits(utc.second.into());
         Ok(SdkDate {
             text: [
                 y0, y1, y2, y3, mo0, mo1, d0, d1, b'T', h0, h1, mi0, mi1, s0, s1, b'Z',
@@ -60,19 +59,16 @@ impl SdkDate {
         let [y0, y1, y2, y3, mo0, mo1, d0, d1] = day;
         // Each of the other 14 bytes goes through `two_digits` before a date is made, so
         // a parsed date holds only digits, 'T' and 'Z', as `as_str` relies on.
-        let year = i32::from(two_digits(y0, y1)?) * 100 + i32::from(two_digits(y2, y3)?);
-        let month = Month::try_from(two_digits(mo0, mo1)?).ok()?;
-        let date = Date::from_calendar_date(year, month, two_digits(d0, d1)?).ok()?;
-        let at = date
-            .with_hms(
-                two_digits(h0, h1)?,
-                two_digits(mi0, mi1)?,
-                two_digits(s0, s1)?,
-            )
-            .ok()?
-            .assume_utc();
+        let at = Civil {
+            year: i64::from(two_digits(y0, y1)?) * 100 + i64::from(two_digits(y2, y3)?),
+            month: two_digits(mo0, mo1)?,
+            day: two_digits(d0, d1)?,
+            hour: two_digits(h0, h1)?,
+            minute: two_digits(mi0, mi1)?,
+            second: two_digits(s0, s1)?,
+        };
         // Negative before 1970, which is refused.
-        let unix = u64::try_from(at.unix_timestamp()).ok()?;
+        let unix = u64::try_from(at.to_unix()?).ok()?;
         Some(SdkDate { text, unix })
     }
 
@@ -168,6 +164,25 @@ mod tests {
             let date = SdkDate::from_system_time(at(secs)).unwrap();
             proptest::prop_assert_eq!(SdkDate::parse(date.as_str()), Some(date));
             proptest::prop_assert_eq!(date.to_system_time(), at(secs));
+        }
+
+        /// The text is what `time` writes for the same second (the conversion is
+        /// `crate::civil`'s, written by hand to keep `time` out of the minimal build).
+        #[test]
+        fn formats_as_time_does(secs in 0i64..253_402_300_800) {
+            let t = time::OffsetDateTime::from_unix_timestamp(secs).unwrap();
+            let expected = format!(
+                "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            let date = SdkDate::from_system_time(at(secs.unsigned_abs())).unwrap();
+            proptest::prop_assert_eq!(date.as_str(), expected.as_str());
+            proptest::prop_assert_eq!(SdkDate::parse(&expected), Some(date));
         }
     }
 

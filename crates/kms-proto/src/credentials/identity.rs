@@ -135,18 +135,16 @@ pub(crate) fn rfc3339(at: SystemTime) -> String {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     };
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => format!("{secs} s after 1970"),
+    let t = crate::civil::Civil::from_unix(secs);
+    // Four-digit years only (as before, with `time`'s range): anything else is no date a
+    // reader could use.
+    if !(-9999..=9999).contains(&t.year) {
+        return format!("{secs} s after 1970");
     }
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
 }
 
 #[cfg(test)]
