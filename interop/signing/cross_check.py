@@ -7,8 +7,8 @@ For each of KEYS (+ EXTRA_KEYS) access keys and both algorithms:
      derivation, counter HMAC then +1, is byte-exact);
   2. python -> rust: a request signed by the official signer (random nonce) is accepted by
      kms_proto::verify::verify;
-  3. rust -> python: the same request signed by kms_proto::sign::sign_request (RFC 6979
-     nonce) verifies with the official signer's key (`SigningKey.verify`) over the string to
+  3. rust -> python: the same request signed by kms_proto::sign::sign_request (ECDSA: ring,
+     random nonce; SM2: RFC 6979 nonce) verifies with the official signer's key (`SigningKey.verify`) over the string to
      sign the official signer computes for it, and names the same signed headers.
 SM2: the Python signer hashes Z_A with the public key's coordinates stripped of leading zero
 bytes (GB/T 32918, Go and kms-proto write 32 bytes). For the keys where that differs, check

@@ -283,7 +283,8 @@ pub fn sign_verify(data: &[u8]) {
     let sk = "fuzz-secret-key";
     let signature = sign::SigningKey::new(algorithm, "FUZZAK", sk)
         .unwrap()
-        .sign(&algorithm.string_to_sign(date, &canonical.text));
+        .sign(&algorithm.string_to_sign(date, &canonical.text))
+        .unwrap();
     let authorization = algorithm.authorization("FUZZAK", &canonical.signed_headers, &signature);
     let map = |headers: &[(String, String)]| {
         let mut map = HeaderMap::new();

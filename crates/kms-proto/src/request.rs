@@ -324,7 +324,9 @@ impl PreparedRequest {
     ///
     /// # Errors
     /// [`InvalidInput`] with [`Input::SigningTime`] when `now` cannot be written as
-    /// `X-Sdk-Date` (before 1970 or after 9999).
+    /// `X-Sdk-Date` (before 1970 or after 9999); with [`Input::SigningAlgorithm`] and
+    /// [`Problem::RandomnessUnavailable`] if an ECDSA signature finds no working random
+    /// number generator.
     pub fn build(
         &self,
         credentials: &Credentials,
@@ -340,7 +342,7 @@ impl PreparedRequest {
             }
             Credentials::AkSk(aksk) => {
                 let date = SdkDate::from_system_time(now)?;
-                let mut authorization = HeaderValue::try_from(self.authorization(aksk, date))
+                let mut authorization = HeaderValue::try_from(self.authorization(aksk, date)?)
                     .map_err(|_| {
                         InvalidInput::new(
                             Input::AccessKey,
@@ -373,7 +375,7 @@ impl PreparedRequest {
     /// the prepared canonical prefix of the algorithm's hash is extended with the date
     /// (and security token), and the string to sign goes to the key the credentials made
     /// once, so no intermediate text is built.
-    fn authorization(&self, aksk: &AkSk, date: SdkDate) -> String {
+    fn authorization(&self, aksk: &AkSk, date: SdkDate) -> Result<String, InvalidInput> {
         let algorithm = aksk.algorithm();
         let canonical_hash = if algorithm.uses_sm3() {
             self.canonical_hash(
@@ -391,8 +393,9 @@ impl PreparedRequest {
         let signed = Self::signed(aksk);
         let signature = aksk
             .signing_key()
-            .sign_string_to_sign(date.as_bytes(), &canonical_hash);
-        algorithm.authorization(aksk.access_key(), signed, &signature)
+            .sign_string_to_sign(date.as_bytes(), &canonical_hash)
+            .map_err(crate::credentials::key_error)?;
+        Ok(algorithm.authorization(aksk.access_key(), signed, &signature))
     }
 
     fn signed(aksk: &AkSk) -> &'static str {
@@ -456,7 +459,10 @@ fn header_value(value: &str, input: Input) -> Result<HeaderValue, InvalidInput> 
 ///
 /// # Errors
 /// [`InvalidInput`](crate::InvalidInput) with [`Input::SigningTime`](crate::Input::SigningTime)
-/// when `now` cannot be written as `X-Sdk-Date`.
+/// when `now` cannot be written as `X-Sdk-Date`; with
+/// [`Input::SigningAlgorithm`](crate::Input::SigningAlgorithm) and
+/// [`Problem::RandomnessUnavailable`](crate::Problem::RandomnessUnavailable) if an ECDSA
+/// signature finds no working random number generator.
 pub fn sign_request(
     request: &mut http::Request<Vec<u8>>,
     credentials: &crate::Credentials,
@@ -519,7 +525,8 @@ pub fn sign_request(
     };
     let signature = aksk
         .signing_key()
-        .sign_string_to_sign(date.as_bytes(), &canonical_hash);
+        .sign_string_to_sign(date.as_bytes(), &canonical_hash)
+        .map_err(crate::credentials::key_error)?;
     let mut value = http::HeaderValue::try_from(algorithm.authorization(
         aksk.access_key(),
         &signed_headers,

@@ -163,7 +163,7 @@ fn run(case: &Case) -> Result<(), String> {
         let canonical = sign::canonical_request_with(algorithm, &request);
         let string_to_sign = algorithm.string_to_sign(sdk_date, &canonical.text);
         let key = SigningKey::new(algorithm, &case.ak, &case.sk).map_err(|e| e.to_string())?;
-        let signature = key.sign(&string_to_sign);
+        let signature = key.sign(&string_to_sign).map_err(|e| e.to_string())?;
         let authorization =
             algorithm.authorization(&case.ak, &canonical.signed_headers, &signature);
         (canonical, string_to_sign, authorization)

@@ -201,25 +201,11 @@ impl AkSk {
     /// # Errors
     /// [`InvalidInput`] with [`Input::SecretKey`] in the practically impossible case that
     /// no key can be derived ([`KeyError`](crate::sign::KeyError)), or the algorithm is not
-    /// in this build (its feature is off).
+    /// in this build (its feature is off); with [`Input::SigningAlgorithm`] and
+    /// [`Problem::RandomnessUnavailable`] if ECDSA finds no working random number generator.
     pub fn with_algorithm(mut self, algorithm: SigningAlgorithm) -> Result<Self, InvalidInput> {
         if algorithm != self.algorithm() {
-            self.key =
-                SigningKey::new(algorithm, &self.ak, self.sk.expose()).map_err(|e| match e {
-                    crate::sign::KeyError::NotBuilt { algorithm, feature } => InvalidInput::new(
-                        Input::SigningAlgorithm,
-                        Problem::NotBuilt {
-                            algorithm: algorithm.as_str(),
-                            feature,
-                        },
-                    ),
-                    crate::sign::KeyError::DerivationFailed => InvalidInput::new(
-                        Input::SecretKey,
-                        Problem::Malformed {
-                            expected: "an AK/SK from which a signing key can be derived",
-                        },
-                    ),
-                })?;
+            self.key = SigningKey::new(algorithm, &self.ak, self.sk.expose()).map_err(key_error)?;
         }
         Ok(self)
     }
@@ -327,6 +313,28 @@ fn check_trimmed(input: Input, value: &str) -> Result<(), InvalidInput> {
         return Err(InvalidInput::new(input, Problem::SurroundingWhitespace));
     }
     Ok(())
+}
+
+/// A signing key that was not made, or did not sign, as the input that caused it.
+pub(crate) fn key_error(error: crate::sign::KeyError) -> InvalidInput {
+    match error {
+        crate::sign::KeyError::NotBuilt { algorithm, feature } => InvalidInput::new(
+            Input::SigningAlgorithm,
+            Problem::NotBuilt {
+                algorithm: algorithm.as_str(),
+                feature,
+            },
+        ),
+        crate::sign::KeyError::DerivationFailed => InvalidInput::new(
+            Input::SecretKey,
+            Problem::Malformed {
+                expected: "an AK/SK from which a signing key can be derived",
+            },
+        ),
+        crate::sign::KeyError::Randomness => {
+            InvalidInput::new(Input::SigningAlgorithm, Problem::RandomnessUnavailable)
+        }
+    }
 }
 
 #[cfg(test)]

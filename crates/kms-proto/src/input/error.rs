@@ -178,6 +178,9 @@ pub enum Problem {
         /// The URL's host.
         host: String,
     },
+    /// The operating system's random number generator failed, and the signing algorithm
+    /// (`SDK-ECDSA-P256-SHA256`) needs it for every key and signature.
+    RandomnessUnavailable,
     /// Something asked for is not in this build (a signing algorithm, reading a CA
     /// bundle): kms-proto was built without the cargo feature it needs.
     NotBuilt {
@@ -321,6 +324,9 @@ impl fmt::Display for InvalidInput {
                  plain http is allowed only to this machine (localhost, 127.0.0.0/8, ::1) and \
                  link-local addresses (169.254.0.0/16, fe80::/10), where ECS metadata and node \
                  agents answer: use https, or the address the platform set"
+            ),
+            Problem::RandomnessUnavailable => f.write_str(
+                "the operating system's random number generator failed, and SDK-ECDSA-P256-SHA256 needs it for every signature: allow getrandom(2) or /dev/urandom to this process, or sign with another algorithm",
             ),
             Problem::NotBuilt { algorithm, feature } => write!(
                 f,

@@ -1,5 +1,6 @@
 //! The DER encoding of an (r, s) signature, `SEQUENCE { INTEGER r, INTEGER s }`, as the
-//! official signers write it (Python's pyasn1, Go's `encoding/asn1`), for 256-bit curves.
+//! official signers write it (Python's pyasn1, Go's `encoding/asn1`), for 256-bit curves:
+//! SM2's (ECDSA's DER is ring's, as strict).
 
 /// The DER of (r, s), each a 32-byte big-endian integer.
 pub(crate) fn encode(r: &[u8; 32], s: &[u8; 32]) -> Vec<u8> {

@@ -28,13 +28,14 @@ pub struct SigningKey {
 enum Inner {
     HmacSha256(Hmac<Sha256>),
     HmacSm3(Hmac<Sm3>),
+    /// Shared: ring's key pair cannot be cloned, and nothing in it changes.
     #[cfg(feature = "ecdsa")]
-    EcdsaP256(p256::ecdsa::SigningKey),
+    EcdsaP256(std::sync::Arc<ecdsa_p256::Key>),
     #[cfg(feature = "sm2")]
     Sm2Sm3(sm2::dsa::SigningKey),
 }
 
-/// Why no signing key was made.
+/// Why no signing key was made, or a key could not sign.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
@@ -42,6 +43,11 @@ pub enum KeyError {
     /// no counter of the official derivation gave a scalar in range. The chance is below
     /// 2^-8000; the official signers fail the same way ("derive candidate failed").
     DerivationFailed,
+    /// The operating system's random number generator failed (`getrandom(2)`, or
+    /// `/dev/urandom` where that call is missing). Only `SDK-ECDSA-P256-SHA256` uses it:
+    /// ring draws on it for each key and each signature's nonce. A sandbox (seccomp, a
+    /// chroot without `/dev/urandom`) that denies it is the usual cause.
+    Randomness,
     /// The algorithm is not in this build: kms-proto's `feature` is off (`ecdsa` for
     /// `SDK-ECDSA-P256-SHA256`, `sm2` for `SDK-SM2-SM3`).
     NotBuilt {
@@ -58,6 +64,9 @@ impl fmt::Display for KeyError {
             KeyError::DerivationFailed => f.write_str(
                 "no signing key could be derived from this AK/SK: use another access key",
             ),
+            KeyError::Randomness => f.write_str(
+                "the operating system's random number generator failed, and SDK-ECDSA-P256-SHA256 needs it for every signature: allow getrandom(2) or /dev/urandom to this process, or sign with another algorithm",
+            ),
             KeyError::NotBuilt { algorithm, feature } => write!(
                 f,
                 "{algorithm} is not in this build of kms-proto: turn on its `{feature}` feature"
@@ -73,7 +82,8 @@ impl SigningKey {
     ///
     /// # Errors
     /// [`KeyError::DerivationFailed`], for the key-pair algorithms only, practically never;
-    /// [`KeyError::NotBuilt`] for an algorithm whose feature is off.
+    /// [`KeyError::Randomness`] for ECDSA if the operating system's random number
+    /// generator fails; [`KeyError::NotBuilt`] for an algorithm whose feature is off.
     pub fn new(
         algorithm: SigningAlgorithm,
         access_key: &str,
@@ -85,9 +95,12 @@ impl SigningKey {
             SigningAlgorithm::HmacSha256 => Inner::HmacSha256(hmac_sha256::key(secret_key)),
             SigningAlgorithm::HmacSm3 => Inner::HmacSm3(hmac_sm3::key(secret_key)),
             #[cfg(feature = "ecdsa")]
-            SigningAlgorithm::EcdsaP256Sha256 => Inner::EcdsaP256(
-                ecdsa_p256::key(access_key, secret_key).ok_or(KeyError::DerivationFailed)?,
-            ),
+            SigningAlgorithm::EcdsaP256Sha256 => Inner::EcdsaP256(std::sync::Arc::new(
+                ecdsa_p256::key(access_key, secret_key).map_err(|problem| match problem {
+                    ecdsa_p256::KeyProblem::Derivation => KeyError::DerivationFailed,
+                    ecdsa_p256::KeyProblem::Randomness => KeyError::Randomness,
+                })?,
+            )),
             #[cfg(feature = "sm2")]
             SigningAlgorithm::Sm2Sm3 => Inner::Sm2Sm3(
                 sm2_sm3::key(access_key, secret_key).ok_or(KeyError::DerivationFailed)?,
@@ -112,6 +125,14 @@ impl SigningKey {
         }
     }
 
+    /// The `SDK-HMAC-SHA256` signature of `string_to_sign` with `secret_key`: an HMAC,
+    /// which cannot fail.
+    pub(crate) fn hmac_sha256_signature(secret_key: &str, string_to_sign: &str) -> String {
+        hmac_hex(hmac_sha256::key(secret_key), &[string_to_sign.as_bytes()])
+            .as_str()
+            .to_owned()
+    }
+
     /// The algorithm this key signs with.
     pub fn algorithm(&self) -> SigningAlgorithm {
         match *self.inner {
@@ -125,8 +146,14 @@ impl SigningKey {
     }
 
     /// The signature of a string to sign, in lower-case hex: 64 digits for the HMACs, the
-    /// DER of (r, s) for ECDSA and SM2 (deterministic, RFC 6979).
-    pub fn sign(&self, string_to_sign: &str) -> String {
+    /// DER of (r, s) for ECDSA and SM2. The HMACs and SM2 (RFC 6979) sign one string to
+    /// the same bytes every time; ECDSA draws a fresh nonce for each signature (ring), as
+    /// the official Python and Go signers do.
+    ///
+    /// # Errors
+    /// [`KeyError::Randomness`], ECDSA only, if the operating system's random number
+    /// generator fails.
+    pub fn sign(&self, string_to_sign: &str) -> Result<String, KeyError> {
         self.sign_pieces(&[string_to_sign.as_bytes()])
     }
 
@@ -142,12 +169,7 @@ impl SigningKey {
         match &*self.inner {
             Inner::HmacSha256(_) | Inner::HmacSm3(_) => None,
             #[cfg(feature = "ecdsa")]
-            Inner::EcdsaP256(key) => Some(
-                key.verifying_key()
-                    .to_encoded_point(false)
-                    .as_bytes()
-                    .to_vec(),
-            ),
+            Inner::EcdsaP256(key) => Some(key.public_key_sec1()),
             #[cfg(feature = "sm2")]
             Inner::Sm2Sm3(key) => {
                 use sm2::elliptic_curve::sec1::ToEncodedPoint;
@@ -163,7 +185,11 @@ impl SigningKey {
     }
 
     /// Signs `<name>\n<date>\n<canonical hash>` without building the text for the HMACs.
-    pub(crate) fn sign_string_to_sign(&self, date: &[u8], canonical_hash: &Hex64) -> String {
+    pub(crate) fn sign_string_to_sign(
+        &self,
+        date: &[u8],
+        canonical_hash: &Hex64,
+    ) -> Result<String, KeyError> {
         self.sign_pieces(&self.string_to_sign_pieces(date, canonical_hash))
     }
 
@@ -187,15 +213,17 @@ impl SigningKey {
         ]
     }
 
-    fn sign_pieces(&self, pieces: &[&[u8]]) -> String {
-        match &*self.inner {
+    fn sign_pieces(&self, pieces: &[&[u8]]) -> Result<String, KeyError> {
+        Ok(match &*self.inner {
             Inner::HmacSha256(key) => hmac_hex(key.clone(), pieces).as_str().to_owned(),
             Inner::HmacSm3(key) => hmac_hex(key.clone(), pieces).as_str().to_owned(),
             #[cfg(feature = "ecdsa")]
-            Inner::EcdsaP256(key) => hex_string(&ecdsa_p256::sign(key, &pieces.concat())),
+            Inner::EcdsaP256(key) => {
+                hex_string(&key.sign(&pieces.concat()).ok_or(KeyError::Randomness)?)
+            }
             #[cfg(feature = "sm2")]
             Inner::Sm2Sm3(key) => hex_string(&sm2_sm3::sign(key, &pieces.concat())),
-        }
+        })
     }
 
     fn verify_pieces(&self, pieces: &[&[u8]], signature: &str) -> bool {
@@ -207,9 +235,7 @@ impl SigningKey {
             Inner::HmacSha256(key) => hmac_verify(key.clone(), pieces, bytes),
             Inner::HmacSm3(key) => hmac_verify(key.clone(), pieces, bytes),
             #[cfg(feature = "ecdsa")]
-            Inner::EcdsaP256(key) => {
-                ecdsa_p256::verify(key.verifying_key(), &pieces.concat(), bytes)
-            }
+            Inner::EcdsaP256(key) => key.verify(&pieces.concat(), bytes),
             #[cfg(feature = "sm2")]
             Inner::Sm2Sm3(key) => sm2_sm3::verify(key.verifying_key(), &pieces.concat(), bytes),
         }
@@ -308,15 +334,21 @@ mod tests {
         for algorithm in SigningAlgorithm::ALL.into_iter().filter(|a| a.is_built()) {
             let key = SigningKey::new(algorithm, "AKEXAMPLE", "SKEXAMPLE").unwrap();
             assert_eq!(key.algorithm(), algorithm);
-            let sig = key.sign("string to sign");
+            let sig = key.sign("string to sign").unwrap();
             assert!(key.verify("string to sign", &sig), "{algorithm}");
             assert!(
                 key.verify("string to sign", &sig.to_uppercase()),
                 "{algorithm}"
             );
             assert!(!key.verify("string to sigN", &sig), "{algorithm}");
-            // Deterministic.
-            assert_eq!(key.sign("string to sign"), sig, "{algorithm}");
+            // Deterministic but for ECDSA, whose nonces ring draws at random.
+            let again = key.sign("string to sign").unwrap();
+            assert_eq!(
+                again == sig,
+                algorithm != SigningAlgorithm::EcdsaP256Sha256,
+                "{algorithm}"
+            );
+            assert!(key.verify("string to sign", &again), "{algorithm}");
             let other = SigningKey::new(algorithm, "AKEXAMPLE", "SKEXAMPLF").unwrap();
             assert!(!other.verify("string to sign", &sig), "{algorithm}");
             assert!(!format!("{key:?}").contains("SKEXAMPLE"));
