@@ -80,8 +80,8 @@ fi
 if [ -n "${SIGNING_INTEROP_BIN:-}" ]; then
     BIN="$SIGNING_INTEROP_BIN"
 else
-    echo "signing: cargo build --locked -p kms-proto --example signing_interop"
-    cargo build --locked -p kms-proto --example signing_interop
+    echo "signing: cargo build --locked -p kms-proto --features verify --example signing_interop"
+    cargo build --locked -p kms-proto --features verify --example signing_interop
     BIN="$TARGET_DIR/debug/examples/signing_interop"
 fi
 [ -x "$BIN" ] || { echo "signing: $BIN not found" >&2; exit 1; }

@@ -114,6 +114,12 @@ mod request;
 mod response;
 mod retry;
 mod sdk_date;
+// `SigningKey::verify_string_to_sign` serves `verify` alone. The cfg belongs on it, in
+// sign/key.rs, which issue 24's work is changing now; until then, this.
+#[cfg_attr(
+    not(any(feature = "verify", test)),
+    allow(dead_code, reason = "the verifier's helpers, without the verifier")
+)]
 pub mod sign;
 mod skew;
 mod span;
@@ -121,6 +127,9 @@ mod span;
 pub mod tls;
 mod transport;
 mod untrusted;
+// The module is compiled for the crate's own tests too: the signing tests check what they
+// sign with the verifier.
+#[cfg(any(feature = "verify", test))]
 pub mod verify;
 
 pub use budget::{BudgetPolicy, RetryBudget};

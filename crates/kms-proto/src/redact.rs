@@ -90,6 +90,7 @@ impl Secrets {
     }
 
     /// With a secret added.
+    #[cfg(feature = "sources")]
     pub(crate) fn with(mut self, secret: &str) -> Self {
         self.add(secret);
         self

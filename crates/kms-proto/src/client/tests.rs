@@ -10,6 +10,7 @@ use crate::operation::UserInstances;
 use crate::{AkSk, Endpoint, Endpoints, Region, RetryPolicy};
 
 const T0: SystemTime = SystemTime::UNIX_EPOCH;
+#[cfg(feature = "sources")]
 const PROFILE: &[u8] = b"[basic]\nak = AKEXAMPLE0000000000\nsk = SKEXAMPLEsecretkey\n";
 
 /// A simulated clock: `at(ms)` is `ms` milliseconds after the start.
@@ -52,6 +53,7 @@ fn static_keys() -> ClientConfig {
     )
 }
 
+#[cfg(feature = "sources")]
 /// Drives a refresh whose one need is the profile file.
 fn run_profile_refresh(client: &Client, mut job: RefreshJob, now: Now) {
     match job.poll() {
@@ -66,6 +68,7 @@ fn ok_body() -> &'static [u8] {
     br#"{"instance_num": 7}"#
 }
 
+#[cfg(feature = "sources")]
 #[test]
 fn many_calls_with_nothing_cached_make_one_refresh_and_the_others_wait_for_it() {
     let clock = Clock::new();
@@ -330,6 +333,7 @@ fn a_transport_that_polls_before_reporting_gets_an_error_not_a_panic() {
 
 use crate::call::{TransportErrorKind, TransportFailure};
 
+#[cfg(feature = "sources")]
 /// Credentials from ECS metadata at a simulated address.
 fn from_metadata() -> ClientConfig {
     let provider = Provider::metadata(|name| {
@@ -338,6 +342,7 @@ fn from_metadata() -> ClientConfig {
     ClientConfig::from_provider(endpoint(), ProjectId::new("p1").unwrap(), provider)
 }
 
+#[cfg(feature = "sources")]
 fn key_document(ak: &str, expires_at: &str) -> Vec<u8> {
     format!(
         r#"{{"credential":{{"access":"{ak}","secret":"SECRET{ak}","securitytoken":"TOKEN{ak}","expires_at":"{expires_at}"}}}}"#
@@ -345,6 +350,7 @@ fn key_document(ak: &str, expires_at: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+#[cfg(feature = "sources")]
 /// Drives a metadata refresh: the session token asked for is `tok`, the key request is
 /// answered with `key` (`None`: a 500). Gives the methods of the exchanges it asked for.
 fn run_metadata_refresh(
@@ -375,6 +381,7 @@ fn run_metadata_refresh(
     asked
 }
 
+#[cfg(feature = "sources")]
 fn access_key_of(exchange: &Exchange) -> String {
     let authorization = exchange.request().headers()["authorization"]
         .to_str()
@@ -387,6 +394,7 @@ fn access_key_of(exchange: &Exchange) -> String {
         .to_owned()
 }
 
+#[cfg(feature = "sources")]
 #[test]
 fn credentials_due_for_refresh_are_used_at_once_while_one_call_refreshes_and_kept_when_that_fails()
 {

@@ -11,8 +11,10 @@ use std::time::SystemTime;
 use http::StatusCode;
 
 use super::SourceKind;
+#[cfg(feature = "sources")]
 use super::document::DocumentError;
 use super::identity::rfc3339;
+#[cfg(feature = "sources")]
 use super::profile::ProfileError;
 use super::variables::EnvError;
 use crate::input::InvalidInput;
@@ -54,9 +56,21 @@ impl fmt::Display for FileProblem {
 /// Why one source gave no credentials.
 #[derive(Debug)]
 #[non_exhaustive]
+#[cfg_attr(
+    not(feature = "sources"),
+    allow(
+        dead_code,
+        reason = "what only the sources behind the feature fail with"
+    )
+)]
 pub(crate) enum Failure {
     /// The source is not set up here (skipped in a chain).
     NotConfigured(String),
+    /// The source is not in this build: its feature (`sources`) is off. `named`: its
+    /// settings name it (its variables are set, or the program chose it), so a chain stops
+    /// here rather than skip it; otherwise (a default path, the metadata service) a chain
+    /// skips it, saying why.
+    NotBuilt { feature: &'static str, named: bool },
     /// The source is set up only in part (one of two variables set).
     Misconfigured(String),
     /// The transport drove the refresh out of order, or a request could not be made: a
@@ -69,6 +83,7 @@ pub(crate) enum Failure {
     /// The environment variables are wrong.
     Env(EnvError),
     /// The profile file or KooCLI configuration is wrong.
+    #[cfg(feature = "sources")]
     Profile(ProfileError),
     /// A profile holds no AK/SK (only what a later kind of source uses).
     NoKeys(PathBuf),
@@ -101,6 +116,7 @@ pub(crate) enum Failure {
     /// The instance has no agency bound (ECS metadata's own answer).
     NoAgency,
     /// The answer was not a usable credential document.
+    #[cfg(feature = "sources")]
     Document { url: String, error: DocumentError },
 }
 
@@ -127,8 +143,21 @@ impl SourceError {
     pub fn is_skipped(&self) -> bool {
         matches!(
             self.failure,
-            Failure::NotConfigured(_) | Failure::NoFile(_) | Failure::NoKeys(_)
+            Failure::NotConfigured(_)
+                | Failure::NoFile(_)
+                | Failure::NoKeys(_)
+                | Failure::NotBuilt { named: false, .. }
         )
+    }
+
+    /// The kms-proto feature this source needs, when it is not in this build (`sources`):
+    /// turn the feature on (kms-ureq and kms-hyper pass it through, on by default) or give
+    /// credentials another way.
+    pub fn missing_feature(&self) -> Option<&'static str> {
+        match self.failure {
+            Failure::NotBuilt { feature, .. } => Some(feature),
+            _ => None,
+        }
     }
 
     /// Whether the source could not be reached at all (nothing was sent).
@@ -213,6 +242,11 @@ impl fmt::Display for SourceError {
         let label = self.source.label();
         match &self.failure {
             Failure::NotConfigured(why) => write!(f, "{label}: skipped: {why}"),
+            Failure::NotBuilt { feature, named } => write!(
+                f,
+                "{label}: {}not in this build: it needs kms-proto's `{feature}` feature",
+                if *named { "" } else { "skipped: " }
+            ),
             Failure::Misconfigured(why) => write!(f, "{label}: {why}"),
             Failure::Internal(why) => write!(f, "{label}: {why} (a bug: please report it)"),
             Failure::NoFile(path) => {
@@ -225,6 +259,7 @@ impl fmt::Display for SourceError {
                 write!(f, "{label}: cannot use {}: {problem}", path.display())
             }
             Failure::Env(e) => write!(f, "{label}: {e}"),
+            #[cfg(feature = "sources")]
             Failure::Profile(e) => write!(f, "{label}: {e}"),
             Failure::Invalid(e) => write!(f, "{label}: {e}"),
             Failure::Unreachable { url, failure } => {
@@ -271,6 +306,7 @@ impl fmt::Display for SourceError {
                 write!(f, "{label}: the answer of {url} has no {missing}")
             }
             Failure::NoAgency => write!(f, "{label}: the instance has no agency"),
+            #[cfg(feature = "sources")]
             Failure::Document { url, error } => write!(f, "{label}: the answer of {url}: {error}"),
         }?;
         if let Some(advice) = self.advice() {
@@ -285,11 +321,13 @@ impl StdError for SourceError {
         match &self.failure {
             Failure::File(_, FileProblem::Unreadable(e)) => Some(e),
             Failure::Env(e) => Some(e),
+            #[cfg(feature = "sources")]
             Failure::Profile(e) => Some(e),
             Failure::Invalid(e) => Some(e),
             Failure::Unreachable { failure, .. } | Failure::NoAnswer { failure, .. } => {
                 failure.cause()
             }
+            #[cfg(feature = "sources")]
             Failure::Document { error, .. } => Some(error),
             _ => None,
         }

@@ -38,15 +38,22 @@ pub use source::{
     SOURCE_CONNECT_TIMEOUT, SourceRequest,
 };
 
+// The files and documents of the sources behind the `sources` feature.
+#[cfg(feature = "sources")]
 mod document;
+#[cfg(feature = "sources")]
 mod koocli;
+#[cfg(feature = "sources")]
 mod profile;
 
+#[cfg(feature = "sources")]
 pub use document::{
     DocumentError, DocumentErrorKind, DocumentField, MAX_DOCUMENT_LEN, TemporaryCredentials,
     parse_document,
 };
+#[cfg(feature = "sources")]
 pub use koocli::{MAX_KOOCLI_LEN, parse_koocli};
+#[cfg(feature = "sources")]
 pub use profile::{
     MAX_PROFILE_LEN, Profile, ProfileError, ProfileErrorKind, ProfileSection, parse_profile,
 };

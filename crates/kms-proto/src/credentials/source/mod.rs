@@ -8,40 +8,57 @@ use http::{HeaderMap, Request, StatusCode};
 use super::error::{CredentialError, Failure, FileProblem, SourceError};
 use super::variables::{EnvError, credentials_from_env};
 use super::{Credentials, Identity, SourceKind};
-use crate::input::{
-    Endpoint, HttpPolicy, Input, InvalidInput, Problem, ProjectId, Region, check_chars, check_len,
-};
+#[cfg(feature = "sources")]
+use crate::input::{Endpoint, HttpPolicy, Input, Problem, check_chars, check_len};
+use crate::input::{InvalidInput, ProjectId, Region};
 use crate::transport::{TransportErrorKind, TransportFailure};
 
+// The sources that read files or ask services: the `sources` feature.
+#[cfg(feature = "sources")]
 mod federation;
+#[cfg(feature = "sources")]
 mod files;
+#[cfg(feature = "sources")]
 mod metadata;
+#[cfg(feature = "sources")]
 mod password;
+#[cfg(feature = "sources")]
 mod pod_identity;
 mod refresh;
 mod setup;
+#[cfg(feature = "sources")]
 mod sts;
+#[cfg(feature = "sources")]
 mod wire;
 
 pub use refresh::Refresh;
+#[cfg(feature = "sources")]
 pub(crate) use refresh::unexpected;
 pub(crate) use setup::home;
 use setup::{
     Unusable, environment, iam_federation, iam_password, koocli, metadata, oidc_sts, pod_identity,
     profile_file,
 };
+#[cfg(feature = "sources")]
 pub(crate) use wire::{
     IamPlace, remote_request, request, secret_text, service_message, token_header, url_of,
 };
 
+#[cfg(feature = "sources")]
 use federation::Federation;
+#[cfg(feature = "sources")]
 use files::FileSource;
+#[cfg(feature = "sources")]
 use metadata::Metadata;
+#[cfg(feature = "sources")]
 use password::{Password, PasswordFrom};
+#[cfg(feature = "sources")]
 use pod_identity::PodIdentity;
+#[cfg(feature = "sources")]
 use sts::{IdToken, Sts};
 
-pub use sts::DEFAULT_STS_ENDPOINT;
+/// The STS endpoint when `HUAWEICLOUD_SDK_STS_ENDPOINT` is not set.
+pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.cn-north-4.myhuaweicloud.com";
 
 // The variables the sources read (every name is in `crate::input::env_names`), public here
 // too (`kms_proto::credentials::ENV_IDP_ID`...).
@@ -199,6 +216,10 @@ pub enum Need {
 }
 
 /// What a source's step gives: more I/O, or its result.
+#[cfg_attr(
+    not(feature = "sources"),
+    allow(dead_code, reason = "only the sources behind the feature do I/O")
+)]
 pub(crate) enum Next {
     File(FileRead),
     Http(SourceRequest),
@@ -268,11 +289,17 @@ enum Source {
     Fixed(Identity),
     /// Known at construction not to work, and why.
     Unusable(SourceKind, Unusable),
+    #[cfg(feature = "sources")]
     Files(FileSource),
+    #[cfg(feature = "sources")]
     PodIdentity(PodIdentity),
+    #[cfg(feature = "sources")]
     Metadata(Metadata),
+    #[cfg(feature = "sources")]
     Federation(SourceKind, Federation),
+    #[cfg(feature = "sources")]
     Sts(Sts),
+    #[cfg(feature = "sources")]
     Password(Password),
 }
 
@@ -284,6 +311,17 @@ impl From<Credentials> for Provider {
 
 impl Provider {
     fn single(source: Source) -> Self {
+        // Without the feature, a source the program chooses by name is not built, whatever
+        // its variables say.
+        #[cfg(not(feature = "sources"))]
+        let source = match source {
+            Source::Unusable(kind, _)
+                if !matches!(kind, SourceKind::Static | SourceKind::Environment) =>
+            {
+                setup::not_built(kind, true)
+            }
+            other => other,
+        };
         Provider {
             sources: vec![source],
             chain: false,
@@ -408,7 +446,13 @@ impl Provider {
 
     /// The profile file at `path`, section `[basic]`.
     pub fn profile_file_at(path: impl Into<PathBuf>) -> Self {
-        Self::single(Source::Files(FileSource::profile(path.into(), true)))
+        #[cfg(feature = "sources")]
+        return Self::single(Source::Files(FileSource::profile(path.into(), true)));
+        #[cfg(not(feature = "sources"))]
+        {
+            let _ = path;
+            Self::single(setup::not_built(SourceKind::ProfileFile, true))
+        }
     }
 
     /// KooCLI's configuration `~/.hcloud/config.json` (`HOME` through `lookup`): the
@@ -419,11 +463,17 @@ impl Provider {
 
     /// KooCLI's configuration at `path`.
     pub fn koocli_at(path: impl Into<PathBuf>, profile: Option<&str>) -> Self {
-        Self::single(Source::Files(FileSource::koocli(
+        #[cfg(feature = "sources")]
+        return Self::single(Source::Files(FileSource::koocli(
             path.into(),
             profile.map(str::to_owned),
             true,
-        )))
+        )));
+        #[cfg(not(feature = "sources"))]
+        {
+            let _ = (path, profile);
+            Self::single(setup::not_built(SourceKind::KooCli, true))
+        }
     }
 
     /// CCE pod identity, from `HC_CONTAINER_CREDENTIALS_FULL_URI` and
@@ -470,11 +520,13 @@ impl Provider {
     }
 
     /// The region IAM-based sources use.
+    #[cfg(feature = "sources")]
     pub(crate) fn region(&self) -> Option<&Region> {
         self.region.as_ref().or(self.env_region.as_ref())
     }
 
     /// The project a password token is scoped to.
+    #[cfg(feature = "sources")]
     pub(crate) fn project(&self) -> Option<&ProjectId> {
         self.project.as_ref().or(self.env_project.as_ref())
     }
@@ -505,5 +557,7 @@ impl Provider {
 /// How long an exchange with IAM or STS may take: 10 s, the KMS attempt's default.
 pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(10);
 
+// The sources' own tests; those of the minimal build are in `setup`.
 #[cfg(test)]
+#[cfg(feature = "sources")]
 mod tests;

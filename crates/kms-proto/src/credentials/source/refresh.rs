@@ -6,12 +6,18 @@ use super::*;
 /// Where one refresh is.
 pub(crate) enum State {
     Idle,
+    #[cfg(feature = "sources")]
     Files(files::Step),
+    #[cfg(feature = "sources")]
     PodIdentity(pod_identity::Step),
+    #[cfg(feature = "sources")]
     Metadata(metadata::Step),
+    #[cfg(feature = "sources")]
     /// IAM federation, from the environment or a profile (the source's own copy).
     Federation(Box<Federation>, federation::Step),
+    #[cfg(feature = "sources")]
     Sts(sts::Step),
+    #[cfg(feature = "sources")]
     Password(password::Step),
 }
 
@@ -44,6 +50,11 @@ impl std::ops::DerefMut for Held<'_> {
 /// One refresh in progress. See the [`Provider`] docs.
 pub struct Refresh<'a> {
     provider: Held<'a>,
+    /// When the refresh started: what the sources that expire judge against.
+    #[cfg_attr(
+        not(feature = "sources"),
+        allow(dead_code, reason = "only the sources behind the feature expire")
+    )]
     now: SystemTime,
     index: usize,
     end: usize,
@@ -92,8 +103,12 @@ impl<'a> Refresh<'a> {
 
     /// The file asked for was read (the bytes), or could not be.
     pub fn on_file(&mut self, result: Result<Vec<u8>, FileProblem>) -> Need {
+        // Without the `sources` feature no source asks for a file.
+        #[cfg(not(feature = "sources"))]
+        let _ = result;
         self.service_date = None;
         let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
+            #[cfg(feature = "sources")]
             (State::Files(step), Some(Source::Files(source))) => {
                 match source.on_file(step, result) {
                     files::FileOutcome::Next(next) => next,
@@ -106,11 +121,15 @@ impl<'a> Refresh<'a> {
                     }
                 }
             }
+            #[cfg(feature = "sources")]
             (State::PodIdentity(step), Some(Source::PodIdentity(source))) => {
                 source.on_file(step, result)
             }
+            #[cfg(feature = "sources")]
             (State::Federation(federation, step), _) => federation.on_file(step, result),
+            #[cfg(feature = "sources")]
             (State::Sts(step), Some(Source::Sts(source))) => source.on_file(step, result),
+            #[cfg(feature = "sources")]
             (State::Password(step), Some(Source::Password(source))) => source.on_file(step, result),
             _ => Next::Finished(Err(unexpected())),
         };
@@ -123,24 +142,33 @@ impl<'a> Refresh<'a> {
     /// ([`Identity::service_date`]): their expiry is judged against the clock of the service
     /// that set it.
     pub fn on_response(&mut self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Need {
+        // Without the `sources` feature no source sends a request.
+        #[cfg(not(feature = "sources"))]
+        let _ = (status, body);
+        #[cfg(feature = "sources")]
         let now = self.now;
         self.service_date = headers
             .get(http::header::DATE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok());
         let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
+            #[cfg(feature = "sources")]
             (State::PodIdentity(step), Some(Source::PodIdentity(source))) => {
                 source.on_response(step, status, body)
             }
+            #[cfg(feature = "sources")]
             (State::Metadata(step), Some(Source::Metadata(source))) => {
                 source.on_response(step, status, body, now)
             }
+            #[cfg(feature = "sources")]
             (State::Federation(federation, step), _) => {
                 federation.on_response(step, status, headers, body)
             }
+            #[cfg(feature = "sources")]
             (State::Sts(step), Some(Source::Sts(source))) => {
                 source.on_response(step, status, headers, body)
             }
+            #[cfg(feature = "sources")]
             (State::Password(step), Some(Source::Password(source))) => {
                 source.on_response(step, status, headers, body)
             }
@@ -152,10 +180,15 @@ impl<'a> Refresh<'a> {
     /// The request sent got no answer.
     pub fn on_failure(&mut self, failure: TransportFailure) -> Need {
         let url = match (&self.state, self.provider.sources.get(self.index)) {
+            #[cfg(feature = "sources")]
             (State::PodIdentity(step), Some(Source::PodIdentity(source))) => Some(source.url(step)),
+            #[cfg(feature = "sources")]
             (State::Metadata(step), Some(Source::Metadata(source))) => Some(source.url(step)),
+            #[cfg(feature = "sources")]
             (State::Federation(federation, step), _) => Some(federation.url(step)),
+            #[cfg(feature = "sources")]
             (State::Sts(_), Some(Source::Sts(source))) => Some(source.url()),
+            #[cfg(feature = "sources")]
             (State::Password(step), Some(Source::Password(source))) => Some(source.url(step)),
             _ => None,
         };
@@ -174,11 +207,17 @@ impl<'a> Refresh<'a> {
         match self.provider.sources.get(self.index) {
             Some(Source::Fixed(identity)) => identity.source(),
             Some(Source::Unusable(kind, _)) => *kind,
+            #[cfg(feature = "sources")]
             Some(Source::Files(files)) => files.kind(),
+            #[cfg(feature = "sources")]
             Some(Source::PodIdentity(_)) => SourceKind::PodIdentity,
+            #[cfg(feature = "sources")]
             Some(Source::Metadata(_)) => SourceKind::Metadata,
+            #[cfg(feature = "sources")]
             Some(Source::Federation(kind, _)) => *kind,
+            #[cfg(feature = "sources")]
             Some(Source::Sts(_)) => SourceKind::OidcSts,
+            #[cfg(feature = "sources")]
             Some(Source::Password(_)) => SourceKind::IamPassword,
             None => SourceKind::Static,
         }
@@ -187,35 +226,48 @@ impl<'a> Refresh<'a> {
     /// Starts the source at `self.index`.
     fn start_source(&mut self) -> Next {
         self.service_date = None;
-        let now = self.now;
-        let region = self.provider.region().cloned();
-        let project = self.provider.project().cloned();
+        #[cfg(feature = "sources")]
+        let (now, region, project) = (
+            self.now,
+            self.provider.region().cloned(),
+            self.provider.project().cloned(),
+        );
         let (state, next) = match self.source_mut() {
             None => return Next::Finished(Err(unexpected())),
             Some(Source::Fixed(identity)) => (State::Idle, Next::Finished(Ok(identity.clone()))),
             Some(Source::Unusable(_, why)) => {
                 (State::Idle, Next::Finished(Err(why.clone().into())))
             }
+            #[cfg(feature = "sources")]
             Some(Source::Files(source)) => {
                 let (step, next) = source.start();
+                #[cfg(feature = "sources")]
                 (State::Files(step), next)
             }
+            #[cfg(feature = "sources")]
             Some(Source::PodIdentity(source)) => {
                 let (step, next) = source.start();
+                #[cfg(feature = "sources")]
                 (State::PodIdentity(step), next)
             }
+            #[cfg(feature = "sources")]
             Some(Source::Metadata(source)) => {
                 let (step, next) = source.start(now);
+                #[cfg(feature = "sources")]
                 (State::Metadata(step), next)
             }
+            #[cfg(feature = "sources")]
             Some(Source::Federation(_, source)) => match source.start(region.as_ref()) {
                 (Some(step), next) => (State::Federation(Box::new(source.clone()), step), next),
                 (None, next) => (State::Idle, next),
             },
+            #[cfg(feature = "sources")]
             Some(Source::Sts(source)) => {
                 let (step, next) = source.start();
+                #[cfg(feature = "sources")]
                 (State::Sts(step), next)
             }
+            #[cfg(feature = "sources")]
             Some(Source::Password(source)) => {
                 match source.start(region.as_ref(), project.as_ref()) {
                     (Some(step), next) => (State::Password(step), next),
@@ -271,6 +323,16 @@ impl<'a> Refresh<'a> {
                 },
                 Next::Finished(Err(failure)) => {
                     let kind = self.kind();
+                    // A source its settings name but this build lacks stops the chain: a
+                    // later one (the environment's keys after OIDC, say) is not what was
+                    // asked for.
+                    if matches!(failure, Failure::NotBuilt { named: true, .. }) {
+                        self.state = State::Idle;
+                        self.errors.clear();
+                        return Need::Done(Err(CredentialError::from_source(SourceError::new(
+                            kind, failure,
+                        ))));
+                    }
                     self.errors.push(SourceError::new(kind, failure));
                     self.index += 1;
                     if self.index >= self.end {

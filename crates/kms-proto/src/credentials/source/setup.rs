@@ -9,11 +9,24 @@ use crate::input::env_names::{
 
 /// Why a source cannot work, as found at construction (cloneable, unlike [`Failure`]).
 #[derive(Clone, Debug)]
+#[cfg_attr(
+    not(feature = "sources"),
+    allow(dead_code, reason = "what only the sources behind the feature find")
+)]
 pub(crate) enum Unusable {
     NotConfigured(String),
     Misconfigured(String),
     Env(EnvError),
     Invalid(InvalidInput),
+    /// The source is not in this build (the `sources` feature is off); `named`: its
+    /// settings, or the program, name it.
+    #[cfg_attr(
+        feature = "sources",
+        allow(dead_code, reason = "every source is built")
+    )]
+    NotBuilt {
+        named: bool,
+    },
 }
 
 impl From<Unusable> for Failure {
@@ -23,9 +36,16 @@ impl From<Unusable> for Failure {
             Unusable::Misconfigured(why) => Failure::Misconfigured(why),
             Unusable::Env(e) => Failure::Env(e),
             Unusable::Invalid(e) => Failure::Invalid(e),
+            Unusable::NotBuilt { named } => Failure::NotBuilt {
+                feature: SOURCES_FEATURE,
+                named,
+            },
         }
     }
 }
+
+/// The feature the credential sources that read files or ask services need.
+pub(crate) const SOURCES_FEATURE: &str = "sources";
 
 /// `$HOME` (or `%USERPROFILE%` on Windows) through `lookup`.
 pub(crate) fn home(lookup: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
@@ -54,6 +74,7 @@ pub(crate) fn environment(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     }
 }
 
+#[cfg(feature = "sources")]
 pub(crate) fn iam_federation(lookup: &impl Fn(&str) -> Option<String>, kind: SourceKind) -> Source {
     let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
     let unusable = |u| Source::Unusable(kind, u);
@@ -75,6 +96,7 @@ pub(crate) fn iam_federation(lookup: &impl Fn(&str) -> Option<String>, kind: Sou
     }
 }
 
+#[cfg(feature = "sources")]
 pub(crate) fn oidc_sts(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
     let unusable = |u| Source::Unusable(SourceKind::OidcSts, u);
@@ -145,6 +167,7 @@ pub(crate) fn oidc_sts(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     })
 }
 
+#[cfg(feature = "sources")]
 pub(crate) fn iam_password(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
     let unusable = |u| Source::Unusable(SourceKind::IamPassword, u);
@@ -189,6 +212,7 @@ pub(crate) fn iam_password(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     }
 }
 
+#[cfg(feature = "sources")]
 /// A setting that goes into a header or a JSON string: printable text, at most 256 bytes.
 pub(crate) fn setting(value: &str, origin: &str) -> Result<String, InvalidInput> {
     let input = Input::SourceSetting;
@@ -200,6 +224,7 @@ pub(crate) fn setting(value: &str, origin: &str) -> Result<String, InvalidInput>
     Ok(value.to_owned())
 }
 
+#[cfg(feature = "sources")]
 pub(crate) fn check_secret(input: Input, value: &str) -> Result<(), InvalidInput> {
     check_len(input, value, crate::credentials::MAX_TOKEN_LEN)?;
     check_chars(input, value, "printable ASCII without spaces", |c| {
@@ -207,6 +232,7 @@ pub(crate) fn check_secret(input: Input, value: &str) -> Result<(), InvalidInput
     })
 }
 
+#[cfg(feature = "sources")]
 pub(crate) fn profile_file(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     let iam_env = lookup(ENV_IAM_ENDPOINT).filter(|v| !v.is_empty());
     if let Some(path) = lookup(ENV_CREDENTIALS_FILE).filter(|v| !v.is_empty()) {
@@ -224,6 +250,7 @@ pub(crate) fn profile_file(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     }
 }
 
+#[cfg(feature = "sources")]
 pub(crate) fn koocli(
     lookup: &impl Fn(&str) -> Option<String>,
     profile: Option<&str>,
@@ -242,6 +269,7 @@ pub(crate) fn koocli(
     }
 }
 
+#[cfg(feature = "sources")]
 pub(crate) fn pod_identity(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
     let unusable = |u| Source::Unusable(SourceKind::PodIdentity, u);
@@ -262,6 +290,7 @@ pub(crate) fn pod_identity(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     }
 }
 
+#[cfg(feature = "sources")]
 pub(crate) fn metadata(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     let base = lookup(ENV_METADATA_ENDPOINT).filter(|v| !v.is_empty());
     let endpoint = match &base {
@@ -278,6 +307,7 @@ pub(crate) fn metadata(lookup: &impl Fn(&str) -> Option<String>) -> Source {
     }
 }
 
+#[cfg(feature = "sources")]
 /// A credential service's URL (ECS metadata, CCE pod identity): `https` to any host, plain
 /// `http` only to this machine (`localhost`, 127.0.0.0/8, `::1`) or a link-local address
 /// (169.254.0.0/16, fe80::/10); no user info, query or fragment.
@@ -301,6 +331,7 @@ pub(crate) fn url(text: &str, input: Input, origin: &str) -> Result<Endpoint, In
     Ok(endpoint)
 }
 
+#[cfg(feature = "sources")]
 /// Whether `host` (as [`Endpoint::host`] gives it: IPv6 in brackets) is a link-local
 /// address: 169.254.0.0/16, fe80::/10, or an IPv4-mapped 169.254.0.0/16.
 fn is_link_local(host: &str) -> bool {
@@ -313,7 +344,116 @@ fn is_link_local(host: &str) -> bool {
         .is_ok_and(|ip| ip.is_link_local())
 }
 
+/// The sources as set up without the `sources` feature: each one its settings name (its
+/// variables set, a path given) is [`Unusable::NotBuilt`], named, and stops a chain; one
+/// they do not name is skipped as before, or (a default path, the metadata service: what
+/// a chain would have tried) skipped saying it is not built.
+#[cfg(not(feature = "sources"))]
+mod not_built {
+    use super::*;
+
+    /// `kind`, not in this build.
+    pub(crate) fn not_built(kind: SourceKind, named: bool) -> Source {
+        Source::Unusable(kind, Unusable::NotBuilt { named })
+    }
+
+    /// Whether any of `names` is set (to something not empty).
+    fn any_set(lookup: &impl Fn(&str) -> Option<String>, names: &[&str]) -> bool {
+        names
+            .iter()
+            .any(|name| lookup(name).is_some_and(|v| !v.is_empty()))
+    }
+
+    /// Not built if its variables are set, else not configured (`unset` says so).
+    fn if_set(
+        kind: SourceKind,
+        lookup: &impl Fn(&str) -> Option<String>,
+        names: &[&str],
+    ) -> Source {
+        if any_set(lookup, names) {
+            not_built(kind, true)
+        } else {
+            let first = names.first().copied().unwrap_or_default();
+            Source::Unusable(kind, Unusable::NotConfigured(format!("{first} is not set")))
+        }
+    }
+
+    pub(crate) fn iam_federation(
+        lookup: &impl Fn(&str) -> Option<String>,
+        kind: SourceKind,
+    ) -> Source {
+        if_set(kind, lookup, &[ENV_IDP_ID, ENV_ID_TOKEN_FILE])
+    }
+
+    pub(crate) fn oidc_sts(lookup: &impl Fn(&str) -> Option<String>) -> Source {
+        if_set(
+            SourceKind::OidcSts,
+            lookup,
+            &[
+                ENV_OIDC_PROVIDER_URN,
+                ENV_OIDC_AGENCY_URN,
+                ENV_OIDC_ID_TOKEN,
+                ENV_OIDC_TOKEN_FILE,
+            ],
+        )
+    }
+
+    pub(crate) fn iam_password(lookup: &impl Fn(&str) -> Option<String>) -> Source {
+        if_set(
+            SourceKind::IamPassword,
+            lookup,
+            &[
+                ENV_IAM_USER,
+                ENV_IAM_DOMAIN,
+                ENV_IAM_PASSWORD,
+                ENV_IAM_PASSWORD_FILE,
+            ],
+        )
+    }
+
+    pub(crate) fn pod_identity(lookup: &impl Fn(&str) -> Option<String>) -> Source {
+        if_set(
+            SourceKind::PodIdentity,
+            lookup,
+            &[ENV_POD_IDENTITY_URI, ENV_POD_IDENTITY_TOKEN_FILE],
+        )
+    }
+
+    /// Named by `HUAWEICLOUD_SDK_CREDENTIALS_FILE` (or `HUAWEICLOUD_SDK_IAM_ENDPOINT`,
+    /// which only a file's federation would use); else the default path, which a chain
+    /// skips.
+    pub(crate) fn profile_file(lookup: &impl Fn(&str) -> Option<String>) -> Source {
+        not_built(
+            SourceKind::ProfileFile,
+            any_set(lookup, &[ENV_CREDENTIALS_FILE, ENV_IAM_ENDPOINT]),
+        )
+    }
+
+    pub(crate) fn koocli(
+        _lookup: &impl Fn(&str) -> Option<String>,
+        _profile: Option<&str>,
+        explicit: bool,
+    ) -> Source {
+        not_built(SourceKind::KooCli, explicit)
+    }
+
+    /// Named by `HUAWEICLOUD_SDK_METADATA_ENDPOINT`; else the default address, which a
+    /// chain skips.
+    pub(crate) fn metadata(lookup: &impl Fn(&str) -> Option<String>) -> Source {
+        not_built(
+            SourceKind::Metadata,
+            any_set(lookup, &[ENV_METADATA_ENDPOINT]),
+        )
+    }
+}
+
+#[cfg(not(feature = "sources"))]
+pub(crate) use not_built::{
+    iam_federation, iam_password, koocli, metadata, not_built, oidc_sts, pod_identity, profile_file,
+};
+
 #[cfg(test)]
+#[cfg(feature = "sources")]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -427,5 +567,157 @@ mod tests {
             );
             assert_eq!(e.origin(), Some(variable));
         }
+    }
+}
+
+/// Without the `sources` feature: the environment still works, and a source that is named
+/// is an error naming the feature, never skipped for a later one.
+#[cfg(test)]
+#[cfg(not(feature = "sources"))]
+mod not_built_tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    const T0: SystemTime = SystemTime::UNIX_EPOCH;
+
+    /// The environment of a test: these variables, nothing else.
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    /// A refresh of `provider`, which needs no I/O without the feature.
+    fn refresh(mut provider: Provider) -> Result<Identity, CredentialError> {
+        match provider.refresh(T0).start() {
+            Need::Done(result) => result,
+            need => panic!("no source of this build does I/O: {need:?}"),
+        }
+    }
+
+    const KEYS: [(&str, &str); 2] = [
+        ("HUAWEICLOUD_SDK_AK", "AKEXAMPLE0000000000"),
+        ("HUAWEICLOUD_SDK_SK", "SKEXAMPLEsecretkey"),
+    ];
+
+    #[test]
+    fn the_environments_keys_and_token_still_work() {
+        let identity = refresh(Provider::default_chain(env(&KEYS))).unwrap();
+        assert_eq!(identity.source(), SourceKind::Environment);
+        let token = [("HUAWEICLOUD_SDK_AUTH_TOKEN", "MIIE-token")];
+        let identity = refresh(Provider::environment(env(&token))).unwrap();
+        assert!(matches!(identity.credentials(), Credentials::Token(_)));
+        let with_security_token = [
+            KEYS[0],
+            KEYS[1],
+            ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "SECTOKEN"),
+        ];
+        let identity = refresh(Provider::environment(env(&with_security_token))).unwrap();
+        let Credentials::AkSk(aksk) = identity.credentials() else {
+            panic!("{identity:?}")
+        };
+        assert!(aksk.has_security_token());
+    }
+
+    /// A source its variables name stops the chain with an error naming the feature: one
+    /// before the environment's keys (OIDC, or federation within the environment) even
+    /// when the keys are set, as with the feature it would have answered first; one after
+    /// them without going on to the rest.
+    #[test]
+    fn a_named_source_stops_the_chain_naming_the_feature() {
+        let named: [(&[(&str, &str)], SourceKind); 6] = [
+            (
+                &[
+                    (ENV_OIDC_PROVIDER_URN, "urn:provider"),
+                    (ENV_OIDC_AGENCY_URN, "urn:agency"),
+                    (ENV_OIDC_TOKEN_FILE, "/token"),
+                ],
+                SourceKind::OidcSts,
+            ),
+            (
+                &[(ENV_IDP_ID, "idp"), (ENV_ID_TOKEN_FILE, "/token")],
+                SourceKind::Environment,
+            ),
+            (
+                &[(ENV_CREDENTIALS_FILE, "/credentials")],
+                SourceKind::ProfileFile,
+            ),
+            (
+                &[(ENV_POD_IDENTITY_URI, "http://127.0.0.1:1/creds")],
+                SourceKind::PodIdentity,
+            ),
+            (
+                &[(ENV_METADATA_ENDPOINT, "http://169.254.169.254")],
+                SourceKind::Metadata,
+            ),
+            (&[(ENV_IAM_PASSWORD, "password")], SourceKind::IamPassword),
+        ];
+        for (vars, kind) in named {
+            let before_keys = matches!(kind, SourceKind::OidcSts | SourceKind::Environment);
+            let keys = if before_keys { &KEYS[..] } else { &[] };
+            let all: Vec<(&str, &str)> = vars.iter().chain(keys).copied().collect();
+            let mut chain = Provider::default_chain(env(&all));
+            let err = match chain.refresh(T0).start() {
+                Need::Done(Err(err)) => err,
+                need => panic!("{kind}: {need:?}"),
+            };
+            let [source] = err.sources() else {
+                panic!("{kind}: {err}")
+            };
+            assert_eq!(source.source_kind(), kind, "{err}");
+            assert_eq!(source.missing_feature(), Some("sources"), "{err}");
+            assert!(!source.is_skipped(), "{err}");
+            assert!(err.to_string().contains("`sources` feature"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_source_chosen_in_code_is_an_error_naming_the_feature() {
+        let none = || env(&[]);
+        for provider in [
+            Provider::profile_file(none()),
+            Provider::profile_file_at("/credentials"),
+            Provider::koocli(none(), None),
+            Provider::koocli_at("/config.json", Some("p")),
+            Provider::pod_identity(none()),
+            Provider::metadata(none()),
+            Provider::iam_federation(none()),
+            Provider::oidc_sts(none()),
+            Provider::iam_password(none()),
+        ] {
+            let err = refresh(provider).unwrap_err();
+            let [source] = err.sources() else {
+                panic!("{err}")
+            };
+            assert_eq!(source.missing_feature(), Some("sources"), "{err}");
+            assert!(!source.is_skipped(), "{err}");
+            assert!(err.to_string().contains("not in this build"), "{err}");
+        }
+    }
+
+    /// With nothing set, the chain's error says which sources this build lacks.
+    #[test]
+    fn an_empty_environment_lists_the_sources_not_built() {
+        let err = refresh(Provider::default_chain(env(&[("HOME", "/home/u")]))).unwrap_err();
+        let not_built: Vec<SourceKind> = err
+            .sources()
+            .iter()
+            .filter(|s| s.missing_feature() == Some("sources"))
+            .map(SourceError::source_kind)
+            .collect();
+        assert_eq!(
+            not_built,
+            [
+                SourceKind::ProfileFile,
+                SourceKind::KooCli,
+                SourceKind::Metadata
+            ],
+            "{err}"
+        );
+        assert!(err.sources().iter().all(SourceError::is_skipped), "{err}");
+        assert!(err.to_string().contains("`sources` feature"), "{err}");
     }
 }

@@ -19,9 +19,6 @@ use crate::redact::Secrets;
 
 const PATH: &str = "/v5/agencies/assume-with-oidc";
 
-/// The STS endpoint when `HUAWEICLOUD_SDK_STS_ENDPOINT` is not set.
-pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.cn-north-4.myhuaweicloud.com";
-
 #[derive(Clone, Debug)]
 pub(crate) enum IdToken {
     Value(Secret),
