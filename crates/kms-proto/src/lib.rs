@@ -35,14 +35,15 @@
 //!   user's password, CCE pod identity, ECS metadata, or the default chain of them, each a machine that says which file to read or request to send
 //!   ([`credentials::Need`]) and parses what comes back; and the refresh decision
 //!   ([`credentials::CredentialCache`]: refresh ahead, single flight, static stability);
-//! * the server side of signing: [`verify::verify`], for emulators and gateways.
+//! * the server side of signing: `verify::verify`, for emulators and gateways (the
+//!   `verify` feature).
 //!
 //! What it leaves out: sending, timeouts, TLS, connection pools, reading the body (bounded
 //! by [`MAX_RESPONSE_BODY`]) and sleeping, which belong to the transport.
 //!
 //! # Features
-//! Everything is on by default, so a user of `kms-ureq` or `kms-hyper` gets every
-//! algorithm and the regions file. An SDK that needs less turns the defaults off
+//! Everything but `verify` and `rustls` is on by default, so a user of `kms-ureq` or
+//! `kms-hyper` gets every algorithm, every credential source and the regions file. An SDK that needs less turns the defaults off
 //! (`kms-proto = { version = "0.1", default-features = false }`) and picks:
 //!
 //! | feature | brings | what needs it |
@@ -51,14 +52,20 @@
 //! | `sm2` | RustCrypto's `sm2` (the elliptic-curve crates) | [`SigningAlgorithm::Sm2Sm3`] |
 //! | `regions-file` | `yaml-rust2` | [`RegionsFile::parse`], the regions file read by [`Endpoints::resolve_from_env`] |
 //! | `ca-bundle` | `rustls-pki-types`, `rustls-webpki` | [`CaBundle::from_pem`] |
+//! | `sources` | `time` (5 crates: `time`, `time-core`, `deranged`, `num-conv`, `powerfmt`) | the credential sources that read files or ask services: the profile file, KooCLI, ECS metadata, CCE pod identity, IAM federation, OIDC via STS, the IAM password ([`credentials::Provider`]), and their documents (`credentials::parse_document`, whose RFC 3339 expiry `time` reads) |
+//! | `verify` (off by default) | no crate | `verify`: the server side of signing, for emulators and gateways (`kms-mock` turns it on) |
 //! | `rustls` (off by default) | `rustls` (ring), `webpki-root-certs`, `rustls-native-certs` | `tls`: the rustls configuration the transports build from [`TrustRoots`] |
 //!
-//! Without them: SDK-HMAC-SHA256 and SDK-HMAC-SM3, every credential source, the client
-//! machine with retries, budget, skew correction and failover over explicit endpoints.
+//! Without them (32 crates): SDK-HMAC-SHA256 and SDK-HMAC-SM3, static credentials and the
+//! environment's (AK/SK with a security token, or an IAM token), the client machine with
+//! retries, budget, skew correction and failover over explicit endpoints, and finding the
+//! project through IAM (it needs no `time`, so it stays).
 //! An algorithm left out is refused where it is chosen ([`AkSk::with_algorithm`],
 //! `HUAWEICLOUD_SDK_SIGNING_ALGORITHM`) with an error naming the feature; a regions file
 //! named while `regions-file` is off likewise ([`RegionsFileErrorKind::NotBuilt`]), and a
-//! CA bundle while `ca-bundle` is off ([`Problem::NotBuilt`]).
+//! CA bundle while `ca-bundle` is off ([`Problem::NotBuilt`]); a credential source named
+//! while `sources` is off (its variables set, or chosen in code) fails its refresh with
+//! [`credentials::SourceError::missing_feature`] and stops the default chain.
 //!
 //! # Example
 //! ```

@@ -9,6 +9,9 @@
 //! (`user-agent;x-project-id;x-sdk-date`), Java and this crate alike, and a client and an
 //! emulator built on this crate can never disagree silently. Untrusted `Authorization`
 //! headers are parsed without panicking and signatures are compared in constant time.
+//!
+//! Needs the `verify` feature (off by default: a client never verifies; `kms-mock` turns
+//! it on).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -14,12 +14,16 @@ use crate::input::{Input, InvalidInput};
 
 /// The largest credential document accepted, in bytes (64 KiB). Real documents are 2 to
 /// 6 KiB, mostly the security token; a larger body is refused before it is parsed.
+///
+/// Needs the `sources` feature (on by default).
 pub const MAX_DOCUMENT_LEN: usize = 64 * 1024;
 
 /// Temporary credentials read from a credential document: an AK/SK pair with its security
 /// token attached, and the time they expire.
 ///
 /// `Debug` redacts the SK and the security token.
+///
+/// Needs the `sources` feature (on by default).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct TemporaryCredentials {
     aksk: AkSk,
@@ -44,6 +48,8 @@ impl TemporaryCredentials {
 }
 
 /// A field of the credential document, named by its canonical (snake case) spelling.
+///
+/// Needs the `sources` feature (on by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DocumentField {
@@ -80,6 +86,8 @@ impl DocumentField {
 }
 
 /// What was wrong with a credential document.
+///
+/// Needs the `sources` feature (on by default).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DocumentErrorKind {
@@ -128,6 +136,8 @@ pub enum DocumentErrorKind {
 ///
 /// `Display` is one sentence naming the field that was wrong; neither it nor `Debug` ever
 /// shows a value of the document (the SK and security token above all) or the body.
+///
+/// Needs the `sources` feature (on by default).
 #[derive(Debug)]
 pub struct DocumentError {
     kind: DocumentErrorKind,
@@ -252,6 +262,8 @@ impl StdError for DocumentError {
 /// # Errors
 /// [`DocumentError`]: the body is larger than [`MAX_DOCUMENT_LEN`], is not a JSON object,
 /// lacks a field, or holds a value [`AkSk`] refuses or an expiry that is not RFC 3339.
+///
+/// Needs the `sources` feature (on by default).
 pub fn parse_document(body: &[u8]) -> Result<TemporaryCredentials, DocumentError> {
     if body.len() > MAX_DOCUMENT_LEN {
         return Err(DocumentError::new(DocumentErrorKind::TooLarge {

@@ -5,6 +5,8 @@ use serde_json::{Map, Value};
 use super::profile::{KeyNames, Profile, ProfileError, ProfileErrorKind, RawProfile};
 
 /// The largest KooCLI config file accepted, in bytes (1 MiB).
+///
+/// Needs the `sources` feature (on by default).
 pub const MAX_KOOCLI_LEN: usize = 1024 * 1024;
 
 const NAMES: KeyNames = KeyNames {
@@ -55,6 +57,8 @@ const NAMES: KeyNames = KeyNames {
 /// `current` is empty; the profile does not exist (the error lists those that do); its
 /// mode is not `AKSK`; its keys are encrypted; or a value is invalid or lacks its
 /// companion (`accessKeyId` without `secretAccessKey`...).
+///
+/// Needs the `sources` feature (on by default).
 pub fn parse_koocli(bytes: &[u8], profile: Option<&str>) -> Result<Profile, ProfileError> {
     if bytes.len() > MAX_KOOCLI_LEN {
         return Err(ProfileError::new(ProfileErrorKind::TooLarge {

@@ -10,9 +10,13 @@ use super::{AkSk, Credentials};
 use crate::input::{Input, InvalidInput, ProjectId, Region};
 
 /// The largest profile file accepted, in bytes (1 MiB).
+///
+/// Needs the `sources` feature (on by default).
 pub const MAX_PROFILE_LEN: usize = 1024 * 1024;
 
 /// A section of the profile file: the credential type.
+///
+/// Needs the `sources` feature (on by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ProfileSection {
     /// `[basic]`: credentials for project-scoped services, KMS among them. The default.
@@ -37,6 +41,8 @@ impl ProfileSection {
 ///
 /// Every value was checked when the profile was parsed, so the getters cannot fail.
 /// `Debug` redacts the SK and the security token.
+///
+/// Needs the `sources` feature (on by default).
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Profile {
     pub(super) aksk: Option<AkSk>,
@@ -101,6 +107,8 @@ impl Profile {
 /// What was wrong with a profile file or a KooCLI config file.
 ///
 /// Line numbers count from 1. Key names are those of the file (`sk`, `secretAccessKey`).
+///
+/// Needs the `sources` feature (on by default).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProfileErrorKind {
@@ -205,6 +213,8 @@ pub enum ProfileErrorKind {
 /// `Display` is one sentence, prefixed with the file's path when
 /// [`with_path`](Self::with_path) gave one. Neither it nor `Debug` shows a value of the
 /// file: values may be secrets.
+///
+/// Needs the `sources` feature (on by default).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileError(Box<Inner>);
 
@@ -562,6 +572,8 @@ fn check(
 /// larger than [`MAX_PROFILE_LEN`] or not UTF-8; a line anywhere is malformed or repeats a
 /// key or section; `section` is absent ([`ProfileErrorKind::MissingSection`]); or one of
 /// its values is invalid or lacks its companion.
+///
+/// Needs the `sources` feature (on by default).
 pub fn parse_profile(bytes: &[u8], section: ProfileSection) -> Result<Profile, ProfileError> {
     if bytes.len() > MAX_PROFILE_LEN {
         return Err(ProfileError::new(ProfileErrorKind::TooLarge {

@@ -418,6 +418,9 @@ impl Provider {
 
     /// IAM federation: `HUAWEICLOUD_SDK_IDP_ID` and `HUAWEICLOUD_SDK_ID_TOKEN_FILE` (IAM
     /// at `HUAWEICLOUD_SDK_IAM_ENDPOINT`, else the region's).
+    ///
+    /// Needs the `sources` feature (on by default); without it the provider fails each
+    /// refresh with an error naming the feature ([`SourceError::missing_feature`]).
     pub fn iam_federation(lookup: impl Fn(&str) -> Option<String>) -> Self {
         Self::single(iam_federation(&lookup, SourceKind::IamFederation)).context(&lookup)
     }
@@ -426,6 +429,9 @@ impl Provider {
     /// `_ID_TOKEN` or `_TOKEN_FILE`, `_SESSION_NAME` (default `oidc-sts-session`),
     /// `_DURATION_SECONDS` (default 3600), `_POLICY`, `_POLICY_IDS`; STS at
     /// `HUAWEICLOUD_SDK_STS_ENDPOINT`, else `https://sts.cn-north-4.myhuaweicloud.com`.
+    ///
+    /// Needs the `sources` feature (on by default); without it the provider fails each
+    /// refresh with an error naming the feature ([`SourceError::missing_feature`]).
     pub fn oidc_sts(lookup: impl Fn(&str) -> Option<String>) -> Self {
         Self::single(oidc_sts(&lookup)).context(&lookup)
     }
@@ -433,6 +439,9 @@ impl Provider {
     /// An IAM user token: `HUAWEICLOUD_SDK_IAM_USER`, `HUAWEICLOUD_SDK_IAM_DOMAIN` and
     /// `HUAWEICLOUD_SDK_IAM_PASSWORD` (or `_PASSWORD_FILE`), this project's own variables;
     /// scoped to [`with_project`](Self::with_project)'s project, else the region's.
+    ///
+    /// Needs the `sources` feature (on by default); without it the provider fails each
+    /// refresh with an error naming the feature ([`SourceError::missing_feature`]).
     pub fn iam_password(lookup: impl Fn(&str) -> Option<String>) -> Self {
         Self::single(iam_password(&lookup)).context(&lookup)
     }
@@ -440,11 +449,17 @@ impl Provider {
     /// The profile file: `HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
     /// `~/.huaweicloud/credentials` (`HOME` through `lookup`), section `[basic]`. Read at
     /// the first refresh; its credentials never expire.
+    ///
+    /// Needs the `sources` feature (on by default); without it the provider fails each
+    /// refresh with an error naming the feature ([`SourceError::missing_feature`]).
     pub fn profile_file(lookup: impl Fn(&str) -> Option<String>) -> Self {
         Self::single(profile_file(&lookup)).context(&lookup)
     }
 
     /// The profile file at `path`, section `[basic]`.
+    ///
+    /// Needs the `sources` feature (on by default); without it the provider fails each
+    /// refresh with an error naming the feature ([`SourceError::missing_feature`]).
     pub fn profile_file_at(path: impl Into<PathBuf>) -> Self {
         #[cfg(feature = "sources")]
         return Self::single(Source::Files(FileSource::profile(path.into(), true)));
@@ -457,11 +472,17 @@ impl Provider {
 
     /// KooCLI's configuration `~/.hcloud/config.json` (`HOME` through `lookup`): the
     /// profile named `profile`, or its current one. Only AK/SK profiles are supported.
+    ///
+    /// Needs the `sources` feature (on by default); without it the provider fails each
+    /// refresh with an error naming the feature ([`SourceError::missing_feature`]).
     pub fn koocli(lookup: impl Fn(&str) -> Option<String>, profile: Option<&str>) -> Self {
         Self::single(koocli(&lookup, profile, true)).context(&lookup)
     }
 
     /// KooCLI's configuration at `path`.
+    ///
+    /// Needs the `sources` feature (on by default); without it the provider fails each
+    /// refresh with an error naming the feature ([`SourceError::missing_feature`]).
     pub fn koocli_at(path: impl Into<PathBuf>, profile: Option<&str>) -> Self {
         #[cfg(feature = "sources")]
         return Self::single(Source::Files(FileSource::koocli(
@@ -478,12 +499,18 @@ impl Provider {
 
     /// CCE pod identity, from `HC_CONTAINER_CREDENTIALS_FULL_URI` and
     /// `HC_CONTAINER_AUTHORIZATION_TOKEN_FILE` (through `lookup`).
+    ///
+    /// Needs the `sources` feature (on by default); without it the provider fails each
+    /// refresh with an error naming the feature ([`SourceError::missing_feature`]).
     pub fn pod_identity(lookup: impl Fn(&str) -> Option<String>) -> Self {
         Self::single(pod_identity(&lookup)).context(&lookup)
     }
 
     /// ECS metadata at `http://169.254.169.254`, or `HUAWEICLOUD_SDK_METADATA_ENDPOINT`
     /// (through `lookup`).
+    ///
+    /// Needs the `sources` feature (on by default); without it the provider fails each
+    /// refresh with an error naming the feature ([`SourceError::missing_feature`]).
     pub fn metadata(lookup: impl Fn(&str) -> Option<String>) -> Self {
         Self::single(metadata(&lookup)).context(&lookup)
     }
@@ -491,6 +518,11 @@ impl Provider {
     /// The default chain (see the [`Provider`] docs), its settings read now through
     /// `lookup`; files and services are only asked at the first refresh. The first source
     /// that gives credentials answers every later refresh too.
+    ///
+    /// Without the `sources` feature only the environment's credentials are in it; a
+    /// source the variables name (OIDC, federation, a password, a profile file, pod
+    /// identity, a metadata endpoint) stops the chain with an error naming the feature
+    /// ([`SourceError::missing_feature`]) rather than being passed over.
     pub fn default_chain(lookup: impl Fn(&str) -> Option<String>) -> Self {
         Provider {
             sources: vec![
