@@ -48,7 +48,7 @@
 //!
 //! | feature | brings | what needs it |
 //! |---|---|---|
-//! | `ecdsa` | RustCrypto's `p256` (the elliptic-curve crates) | [`SigningAlgorithm::EcdsaP256Sha256`] |
+//! | `ecdsa` | `ring` (signs and verifies; the P-256 code rustls's provider uses) and RustCrypto's `p256` arithmetic (each key's public point, once) | [`SigningAlgorithm::EcdsaP256Sha256`] |
 //! | `sm2` | RustCrypto's `sm2` (the elliptic-curve crates) | [`SigningAlgorithm::Sm2Sm3`] |
 //! | `regions-file` | `yaml-rust2` | [`RegionsFile::parse`], the regions file read by [`Endpoints::resolve_from_env`] |
 //! | `ca-bundle` | `rustls-pki-types`, `rustls-webpki` | [`CaBundle::from_pem`] |
