@@ -2,11 +2,15 @@
 //! (ShowUserInstances, `GET /v1.0/{project_id}/kms/user-instances`).
 //!
 //! It builds `http::Request` values and turns a response's parts into the count or a
-//! typed error. It does no I/O at all: no sockets, no clocks, no randomness, no async,
-//! no environment (except in the clearly named `*_from_env` conveniences, and
+//! typed error. It does no I/O at all: no sockets, no clocks, no async, no environment
+//! (except in the clearly named `*_from_env` conveniences, and
 //! [`credentials::FileRead::read_blocking`], which transports call and the core never
-//! does). The time a request is signed at and the jitter of the retry policy are parameters, so every line
-//! is testable without a network and any HTTP stack can drive it.
+//! does). The time a request is signed at and the jitter of the retry policy are
+//! parameters, so every decision is testable without a network and any HTTP stack can
+//! drive it. One thing reads the operating system's random number generator: an
+//! `SDK-ECDSA-P256-SHA256` signature's nonce, inside ring (whose random source cannot be
+//! supplied from outside; see [`sign::SigningKey::sign`]), as a sans-IO TLS library reads
+//! it through its crypto provider.
 //!
 //! Its [`client`] machine runs a whole call of any [`operation`] (ShowUserInstances, or an
 //! SDK's own): it says what I/O it needs next (send this request on this route within this

@@ -147,8 +147,12 @@ impl SigningKey {
 
     /// The signature of a string to sign, in lower-case hex: 64 digits for the HMACs, the
     /// DER of (r, s) for ECDSA and SM2. The HMACs and SM2 (RFC 6979) sign one string to
-    /// the same bytes every time; ECDSA draws a fresh nonce for each signature (ring), as
-    /// the official Python and Go signers do.
+    /// the same bytes every time; ECDSA draws a fresh nonce for each signature, as the
+    /// official Python and Go signers do: ring takes it from the operating system's
+    /// generator (its `SystemRandom`, the only source ring accepts: its `SecureRandom` is
+    /// sealed), hashed with a secret of the key and the message's digest, so a weak
+    /// generator does not expose the key. This is the one place the core reads anything
+    /// but its parameters.
     ///
     /// # Errors
     /// [`KeyError::Randomness`], ECDSA only, if the operating system's random number
