@@ -125,12 +125,6 @@ mod request;
 mod response;
 mod retry;
 mod sdk_date;
-// `SigningKey::verify_string_to_sign` serves `verify` alone. The cfg belongs on it, in
-// sign/key.rs, which issue 24's work is changing now; until then, this.
-#[cfg_attr(
-    not(any(feature = "verify", test)),
-    allow(dead_code, reason = "the verifier's helpers, without the verifier")
-)]
 pub mod sign;
 mod skew;
 mod span;

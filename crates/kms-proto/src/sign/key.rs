@@ -197,7 +197,8 @@ impl SigningKey {
         self.sign_pieces(&self.string_to_sign_pieces(date, canonical_hash))
     }
 
-    /// Checks a signature of `<name>\n<date>\n<canonical hash>`.
+    /// Checks a signature of `<name>\n<date>\n<canonical hash>`: the verifier's.
+    #[cfg(any(feature = "verify", test))]
     pub(crate) fn verify_string_to_sign(
         &self,
         date: &[u8],
