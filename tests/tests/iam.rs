@@ -197,6 +197,65 @@ fn discovery_iam_error(transport: Transport) -> Result<(), String> {
     )
 }
 
+/// IAM fails the listing (503): the call that asked ends with IAM's error, the call right
+/// after ends at once with the same error, remembered, without asking (IAM records one
+/// request, not two); once the backoff (at most 1 s after a first failure) has passed and
+/// IAM has recovered, the next call asks and counts.
+fn discovery_backoff(transport: Transport) -> Result<(), String> {
+    let server = emulator(one_project);
+    server
+        .faults()
+        .when(|r| r.path() == PROJECTS_PATH, Fault::status(503));
+    let client = SharedClient::new(transport, discovering(&server, aksk())).unwrap();
+    let remembered = |error: &kms_proto::call::Error| match error {
+        kms_proto::call::Error::Project { error } => error.remembered(),
+        _ => None,
+    };
+    let first = client.call().expect_err("IAM fails");
+    ensure(
+        first.kind() == ErrorKind::Project && remembered(&first).is_none(),
+        || format!("the first call: {:?} {first}", first.kind()),
+    )?;
+    let second = client.call().expect_err("IAM failed a moment ago");
+    let text = second.to_string();
+    let Some(backoff) = remembered(&second) else {
+        return Err(format!(
+            "the second call's error is not the remembered one: {text}"
+        ));
+    };
+    ensure(
+        second.kind() == ErrorKind::Project
+            && backoff.failures() == 1
+            && backoff.asks_again_in() <= Duration::from_secs(1)
+            && text
+                .contains("IAM answered 503 Service Unavailable (remembered from an earlier call"),
+        || format!("the second call: {backoff:?} {text}"),
+    )?;
+    let asked = count_path(&server, PROJECTS_PATH);
+    ensure(asked == 1, || {
+        format!("{asked} IAM requests for two calls in a row while IAM fails")
+    })?;
+    server.faults().clear();
+    std::thread::sleep(backoff.asks_again_in());
+    let count = client
+        .call()
+        .map_err(|e| format!("after the backoff: {e}"))?;
+    ensure(count.count() == 15, || format!("count {}", count.count()))?;
+    let asked = count_path(&server, PROJECTS_PATH);
+    ensure(asked == 2, || {
+        format!("{asked} IAM requests: expected one more after the backoff")
+    })?;
+    ensure(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path() != PROJECTS_PATH)
+            .count()
+            == 1,
+        || "KMS was called while the project was unknown".into(),
+    )
+}
+
 /// OIDC federation from the environment: counts, and the identity-token file is read
 /// again at every refresh (a rotated wrong token fails the refresh once the credentials
 /// expire; the right one again recovers).
@@ -489,8 +548,9 @@ fn refresh_ahead_and_single_flight(transport: Transport) -> Result<(), String> {
     })
 }
 
-const CASES: [Case; 8] = [
+const CASES: [Case; 9] = [
     ("discovery-once", discovery_once),
+    ("discovery-backoff", discovery_backoff),
     ("discovery-none-or-several", discovery_none_or_several),
     ("discovery-iam-error", discovery_iam_error),
     ("federation", federation),

@@ -109,6 +109,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod backoff;
 mod budget;
 pub mod call;
 mod civil;

@@ -278,7 +278,8 @@ impl<'a> Call<'a> {
         }
     }
 
-    fn no_project(&self, error: crate::operation::projects::DiscoveryError) -> Error {
+    /// The end of a call that could not find the project: `error`, logged.
+    pub(crate) fn no_project(&self, error: crate::operation::projects::DiscoveryError) -> Error {
         let error = Error::Project {
             error: Box::new(error),
         };

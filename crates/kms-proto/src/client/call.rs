@@ -6,7 +6,7 @@ use std::time::Instant;
 use http::{HeaderMap, StatusCode};
 
 use super::io::{Exchange, Io, Route, Wait};
-use super::project::ProjectStep;
+use super::project::{Outcome, ProjectStep};
 use super::{Client, Project, lock};
 use crate::call::{Call, Error, Now, Step, TransportError, TransportErrorKind, TransportFailure};
 use crate::credentials::{CacheStep, CredentialError, Identity, RefreshTicket};
@@ -152,9 +152,15 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                 }
                 State::Project if self.project.is_some() => self.state = State::Attempt,
                 State::Project => {
+                    let Some(identity) = &self.identity else {
+                        return self.end(Err(out_of_order(
+                            "the project was looked for without credentials",
+                            self.call.attempts(),
+                        )));
+                    };
                     let deadline = now.monotonic() + self.call.time_left(now);
                     let seen = self.client.reports();
-                    let step = lock(&self.client.project).step(now.monotonic(), deadline);
+                    let step = lock(&self.client.project).step(now.monotonic(), deadline, identity);
                     match step {
                         ProjectStep::Use(prepared) => {
                             self.project = Some(Project::Found(prepared));
@@ -163,6 +169,10 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                         ProjectStep::Ask(claim) => {
                             self.claim = Some(claim);
                             return self.ask_for_project(now);
+                        }
+                        ProjectStep::Fail(remembered) => {
+                            let error = self.call.no_project(remembered);
+                            return self.end(Err(error));
                         }
                         ProjectStep::Wait(_) if deadline <= now.monotonic() => {
                             let failure = TransportFailure::new(TransportErrorKind::Timeout, false);
@@ -242,12 +252,12 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                 match self.call.on_project_response(status, headers, body) {
                     Ok(prepared) => {
                         let prepared = Arc::new(prepared);
-                        self.give_back_claim(Some(Arc::clone(&prepared)));
+                        self.give_back_claim(Outcome::Found(Arc::clone(&prepared)));
                         self.project = Some(Project::Found(prepared));
                         self.state = State::Attempt;
                     }
                     Err(error) => {
-                        self.give_back_claim(None);
+                        self.give_back_failed(&error, now);
                         self.state = State::Finished(Some(Err(error)));
                     }
                 }
@@ -282,8 +292,16 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                     failure = failure.kind().as_str(),
                     "the project request failed"
                 );
+                // The call's own deadline cut the request short: IAM was not shown to fail
+                // (a call with a longer deadline may get its answer), so nothing is
+                // remembered for the other calls.
+                let own_deadline = failure.kind() == TransportErrorKind::Timeout
+                    && self.call.time_left(now).is_zero();
                 let error = self.call.on_project_failure(failure);
-                self.give_back_claim(None);
+                match own_deadline {
+                    true => self.give_back_claim(Outcome::Nothing),
+                    false => self.give_back_failed(&error, now),
+                }
                 self.state = State::Finished(Some(Err(error)));
             }
             State::Credentials
@@ -359,7 +377,7 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                 })
             }
             Err(error) => {
-                self.give_back_claim(None);
+                self.give_back_claim(Outcome::Nothing);
                 self.end(Err(error))
             }
         }
@@ -404,15 +422,34 @@ impl<'c, O: Operation> ClientCall<'c, O> {
             .as_millis() as u64
     }
 
-    /// Gives back the claim on finding the project, with what was found (`None`: the next
-    /// call asks again); the calls that wait for it are woken.
-    fn give_back_claim(&mut self, found: Option<Arc<crate::PreparedRequests>>) {
+    /// Gives back the claim on finding the project, with what came of it; the calls that
+    /// wait for it are woken.
+    fn give_back_claim(&mut self, outcome: Outcome<'_>) {
         if let Some(claim) = self.claim.take()
-            && lock(&self.client.project).report(claim, found)
+            && lock(&self.client.project).report(claim, outcome)
         {
             self.client.report();
             self.wake = true;
         }
+    }
+
+    /// Gives back the claim after the project request failed with `error` at `now`: the
+    /// failure is remembered, and the calls that wait for it end with it too.
+    fn give_back_failed(&mut self, error: &Error, now: Now) {
+        let identity = self.identity.clone();
+        let outcome = match error {
+            Error::Project { error } => Outcome::Failed {
+                error,
+                signed_with: identity.as_ref(),
+                now,
+            },
+            // Not IAM's failure: the configuration has no region.
+            Error::Config(_)
+            | Error::Response { .. }
+            | Error::Transport(_)
+            | Error::Credentials { .. } => Outcome::Nothing,
+        };
+        self.give_back_claim(outcome);
     }
 }
 
@@ -421,7 +458,7 @@ impl<O: Operation> Drop for ClientCall<'_, O> {
         // Cancelled while asking for the project: the next call asks. Nobody can be woken
         // from here; the calls waiting go on when the claim lapses, at the latest.
         if let Some(claim) = self.claim.take()
-            && lock(&self.client.project).report(claim, None)
+            && lock(&self.client.project).report(claim, Outcome::Nothing)
         {
             self.client.report();
         }

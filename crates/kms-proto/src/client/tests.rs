@@ -445,3 +445,302 @@ fn credentials_due_for_refresh_are_used_at_once_while_one_call_refreshes_and_kep
     };
     assert_eq!(access_key_of(&exchange), "AKONE");
 }
+
+/// A client that finds its project through IAM, with static keys.
+fn discovering() -> ClientConfig {
+    ClientConfig::discover_project(
+        endpoint(),
+        Region::new("cn-north-4").unwrap(),
+        Endpoint::parse("http://127.0.0.1:2").unwrap(),
+        Provider::fixed(
+            AkSk::new("AKEXAMPLE0000000000", "SKEXAMPLEsecretkey")
+                .unwrap()
+                .into(),
+        ),
+    )
+}
+
+/// Polls `call` at `now`, running the refreshes it hands out, until it asks for something
+/// else.
+fn drive(
+    client: &Client,
+    call: &mut ClientCall<'_, UserInstances>,
+    now: Now,
+) -> Io<crate::InstanceCount> {
+    loop {
+        match call.poll(now) {
+            Io::Refresh(mut job) => {
+                assert!(matches!(job.poll(), RefreshIo::Done));
+                client.on_refreshed(job, now);
+            }
+            other => return other,
+        }
+    }
+}
+
+#[test]
+fn a_failed_project_request_is_remembered_and_the_next_call_ends_with_it_until_the_backoff_has_passed()
+ {
+    let clock = Clock::new();
+    let client = Client::new(discovering());
+    let mut first = client.call(UserInstances, clock.at(0));
+    let Io::Send(exchange) = drive(&client, &mut first, clock.at(0)) else {
+        panic!("the first call did not ask IAM")
+    };
+    assert_eq!(exchange.route(), Route::Cloud);
+    first.on_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &HeaderMap::new(),
+        b"{}",
+        clock.at(10),
+    );
+    let first_error = loop {
+        match first.poll(clock.at(10)) {
+            Io::Wake => {}
+            Io::Done(Err(error)) => break error,
+            other => panic!("the first call did not end with IAM's error: {other:?}"),
+        }
+    };
+    assert_eq!(first_error.kind(), ErrorKind::Project, "{first_error}");
+    // Right after: the second call ends at once with the remembered failure.
+    let mut second = client.call(UserInstances, clock.at(20));
+    let error = match drive(&client, &mut second, clock.at(20)) {
+        Io::Done(Err(error)) => error,
+        Io::Send(exchange) => panic!(
+            "the second call asked again at once: {:?} {}",
+            exchange.route(),
+            exchange.request().uri()
+        ),
+        other => panic!("the second call did not end with the remembered failure: {other:?}"),
+    };
+    assert_eq!(error.kind(), ErrorKind::Project, "{error}");
+    let remembered = remembered_of(&error);
+    assert_eq!(remembered.failures(), 1);
+    assert_eq!(remembered.asks_again_in(), Duration::from_millis(740));
+    assert!(
+        error.to_string().starts_with(
+            "could not find the project id: IAM answered 500 Internal Server Error (remembered from an earlier call, IAM not asked: 1 failed request in a row; IAM is asked again in 740 ms)"
+        ),
+        "{error}"
+    );
+    // The backoff (1 s, times 0.75 by the clock's jitter) has passed: one call asks.
+    let mut third = client.call(UserInstances, clock.at(760));
+    let Io::Send(exchange) = drive(&client, &mut third, clock.at(760)) else {
+        panic!("no call asked IAM again after the backoff")
+    };
+    assert_eq!(exchange.route(), Route::Cloud);
+}
+
+/// The remembered failure a call ended with.
+fn remembered_of(error: &crate::call::Error) -> crate::operation::projects::Remembered {
+    match error {
+        crate::call::Error::Project { error } => error
+            .remembered()
+            .unwrap_or_else(|| panic!("not remembered: {error}")),
+        other => panic!("not a project error: {other}"),
+    }
+}
+
+/// IAM's error answers to the project request.
+const IAM_500: (StatusCode, &[u8]) = (StatusCode::INTERNAL_SERVER_ERROR, b"{}");
+const NO_PROJECT: (StatusCode, &[u8]) = (StatusCode::OK, br#"{"projects":[]}"#);
+const ONE_PROJECT: &[u8] =
+    br#"{"projects":[{"id":"0dea2644dc80d5d22ff1c01e3ebea6fc","name":"cn-north-4"}]}"#;
+
+/// A call started at `ms` asks IAM and gets `answer` at `ms + 1`: the error it ends with.
+fn ask_and_fail(
+    client: &Client,
+    clock: &Clock,
+    ms: u64,
+    answer: (StatusCode, &[u8]),
+) -> crate::call::Error {
+    let mut call = client.call(UserInstances, clock.at(ms));
+    let Io::Send(exchange) = drive(client, &mut call, clock.at(ms)) else {
+        panic!("the call at {ms} ms did not ask IAM")
+    };
+    assert_eq!(exchange.route(), Route::Cloud);
+    call.on_response(answer.0, &HeaderMap::new(), answer.1, clock.at(ms + 1));
+    loop {
+        match call.poll(clock.at(ms + 1)) {
+            Io::Wake => {}
+            Io::Done(Err(error)) => return error,
+            other => panic!("the call did not end with IAM's error: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_calls_waiting_for_a_failed_project_request_end_with_its_error_and_do_not_ask_again() {
+    let clock = Clock::new();
+    let client = Client::new(discovering());
+    let mut asking = client.call(UserInstances, clock.at(0));
+    let Io::Send(_) = drive(&client, &mut asking, clock.at(0)) else {
+        panic!("the first call did not ask IAM")
+    };
+    let mut waiting: Vec<_> = (0..5)
+        .map(|_| client.call(UserInstances, clock.at(0)))
+        .collect();
+    let mut waits = Vec::new();
+    for call in &mut waiting {
+        let Io::Wait(wait) = drive(&client, call, clock.at(1)) else {
+            panic!("a call did not wait for the one asking")
+        };
+        waits.push(wait);
+    }
+    asking.on_failure(
+        TransportFailure::new(TransportErrorKind::Connect, false),
+        clock.at(5),
+    );
+    assert!(
+        matches!(asking.poll(clock.at(5)), Io::Wake),
+        "waiters first"
+    );
+    let Io::Done(Err(first)) = asking.poll(clock.at(5)) else {
+        panic!("the asking call did not end with its failure")
+    };
+    assert_eq!(first.kind(), ErrorKind::Project, "{first}");
+    assert!(
+        matches!(&first, crate::call::Error::Project { error } if error.remembered().is_none()),
+        "the call that asked reports its own failure: {first}"
+    );
+    for (call, wait) in waiting.iter_mut().zip(&waits) {
+        assert_ne!(client.reports(), wait.seen(), "the failure ends every wait");
+        match drive(&client, call, clock.at(6)) {
+            Io::Done(Err(error)) => {
+                assert_eq!(error.kind(), ErrorKind::Project, "{error}");
+                assert_eq!(remembered_of(&error).failures(), 1);
+                assert!(
+                    error
+                        .to_string()
+                        .contains("IAM did not answer (connect, not reachable) (remembered"),
+                    "{error}"
+                );
+            }
+            other => panic!("a woken waiter did not end with the failure: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn after_the_backoff_exactly_one_call_asks_and_the_others_wait_for_it() {
+    let clock = Clock::new();
+    let client = Client::new(discovering());
+    ask_and_fail(&client, &clock, 0, IAM_500);
+    // Backing off for 750 ms from 1 ms.
+    let mut early = client.call(UserInstances, clock.at(750));
+    assert!(matches!(
+        drive(&client, &mut early, clock.at(750)),
+        Io::Done(Err(_))
+    ));
+    let mut calls: Vec<_> = (0..5)
+        .map(|_| client.call(UserInstances, clock.at(751)))
+        .collect();
+    let (mut asked, mut waited) = (0, 0);
+    for call in &mut calls {
+        match drive(&client, call, clock.at(751)) {
+            Io::Send(exchange) => {
+                assert_eq!(exchange.route(), Route::Cloud);
+                asked += 1;
+            }
+            Io::Wait(_) => waited += 1,
+            other => panic!("a call after the backoff did neither ask nor wait: {other:?}"),
+        }
+    }
+    assert_eq!((asked, waited), (1, 4));
+}
+
+#[test]
+fn failures_in_a_row_double_the_delay_up_to_the_cap_of_their_kind() {
+    // The clock's jitter is 0.5: each delay is 0.75 of 1 s doubled, capped.
+    for (answer, cap, name) in [
+        (IAM_500, 3_750, "IAM's 500"),
+        (NO_PROJECT, 45_000, "no project"),
+    ] {
+        let clock = Clock::new();
+        let client = Client::new(discovering());
+        let mut at = 0;
+        let mut delays = Vec::new();
+        for failures in 1..=8 {
+            let asked = ask_and_fail(&client, &clock, at, answer);
+            assert_eq!(asked.kind(), ErrorKind::Project, "{asked}");
+            // A call right after ends with it, and says how long is left.
+            let mut next = client.call(UserInstances, clock.at(at + 1));
+            let Io::Done(Err(error)) = drive(&client, &mut next, clock.at(at + 1)) else {
+                panic!("{name}: a call during the backoff did not end with the failure")
+            };
+            let remembered = remembered_of(&error);
+            assert_eq!(remembered.failures(), failures, "{name}");
+            let delay = remembered.asks_again_in().as_millis() as u64;
+            delays.push(delay);
+            // One millisecond before its end, a call still ends with it.
+            let mut late = client.call(UserInstances, clock.at(at + delay));
+            assert!(
+                matches!(
+                    drive(&client, &mut late, clock.at(at + delay)),
+                    Io::Done(Err(_))
+                ),
+                "{name}: asked before the backoff had passed"
+            );
+            at += delay + 1;
+        }
+        let expected: Vec<u64> = [750, 1_500, 3_000, 6_000, 12_000, 24_000, 48_000, 96_000]
+            .into_iter()
+            .map(|ms: u64| ms.min(cap))
+            .collect();
+        assert_eq!(delays, expected, "{name}");
+    }
+}
+
+#[test]
+fn a_success_after_failures_forgets_them_and_every_call_uses_the_project() {
+    let clock = Clock::new();
+    let client = Client::new(discovering());
+    ask_and_fail(&client, &clock, 0, IAM_500);
+    ask_and_fail(&client, &clock, 1_000, IAM_500);
+    assert_eq!(lock(&client.project).failures(), 2);
+    let mut found = client.call(UserInstances, clock.at(5_000));
+    let Io::Send(_) = drive(&client, &mut found, clock.at(5_000)) else {
+        panic!("no call asked after the backoff")
+    };
+    found.on_response(
+        StatusCode::OK,
+        &HeaderMap::new(),
+        ONE_PROJECT,
+        clock.at(5_001),
+    );
+    assert!(matches!(found.poll(clock.at(5_001)), Io::Wake));
+    let Io::Send(exchange) = found.poll(clock.at(5_001)) else {
+        panic!("no KMS attempt after the project was found")
+    };
+    assert_eq!(exchange.route(), Route::Kms);
+    assert_eq!(
+        lock(&client.project).failures(),
+        0,
+        "the failures are forgotten"
+    );
+    let mut later = client.call(UserInstances, clock.at(5_002));
+    let Io::Send(exchange) = drive(&client, &mut later, clock.at(5_002)) else {
+        panic!("a call after the success did not go to KMS")
+    };
+    assert_eq!(exchange.route(), Route::Kms);
+}
+
+#[test]
+fn a_project_request_cut_short_by_its_own_calls_deadline_is_not_remembered() {
+    let clock = Clock::new();
+    let client = Client::new(discovering().with_deadline(Duration::from_secs(2)));
+    let mut impatient = client.call(UserInstances, clock.at(0));
+    let Io::Send(exchange) = drive(&client, &mut impatient, clock.at(0)) else {
+        panic!("the first call did not ask IAM")
+    };
+    assert_eq!(exchange.timeout(), Duration::from_secs(2));
+    impatient.on_failure(TransportFailure::timed_out(true), clock.at(2_000));
+    assert!(matches!(impatient.poll(clock.at(2_000)), Io::Wake));
+    assert!(matches!(impatient.poll(clock.at(2_000)), Io::Done(Err(_))));
+    let mut next = client.call(UserInstances, clock.at(2_001));
+    let Io::Send(exchange) = drive(&client, &mut next, clock.at(2_001)) else {
+        panic!("a deadline that ran out was remembered as IAM's failure")
+    };
+    assert_eq!(exchange.route(), Route::Cloud);
+    assert_eq!(lock(&client.project).failures(), 0);
+}

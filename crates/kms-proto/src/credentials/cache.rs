@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::identity::rfc3339;
 use super::{CredentialError, Identity};
+use crate::backoff::Failed;
 use crate::span::{millis_between, moved_by};
 use crate::transport::Now;
 
@@ -119,9 +120,7 @@ impl RefreshPolicy {
         } else {
             self.retry_cap_unusable
         };
-        let exponent = consecutive.saturating_sub(1).min(16);
-        let delay = self.retry_base.saturating_mul(1 << exponent).min(cap);
-        delay.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
+        crate::backoff::delay(self.retry_base, cap, consecutive, jitter)
     }
 }
 
@@ -180,14 +179,6 @@ impl Cached {
     }
 }
 
-#[derive(Debug)]
-struct Failed {
-    error: CredentialError,
-    at: Instant,
-    consecutive: u32,
-    jitter: f64,
-}
-
 /// The refresh decision, as a state machine on injected time: given the cached credentials,
 /// their expiry and the last refresh failure, use these, refresh now (and who: one caller
 /// only), wait for that refresh, or fail.
@@ -228,7 +219,7 @@ pub struct CredentialCache {
     /// The ticket out, and since when (monotonic).
     refreshing: Option<(u64, Instant)>,
     generation: u64,
-    failed: Option<Failed>,
+    failed: Option<Failed<CredentialError>>,
 }
 
 impl CredentialCache {
@@ -260,8 +251,7 @@ impl CredentialCache {
         let backing_off = |usable: bool| {
             self.failed.as_ref().is_some_and(|f| {
                 let delay = self.policy.retry_delay(f.consecutive, f.jitter, usable);
-                f.at.checked_add(delay)
-                    .is_none_or(|until| now.monotonic() < until)
+                f.left(delay, now.monotonic()).is_some()
             })
         };
         match (state, &self.cached) {
@@ -324,14 +314,14 @@ impl CredentialCache {
             // Credentials that arrive expired are a failed refresh like any other, with
             // the same backoff, and are not kept.
             Err(error) => {
-                let consecutive = self.failed.as_ref().map_or(0, |f| f.consecutive) + 1;
-                tracing::warn!(consecutive, error = %error, "refreshing credentials failed");
-                self.failed = Some(Failed {
-                    error,
-                    at: now.monotonic(),
-                    consecutive,
-                    jitter: now.jitter(),
-                });
+                let failed =
+                    Failed::after(self.failed.as_ref(), error, now.monotonic(), now.jitter());
+                tracing::warn!(
+                    consecutive = failed.consecutive,
+                    error = %failed.error,
+                    "refreshing credentials failed"
+                );
+                self.failed = Some(failed);
             }
         }
         true

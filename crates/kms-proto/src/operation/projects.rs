@@ -3,7 +3,7 @@
 //! project.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, Request, StatusCode};
 use serde::Deserialize;
@@ -90,6 +90,7 @@ pub(crate) fn parse_scrubbed(
         region: region.as_str().to_owned(),
         trace_id: trace.clone(),
         kind: Box::new(kind),
+        remembered: None,
     };
     if !status.is_success() {
         return Err(error(DiscoveryErrorKind::Iam(IamError::parse_scrubbed(
@@ -124,6 +125,39 @@ pub struct DiscoveryError {
     trace_id: Option<String>,
     /// Boxed: IAM's error and a transport failure are large, and errors are rare.
     kind: Box<DiscoveryErrorKind>,
+    /// Set when this is an earlier call's failure, given to a call that did not ask.
+    remembered: Option<Remembered>,
+}
+
+/// A project request's failure, remembered: a client whose request for the project failed
+/// does not ask IAM again until a delay has passed (1 s after the first failure, doubling
+/// with each failure in a row, at most 5 s when IAM gave no answer, a 5xx or a 429 and at
+/// most 60 s when it answered otherwise, times 0.5 to 1 by a random draw); the calls
+/// meanwhile end at once with the failure, saying so. See
+/// [`DiscoveryError::remembered`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remembered {
+    failures: u32,
+    asks_again_in: Duration,
+}
+
+impl Remembered {
+    pub(crate) fn new(failures: u32, asks_again_in: Duration) -> Self {
+        Remembered {
+            failures,
+            asks_again_in,
+        }
+    }
+
+    /// How many project requests failed in a row, this one the last.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// How long until a call asks IAM again (from when this error was made).
+    pub fn asks_again_in(&self) -> Duration {
+        self.asks_again_in
+    }
 }
 
 /// What went wrong in a [`DiscoveryError`].
@@ -151,7 +185,48 @@ impl DiscoveryError {
             region: region.as_str().to_owned(),
             trace_id: None,
             kind: Box::new(DiscoveryErrorKind::NoAnswer(failure)),
+            remembered: None,
         }
+    }
+
+    /// A copy, to remember. A transport failure's cause is kept as its text.
+    pub(crate) fn copy(&self) -> Self {
+        let kind = match &*self.kind {
+            DiscoveryErrorKind::NoAnswer(failure) => {
+                let copy = crate::transport::TransportFailure::new(
+                    failure.kind(),
+                    failure.may_have_been_sent(),
+                );
+                DiscoveryErrorKind::NoAnswer(match failure.cause() {
+                    Some(cause) => copy.with_source(std::io::Error::other(cause.to_string())),
+                    None => copy,
+                })
+            }
+            DiscoveryErrorKind::Iam(e) => DiscoveryErrorKind::Iam(e.clone()),
+            DiscoveryErrorKind::None => DiscoveryErrorKind::None,
+            DiscoveryErrorKind::Several(ids) => DiscoveryErrorKind::Several(ids.clone()),
+            DiscoveryErrorKind::Invalid(e) => DiscoveryErrorKind::Invalid(e.clone()),
+            DiscoveryErrorKind::Malformed => DiscoveryErrorKind::Malformed,
+        };
+        DiscoveryError {
+            region: self.region.clone(),
+            trace_id: self.trace_id.clone(),
+            kind: Box::new(kind),
+            remembered: self.remembered,
+        }
+    }
+
+    /// The same failure, told to a later call that did not ask IAM: `remembered` says so
+    /// and when IAM is asked again.
+    pub(crate) fn with_remembered(mut self, remembered: Remembered) -> Self {
+        self.remembered = Some(remembered);
+        self
+    }
+
+    /// Set when this call did not ask IAM: this is the failure of an earlier call's request,
+    /// remembered while the client backs off (see [`Remembered`]).
+    pub fn remembered(&self) -> Option<Remembered> {
+        self.remembered
     }
 
     /// Whether asking again later may help: no answer, or IAM's 5xx or 429.
@@ -225,6 +300,15 @@ impl fmt::Display for DiscoveryError {
             && let Some(trace) = &self.trace_id
         {
             write!(f, " (IAM trace id {})", Untrusted(trace))?;
+        }
+        if let Some(remembered) = &self.remembered {
+            let failures = remembered.failures;
+            write!(
+                f,
+                " (remembered from an earlier call, IAM not asked: {failures} failed request{} in a row; IAM is asked again in {} ms)",
+                if failures == 1 { "" } else { "s" },
+                remembered.asks_again_in.as_millis()
+            )?;
         }
         f.write_str("; give the project id explicitly (--project-id or HUAWEICLOUD_SDK_PROJECT_ID)")
     }
