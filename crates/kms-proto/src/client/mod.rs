@@ -11,9 +11,10 @@
 //!   [`on_response`](ClientCall::on_response) or [`on_failure`](ClientCall::on_failure).
 //!
 //! Which caller refreshes credentials, who waits and when waiters may go on, which caller
-//! asks IAM for the project, when to retry, where and after how long: all decided here,
-//! and the log lines of each step written here, so every transport decides and logs the
-//! same. A transport supplies the mechanism: sending an [`Exchange`] on its
+//! asks IAM for the project (and, after it failed, how long every call ends with that
+//! failure before one asks again), when to retry, where and after how long: all decided
+//! here, and the log lines of each step written here, so every transport decides and logs
+//! the same. A transport supplies the mechanism: sending an [`Exchange`] on its
 //! [`Route`], a thread or task for a [`RefreshJob`], sleeping, and waiting on a `Condvar`
 //! or `Notify` for [`Io::Wait`] until [`Io::Wake`] (or a refresh's end) wakes it.
 //!
@@ -23,8 +24,9 @@
 //! credentials ─ usable ──▶ project ─ known ──▶ attempt ── Io::Send(KMS) ─▶ on_response / on_failure
 //!   │ due: Io::Refresh(job), go on   │ unknown: Io::Send(IAM) ─▶ on_response ─▶ Io::Wake │
 //!   │ none: Io::Refresh(job), wait   │ another call asks: Io::Wait              retry: Io::Sleep(until)
-//!   │ another refreshes: Io::Wait    ▼                                          over: Io::Done(result)
-//!   └ failed: Io::Done(error)      (a claim lapses at its caller's deadline)
+//!   │ another refreshes: Io::Wait    │ failed a moment ago: Io::Done(error)     over: Io::Done(result)
+//!   └ failed: Io::Done(error)        ▼
+//!                                  (a claim lapses at its caller's deadline)
 //!
 //! RefreshJob (on its own thread or task):
 //!   poll() ─▶ RefreshIo::Read(file) / RefreshIo::Send(exchange) ─▶ on_file / on_response / on_failure

@@ -149,6 +149,12 @@ impl ClientConfig {
     /// name of `region`, asked once with the client's credentials before its first call
     /// and kept for the client's life, as the official SDKs do when no project id is
     /// given.
+    ///
+    /// A failed request is remembered: the calls until IAM is asked again end at once with
+    /// its error (kind `project`, [`remembered`](crate::operation::projects::DiscoveryError::remembered)
+    /// set), after 1 s doubling with each failure in a row, times 0.5 to 1 at random, at
+    /// most 5 s after no answer, a 5xx or a 429 and at most 60 s after any other answer
+    /// (see [`Remembered`](crate::operation::projects::Remembered)).
     pub fn discover_project(
         endpoints: impl Into<Endpoints>,
         region: Region,
