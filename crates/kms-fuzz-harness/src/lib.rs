@@ -3,8 +3,8 @@
 //! every committed input with the same code the fuzzer runs.
 //!
 //! Each function takes arbitrary bytes, derives its inputs from them deterministically,
-//! drives one parser or validator of `kms-proto` through its public API, and panics when an
-//! invariant breaks, which is how a fuzzer (and the replay test) notices.
+//! drives one parser, validator or state machine of `kms-proto` through its public API,
+//! and panics when an invariant breaks, which is how a fuzzer (and the replay test) notices.
 //!
 //! An unpublished crate of its own, not a feature of `kms-proto`, so that no build of the
 //! product compiles test machinery.
@@ -28,9 +28,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod credentials;
+mod machine;
 mod sources;
 
 pub use credentials::{credential_document, profile_files};
+pub use machine::client_machine;
 pub use sources::credential_sources;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -570,7 +572,7 @@ fn regions_file(data: &[u8]) {
 pub type Harness = fn(&[u8]);
 
 /// Every harness, by the name of its fuzz target.
-pub const TARGETS: [(&str, Harness); 9] = [
+pub const TARGETS: [(&str, Harness); 10] = [
     ("parse_response", parse_response),
     ("build_request", build_request),
     ("sign_verify", sign_verify),
@@ -580,4 +582,5 @@ pub const TARGETS: [(&str, Harness); 9] = [
     ("credential_document", credential_document),
     ("profile_files", profile_files),
     ("credential_sources", credential_sources),
+    ("client_machine", client_machine),
 ];
