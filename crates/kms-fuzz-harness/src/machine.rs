@@ -498,6 +498,8 @@ struct Live<'c> {
     last_body: Vec<u8>,
     /// When the call was last polled or reported to.
     last_seen: Instant,
+    /// The end of the sleep the call was woken from early.
+    early: Option<Instant>,
     /// The exchange held out (interleaved calls), and the byte read at its `Send`.
     out: Option<(Exchange, u8)>,
     over: bool,
@@ -508,8 +510,9 @@ struct Live<'c> {
 ///
 /// Every KMS attempt is at most: a `Refresh` (credentials due, or none cached), a `Wait`
 /// for that refresh, a second `Refresh` (the first one lost, or failed while usable
-/// credentials remain), the `Send`, a `Sleep` (its backoff) and one early poll that sleeps
-/// again: 6 polls. The attempts are at most `max_attempts * endpoints` (an endpoint that
+/// credentials remain), the `Send` and a `Sleep` (its backoff): 5 polls, rounded to 6. A
+/// poll before a sleep's end is not counted: it must give the same `Sleep` (checked), and
+/// a transport may wake early any number of times. The attempts are at most `max_attempts * endpoints` (an endpoint that
 /// cannot be reached is left at once without counting as an attempt, at most
 /// `endpoints - 1` times per attempt counted) plus one re-signing after a clock-skew
 /// answer (once a call). The project costs at most a `Wait` for another call's claim, the
@@ -684,6 +687,7 @@ fn run(data: &[u8]) -> Trace {
                 last_body: Vec::new(),
                 last_seen: now.monotonic(),
                 out: None,
+                early: None,
                 over: false,
                 trace: CallTrace::default(),
             });
@@ -736,7 +740,15 @@ fn run(data: &[u8]) -> Trace {
         l.waiting = None;
         let now = clock.now();
         let io = l.call.as_mut().unwrap().poll(now);
-        l.polls += 1;
+        // Polled before its sleep's end: the same sleep again, not counted (see poll_bound).
+        let early = l.early.take().filter(|&until| now.monotonic() < until);
+        match early {
+            Some(until) => assert!(
+                matches!(io, Io::Sleep(again) if again == until),
+                "polled before its sleep's end, the call did not sleep until then: {io:?}"
+            ),
+            None => l.polls += 1,
+        }
         let reports = client_reports.saturating_sub(l.reports_at_start);
         let bound = poll_bound(client.config(), reports);
         assert!(
@@ -792,12 +804,17 @@ fn run(data: &[u8]) -> Trace {
                 }
             }
             Io::Sleep(until) => {
-                l.sleeps += 1;
-                l.trace.sleeps += 1;
+                if early.is_none() {
+                    l.sleeps += 1;
+                    l.trace.sleeps += 1;
+                }
                 check_until("sleep", until, now.monotonic(), step, l.deadline);
                 match b.byte() % 8 {
                     // Woken early: the next poll sleeps again.
-                    7 => clock.advance(1),
+                    7 => {
+                        clock.advance(1);
+                        l.early = (clock.mono() < until).then_some(until);
+                    }
                     _ => clock.advance_to(until),
                 }
             }
