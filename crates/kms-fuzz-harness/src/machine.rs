@@ -526,7 +526,7 @@ fn poll_bound(config: &ClientConfig, reports: u64) -> usize {
 
 /// The client machine: a configuration from the first bytes, then one to three calls (in
 /// turn, or two interleaved), every `Io` answered from the bytes. Panics when a call does
-/// not end within [`poll_bound`], asks for anything after `Done`, sleeps or waits into the
+/// not end within `poll_bound`, asks for anything after `Done`, sleeps or waits into the
 /// past or beyond its deadline, ends with a count the answer did not carry, or shows a
 /// secret in the Debug or Display of an `Io` or an error.
 pub fn client_machine(data: &[u8]) {
