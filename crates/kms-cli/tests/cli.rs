@@ -594,6 +594,17 @@ fn kms_bounded(args: &[&str], env: &[(&str, &str)]) -> Output {
     };
     #[cfg(not(unix))]
     let mut command = Command::new(kms);
+    run_within(&mut command, args, env, DEADLINE).0
+}
+
+/// Runs `command` (`kms`, maybe wrapped) with `args` and only `env` and `PATH` set, and
+/// says how long it took; kills it and fails if it has not exited within `limit`.
+fn run_within(
+    command: &mut Command,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> (Output, Duration) {
     command
         .env_clear()
         .args(args)
@@ -603,23 +614,22 @@ fn kms_bounded(args: &[&str], env: &[(&str, &str)]) -> Output {
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
     }
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().unwrap();
+    command.envs(env.iter().copied());
     let start = std::time::Instant::now();
+    let mut child = command.spawn().unwrap();
     while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > DEADLINE {
+        if start.elapsed() > limit {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
             panic!(
-                "kms {args:?} still running after {DEADLINE:?}; stderr {:?}",
+                "kms {args:?} still running after {limit:?}; stderr {:?}",
                 String::from_utf8_lossy(&out.stderr)
             );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    child.wait_with_output().unwrap()
+    let elapsed = start.elapsed();
+    (child.wait_with_output().unwrap(), elapsed)
 }
 
 /// A directory of its own for one test, removed when dropped.
@@ -2794,32 +2804,12 @@ fn connections_to(listener: &std::net::TcpListener) -> usize {
 
 /// Runs `kms` like [`kms`] and says how long it took; kills it and fails past `limit`.
 fn kms_timed(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Output, Duration) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kms"));
-    command
-        .env_clear()
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    if let Some(path) = std::env::var_os("PATH") {
-        command.env("PATH", path);
-    }
-    command.envs(env.iter().copied());
-    let start = std::time::Instant::now();
-    let mut child = command.spawn().unwrap();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "kms {args:?} still running after {limit:?}; stderr {:?}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let elapsed = start.elapsed();
-    (child.wait_with_output().unwrap(), elapsed)
+    run_within(
+        &mut Command::new(env!("CARGO_BIN_EXE_kms")),
+        args,
+        env,
+        limit,
+    )
 }
 
 #[test]

@@ -226,15 +226,7 @@ fn answer(
 ) -> (Answer, Option<u64>) {
     let ctl = b.byte();
     if ctl >= 0xE0 {
-        let kind = match ctl & 0x18 {
-            0x18 => TransportErrorKind::ProxyAuth,
-            _ => [
-                TransportErrorKind::Connect,
-                TransportErrorKind::Tls,
-                TransportErrorKind::Timeout,
-                TransportErrorKind::Io,
-            ][usize::from(ctl & 3)],
-        };
+        let kind = crate::sources::failure_kind(ctl);
         let sent = ctl & 4 != 0;
         let failure = match (ctl & 3, sent) {
             (2, _) => TransportFailure::timed_out(sent),

@@ -370,23 +370,28 @@ enum Answer<'a> {
     Failed(TransportErrorKind, bool),
 }
 
+/// The failure a control byte of 0xE0 or more names (the `client_machine` harness reads
+/// its bytes the same way): bits 3 and 4 both set, a proxy refusing its credentials; else
+/// bits 0-1 pick connect, TLS, timeout or I/O.
+pub(crate) fn failure_kind(ctl: u8) -> TransportErrorKind {
+    match ctl & 0x18 {
+        0x18 => TransportErrorKind::ProxyAuth,
+        _ => [
+            TransportErrorKind::Connect,
+            TransportErrorKind::Tls,
+            TransportErrorKind::Timeout,
+            TransportErrorKind::Io,
+        ][usize::from(ctl & 3)],
+    }
+}
+
 fn http_answer(record: Option<&[u8]>) -> Answer<'_> {
     let Some(record) = record else {
         return Answer::Failed(TransportErrorKind::Connect, false);
     };
     let (ctl, rest) = record.split_first().unwrap_or((&0, &[]));
     if *ctl >= 0xE0 {
-        // Bits 3 and 4 both set: a proxy refusing its credentials; else bits 0-1.
-        let kind = match ctl & 0x18 {
-            0x18 => TransportErrorKind::ProxyAuth,
-            _ => [
-                TransportErrorKind::Connect,
-                TransportErrorKind::Tls,
-                TransportErrorKind::Timeout,
-                TransportErrorKind::Io,
-            ][usize::from(ctl & 3)],
-        };
-        return Answer::Failed(kind, ctl & 4 != 0);
+        return Answer::Failed(failure_kind(*ctl), ctl & 4 != 0);
     }
     let status = StatusCode::from_u16(STATUSES[usize::from(ctl & 0x0F)]).unwrap();
     let mut headers = HeaderMap::new();
