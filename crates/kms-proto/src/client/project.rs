@@ -132,7 +132,8 @@ impl ProjectState {
     /// What a call with credentials `identity`, whose deadline is `deadline`, does at
     /// `now`: use the project found; wait for the call asking; end with the last failure
     /// while the client backs off after it (`RETRY_BASE` doubling per failure in a row, up
-    /// to `RETRY_CAP_UNANSWERED` or `RETRY_CAP_ANSWERED`, with jitter); else ask, alone.
+    /// to `RETRY_CAP_UNANSWERED` or `RETRY_CAP_ANSWERED`, with jitter; at least IAM's
+    /// `Retry-After`, up to a minute); else ask, alone.
     pub(super) fn step(
         &mut self,
         now: Instant,
@@ -180,8 +181,18 @@ impl ProjectState {
                     error: error.copy(),
                     signed_with: signed_with.map_or_else(Weak::new, Arc::downgrade),
                 };
-                let failed =
-                    Failed::after(self.failed.as_ref(), failure, now.monotonic(), now.jitter());
+                // A 429 or 503 may say when to ask again: not before (up to a minute).
+                let asked = error
+                    .iam()
+                    .and_then(|iam| iam.retry_after())
+                    .map(|after| after.delay_from(now.wall()));
+                let failed = Failed::after(
+                    self.failed.as_ref(),
+                    failure,
+                    now.monotonic(),
+                    now.jitter(),
+                    asked,
+                );
                 tracing::warn!(
                     consecutive = failed.consecutive,
                     retry_in_ms = Failure::delay(&failed).as_millis() as u64,
@@ -212,14 +223,70 @@ mod tests {
     }
 
     fn refused(status: u16) -> DiscoveryError {
+        refused_with(status, &[])
+    }
+
+    fn refused_with(status: u16, headers: &[(&'static str, &str)]) -> DiscoveryError {
         let region = Region::new("cn-north-4").unwrap();
+        let mut map = http::HeaderMap::new();
+        for (name, value) in headers {
+            map.append(*name, value.parse().unwrap());
+        }
         crate::operation::projects::parse(
             StatusCode::from_u16(status).unwrap(),
-            &http::HeaderMap::new(),
+            &map,
             b"{}",
             &region,
         )
         .unwrap_err()
+    }
+
+    #[test]
+    fn iam_s_retry_after_is_waited_for_up_to_a_minute() {
+        let t0 = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // Jitter 1: the backoff after a first failure is its base, 1 s.
+        let now = Now::new(wall, t0, 1.0);
+        let deadline = t0 + Duration::from_secs(3_600);
+        let who = identity("AKEXAMPLE0000000000");
+        let date = httpdate::fmt_http_date(wall + Duration::from_secs(40));
+        for (name, status, retry_after, waits_s) in [
+            ("429 without Retry-After: the backoff", 429, None, 1),
+            ("429 asking 20 s: 20 s", 429, Some("20"), 20),
+            ("503 asking 20 s: 20 s", 503, Some("20"), 20),
+            ("a date 40 s ahead: 40 s", 429, Some(date.as_str()), 40),
+            ("asking an hour: a minute", 429, Some("3600"), 60),
+            ("not a number or a date: the backoff", 429, Some("soon"), 1),
+        ] {
+            let headers: Vec<_> = retry_after
+                .map(|v| ("retry-after", v))
+                .into_iter()
+                .collect();
+            let error = refused_with(status, &headers);
+            let mut state = ProjectState::new();
+            let ProjectStep::Ask(claim) = state.step(t0, deadline, &who) else {
+                panic!("{name}: nobody asked yet")
+            };
+            let outcome = Outcome::Failed {
+                error: &error,
+                signed_with: Some(&who),
+                now,
+            };
+            assert!(state.report(claim, outcome), "{name}");
+            let just_before = t0 + Duration::from_secs(waits_s) - Duration::from_millis(1);
+            match state.step(just_before, deadline, &who) {
+                ProjectStep::Fail(e) => {
+                    let left = e.remembered().unwrap().asks_again_in();
+                    assert_eq!(left, Duration::from_millis(1), "{name}");
+                }
+                _ => panic!("{name}: asked IAM again before it said"),
+            }
+            let then = t0 + Duration::from_secs(waits_s);
+            assert!(
+                matches!(state.step(then, deadline, &who), ProjectStep::Ask(_)),
+                "{name}: did not ask again when the wait was over"
+            );
+        }
     }
 
     #[test]

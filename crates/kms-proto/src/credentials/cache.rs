@@ -44,7 +44,8 @@ pub const MAX_SERVICE_CLOCK_OFFSET: Duration = Duration::from_secs(24 * 3600);
 impl Default for RefreshPolicy {
     /// Refresh 40 minutes ahead (at most half the lifetime), stop using credentials 10 s
     /// before expiry (at most a tenth of the lifetime), retry failed refreshes from 1 s up
-    /// to 60 s apart (5 s when nothing is usable), forget a refresh silent for 60 s, trust
+    /// to 60 s apart (5 s when nothing is usable; never sooner than a source's
+    /// `Retry-After`, honoured up to 60 s), forget a refresh silent for 60 s, trust
     /// credentials for at most [`MAX_CREDENTIAL_LIFETIME`] (24 h) from their arrival, refuse
     /// those with less than [`MIN_CREDENTIAL_LIFETIME`] (1 s) left when they arrive, and
     /// believe a credential service's `Date` within [`MAX_SERVICE_CLOCK_OFFSET`] (a day).
@@ -211,7 +212,9 @@ impl Cached {
 ///
 /// A failed refresh is retried after 1 s, 2 s, 4 s... (times 0.5 to 1, by the jitter of the
 /// [`Now`] it was reported at), at most 60 s apart while the cached credentials are still
-/// usable and at most 5 s apart when they are not.
+/// usable and at most 5 s apart when they are not; and never sooner than the failed
+/// source's `Retry-After` asked ([`SourceError::retry_after`](super::SourceError::retry_after)),
+/// honoured up to 60 s.
 #[derive(Debug, Default)]
 pub struct CredentialCache {
     policy: RefreshPolicy,
@@ -251,7 +254,7 @@ impl CredentialCache {
         let backing_off = |usable: bool| {
             self.failed.as_ref().is_some_and(|f| {
                 let delay = self.policy.retry_delay(f.consecutive, f.jitter, usable);
-                f.left(delay, now.monotonic()).is_some()
+                f.left(f.at_least_asked(delay), now.monotonic()).is_some()
             })
         };
         match (state, &self.cached) {
@@ -314,8 +317,15 @@ impl CredentialCache {
             // Credentials that arrive expired are a failed refresh like any other, with
             // the same backoff, and are not kept.
             Err(error) => {
-                let failed =
-                    Failed::after(self.failed.as_ref(), error, now.monotonic(), now.jitter());
+                // A 429 or 503 may say when to ask again: not before (up to a minute).
+                let asked = error.asked_to_wait(now.wall());
+                let failed = Failed::after(
+                    self.failed.as_ref(),
+                    error,
+                    now.monotonic(),
+                    now.jitter(),
+                    asked,
+                );
                 tracing::warn!(
                     consecutive = failed.consecutive,
                     error = %failed.error,

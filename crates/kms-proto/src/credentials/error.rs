@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 
@@ -18,6 +18,7 @@ use super::identity::rfc3339;
 use super::profile::ProfileError;
 use super::variables::EnvError;
 use crate::input::InvalidInput;
+use crate::response::RetryAfter;
 use crate::span::Span;
 use crate::transport::{TransportErrorKind, TransportFailure};
 use crate::untrusted::Untrusted;
@@ -109,7 +110,8 @@ pub(crate) enum Failure {
     /// IAM or STS answered with an error.
     Iam {
         url: String,
-        error: crate::iam::IamError,
+        /// Boxed: IAM's error is large, and errors are rare.
+        error: Box<crate::iam::IamError>,
     },
     /// IAM's answer lacks what it must carry (`X-Subject-Token`, an expiry).
     Incomplete { url: String, missing: &'static str },
@@ -126,11 +128,35 @@ pub(crate) enum Failure {
 pub struct SourceError {
     source: SourceKind,
     failure: Failure,
+    /// The `Retry-After` of the error answer, when the source answered with an error.
+    retry_after: Option<RetryAfter>,
 }
 
 impl SourceError {
     pub(crate) fn new(source: SourceKind, failure: Failure) -> Self {
-        SourceError { source, failure }
+        SourceError {
+            source,
+            failure,
+            retry_after: None,
+        }
+    }
+
+    /// The same, with the `Retry-After` of the answer it failed on (kept only when the
+    /// failure is the service's error answer: a 200 that was not a credential document
+    /// asks no wait).
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<RetryAfter>) -> Self {
+        self.retry_after = retry_after.filter(|_| self.status().is_some());
+        self
+    }
+
+    /// The `Retry-After` of the source's error answer, if it carried a valid one (a 429 or
+    /// 503 may). The credential cache waits at least that long, and at most a minute,
+    /// before it asks the source again.
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        self.retry_after.or(match &self.failure {
+            Failure::Iam { error, .. } => error.retry_after(),
+            _ => None,
+        })
     }
 
     /// The source.
@@ -453,6 +479,16 @@ impl CredentialError {
     /// Whether the call gave up waiting for another caller's refresh.
     pub fn is_wait_timeout(&self) -> bool {
         matches!(&*self.inner, Inner::Waited)
+    }
+
+    /// The longest any source's error answer asked the client to wait (its `Retry-After`),
+    /// from `now`.
+    pub(crate) fn asked_to_wait(&self, now: SystemTime) -> Option<Duration> {
+        self.sources()
+            .iter()
+            .filter_map(SourceError::retry_after)
+            .map(|after| after.delay_from(now))
+            .max()
     }
 
     /// Whether trying again later may succeed: a source that did not answer or answered

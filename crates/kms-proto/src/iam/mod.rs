@@ -10,6 +10,7 @@ use http::{HeaderMap, StatusCode};
 
 use crate::input::{Endpoint, Input, InvalidInput, Region};
 use crate::redact::Secrets;
+use crate::response::RetryAfter;
 use crate::untrusted::Untrusted;
 
 // IAM's variable (every name is in `crate::input::env_names`), public here too.
@@ -47,14 +48,15 @@ pub fn iam_endpoint(
 
 /// What IAM (or STS) answered instead of what was asked: the status, its error code and
 /// message in either of IAM's shapes (`{"error_code","error_msg"}`, or Keystone's
-/// `{"error":{"code":401,"message","title"}}`), and the `X-IAM-Trace-Id` to quote to
-/// support.
+/// `{"error":{"code":401,"message","title"}}`), the `X-IAM-Trace-Id` to quote to
+/// support, and the `Retry-After` it asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IamError {
     status: StatusCode,
     code: Option<String>,
     message: Option<String>,
     trace_id: Option<String>,
+    retry_after: Option<RetryAfter>,
 }
 
 impl IamError {
@@ -84,6 +86,7 @@ impl IamError {
             code,
             message,
             trace_id: secrets.scrub_opt(trace_id(headers)),
+            retry_after: RetryAfter::from_headers(headers),
         }
     }
 
@@ -105,6 +108,12 @@ impl IamError {
     /// The `X-IAM-Trace-Id` of the answer.
     pub fn trace_id(&self) -> Option<&str> {
         self.trace_id.as_deref()
+    }
+
+    /// The `Retry-After` of the answer, if it carried a valid one (a 429 or 503 may). The
+    /// client waits at least that long, and at most a minute, before asking IAM again.
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        self.retry_after
     }
 }
 

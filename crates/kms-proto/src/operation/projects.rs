@@ -132,9 +132,9 @@ pub struct DiscoveryError {
 /// A project request's failure, remembered: a client whose request for the project failed
 /// does not ask IAM again until a delay has passed (1 s after the first failure, doubling
 /// with each failure in a row, at most 5 s when IAM gave no answer, a 5xx or a 429 and at
-/// most 60 s when it answered otherwise, times 0.5 to 1 by a random draw); the calls
-/// meanwhile end at once with the failure, saying so. See
-/// [`DiscoveryError::remembered`].
+/// most 60 s when it answered otherwise, times 0.5 to 1 by a random draw, and at least
+/// what IAM's `Retry-After` asked, up to 60 s); the calls meanwhile end at once with the
+/// failure, saying so. See [`DiscoveryError::remembered`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Remembered {
     failures: u32,

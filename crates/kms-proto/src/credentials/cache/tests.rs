@@ -571,3 +571,105 @@ fn a_date_within_a_minute_is_noise_and_the_local_clock_decides() {
         "used past the buffer: the Date's rounding was read as a clock offset"
     );
 }
+
+/// A source's 429 that asked the client to wait `retry_after`.
+fn throttled(retry_after: Option<crate::RetryAfter>) -> CredentialError {
+    use crate::credentials::error::{Failure, SourceError};
+    let failure = Failure::Status {
+        url: "http://169.254.169.254/openstack/latest/securitykey".to_owned(),
+        status: http::StatusCode::TOO_MANY_REQUESTS,
+        code: None,
+        message: None,
+    };
+    CredentialError::from_source(
+        SourceError::new(SourceKind::Metadata, failure).with_retry_after(retry_after),
+    )
+}
+
+#[test]
+fn a_source_s_retry_after_is_waited_for_up_to_a_minute() {
+    use crate::RetryAfter;
+    let secs = Duration::from_secs;
+    // The backoff after a first failure is 1 s (jitter 1), with usable credentials or not.
+    for (name, usable, retry_after, waits) in [
+        ("nothing usable, nothing asked", false, None, secs(1)),
+        (
+            "nothing usable, 20 s asked",
+            false,
+            Some(RetryAfter::Delay(secs(20))),
+            secs(20),
+        ),
+        (
+            "nothing usable, a date 30 s on",
+            false,
+            Some(RetryAfter::At(T0 + secs(30))),
+            secs(30),
+        ),
+        (
+            "nothing usable, an hour asked",
+            false,
+            Some(RetryAfter::Delay(HOUR)),
+            secs(60),
+        ),
+        (
+            "usable, 20 s asked",
+            true,
+            Some(RetryAfter::Delay(secs(20))),
+            secs(20),
+        ),
+        (
+            "usable, an hour asked",
+            true,
+            Some(RetryAfter::Delay(HOUR)),
+            secs(60),
+        ),
+    ] {
+        let clock = Clock::new();
+        let (mut cache, ticket) = if usable {
+            // Credentials of an hour, obtained at 0: due (half their lifetime left) from 30
+            // minutes, still usable at 40.
+            let mut cache = holding(&clock, Duration::ZERO, identity("A", Some(T0 + HOUR)));
+            let CacheStep::Use {
+                refresh: Some(ticket),
+                ..
+            } = cache.poll(clock.at(40 * 60 * secs(1)))
+            else {
+                panic!("{name}: due")
+            };
+            (cache, ticket)
+        } else {
+            let mut cache = CredentialCache::default();
+            let CacheStep::Refresh(ticket) = cache.poll(clock.at(Duration::ZERO)) else {
+                panic!("{name}: an empty cache must ask for a refresh")
+            };
+            (cache, ticket)
+        };
+        let start = if usable {
+            40 * 60 * secs(1)
+        } else {
+            Duration::ZERO
+        };
+        let error = throttled(retry_after);
+        cache.on_refreshed(ticket, Err(error), clock.at_jitter(start, 1.0));
+        let before = cache.poll(clock.at(start + waits - Duration::from_millis(1)));
+        let backs_off = if usable {
+            matches!(before, CacheStep::Use { refresh: None, .. })
+        } else {
+            matches!(before, CacheStep::Fail(_))
+        };
+        assert!(backs_off, "{name}: asked the source again before it said");
+        let after = cache.poll(clock.at(start + waits));
+        let asks = if usable {
+            matches!(
+                after,
+                CacheStep::Use {
+                    refresh: Some(_),
+                    ..
+                }
+            )
+        } else {
+            matches!(after, CacheStep::Refresh(_))
+        };
+        assert!(asks, "{name}: did not ask again when the wait was over");
+    }
+}

@@ -129,7 +129,9 @@ impl Federation {
             };
             return Next::Finished(Err(Failure::Iam {
                 url,
-                error: crate::iam::IamError::parse_scrubbed(status, headers, body, secrets),
+                error: Box::new(crate::iam::IamError::parse_scrubbed(
+                    status, headers, body, secrets,
+                )),
             }));
         }
         match step {

@@ -143,7 +143,12 @@ impl Password {
         if !status.is_success() {
             return Next::Finished(Err(Failure::Iam {
                 url,
-                error: crate::iam::IamError::parse_scrubbed(status, headers, body, &step.secrets),
+                error: Box::new(crate::iam::IamError::parse_scrubbed(
+                    status,
+                    headers,
+                    body,
+                    &step.secrets,
+                )),
             }));
         }
         let Some(token) = subject_token(headers).and_then(|t| crate::AuthToken::new(&t).ok())

@@ -2,6 +2,7 @@
 //! chosen), asks for each file and exchange, and gathers why each source gave nothing.
 
 use super::*;
+use crate::response::RetryAfter;
 
 /// Where one refresh is.
 pub(crate) enum State {
@@ -62,6 +63,9 @@ pub struct Refresh<'a> {
     state: State,
     /// The `Date` of the last answer: the clock of the service that issued what it carried.
     service_date: Option<SystemTime>,
+    /// The `Retry-After` of the last answer: how long a source that answered with an error
+    /// asked the client to wait.
+    retry_after: Option<RetryAfter>,
 }
 
 impl std::fmt::Debug for Refresh<'_> {
@@ -83,6 +87,7 @@ impl<'a> Refresh<'a> {
             errors: Vec::new(),
             state: State::Idle,
             service_date: None,
+            retry_after: None,
         }
     }
 
@@ -107,6 +112,7 @@ impl<'a> Refresh<'a> {
         #[cfg(not(feature = "sources"))]
         let _ = result;
         self.service_date = None;
+        self.retry_after = None;
         let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
             #[cfg(feature = "sources")]
             (State::Files(step), Some(Source::Files(source))) => {
@@ -151,6 +157,7 @@ impl<'a> Refresh<'a> {
             .get(http::header::DATE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok());
+        self.retry_after = RetryAfter::from_headers(headers);
         let next = match (&mut self.state, self.provider.sources.get_mut(self.index)) {
             #[cfg(feature = "sources")]
             (State::PodIdentity(step), Some(Source::PodIdentity(source))) => {
@@ -226,6 +233,7 @@ impl<'a> Refresh<'a> {
     /// Starts the source at `self.index`.
     fn start_source(&mut self) -> Next {
         self.service_date = None;
+        self.retry_after = None;
         #[cfg(feature = "sources")]
         let (now, region, project) = (
             self.now,
@@ -323,6 +331,7 @@ impl<'a> Refresh<'a> {
                 },
                 Next::Finished(Err(failure)) => {
                     let kind = self.kind();
+                    let retry_after = self.retry_after.take();
                     // A source its settings name but this build lacks stops the chain: a
                     // later one (the environment's keys after OIDC, say) is not what was
                     // asked for.
@@ -333,7 +342,8 @@ impl<'a> Refresh<'a> {
                             kind, failure,
                         ))));
                     }
-                    self.errors.push(SourceError::new(kind, failure));
+                    self.errors
+                        .push(SourceError::new(kind, failure).with_retry_after(retry_after));
                     self.index += 1;
                     if self.index >= self.end {
                         self.state = State::Idle;

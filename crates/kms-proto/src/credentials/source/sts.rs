@@ -114,7 +114,9 @@ impl Sts {
             };
             return Next::Finished(Err(Failure::Iam {
                 url,
-                error: crate::iam::IamError::parse_scrubbed(status, headers, body, secrets),
+                error: Box::new(crate::iam::IamError::parse_scrubbed(
+                    status, headers, body, secrets,
+                )),
             }));
         }
         Next::Finished(match parse_document(body) {

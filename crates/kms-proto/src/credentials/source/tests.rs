@@ -1057,3 +1057,67 @@ fn a_service_that_echoes_the_request_shows_no_secret() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn a_source_s_retry_after_goes_with_its_error_answer_only() {
+    use crate::RetryAfter;
+    let pod = || {
+        Provider::pod_identity(env(&[
+            (ENV_POD_IDENTITY_URI, "http://127.0.0.1:8/creds"),
+            (ENV_POD_IDENTITY_TOKEN_FILE, "/t"),
+        ]))
+    };
+    let sts = || {
+        Provider::oidc_sts(env(&[
+            (ENV_OIDC_PROVIDER_URN, "iam::acct:identity-provider:ci"),
+            (ENV_OIDC_AGENCY_URN, "iam::acct:agency:deployer"),
+            (ENV_OIDC_TOKEN_FILE, "/t"),
+            (ENV_STS_ENDPOINT, "http://127.0.0.1:6"),
+            HOME,
+        ]))
+    };
+    let seven = Some(RetryAfter::Delay(Duration::from_secs(7)));
+    for (name, mut provider, status, retry_after, body, expected) in [
+        ("pod identity's 429", pod(), 429, "7", "", seven),
+        ("pod identity's 503", pod(), 503, "7", "", seven),
+        (
+            "pod identity's 429, not a delay",
+            pod(),
+            429,
+            "soon",
+            "",
+            None,
+        ),
+        (
+            "pod identity's 200 that is no document",
+            pod(),
+            200,
+            "7",
+            "{}",
+            None,
+        ),
+        (
+            "STS's 429",
+            sts(),
+            429,
+            "7",
+            r#"{"error_code":"STS.0429"}"#,
+            seven,
+        ),
+    ] {
+        let mut world = World::default().file("/t", ID_TOKEN).answer_with(
+            status,
+            vec![("retry-after", retry_after)],
+            body,
+        );
+        let error = world.drive(&mut provider, T0).unwrap_err();
+        let failed = error
+            .sources()
+            .iter()
+            .find(|e| !e.is_skipped())
+            .unwrap_or_else(|| panic!("{name}: no source failed: {error}"));
+        assert_eq!(failed.retry_after(), expected, "{name}: {error}");
+        let asked = error.asked_to_wait(T0);
+        assert_eq!(asked, expected.map(|r| r.delay_from(T0)), "{name}");
+    }
+}
