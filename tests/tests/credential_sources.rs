@@ -388,6 +388,75 @@ fn static_stability(transport: Transport) -> Result<(), String> {
     )
 }
 
+/// The metadata service throttles the security key (429, `Retry-After: 2`): the refresh
+/// fails, and the calls of the next 2 s fail at once with that failure without asking the
+/// source again, although the backoff after a first failure is at most 1 s; then one asks
+/// again and, the service back, the call counts.
+fn source_retry_after(transport: Transport) -> Result<(), String> {
+    let server = emulator(Duration::from_secs(3600), |m| m);
+    server.faults().when(
+        |r| r.path() == KEY_PATH,
+        Fault::json(
+            429,
+            r#"{"error_code":"ECS.0429","error_msg":"too many requests"}"#,
+        )
+        .with_header("Retry-After", "2"),
+    );
+    let client = SharedClient::new(transport, config(&server, metadata(&server))).unwrap();
+    let keys = |server: &BlockingMockServer| -> Vec<RecordedRequest> {
+        server
+            .requests()
+            .into_iter()
+            .filter(|r| r.path() == KEY_PATH)
+            .collect()
+    };
+    let t0 = Instant::now();
+    let first = client.call().expect_err("the source throttles");
+    ensure(first.kind() == ErrorKind::Credentials, || {
+        format!("{:?}: {first}", first.kind())
+    })?;
+    let retry_after = first
+        .credentials()
+        .and_then(|c| c.sources().first())
+        .and_then(|s| s.retry_after());
+    ensure(
+        retry_after == Some(kms_proto::RetryAfter::Delay(Duration::from_secs(2))),
+        || format!("the source's error carries {retry_after:?}"),
+    )?;
+    server.faults().clear();
+    // Past the longest backoff after a first failure (1 s), short of what was asked.
+    while t0.elapsed() < Duration::from_millis(1500) {
+        let error = client
+            .call()
+            .expect_err("the client asked the source again before its Retry-After");
+        ensure(error.kind() == ErrorKind::Credentials, || {
+            format!("{:?}: {error}", error.kind())
+        })?;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ensure(keys(&server).len() == 1, || {
+        format!("{} security key requests within 1.5 s", keys(&server).len())
+    })?;
+    ensure(
+        eventually(Duration::from_secs(3), || client.call().is_ok()),
+        || "the client did not ask again once the Retry-After had passed".into(),
+    )?;
+    let keys = keys(&server);
+    let gap = keys[1]
+        .received_at
+        .duration_since(keys[0].received_at)
+        .unwrap_or_default();
+    ensure(
+        keys.len() == 2 && gap >= Duration::from_millis(1950),
+        || {
+            format!(
+                "{} security key requests, the second {gap:?} after the first",
+                keys.len()
+            )
+        },
+    )
+}
+
 /// A session token the service no longer knows: a 401 without the agency text makes the
 /// client fetch a new one, once, and go on.
 fn session_token_renewal(transport: Transport) -> Result<(), String> {
@@ -590,7 +659,7 @@ fn closed_port_url() -> String {
     "http://127.0.0.1:1".to_owned()
 }
 
-const CASES: [Case; 12] = [
+const CASES: [Case; 13] = [
     ("metadata", metadata_counts),
     ("pod-identity", pod_identity_counts),
     ("refresh-ahead-of-expiry", refresh_ahead_of_expiry),
@@ -604,6 +673,7 @@ const CASES: [Case; 12] = [
         each_attempt_signed_with_current_credentials,
     ),
     ("static-stability", static_stability),
+    ("source-retry-after", source_retry_after),
     ("session-token-renewal", session_token_renewal),
     ("token-less-fallback", token_less_fallback),
     ("chain-combined-error", chain_combined_error),

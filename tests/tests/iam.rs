@@ -256,6 +256,56 @@ fn discovery_backoff(transport: Transport) -> Result<(), String> {
     )
 }
 
+/// IAM throttles the listing (429, `Retry-After: 2`): the calls of the next 2 s end at once
+/// with that failure, remembered, without asking IAM again, although the backoff after a
+/// first failure is at most 1 s; then one asks and counts.
+fn discovery_retry_after(transport: Transport) -> Result<(), String> {
+    let server = emulator(one_project);
+    server.faults().when(
+        |r| r.path() == PROJECTS_PATH,
+        Fault::status(429).with_header("Retry-After", "2"),
+    );
+    let client = SharedClient::new(transport, discovering(&server, aksk())).unwrap();
+    let remembered = |error: &kms_proto::call::Error| match error {
+        kms_proto::call::Error::Project { error } => error.remembered(),
+        _ => None,
+    };
+    let t0 = std::time::Instant::now();
+    let first = client.call().expect_err("IAM throttles");
+    ensure(first.kind() == ErrorKind::Project, || {
+        format!("the first call: {:?} {first}", first.kind())
+    })?;
+    server.faults().clear();
+    let second = client.call().expect_err("IAM asked for 2 s");
+    let backoff = remembered(&second).ok_or_else(|| format!("not remembered: {second}"))?;
+    ensure(
+        backoff.asks_again_in() > Duration::from_millis(1500)
+            && backoff.asks_again_in() <= Duration::from_secs(2),
+        || format!("IAM is asked again in {:?}", backoff.asks_again_in()),
+    )?;
+    // Past the longest backoff after a first failure (1 s), short of what IAM asked.
+    std::thread::sleep(Duration::from_millis(1300).saturating_sub(t0.elapsed()));
+    let third = client
+        .call()
+        .expect_err("the client asked IAM again before its Retry-After");
+    ensure(remembered(&third).is_some(), || {
+        format!("the third call asked IAM: {third}")
+    })?;
+    let asked = count_path(&server, PROJECTS_PATH);
+    ensure(asked == 1, || {
+        format!("{asked} IAM requests within 1.3 s of a 429 asking for 2 s")
+    })?;
+    std::thread::sleep(remembered(&third).map_or(Duration::ZERO, |r| r.asks_again_in()));
+    let count = client
+        .call()
+        .map_err(|e| format!("after the Retry-After: {e}"))?;
+    ensure(count.count() == 15, || format!("count {}", count.count()))?;
+    let asked = count_path(&server, PROJECTS_PATH);
+    ensure(asked == 2, || {
+        format!("{asked} IAM requests: expected one more after the Retry-After")
+    })
+}
+
 /// OIDC federation from the environment: counts, and the identity-token file is read
 /// again at every refresh (a rotated wrong token fails the refresh once the credentials
 /// expire; the right one again recovers).
@@ -548,9 +598,10 @@ fn refresh_ahead_and_single_flight(transport: Transport) -> Result<(), String> {
     })
 }
 
-const CASES: [Case; 9] = [
+const CASES: [Case; 10] = [
     ("discovery-once", discovery_once),
     ("discovery-backoff", discovery_backoff),
+    ("discovery-retry-after", discovery_retry_after),
     ("discovery-none-or-several", discovery_none_or_several),
     ("discovery-iam-error", discovery_iam_error),
     ("federation", federation),
