@@ -432,6 +432,16 @@ fn source_retry_after(transport: Transport) -> Result<(), String> {
         ensure(error.kind() == ErrorKind::Credentials, || {
             format!("{:?}: {error}", error.kind())
         })?;
+        // Told that the source was not asked, and when it will be.
+        let remembered = error.credentials().and_then(|c| c.remembered());
+        ensure(
+            remembered
+                .is_some_and(|r| r.failures() == 1 && r.asks_again_in() <= Duration::from_secs(2))
+                && error
+                    .to_string()
+                    .contains("(remembered from an earlier refresh"),
+            || format!("{remembered:?}: {error}"),
+        )?;
         std::thread::sleep(Duration::from_millis(100));
     }
     ensure(keys(&server).len() == 1, || {

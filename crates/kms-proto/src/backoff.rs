@@ -27,6 +27,41 @@ pub(crate) fn delay(base: Duration, cap: Duration, consecutive: u32, jitter: f64
     delay.mul_f64(0.5 + jitter / 2.0)
 }
 
+/// A failure remembered while a client backs off after it: the calls meanwhile end at once
+/// with it, without asking the service again, and say so. Found on a failed project request
+/// ([`DiscoveryError::remembered`](crate::operation::projects::DiscoveryError::remembered))
+/// and a failed credential refresh
+/// ([`CredentialError::remembered`](crate::credentials::CredentialError::remembered)).
+///
+/// The delay is 1 s after the first failure, doubling with each failure in a row, times 0.5
+/// to 1 by a random draw, at most 5 s when the service gave no answer, a 5xx or a 429 (at
+/// most 60 s otherwise, and for a credential refresh while the cached credentials are still
+/// usable), and never less than the service's `Retry-After`, honoured up to 60 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remembered {
+    failures: u32,
+    asks_again_in: Duration,
+}
+
+impl Remembered {
+    pub(crate) fn new(failures: u32, asks_again_in: Duration) -> Self {
+        Remembered {
+            failures,
+            asks_again_in,
+        }
+    }
+
+    /// How many requests failed in a row, the remembered one the last.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// How long until the service is asked again (from when this error was made).
+    pub fn asks_again_in(&self) -> Duration {
+        self.asks_again_in
+    }
+}
+
 /// A failure kept while callers back off: what it was, when (monotonic), how many in a
 /// row, the jitter drawn when it happened (so the delay is drawn once, not per look), and
 /// how long the service asked the client to wait (its `Retry-After`, at most
@@ -68,6 +103,11 @@ impl<E> Failed<E> {
     /// `delay`, or what the service asked when that is longer.
     pub(crate) fn at_least_asked(&self, delay: Duration) -> Duration {
         delay.max(self.asked)
+    }
+
+    /// What a call that ends with it is told, `left` before the service is asked again.
+    pub(crate) fn remembered(&self, left: Duration) -> Remembered {
+        Remembered::new(self.consecutive, left)
     }
 
     /// How long is left of backing off for `delay` at `now`: `None` once it has passed.

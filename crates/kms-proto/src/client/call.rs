@@ -49,6 +49,9 @@ pub struct ClientCall<'c, O: Operation> {
     wake: bool,
     /// A refresh to hand out.
     refresh: Option<RefreshTicket>,
+    /// Whether the call waited for a refresh (its own or another call's): a failure the
+    /// cache then gives it is that refresh's, not one remembered from before the call.
+    waited_for_refresh: bool,
     /// When the exchange out was handed out.
     sent_at: Instant,
     span: tracing::Span,
@@ -83,6 +86,7 @@ impl<'c, O: Operation> ClientCall<'c, O> {
             claim: None,
             wake: false,
             refresh: None,
+            waited_for_refresh: false,
             sent_at: now.monotonic(),
             span,
             attempt_span: tracing::Span::none(),
@@ -133,8 +137,12 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                             self.state = State::Project;
                         }
                         // Handed out above; the next poll of the cache says to wait.
-                        CacheStep::Refresh(ticket) => self.refresh = Some(ticket),
+                        CacheStep::Refresh(ticket) => {
+                            self.refresh = Some(ticket);
+                            self.waited_for_refresh = true;
+                        }
                         CacheStep::Wait => {
+                            self.waited_for_refresh = true;
                             let left = self.call.time_left(now);
                             if left.is_zero() {
                                 let error = CredentialError::waited_too_long();
@@ -145,6 +153,10 @@ impl<'c, O: Operation> ClientCall<'c, O> {
                             return Io::Wait(Wait { until, seen });
                         }
                         CacheStep::Fail(error) => {
+                            let error = match self.waited_for_refresh {
+                                true => error.asked_for_this_call(),
+                                false => error,
+                            };
                             let error = self.call.on_no_credentials(error);
                             return self.end(Err(error));
                         }

@@ -10,7 +10,7 @@ use crate::PreparedRequests;
 use crate::backoff::Failed;
 use crate::call::Now;
 use crate::credentials::Identity;
-use crate::operation::projects::{DiscoveryError, Remembered};
+use crate::operation::projects::DiscoveryError;
 
 /// The delay after the first failed project request; it doubles with each failure in a
 /// row, times 0.5 to 1 by the jitter drawn when it failed (as a failed credential refresh).
@@ -149,7 +149,7 @@ impl ProjectState {
             && !failed.error.not_for(identity)
             && let Some(left) = failed.left(Failure::delay(failed), now)
         {
-            let remembered = Remembered::new(failed.consecutive, left);
+            let remembered = failed.remembered(left);
             return ProjectStep::Fail(failed.error.error.copy().with_remembered(remembered));
         }
         self.claims += 1;

@@ -744,3 +744,58 @@ fn a_project_request_cut_short_by_its_own_calls_deadline_is_not_remembered() {
     assert_eq!(exchange.route(), Route::Cloud);
     assert_eq!(lock(&client.project).failures(), 0);
 }
+
+#[cfg(feature = "sources")]
+#[test]
+fn the_calls_that_waited_for_a_failed_refresh_hear_its_failure_and_later_ones_hear_it_remembered() {
+    let clock = Clock::new();
+    let client = Client::new(from_profile());
+    let mut calls: Vec<_> = (0..3)
+        .map(|_| client.call(UserInstances, clock.at(0)))
+        .collect();
+    let mut jobs = Vec::new();
+    for call in &mut calls {
+        loop {
+            match call.poll(clock.at(1)) {
+                Io::Refresh(job) => jobs.push(job),
+                Io::Wait(_) => break,
+                other => panic!("a call went on with nothing cached: {other:?}"),
+            }
+        }
+    }
+    let mut job = jobs.pop().unwrap();
+    assert!(jobs.is_empty(), "one refresh");
+    let RefreshIo::Read(_) = job.poll() else {
+        panic!("the refresh did not ask for the profile file")
+    };
+    job.on_file(Err(crate::credentials::FileProblem::Unreadable(
+        std::io::Error::other("simulated"),
+    )));
+    assert!(matches!(job.poll(), RefreshIo::Done));
+    client.on_refreshed(job, clock.at(5));
+    // The starter and the waiters: the refresh ran for them.
+    for call in &mut calls {
+        let Io::Done(Err(error)) = call.poll(clock.at(6)) else {
+            panic!("a call that waited for a failed refresh did not end with its error")
+        };
+        let credentials = error.credentials().unwrap();
+        assert!(credentials.remembered().is_none(), "{error}");
+        assert!(!error.to_string().contains("remembered"), "{error}");
+    }
+    // A call during the backoff (jitter 0.5: 750 ms from 5 ms): no refresh, told so.
+    let mut later = client.call(UserInstances, clock.at(100));
+    let Io::Done(Err(error)) = later.poll(clock.at(100)) else {
+        panic!("a call during the backoff did not end at once")
+    };
+    let remembered = error.credentials().and_then(|c| c.remembered()).unwrap();
+    assert_eq!(
+        (remembered.failures(), remembered.asks_again_in()),
+        (1, Duration::from_millis(655))
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("(remembered from an earlier refresh, the source not asked: 1 failed refresh in a row; it is asked again in 655 ms)"),
+        "{error}"
+    );
+}

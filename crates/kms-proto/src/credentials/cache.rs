@@ -251,32 +251,39 @@ impl CredentialCache {
             .cached
             .as_ref()
             .map(|c| c.state(&self.policy, now.wall()));
+        // How long is left of backing off after the last failure, if any.
         let backing_off = |usable: bool| {
-            self.failed.as_ref().is_some_and(|f| {
+            self.failed.as_ref().and_then(|f| {
                 let delay = self.policy.retry_delay(f.consecutive, f.jitter, usable);
-                f.left(f.at_least_asked(delay), now.monotonic()).is_some()
+                f.left(f.at_least_asked(delay), now.monotonic())
             })
         };
         match (state, &self.cached) {
             (Some((due, true)), Some(cached)) => {
                 let identity = cached.identity.clone();
-                let refresh = (due && !refreshing && !backing_off(true)).then(|| self.ticket(now));
+                let refresh =
+                    (due && !refreshing && backing_off(true).is_none()).then(|| self.ticket(now));
                 CacheStep::Use { identity, refresh }
             }
             _ if refreshing => CacheStep::Wait,
-            _ if backing_off(false) => match (&self.failed, &self.cached) {
-                (Some(failed), Some(cached)) => {
+            _ => match (backing_off(false), &self.failed, &self.cached) {
+                (Some(left), Some(failed), Some(cached)) => {
                     let expired_at = cached.identity.expires_at().unwrap_or(now.wall());
-                    CacheStep::Fail(CredentialError::expired(
+                    let error = CredentialError::expired(
                         expired_at,
                         cached.identity.source(),
                         failed.error.clone(),
-                    ))
+                    );
+                    CacheStep::Fail(error.with_remembered(failed.remembered(left)))
                 }
-                (Some(failed), None) => CacheStep::Fail(failed.error.clone()),
-                (None, _) => CacheStep::Refresh(self.ticket(now)),
+                (Some(left), Some(failed), None) => CacheStep::Fail(
+                    failed
+                        .error
+                        .clone()
+                        .with_remembered(failed.remembered(left)),
+                ),
+                _ => CacheStep::Refresh(self.ticket(now)),
             },
-            _ => CacheStep::Refresh(self.ticket(now)),
         }
     }
 

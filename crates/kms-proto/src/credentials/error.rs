@@ -17,6 +17,7 @@ use super::identity::rfc3339;
 #[cfg(feature = "sources")]
 use super::profile::ProfileError;
 use super::variables::EnvError;
+use crate::backoff::Remembered;
 use crate::input::InvalidInput;
 use crate::response::RetryAfter;
 use crate::span::Span;
@@ -365,6 +366,9 @@ impl StdError for SourceError {
 #[derive(Clone, Debug)]
 pub struct CredentialError {
     inner: Arc<Inner>,
+    /// Set when this is an earlier refresh's failure, given to a call while the cache backs
+    /// off after it.
+    remembered: Option<Remembered>,
 }
 
 #[derive(Debug)]
@@ -445,7 +449,29 @@ impl CredentialError {
     fn of(inner: Inner) -> Self {
         CredentialError {
             inner: Arc::new(inner),
+            remembered: None,
         }
+    }
+
+    /// The same failure, told to a call while the cache backs off after it: `remembered`
+    /// says so, and when the source is asked again.
+    pub(crate) fn with_remembered(mut self, remembered: Remembered) -> Self {
+        self.remembered = Some(remembered);
+        self
+    }
+
+    /// The same failure, told to a call that waited for the refresh that failed: not
+    /// remembered from before it.
+    pub(crate) fn asked_for_this_call(mut self) -> Self {
+        self.remembered = None;
+        self
+    }
+
+    /// Set when no refresh ran for this call: this is an earlier refresh's failure,
+    /// remembered while the client backs off (see [`Remembered`]): how many refreshes
+    /// failed in a row, and when the source is asked again.
+    pub fn remembered(&self) -> Option<Remembered> {
+        self.remembered
     }
 
     /// Every source's failure, in the order they were tried (one for a single source;
@@ -517,6 +543,30 @@ impl CredentialError {
 
 impl fmt::Display for CredentialError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f)?;
+        if let Some(remembered) = &self.remembered {
+            let failures = remembered.failures();
+            write!(
+                f,
+                "{}(remembered from an earlier refresh, the source not asked: {failures} failed \
+                 refresh{} in a row; it is asked again in {} ms)",
+                // The chain lists its sources a line each: this goes on a line of its own.
+                if matches!(*self.inner, Inner::Chain(_)) {
+                    "\n"
+                } else {
+                    " "
+                },
+                if failures == 1 { "" } else { "es" },
+                remembered.asks_again_in().as_millis()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl CredentialError {
+    /// The text of the failure itself.
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
             Inner::Source(e) => write!(f, "no credentials: {e}"),
             Inner::Chain(errors) => {

@@ -21,6 +21,7 @@ mod identity;
 mod source;
 pub(crate) mod variables;
 
+pub use crate::backoff::Remembered;
 pub use cache::{
     CacheStep, CredentialCache, MAX_CREDENTIAL_LIFETIME, MAX_SERVICE_CLOCK_OFFSET,
     MIN_CREDENTIAL_LIFETIME, RefreshPolicy, RefreshTicket,

@@ -3,7 +3,7 @@
 //! project.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use http::{HeaderMap, Method, Request, StatusCode};
 use serde::Deserialize;
@@ -129,36 +129,7 @@ pub struct DiscoveryError {
     remembered: Option<Remembered>,
 }
 
-/// A project request's failure, remembered: a client whose request for the project failed
-/// does not ask IAM again until a delay has passed (1 s after the first failure, doubling
-/// with each failure in a row, at most 5 s when IAM gave no answer, a 5xx or a 429 and at
-/// most 60 s when it answered otherwise, times 0.5 to 1 by a random draw, and at least
-/// what IAM's `Retry-After` asked, up to 60 s); the calls meanwhile end at once with the
-/// failure, saying so. See [`DiscoveryError::remembered`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Remembered {
-    failures: u32,
-    asks_again_in: Duration,
-}
-
-impl Remembered {
-    pub(crate) fn new(failures: u32, asks_again_in: Duration) -> Self {
-        Remembered {
-            failures,
-            asks_again_in,
-        }
-    }
-
-    /// How many project requests failed in a row, this one the last.
-    pub fn failures(&self) -> u32 {
-        self.failures
-    }
-
-    /// How long until a call asks IAM again (from when this error was made).
-    pub fn asks_again_in(&self) -> Duration {
-        self.asks_again_in
-    }
-}
+pub use crate::backoff::Remembered;
 
 /// What went wrong in a [`DiscoveryError`].
 #[derive(Debug)]
@@ -302,12 +273,12 @@ impl fmt::Display for DiscoveryError {
             write!(f, " (IAM trace id {})", Untrusted(trace))?;
         }
         if let Some(remembered) = &self.remembered {
-            let failures = remembered.failures;
+            let failures = remembered.failures();
             write!(
                 f,
                 " (remembered from an earlier call, IAM not asked: {failures} failed request{} in a row; IAM is asked again in {} ms)",
                 if failures == 1 { "" } else { "s" },
-                remembered.asks_again_in.as_millis()
+                remembered.asks_again_in().as_millis()
             )?;
         }
         f.write_str("; give the project id explicitly (--project-id or HUAWEICLOUD_SDK_PROJECT_ID)")

@@ -673,3 +673,74 @@ fn a_source_s_retry_after_is_waited_for_up_to_a_minute() {
         assert!(asks, "{name}: did not ask again when the wait was over");
     }
 }
+
+#[test]
+fn calls_during_the_backoff_are_told_the_failure_is_remembered() {
+    use crate::credentials::error::{Failure, SourceError};
+    let failing = || {
+        SourceError::new(
+            SourceKind::Metadata,
+            Failure::Status {
+                url: "http://169.254.169.254/openstack/latest/securitykey".to_owned(),
+                status: http::StatusCode::SERVICE_UNAVAILABLE,
+                code: None,
+                message: None,
+            },
+        )
+    };
+    let after = HOUR + Duration::from_secs(5);
+    for (name, cached, error, starts, separator) in [
+        (
+            "expired credentials",
+            true,
+            CredentialError::from_source(failing()),
+            "the credentials from ECS metadata expired at 1970-01-01T01:00:00Z and could not be refreshed: no credentials: ECS metadata: ",
+            " ",
+        ),
+        (
+            "nothing cached, one source",
+            false,
+            CredentialError::from_source(failing()),
+            "no credentials: ECS metadata: http://169.254.169.254/openstack/latest/securitykey answered 503 Service Unavailable",
+            " ",
+        ),
+        (
+            "nothing cached, the chain",
+            false,
+            CredentialError::chain(vec![failing(), failing()]),
+            "no credential source gave credentials; ",
+            "\n",
+        ),
+    ] {
+        let clock = Clock::new();
+        let mut cache = if cached {
+            holding(&clock, Duration::ZERO, identity("A", Some(T0 + HOUR)))
+        } else {
+            CredentialCache::default()
+        };
+        let CacheStep::Refresh(ticket) = cache.poll(clock.at(after)) else {
+            panic!("{name}: refresh")
+        };
+        // The caller whose refresh failed hears the failure itself.
+        assert!(error.remembered().is_none(), "{name}");
+        cache.on_refreshed(ticket, Err(error), clock.at(after));
+        // Jitter 0: the first failure's backoff is 0.5 s; 200 ms of it have passed.
+        let CacheStep::Fail(told) = cache.poll(clock.at(after + Duration::from_millis(200))) else {
+            panic!("{name}: backing off")
+        };
+        let remembered = told
+            .remembered()
+            .unwrap_or_else(|| panic!("{name}: {told}"));
+        assert_eq!(
+            (remembered.failures(), remembered.asks_again_in()),
+            (1, Duration::from_millis(300)),
+            "{name}"
+        );
+        let text = told.to_string();
+        assert!(text.starts_with(starts), "{name}: {text}");
+        let suffix = format!(
+            "{separator}(remembered from an earlier refresh, the source not asked: 1 failed refresh in a row; it is asked again in 300 ms)"
+        );
+        assert!(text.ends_with(&suffix), "{name}: {text}");
+    }
+}
