@@ -143,7 +143,11 @@ pub enum CacheStep {
     /// Another caller's refresh is running and nothing usable is cached: wait until it
     /// reports (a transport wakes its waiters after `on_refreshed`), then poll again.
     Wait,
-    /// Nothing usable is cached and the last refresh failed a moment ago: fail with this.
+    /// Nothing usable is cached and the last refresh failed a moment ago: fail with this,
+    /// its error marked remembered ([`CredentialError::remembered`]: how many failed in a
+    /// row, when the source is asked again). A caller that waited for that refresh (it
+    /// polled [`Refresh`](Self::Refresh) or [`Wait`](Self::Wait) before) was asked for:
+    /// the client machine tells it the failure without the mark.
     Fail(CredentialError),
 }
 
