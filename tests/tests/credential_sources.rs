@@ -424,8 +424,9 @@ fn source_retry_after(transport: Transport) -> Result<(), String> {
         || format!("the source's error carries {retry_after:?}"),
     )?;
     server.faults().clear();
-    // Past the longest backoff after a first failure (1 s), short of what was asked.
-    while t0.elapsed() < Duration::from_millis(1500) {
+    // Past the longest backoff after a first failure (1 s), short of what was asked (with
+    // 0.7 s to spare for a loaded machine).
+    while t0.elapsed() < Duration::from_millis(1300) {
         let error = client
             .call()
             .expect_err("the client asked the source again before its Retry-After");
@@ -445,7 +446,7 @@ fn source_retry_after(transport: Transport) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     ensure(keys(&server).len() == 1, || {
-        format!("{} security key requests within 1.5 s", keys(&server).len())
+        format!("{} security key requests within 1.3 s", keys(&server).len())
     })?;
     ensure(
         eventually(Duration::from_secs(3), || client.call().is_ok()),
