@@ -68,16 +68,22 @@ fn ok_body() -> &'static [u8] {
     br#"{"instance_num": 7}"#
 }
 
+/// `n` calls started at 0 with nothing cached, each polled at 1 ms until it waits: the
+/// refresh jobs they were handed and their waits.
 #[cfg(feature = "sources")]
-#[test]
-fn many_calls_with_nothing_cached_make_one_refresh_and_the_others_wait_for_it() {
-    let clock = Clock::new();
-    let client = Client::new(from_profile());
-    let mut calls: Vec<_> = (0..10)
+fn calls_waiting_for_credentials<'c>(
+    client: &'c Client,
+    n: usize,
+    clock: &Clock,
+) -> (
+    Vec<ClientCall<'c, UserInstances>>,
+    Vec<RefreshJob>,
+    Vec<Wait>,
+) {
+    let mut calls: Vec<_> = (0..n)
         .map(|_| client.call(UserInstances, clock.at(0)))
         .collect();
-    let mut jobs = Vec::new();
-    let mut waits = Vec::new();
+    let (mut jobs, mut waits) = (Vec::new(), Vec::new());
     for call in &mut calls {
         loop {
             match call.poll(clock.at(1)) {
@@ -90,6 +96,15 @@ fn many_calls_with_nothing_cached_make_one_refresh_and_the_others_wait_for_it() 
             }
         }
     }
+    (calls, jobs, waits)
+}
+
+#[cfg(feature = "sources")]
+#[test]
+fn many_calls_with_nothing_cached_make_one_refresh_and_the_others_wait_for_it() {
+    let clock = Clock::new();
+    let client = Client::new(from_profile());
+    let (mut calls, mut jobs, waits) = calls_waiting_for_credentials(&client, 10, &clock);
     assert_eq!(
         (jobs.len(), waits.len()),
         (1, 10),
@@ -750,19 +765,7 @@ fn a_project_request_cut_short_by_its_own_calls_deadline_is_not_remembered() {
 fn the_calls_that_waited_for_a_failed_refresh_hear_its_failure_and_later_ones_hear_it_remembered() {
     let clock = Clock::new();
     let client = Client::new(from_profile());
-    let mut calls: Vec<_> = (0..3)
-        .map(|_| client.call(UserInstances, clock.at(0)))
-        .collect();
-    let mut jobs = Vec::new();
-    for call in &mut calls {
-        loop {
-            match call.poll(clock.at(1)) {
-                Io::Refresh(job) => jobs.push(job),
-                Io::Wait(_) => break,
-                other => panic!("a call went on with nothing cached: {other:?}"),
-            }
-        }
-    }
+    let (mut calls, mut jobs, _) = calls_waiting_for_credentials(&client, 3, &clock);
     let mut job = jobs.pop().unwrap();
     assert!(jobs.is_empty(), "one refresh");
     let RefreshIo::Read(_) = job.poll() else {

@@ -129,7 +129,8 @@ pub(crate) enum Failure {
 pub struct SourceError {
     source: SourceKind,
     failure: Failure,
-    /// The `Retry-After` of the error answer, when the source answered with an error.
+    /// The `Retry-After` of the error answer, when the source answered with an error (the
+    /// refresh machine reads it from every answer, IAM's and STS's included).
     retry_after: Option<RetryAfter>,
 }
 
@@ -154,10 +155,7 @@ impl SourceError {
     /// 503 may). The credential cache waits at least that long, and at most a minute,
     /// before it asks the source again.
     pub fn retry_after(&self) -> Option<RetryAfter> {
-        self.retry_after.or(match &self.failure {
-            Failure::Iam { error, .. } => error.retry_after(),
-            _ => None,
-        })
+        self.retry_after
     }
 
     /// The source.
